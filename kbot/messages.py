@@ -1,0 +1,421 @@
+"""Typed messages that flow between kbot's actors (frozen attrs classes with slots).
+
+Conventions (one name per idea, the same in code, tables, logs and reports):
+
+- ``ts``: event time, epoch seconds (float, UTC), from the venue when it says, else receipt.
+- ``recv_ts``: when kbot received the input, epoch seconds on kbot's clock.
+- ``mono``: ``time.perf_counter()`` when the *input that caused this message* reached the feed
+  boundary; carried along the pipeline for latency metrics only (never an event time).
+- Contract prices, fees, cash and PnL: ``decimal.Decimal`` **dollars**, exact, as on Kalshi's
+  wire (``"0.4500"``), parsed once at the edge. YES-leg unless the field says ``no_``.
+- Contract counts: ``Decimal`` contracts (Kalshi counts are fixed-point, 2 dp).
+- BTC prices (spot, index, strikes), probabilities, sigma, EV: ``float`` (model quantities).
+- ``ticker`` is the market ticker; ``event_ticker`` and ``series_ticker`` name the parents.
+
+Nothing past a feed actor sees raw JSON; parse functions in ``kbot.venues`` produce these.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+import attrs
+
+Side = Literal["yes", "no"]
+Action = Literal["TAKE", "PASS"]
+Mode = Literal["shadow", "paper", "live"]
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+frozen = attrs.frozen(slots=True, kw_only=True)
+
+
+# ----------------------------------------------------------------------------- spot
+
+
+@frozen
+class SpotTick:
+    """One BTC-USD observation from an exchange feed (``coinbase``, ``binance``, ``kraken``) or
+    from Kalshi's CF Benchmarks stream (``brti``, which also carries its 60 s average)."""
+
+    source: str
+    ts: float
+    price: float
+    bid: float | None = None
+    ask: float | None = None
+    recv_ts: float
+    mono: float = 0.0
+    avg_60s: float | None = None  # brti only: Kalshi's trailing 60 s average
+
+
+@frozen
+class IndexUpdate:
+    """The combined spot index (median of fresh sources) with volatility."""
+
+    ts: float
+    price: float
+    n_sources: int
+    sources: tuple[str, ...]
+    stale: bool
+    avg_60s: float | None  # trailing 60 s simple average of the index (settlement rule)
+    sigma: float  # annualized, year = 365.25 days
+    sigma_source: str  # "ewma" | "fallback_last" | "default"
+    sigma_reason: str | None = None  # why not "ewma"
+    mono: float = 0.0
+
+
+# ----------------------------------------------------------------------------- reference data
+
+
+@frozen
+class SeriesInfo:
+    ticker: str  # series ticker, e.g. KXBTCD
+    title: str | None = None
+    frequency: str | None = None
+    fee_type: str | None = None  # quadratic | quadratic_with_maker_fees | flat
+    fee_multiplier: Decimal | None = None
+    updated_ts: float | None = None
+
+
+@frozen
+class EventInfo:
+    event_ticker: str
+    series_ticker: str
+    title: str | None = None
+    strike_ts: float | None = None
+    fee_type_override: str | None = None
+    fee_multiplier_override: Decimal | None = None
+    updated_ts: float | None = None
+
+
+@frozen
+class MarketInfo:
+    """A contract's reference data and lifecycle state. Bounds come from ``strike_type``,
+    ``floor_strike`` and ``cap_strike`` only, never from the ticker."""
+
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    status: str  # Kalshi object status: initialized|inactive|active|closed|determined|...|finalized
+    strike_type: str | None = None  # greater|greater_or_equal|less|less_or_equal|between|...
+    floor_strike: float | None = None
+    cap_strike: float | None = None
+    open_ts: float | None = None
+    close_ts: float | None = None
+    expected_expiration_ts: float | None = None
+    latest_expiration_ts: float | None = None
+    settlement_timer_s: float | None = None
+    result: str | None = None  # yes|no|scalar|void or None while undetermined
+    settlement_value: Decimal | None = None  # dollars per YES contract once determined
+    expiration_value: str | None = None  # e.g. the 60 s BRTI average, as Kalshi states it
+    price_level_structure: str | None = None
+    tick_size: Decimal | None = None  # smallest step from price_ranges, when uniform
+    fee_type: str | None = None  # effective (series, overridden by event)
+    fee_multiplier: Decimal | None = None  # effective (series, overridden by event)
+    title: str | None = None
+    yes_sub_title: str | None = None
+    exchange_index: int | None = None
+    updated_ts: float
+
+
+# ----------------------------------------------------------------------------- market data
+
+
+Levels = tuple[tuple[Decimal, Decimal], ...]  # ((price, count), ...) best first
+
+
+@frozen
+class Quote:
+    """Top of book for one market, in YES-leg and NO-leg dollars.
+
+    ``source``: ``rest`` (polled market), ``ticker`` (WS ticker channel) or ``book`` (kbot's
+    local order book from ``orderbook_delta``). ``yes_asks``/``no_asks``: ask-side depth best
+    first (a YES ask at p is a NO bid at 1-p), filled by the ``book`` source; empty otherwise.
+    ``stale``: the book behind it may be out of date (sequence gap, resubscribing): pricers
+    must not trade on it.
+    """
+
+    ts: float
+    ticker: str
+    yes_bid: Decimal | None
+    yes_ask: Decimal | None
+    no_bid: Decimal | None = None
+    no_ask: Decimal | None = None
+    yes_bid_size: Decimal | None = None
+    yes_ask_size: Decimal | None = None
+    last_price: Decimal | None = None
+    volume: Decimal | None = None
+    open_interest: Decimal | None = None
+    yes_asks: Levels = ()
+    no_asks: Levels = ()
+    source: str = "book"
+    stale: bool = False
+    recv_ts: float
+    mono: float = 0.0
+
+
+@frozen
+class BookSnapshot:
+    """Periodic top-N snapshot of a local order book (bids only, per Kalshi), for the record."""
+
+    ts: float
+    ticker: str
+    yes_bids: Levels  # best first
+    no_bids: Levels  # best first, NO-leg prices
+    seq: int | None = None
+    recv_ts: float
+
+
+@frozen
+class Trade:
+    ts: float
+    ticker: str
+    trade_id: str
+    yes_price: Decimal
+    count: Decimal
+    taker_side: str | None = None  # yes|no
+    recv_ts: float
+
+
+@frozen
+class MarketLifecycle:
+    """A ``market_lifecycle_v2`` event (or the REST equivalent): created, activated,
+    deactivated, close_date_updated, determined, settled, metadata_updated,
+    price_level_structure_updated. Fields absent from the event are None."""
+
+    ts: float
+    ticker: str
+    event_type: str
+    open_ts: float | None = None
+    close_ts: float | None = None
+    result: str | None = None
+    settlement_value: Decimal | None = None
+    determination_ts: float | None = None
+    settled_ts: float | None = None
+    strike_type: str | None = None
+    floor_strike: float | None = None
+    cap_strike: float | None = None
+    event_ticker: str | None = None
+    price_level_structure: str | None = None
+    recv_ts: float
+
+
+@frozen
+class MarketSettled:
+    """A market's outcome is known (determined or finalized). Closes positions exactly once."""
+
+    ts: float
+    ticker: str
+    result: str  # yes | no | void | scalar
+    settlement_value: Decimal  # dollars paid per YES contract (1 for yes, 0 for no)
+    source: str  # ws | rest
+    final: bool = False  # True once finalized/settled, False when only determined
+
+
+@frozen
+class FeedStatus:
+    """A feed's connection state changed (connected, disconnected, stale, resubscribed)."""
+
+    ts: float
+    feed: str
+    status: str
+    detail: str | None = None
+
+
+# ----------------------------------------------------------------------------- model & decisions
+
+
+@frozen
+class Edge:
+    """A pricer's view of one market at one moment: the model probability and fee-aware EV
+    of buying YES at the YES ask and NO at the NO ask. ``reasons`` lists why it cannot be
+    acted on (``stale_spot``, ``missing_quote``, ...); empty when it is a valid candidate."""
+
+    ts: float
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    strike_type: str | None
+    floor_strike: float | None
+    cap_strike: float | None
+    close_ts: float | None
+    spot: float | None
+    spot_avg_60s: float | None
+    sigma: float | None
+    sigma_source: str | None
+    horizon_s: float | None
+    prob_yes: float | None
+    yes_bid: Decimal | None
+    yes_ask: Decimal | None
+    no_bid: Decimal | None
+    no_ask: Decimal | None
+    yes_ask_size: Decimal | None = None
+    no_ask_size: Decimal | None = None
+    market_mid: float | None = None  # (yes_bid + yes_ask) / 2, market-implied P(yes)
+    ev_yes: float | None = None  # dollars per contract, after taker fee, buying YES at yes_ask
+    ev_no: float | None = None  # dollars per contract, after taker fee, buying NO at no_ask
+    fee_yes: float | None = None  # taker fee per contract at yes_ask
+    fee_no: float | None = None
+    implied_sigma: float | None = None
+    quote_ts: float | None = None
+    index_ts: float | None = None
+    model_version: str = ""
+    reasons: tuple[str, ...] = ()
+    snapshot: bool = False  # True: this edge is also an edge snapshot for the record
+    mono: float = 0.0
+
+
+@frozen
+class Decision:
+    """TAKE or PASS for one candidate, with every failing reason code and what is needed to
+    reproduce it (the edge, the sizing inputs and the risk state it saw)."""
+
+    decision_id: str
+    ts: float
+    ticker: str
+    action: Action
+    side: Side | None  # the side taken (TAKE) or the better side considered (PASS)
+    count: Decimal  # contracts to buy (0 for PASS)
+    limit_price: Decimal | None  # price of the side bought, dollars
+    prob_yes: float | None
+    ev: float | None  # dollars per contract after fees for ``side``
+    fee: Decimal | None  # total taker fee for ``count`` at ``limit_price``
+    reasons: tuple[str, ...]
+    edge: Edge
+    kelly_fraction: float | None = None
+    exposure: Decimal | None = None  # open exposure (dollars) when decided
+    daily_pnl: Decimal | None = None
+    balance: Decimal | None = None
+    config_digest: str | None = None
+    mono: float = 0.0
+
+
+# ----------------------------------------------------------------------------- trading
+
+
+@frozen
+class OrderEvent:
+    """An order's life: ``new``, ``resting``, ``filled``, ``partially_filled``, ``canceled``,
+    ``rejected``. Prices are of the side bought (``side``); ``book_side``/``yes_price`` give
+    the V2 wire form (bid = buy YES, ask = sell YES; price always YES-leg)."""
+
+    ts: float
+    order_id: str
+    client_order_id: str
+    decision_id: str | None
+    ticker: str
+    side: Side
+    action: str  # buy | sell
+    count: Decimal
+    price: Decimal
+    status: str
+    mode: Mode
+    filled_count: Decimal = Decimal(0)
+    reason: str | None = None
+
+
+@frozen
+class Fill:
+    fill_id: str
+    order_id: str
+    ts: float
+    ticker: str
+    side: Side
+    action: str  # buy | sell
+    count: Decimal
+    price: Decimal  # dollars per contract of ``side``
+    fee: Decimal  # dollars, total for this fill
+    is_taker: bool
+    mode: Mode
+    decision_id: str | None = None
+
+
+@frozen
+class LedgerEntry:
+    """Append-only cash/fee/PnL movement. ``amount`` is signed dollars (cash in > 0)."""
+
+    entry_id: str
+    ts: float
+    mode: Mode
+    ticker: str | None
+    kind: str  # deposit | buy | sell | fee | settlement | realized_pnl
+    amount: Decimal
+    ref: str | None = None  # fill id, settlement ticker, ...
+    note: str | None = None
+
+
+@frozen
+class Position:
+    """State of one position (per run, mode and ticker)."""
+
+    ts: float
+    mode: Mode
+    ticker: str
+    side: Side
+    count: Decimal
+    avg_price: Decimal  # dollars per contract, excluding fees
+    cost: Decimal  # dollars paid for contracts held, excluding fees
+    fees: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal | None
+    mark_price: Decimal | None  # exit-side (bid) price used for unrealized PnL
+    status: str  # open | settled
+    opened_ts: float
+    closed_ts: float | None = None
+    result: str | None = None
+
+
+# ----------------------------------------------------------------------------- evaluation & ops
+
+
+@frozen
+class Score:
+    edge_id: int
+    ts: float  # edge snapshot time
+    ticker: str
+    series_ticker: str
+    horizon_s: float
+    outcome: int  # 1 yes, 0 no
+    prob_yes: float
+    market_prob: float | None
+    brier: float
+    log_loss: float
+    market_brier: float | None
+    market_log_loss: float | None
+    pnl_yes: float | None  # dollars per contract, taking YES at the ask with fee
+    pnl_no: float | None
+
+
+@frozen
+class HealthSnapshot:
+    ts: float
+    actor: str
+    inbox_depth: int
+    inbox_peak: int
+    msgs_in: int
+    msgs_out: int
+    last_msg_age_s: float | None
+    restarts: int
+    errors: int
+    state: str | None = None
+
+
+@frozen
+class Alert:
+    ts: float
+    kind: str  # spot_gap | quote_gap | error_spike | restart_storm | kill_switch | ...
+    severity: str  # info | warning | critical
+    subject: str | None
+    message: str
+
+
+@frozen
+class BadInput:
+    """A wire message that could not be used: counted and logged once per kind by the feed."""
+
+    ts: float
+    source: str
+    kind: str
+    sample: str

@@ -1,0 +1,1 @@
+"""kbot storage: SQLAlchemy schema, Alembic migrations, the batched writer, SQL reports."""
