@@ -367,6 +367,21 @@ class Position:
     result: str | None = None
 
 
+@frozen
+class PortfolioState:
+    """The ledger's view for risk and sizing, published on every change: cash balance,
+    open exposure (cost of open positions) in total and per ticker, today's (UTC) realized
+    PnL, and open orders per ticker."""
+
+    ts: float
+    mode: Mode
+    balance: Decimal
+    exposure: Decimal
+    exposure_by_ticker: tuple[tuple[str, Decimal], ...] = ()
+    daily_realized_pnl: Decimal = Decimal(0)
+    open_orders: tuple[tuple[str, int], ...] = ()
+
+
 # ----------------------------------------------------------------------------- evaluation & ops
 
 
