@@ -380,6 +380,9 @@ class PortfolioState:
     exposure_by_ticker: tuple[tuple[str, Decimal], ...] = ()
     daily_realized_pnl: Decimal = Decimal(0)
     open_orders: tuple[tuple[str, int], ...] = ()
+    equity: Decimal | None = None  # balance + open positions marked at the exit side
+    unrealized_pnl: Decimal | None = None
+    open_positions: int = 0
 
 
 # ----------------------------------------------------------------------------- evaluation & ops

@@ -1,0 +1,90 @@
+"""Executor actor: turns TAKE decisions into orders and fills.
+
+Receives: ``Decision`` (bounded, lossless mailbox; PASS decisions are ignored).
+Applies:  an ``Executor`` (shadow now; paper and live implement the same interface).
+Sends:    ``OrderEvent`` and ``Fill`` to its outbox (the lead tees it to the ledger and recorder).
+Fails:    an exception from the executor crashes the actor; the unprocessed rest of the batch
+          is put back in the mailbox first, and decisions already executed are remembered (ids
+          are deterministic), so a restart neither loses nor duplicates an order.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from kbot.actorkit import ActorStats, Outbox
+from kbot.clock import Clock
+from kbot.messages import Decision, Fill, Mode, OrderEvent
+from supervision import Mailbox
+
+
+class Executor(Protocol):
+    """One interface for shadow, paper (simulated fills against the book) and live (V2 orders).
+
+    ``execute`` returns the order events and fills a TAKE produced, in order. Implementations
+    must use deterministic order/fill ids derived from ``decision.decision_id`` so that
+    re-executing after a crash is recognisable (the ledger and the recorder are idempotent
+    on those ids)."""
+
+    mode: Mode
+
+    async def execute(self, decision: Decision, now: float) -> list[OrderEvent | Fill]: ...
+
+
+class ShadowExecutor:
+    """Hypothetical execution: the whole size fills at the decided limit price (the quoted ask
+    of the side bought), paying the taker fee the decision computed. Nothing is sent anywhere."""
+
+    mode: Mode = "shadow"
+
+    async def execute(self, decision: Decision, now: float) -> list[OrderEvent | Fill]:
+        if decision.action != "TAKE" or decision.side is None or decision.limit_price is None or decision.count <= 0:
+            return []
+        if decision.fee is None:
+            raise ValueError(f"decision {decision.decision_id} has no fee: cannot execute")
+        order_id = f"shadow-{decision.decision_id}"
+        common = dict(
+            order_id=order_id, client_order_id=decision.decision_id, decision_id=decision.decision_id,
+            ticker=decision.ticker, side=decision.side, action="buy", count=decision.count,
+            price=decision.limit_price, mode=self.mode,
+        )
+        return [
+            OrderEvent(ts=now, status="new", **common),
+            Fill(fill_id=f"{order_id}:1", order_id=order_id, ts=now, ticker=decision.ticker, side=decision.side,
+                 action="buy", count=decision.count, price=decision.limit_price, fee=decision.fee, is_taker=True,
+                 mode=self.mode, decision_id=decision.decision_id),
+            OrderEvent(ts=now, status="filled", filled_count=decision.count, **common),
+        ]
+
+
+async def run_executor(
+    inbox: Mailbox[Decision],
+    out: Outbox,
+    executor: Executor,
+    *,
+    clock: Clock,
+    stats: ActorStats,
+    executed: set[str],
+) -> None:
+    """``executed``: decision ids already executed, owned by the tree (survives restarts)."""
+    stats.state = executor.mode
+    while True:
+        batch = await inbox.receive_batch()
+        stats.msgs_in += len(batch)
+        stats.last_msg_ts = clock.now()
+        for i, decision in enumerate(batch):
+            if decision.action != "TAKE" or decision.decision_id in executed:
+                continue
+            try:
+                events = await executor.execute(decision, clock.now())
+                for ev in events:
+                    await out.send(ev)
+                    stats.msgs_out += 1
+            except BaseException as exc:
+                # Hand this decision and the rest on to the next incarnation. Events already
+                # sent carry deterministic ids, so re-sending them is harmless downstream.
+                inbox.requeue(batch[i:])
+                if isinstance(exc, Exception):
+                    stats.errors += 1
+                raise
+            executed.add(decision.decision_id)

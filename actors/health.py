@@ -1,0 +1,65 @@
+"""Health actor: periodic snapshots of the tree, data-gap and spike detection, alerts.
+
+Receives: nothing; wakes every ``interval_s`` of the clock and samples ``HealthSources``
+          (provided by the tree: mailbox stats, actor counters, supervisor restart counts,
+          feed/spot/quote freshness).
+Applies:  ``kbot.health.HealthMonitor.check`` (pure).
+Sends:    ``HealthSnapshot`` and ``Alert`` records to ``out`` (the recorder); every alert also
+          goes to the ``AlertSink`` (loguru ``event="alert"`` line, optional webhook).
+Fails:    a failing source sample is counted and skipped for that round; webhook failures are
+          logged by the sink and never raised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from kbot.actorkit import ActorStats, Outbox
+from kbot.alerts import AlertSink
+from kbot.clock import Clock
+from kbot.health import ActorSample, HealthMonitor
+
+
+class HealthSources(Protocol):
+    def samples(self) -> list[ActorSample]: ...
+
+    def feed_last(self) -> Mapping[str, float | None]: ...
+
+    def spot_last(self) -> float | None: ...
+
+    def quote_last(self) -> Mapping[str, float | None]: ...
+
+    def total_restarts(self) -> int: ...
+
+
+async def run_health(
+    sources: HealthSources,
+    out: Outbox,
+    monitor: HealthMonitor,
+    sink: AlertSink,
+    *,
+    clock: Clock,
+    stats: ActorStats,
+    started_ts: float,
+) -> None:
+    interval = monitor.cfg.interval_s
+    while True:
+        await clock.sleep(interval)
+        now = clock.now()
+        try:
+            samples = sources.samples()
+            snaps, alerts = monitor.check(
+                now, samples, feed_last=sources.feed_last(), spot_last=sources.spot_last(),
+                quote_last=sources.quote_last(), total_restarts=sources.total_restarts(), started_ts=started_ts,
+            )
+        except Exception:
+            stats.errors += 1
+            raise
+        stats.msgs_in += 1
+        stats.last_msg_ts = now
+        for rec in [*snaps, *alerts]:
+            await out.send(rec)
+            stats.msgs_out += 1
+        for a in alerts:
+            await sink.send(a)

@@ -1,0 +1,139 @@
+"""Ledger accounting: worked examples, netting, settlement exactly once, and a property test
+that cash always reconciles with realized PnL and open cost."""
+
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kbot.ledger import Book
+from kbot.messages import Fill, MarketSettled
+
+
+def fill(fid, ticker, side, count, price, fee="0", action="buy", ts=100.0):
+    return Fill(fill_id=fid, order_id="o" + fid, ts=ts, ticker=ticker, side=side, action=action,
+                count=D(count), price=D(price), fee=D(fee), is_taker=True, mode="shadow")
+
+
+def settled(ticker, result, ts=200.0):
+    return MarketSettled(ts=ts, ticker=ticker, result=result,
+                         settlement_value=D(1) if result == "yes" else D(0), source="ws", final=True)
+
+
+def test_buy_then_settle_yes_wins():
+    b = Book("shadow", D(100))
+    b.deposit(0.0)
+    a = b.apply_fill(fill("f1", "M", "yes", "10", "0.40", fee="0.1680"), "2026-11-21")
+    assert b.cash == D("100") - D("4.00") - D("0.1680")
+    pos = a.position
+    assert (pos.count, pos.cost, pos.avg_price, pos.fees, pos.status) == (D(10), D("4.00"), D("0.40"), D("0.1680"), "open")
+    assert [e.kind for e in a.entries] == ["buy", "fee"]
+    assert sum(e.amount for e in a.entries) == D("-4.1680")
+    assert b.exposure() == D("4.00")
+    m = b.mark("M", yes_bid=D("0.45"), no_bid=D("0.53"), ts=150.0)
+    assert m.unrealized_pnl == D("0.50") and m.mark_price == D("0.45")
+    assert b.equity() == b.cash + D("4.50")
+    s = b.settle(settled("M", "yes"), "2026-11-21")
+    assert s.realized == D("10") - D("4.00") - D("0.1680")
+    assert b.cash == D("100") + s.realized
+    assert s.position.status == "settled" and s.position.result == "yes" and s.position.unrealized_pnl is None
+    assert b.daily_realized("2026-11-21") == s.realized
+    # exactly once
+    again = b.settle(settled("M", "yes"), "2026-11-21")
+    assert again.entries == () and b.cash == D("100") + s.realized
+    assert b.exposure() == 0
+
+
+def test_no_position_loses_when_yes():
+    b = Book("shadow")
+    b.apply_fill(fill("f1", "M", "no", "5", "0.30", fee="0.0735"), "d")
+    s = b.settle(settled("M", "yes"), "d")
+    assert s.realized == D("-1.50") - D("0.0735")
+    assert b.cash == s.realized
+
+
+def test_duplicate_fill_is_ignored():
+    b = Book("shadow")
+    b.apply_fill(fill("f1", "M", "yes", "1", "0.5"), "d")
+    again = b.apply_fill(fill("f1", "M", "yes", "1", "0.5"), "d")
+    assert again.entries == () and b.position("M").count == 1
+
+
+def test_buying_other_side_nets_and_realizes():
+    b = Book("shadow")
+    b.apply_fill(fill("f1", "M", "yes", "10", "0.40"), "d")
+    # buying NO at 0.50 == selling YES at 0.50: +0.10 per contract on 4 contracts
+    a = b.apply_fill(fill("f2", "M", "no", "4", "0.50"), "d")
+    assert a.realized == D("0.40")
+    p = a.position
+    assert (p.side, p.count, p.cost) == ("yes", D(6), D("2.40"))
+    # flip: buy 10 NO at 0.70 -> closes 6 YES at 0.30 (loss 0.60) and opens 4 NO
+    a = b.apply_fill(fill("f3", "M", "no", "10", "0.70"), "d")
+    assert a.realized == D("6") * (D("0.30") - D("0.40"))
+    p = a.position
+    assert (p.side, p.count, p.cost) == ("no", D(4), D("2.80"))
+
+
+def test_sell_is_buying_the_other_side():
+    b = Book("shadow")
+    b.apply_fill(fill("f1", "M", "yes", "2", "0.40"), "d")
+    a = b.apply_fill(fill("f2", "M", "yes", "2", "0.55", action="sell"), "d")
+    assert a.realized == D("0.30") and a.position.count == 0
+    assert b.cash == D("0.30")
+
+
+def test_void_returns_cost():
+    b = Book("shadow")
+    b.apply_fill(fill("f1", "M", "yes", "3", "0.20", fee="0.01"), "d")
+    s = b.settle(MarketSettled(ts=1, ticker="M", result="void", settlement_value=D(0), source="rest"), "d")
+    assert s.realized == D("-0.01") and b.cash == D("-0.01")
+
+
+def test_invalid_fill_rejected():
+    b = Book("shadow")
+    with pytest.raises(ValueError):
+        b.apply_fill(fill("f1", "M", "yes", "0", "0.5"), "d")
+    with pytest.raises(ValueError):
+        b.apply_fill(fill("f2", "M", "yes", "1", "1.5"), "d")
+
+
+def test_restore_roundtrip():
+    b = Book("shadow", D(50))
+    b.deposit(0)
+    b.apply_fill(fill("f1", "A", "yes", "3", "0.30", fee="0.02"), "d")
+    b.apply_fill(fill("f2", "B", "no", "2", "0.60", fee="0.02"), "d")
+    b.settle(settled("B", "no"), "d")
+    c = Book("shadow")
+    c.restore([b.position("A"), b.position("B")], b.cash, applied_fills=b.applied_fills, settled=b.settled,
+              realized_by_day=b.realized_by_day)
+    assert c.equity() == b.equity() and c.exposure() == b.exposure()
+    assert c.settle(settled("B", "no"), "d").entries == ()
+    assert c.apply_fill(fill("f1", "A", "yes", "3", "0.30"), "d").entries == ()
+
+
+prices = st.integers(min_value=1, max_value=99).map(lambda c: D(c) / 100)
+counts = st.integers(min_value=1, max_value=50).map(D)
+fees = st.integers(min_value=0, max_value=200).map(lambda c: D(c) / 10000)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(["yes", "no"]), counts, prices, fees,
+                       st.sampled_from(["buy", "sell"])), min_size=1, max_size=25),
+    st.sampled_from(["yes", "no"]),
+)
+def test_cash_reconciles_with_realized_and_open_cost(trades, result):
+    b = Book("shadow")
+    for i, (t, side, c, p, f, action) in enumerate(trades):
+        b.apply_fill(fill(str(i), t, side, c, p, f, action=action), "d")
+        open_cost = sum((q.cost + q.fees for q in b.positions.values() if q.status == "open"), D(0))
+        realized = sum((q.realized_pnl for q in b.positions.values()), D(0))
+        assert b.cash == realized - open_cost
+        for q in b.positions.values():
+            assert q.count >= 0 and q.cost >= 0
+    for t in ("A", "B"):
+        b.settle(settled(t, result), "d")
+    total_realized = sum((q.realized_pnl for q in b.positions.values()), D(0))
+    assert b.cash == total_realized == b.daily_realized("d")
+    assert b.exposure() == 0
