@@ -32,6 +32,7 @@ import attrs
 from kbot.model.config import SizingConfig
 
 ZERO = Decimal(0)
+ONE = Decimal(1)
 
 
 @attrs.frozen(slots=True)
@@ -57,7 +58,7 @@ def ramp(ev: float, min_ev: float, full_edge: float) -> float:
 
 
 def _whole(x: Decimal) -> Decimal:
-    return max(ZERO, x.to_integral_value(rounding=ROUND_FLOOR))
+    return max(ZERO, x.to_integral_value(rounding=ROUND_FLOOR).quantize(ONE))
 
 
 def size_order(

@@ -8,8 +8,9 @@ estimator stores that rate, so its state survives a change of grid step.
 Update for a return r over dt seconds (dt is the grid step, longer after a missed sample):
 
     lambda = 0.5 ** (dt / halflife_s)
-    rate   = lambda * rate + (1 - lambda) * r^2 / dt
-    sigma  = sqrt(rate * YEAR_S)                      (annualized, 365.25-day year)
+    rate   = lambda * rate + (1 - lambda) * r^2 / dt      (normalized by the total weight
+    sigma  = sqrt(rate * YEAR_S)                            so the first returns are not
+                                                            biased; 365.25-day year)
 
 No return is taken across a gap longer than ``max_gap_s`` (the index was stale or the process
 restarted): the estimator re-anchors on the next sample. A return beyond ``clip_sigmas``
@@ -68,6 +69,7 @@ class EwmaVol:
     def __init__(self, config: VolConfig) -> None:
         self.config = config
         self.rate: float | None = None  # variance of log returns per second
+        self.weight = 0.0  # total EWMA weight so far (1 - prod lambda): normalizes the start
         self.n = 0
         self.anchor_ts: float | None = None
         self.anchor_px: float | None = None
@@ -102,7 +104,12 @@ class EwmaVol:
                 self.clipped += 1
         lam = 0.5 ** (dt / cfg.halflife_s)
         inst = r * r / dt
-        self.rate = inst if self.rate is None else lam * self.rate + (1.0 - lam) * inst
+        # Normalized EWMA (weights sum to one from the first return on): no start-up bias
+        # toward the first return, whatever the half-life.
+        w = lam * self.weight + (1.0 - lam)
+        prev = self.rate if self.rate is not None else 0.0
+        self.rate = (lam * self.weight * prev + (1.0 - lam) * inst) / w
+        self.weight = w
         self.n += 1
         sigma = self.raw_sigma()
         if self.n >= cfg.min_samples and self._guard(sigma) is None:
@@ -157,6 +164,7 @@ class EwmaVol:
         return {
             "version": 1,
             "rate": rate,
+            "weight": self.weight,
             "n": self.n,
             "anchor_ts": self.anchor_ts,
             "last_good": self.last_good,
@@ -186,7 +194,9 @@ class EwmaVol:
             and isinstance(anchor_ts, (int, float))
             and 0 <= now - anchor_ts <= config.resume_max_age_s
         ):
+            weight = state.get("weight")
             vol.rate, vol.n = rate, n
+            vol.weight = float(weight) if isinstance(weight, (int, float)) and 0 < weight <= 1 else 1.0
         return vol
 
 

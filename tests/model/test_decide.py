@@ -1,0 +1,150 @@
+"""decide(): exactly one Decision per candidate with every failing reason; TAKE sizing;
+reproducibility (same inputs, same decision and id)."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import attrs
+import pytest
+
+from kbot.model.config import GateConfig, RiskConfig, SizingConfig
+from kbot.model.decide import decide, is_unusual_pass
+from kbot.model.risk import RiskView
+from tests.model.factories import T0, edge
+
+GATES = GateConfig()
+SIZING = SizingConfig()
+RISK = RiskConfig()
+
+
+def view(**kw) -> RiskView:
+    args = dict(
+        kill_reason=None,
+        has_portfolio=True,
+        balance=D(1000),
+        total_exposure=D(0),
+        market_exposure=D(0),
+        open_orders_total=0,
+        open_orders_market=0,
+        pending=False,
+        takes_hour=0,
+        takes_day=0,
+        daily_pnl=D(0),
+    )
+    args.update(kw)
+    return RiskView(**args)
+
+
+def run(e, now=T0, implied=None, **kw):
+    return decide(e, now=now, risk=kw.pop("risk", view()), implied_sigma=implied, gates=kw.pop("gates", GATES),
+                  sizing=kw.pop("sizing", SIZING), risk_config=RISK, digest="abc", **kw)
+
+
+def test_take_on_a_clean_edge():
+    d = run(edge())
+    assert d.action == "TAKE" and d.reasons == () and d.side == "yes"
+    assert d.limit_price == D("0.50")
+    # f* = (0.6 - 0.5175) / 0.4825 = 0.17098; ramp 1 (EV 0.0825 > 0.10? no: ramp 0.78125)
+    # stake 1000 * 0.25 * 0.78125 * 0.17098 = 33.39 -> / 0.5175 -> 64 contracts
+    assert d.count == D(64)
+    assert d.fee == D("1.1200")  # ceil4(0.07 * 64 * 0.25)
+    assert d.ev == pytest.approx(0.6 - 0.5 - 1.12 / 64)
+    assert d.kelly_fraction == pytest.approx(0.25 * (0.0825 - 0.02) / 0.08 * (0.6 - 0.5175) / 0.4825)
+    assert (d.balance, d.exposure, d.config_digest) == (D(1000), D(0), "abc")
+    assert d.edge.ticker == d.ticker
+
+
+def test_no_side_is_chosen_when_it_is_better():
+    d = run(edge(prob=0.30, yes_ask="0.50", no_ask="0.52"))
+    assert d.action == "TAKE" and d.side == "no" and d.limit_price == D("0.52")
+
+
+def test_same_inputs_same_decision():
+    assert run(edge()) == run(edge())
+    assert run(edge()).decision_id != run(edge(), now=T0 + 0.5).decision_id
+
+
+def test_every_failing_reason_is_listed():
+    e = edge(
+        ts=T0 - 10,
+        index_ts=T0 - 10,
+        prob=0.60,
+        yes_ask="0.97",
+        no_ask="0.52",
+        sigma_source="default",
+        reasons=("stale_quote",),
+    )
+    e = attrs.evolve(e, yes_bid=D("0.40"), close_ts=T0 + 10)
+    risk = view(kill_reason="operator: test", pending=True, takes_hour=5, takes_day=9, open_orders_total=99)
+    d = run(e, risk=risk, implied=0.1)
+    assert d.action == "PASS" and d.count == 0 and d.fee is None
+    expected = {
+        "stale_quote",
+        "stale_edge",
+        "stale_spot",
+        "spread_too_wide",
+        "time_to_close_out_of_range",
+        "sigma_default",
+        "vol_divergence",
+        "ev_below_min",
+        "kill_switch",
+        "duplicate",
+        "cooldown_hour",
+        "cooldown_day",
+        "risk_open_orders",
+    }
+    assert expected <= set(d.reasons)
+    assert len(d.reasons) == len(set(d.reasons))
+    assert d.edge.implied_sigma == 0.1
+
+
+def test_price_range_and_missing_side():
+    d = run(edge(prob=0.995, yes_ask="0.97", no_ask="0.04"))
+    assert "price_out_of_range" in d.reasons and d.side == "yes"
+    d = run(edge(yes_ask=None))
+    assert "missing_side" in d.reasons and d.side == "no"
+    d = run(edge(yes_ask=None, no_ask=None))
+    assert d.side is None and "missing_side" in d.reasons and d.action == "PASS"
+
+
+def test_caps_and_risk_reasons():
+    d = run(edge(), risk=view(balance=D("0.30")))
+    assert d.action == "PASS" and "insufficient_balance" in d.reasons
+    d = run(edge(yes_ask_size=D(1)))
+    assert "liquidity" in d.reasons
+    d = run(edge(), risk=view(has_portfolio=False, balance=D(0)))
+    assert {"no_portfolio", "insufficient_balance"} <= set(d.reasons)
+    d = run(edge(), risk=view(market_exposure=D(100)))
+    assert "risk_market_exposure" in d.reasons
+    d = run(edge(), risk=view(total_exposure=D(1000)))
+    assert "risk_total_exposure" in d.reasons
+    d = run(edge(), risk=view(open_orders_market=1))
+    assert "duplicate" in d.reasons
+
+
+def test_pricer_reasons_block_and_no_probability():
+    d = run(edge(reasons=("window_unobserved",)))
+    assert d.action == "PASS" and d.reasons == ("window_unobserved",)
+    d = run(edge(prob=None, reasons=("invalid_sigma",)))
+    assert d.action == "PASS" and {"invalid_sigma", "no_probability"} <= set(d.reasons) and d.side is None
+
+
+def test_sigma_fallback_gate_is_optional():
+    e = edge(sigma_source="fallback_last")
+    assert run(e).action == "TAKE"
+    assert "sigma_fallback" in run(e, gates=GateConfig(block_sigma_fallback=True)).reasons
+
+
+def test_vol_divergence_needs_the_ratio():
+    assert "vol_divergence" not in run(edge(), implied=0.3).reasons  # 0.5 / 0.3 < 2
+    assert "vol_divergence" in run(edge(), implied=1.2).reasons
+    assert "vol_divergence" not in run(edge(), implied=1.2, gates=GateConfig(max_vol_ratio=0)).reasons
+
+
+def test_unusual_pass():
+    blocked = run(edge(), risk=view(kill_reason="operator: x"))
+    assert is_unusual_pass(blocked, GATES.min_ev)
+    routine = run(edge(prob=0.5))
+    assert not is_unusual_pass(routine, GATES.min_ev)
+    assert not is_unusual_pass(run(edge()), GATES.min_ev)
