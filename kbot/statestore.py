@@ -10,6 +10,10 @@ at any point leaves either the old or the new content, never a torn file.
 A file that exists but cannot be parsed raises ``StateStoreError``: callers decide what a
 corrupt state means (the risk manager fails safe and trips its kill switch; the volatility
 estimator starts cold). ``MemoryStateStore`` is for tests.
+
+``BlockingIO`` is how an actor runs a blocking call: ``in_thread`` (the default, a Trio worker
+thread) or ``inline`` (for in-memory stores in tests: under ``autojump_clock`` a thread hop
+lets virtual time leap ahead while the thread runs, which would distort timing tests).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+import trio
 
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 
@@ -34,6 +41,20 @@ class StateStore(Protocol):
         ...
 
     def save(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+BlockingIO = Callable[..., Awaitable[Any]]
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a blocking call in a worker thread."""
+    return await trio.to_thread.run_sync(fn, *args)
+
+
+async def inline(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a call on the event loop (only for calls that do not block: in-memory stores)."""
+    await trio.lowlevel.checkpoint()
+    return fn(*args)
 
 
 def _check_key(key: str) -> str:

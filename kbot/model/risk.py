@@ -5,8 +5,9 @@ exposure in total and per ticker, today's UTC realized PnL, open orders per tick
 TAKE and the ledger reflecting it there is a gap; ``RiskBook`` covers it with *pending* takes:
 
 - A TAKE on a market is pending ("open decision": at most one per market) until a
-  ``PortfolioState`` at or after the decision shows the market's exposure changed, or until
-  ``pending_timeout_s`` has passed with no open order on that market. Its cost counts toward
+  ``PortfolioState`` at or after the decision shows the market's exposure changed (for a
+  TAKE recovered at start, whose exposure before is unknown: shows a position at all), or
+  until ``pending_timeout_s`` has passed with no open order on that market. Its cost counts toward
   exposure while pending, so in-flight orders cannot breach the limits.
 - Cooldown: TAKE timestamps per market, counted over the trailing hour and the UTC day.
 
@@ -78,7 +79,7 @@ class _Pending:
     decision_id: str
     ts: float
     cost: Decimal
-    exposure_before: Decimal | None  # None: unknown (seeded), resolve on the next newer state
+    exposure_before: Decimal | None  # None: unknown (seeded): resolve once a position shows
 
 
 class RiskBook:
@@ -106,7 +107,11 @@ class RiskBook:
             if ps.ts < p.ts:
                 continue
             exposure = self._exposure_by.get(ticker, ZERO)
-            if p.exposure_before is None or exposure != p.exposure_before:
+            if p.exposure_before is None:
+                reflected = exposure > 0
+            else:
+                reflected = exposure != p.exposure_before
+            if reflected:
                 del self._pending[ticker]
         if (
             not self.kill.tripped

@@ -76,8 +76,9 @@ def edge(ts: float = T0, prob: float = 0.60, yes_ask: str | None = "0.50", no_as
         floor_strike=80_249.99,
         cap_strike=None,
         close_ts=ts + 3600.0,
-        spot=80_500.0,
-        spot_avg_60s=80_500.0,
+        # the mid (0.49) is what the model gives at sigma ~0.5 for this spot: no vol divergence
+        spot=80_239.0,
+        spot_avg_60s=80_239.0,
         sigma=0.5,
         sigma_source="ewma",
         horizon_s=3600.0,
