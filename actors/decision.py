@@ -17,8 +17,8 @@ Sends
     TAKE, and every PASS that differs from the previous one emitted for its market (side or
     reasons) or repeats it after ``pass_repeat_s`` (0: every PASS). One loguru line per TAKE
     and per unusual PASS (``is_unusual_pass``: a trade was on the table and a non-routine gate
-    stopped it), bound with ``event="tape"``. Kill-switch trips/resets go to the tape and, as
-    ``Alert``, to ``alerts`` when given.
+    stopped it; once per change, not on timed repeats), bound with ``event="tape"``.
+    Kill-switch trips/resets go to the tape and, as ``Alert``, to ``alerts`` when given.
 
 Restart safety
     The risk state (kill switch, TAKE history, pending TAKEs) is persisted in the
@@ -115,19 +115,23 @@ class DecisionCore:
             digest=self.digest,
         )
 
-    def should_emit(self, d: Decision) -> bool:
-        """Every TAKE; a PASS when it differs from the last emitted for its market (side,
-        reasons) or ``pass_repeat_s`` has passed."""
+    def emission(self, d: Decision) -> str | None:
+        """How a decision goes out: ``"take"``; ``"new"`` for a PASS that differs from the last
+        one emitted for its market (side or reasons); ``"repeat"`` for the same PASS again
+        after ``pass_repeat_s``; None (suppressed) otherwise."""
         if d.action == "TAKE":
             self._last_pass.pop(d.ticker, None)
-            return True
+            return "take"
         sig = (d.side, d.reasons)
         last = self._last_pass.get(d.ticker)
-        if last is not None and last[1] == sig and d.ts - last[0] < self.gates.pass_repeat_s:
-            self.suppressed += 1
-            return False
+        if last is not None and last[1] == sig:
+            if d.ts - last[0] < self.gates.pass_repeat_s:
+                self.suppressed += 1
+                return None
+            self._last_pass[d.ticker] = (d.ts, sig)
+            return "repeat"
         self._last_pass[d.ticker] = (d.ts, sig)
-        return True
+        return "new"
 
 
 async def _persist(store: StateStore | None, key: str, book: RiskBook, io: BlockingIO) -> None:
@@ -181,7 +185,9 @@ async def run_decision(
         tape.warning("KILL SWITCH {}", message)
         if alerts is not None:
             severity = "critical" if "tripped" in message else "info"
-            await alerts.send(Alert(ts=clock.now(), kind="kill_switch", severity=severity, subject=None, message=message))
+            await alerts.send(
+                Alert(ts=clock.now(), kind="kill_switch", severity=severity, subject=None, message=message)
+            )
 
     async def check_kill_file() -> None:
         reason = await io(killswitch.read_kill, risk.kill_file)
@@ -218,13 +224,12 @@ async def run_decision(
                     bad.record("state_save_failed", repr(e), detail=f"TAKE {d.decision_id} not sent")
                     stats.errors += 1
                     continue
-            if not core.should_emit(d):
+            how = core.emission(d)
+            if how is None:
                 continue
             await out.send(d)
             stats.msgs_out += 1
-            if d.action == "TAKE":
-                tape.info(tape_line(d))
-            elif is_unusual_pass(d, core.gates.min_ev):
+            if how == "take" or how == "new" and is_unusual_pass(d, core.gates.min_ev):
                 tape.info(tape_line(d))
         stats.state = f"kill: {book.kill_reason()}" if book.kill_reason() else "ok"
 

@@ -18,12 +18,13 @@ lets virtual time leap ahead while the thread runs, which would distort timing t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import tempfile
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 import trio
@@ -74,10 +75,8 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     try:
         dfd = os.open(path.parent, os.O_RDONLY)

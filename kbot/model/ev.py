@@ -21,6 +21,7 @@ paper/live quoting, not a reason to quote.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import attrs
@@ -47,6 +48,16 @@ class SideEV:
         return float(self.price) + self.fee_per_contract
 
 
+@functools.lru_cache(maxsize=65536)
+def _fee(
+    count: Decimal, price: Decimal, multiplier: Decimal, maker: bool, rounding: FeeRounding
+) -> tuple[Decimal, float]:
+    """(total fee, fee per contract): a pure function of cent prices and whole counts, cached
+    because the pricers and the decision ask for the same few hundred combinations all day."""
+    fee = trade_fee(count, price, multiplier=multiplier, maker=maker, rounding=rounding)
+    return fee, float(fee / count)
+
+
 def side_ev(
     side: str,
     prob_side: float,
@@ -60,9 +71,7 @@ def side_ev(
     """EV per contract of buying ``count`` of ``side`` at ``price`` (``prob_side`` = P(side wins))."""
     if count <= 0:
         raise ValueError(f"count must be > 0, got {count}")
-    m = ONE if multiplier is None else multiplier
-    fee = trade_fee(count, price, multiplier=m, maker=maker, rounding=rounding)
-    fpc = float(fee / count)
+    fee, fpc = _fee(count, price, ONE if multiplier is None else multiplier, maker, rounding)
     return SideEV(side, price, count, prob_side, fee, fpc, prob_side - float(price) - fpc)
 
 

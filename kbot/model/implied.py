@@ -144,7 +144,15 @@ class ImpliedVolBook:
         mids = np.array([p.mid for p in fresh])
         weights = np.array([1.0 / max(p.spread, 0.01) ** 2 for p in fresh])
         return fit_implied_sigma(
-            lo, hi, mids, weights, latest.spot, horizon, window_s=self.window_s, sigma_lo=self.sigma_lo, sigma_hi=self.sigma_hi
+            lo,
+            hi,
+            mids,
+            weights,
+            latest.spot,
+            horizon,
+            window_s=self.window_s,
+            sigma_lo=self.sigma_lo,
+            sigma_hi=self.sigma_hi,
         )
 
     def prune(self, now: float) -> None:

@@ -102,9 +102,7 @@ class SpotIndex:
             all_fresh = (cfg.brti_source, *names)
             if cfg.prefer_brti:
                 outlier = (
-                    enough
-                    and median is not None
-                    and abs(brti.value / median - 1.0) * 1e4 > cfg.brti_max_deviation_bps
+                    enough and median is not None and abs(brti.value / median - 1.0) * 1e4 > cfg.brti_max_deviation_bps
                 )
                 if not outlier:
                     return IndexValue(now, brti.value, len(all_fresh), all_fresh, False, "brti")

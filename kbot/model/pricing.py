@@ -22,8 +22,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import attrs
-
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
 from kbot.model.config import PricerConfig
 from kbot.model.ev import taker_evs
@@ -38,9 +36,9 @@ def horizon_end(market: MarketInfo) -> float | None:
     return market.close_ts if market.close_ts is not None else market.expected_expiration_ts
 
 
-def _quote_sides(q: Quote) -> tuple[
-    Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None
-]:
+def _quote_sides(
+    q: Quote,
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
     """(yes_bid, yes_ask, no_bid, no_ask, yes_ask_size, no_ask_size) with NO derived from YES."""
     yes_bid, yes_ask = q.yes_bid, q.yes_ask
     no_bid = q.no_bid if q.no_bid is not None else (ONE - yes_ask if yes_ask is not None else None)
@@ -196,7 +194,11 @@ class EdgeThrottle:
             return True
         if (e.prob_yes is None) != (last.prob_yes is None):
             return True
-        return e.prob_yes is not None and last.prob_yes is not None and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
+        return (
+            e.prob_yes is not None
+            and last.prob_yes is not None
+            and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
+        )
 
     def snapshot_due(self, e: Edge) -> bool:
         last = self._snap

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -45,7 +45,7 @@ HOUR_S = 3600.0
 
 
 def utc_day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).date().isoformat()
+    return datetime.fromtimestamp(ts, tz=UTC).date().isoformat()
 
 
 @attrs.frozen(slots=True)
@@ -119,7 +119,11 @@ class RiskBook:
             and ps.daily_realized_pnl <= -self.risk.max_daily_loss
         ):
             self.kill = KillState(
-                True, "loss", f"daily realized PnL {ps.daily_realized_pnl} <= -{self.risk.max_daily_loss}", now, utc_day(now)
+                True,
+                "loss",
+                f"daily realized PnL {ps.daily_realized_pnl} <= -{self.risk.max_daily_loss}",
+                now,
+                utc_day(now),
             )
             return True
         return False
@@ -165,7 +169,12 @@ class RiskBook:
         """Time passes: reset a loss trip after UTC midnight, expire pending takes, drop old
         history. Returns True when the kill state changed."""
         changed = False
-        if self.kill.tripped and self.kill.trigger == "loss" and self.kill.day is not None and utc_day(now) > self.kill.day:
+        if (
+            self.kill.tripped
+            and self.kill.trigger == "loss"
+            and self.kill.day is not None
+            and utc_day(now) > self.kill.day
+        ):
             self.kill = KillState()
             changed = True
         timeout = self.gates.pending_timeout_s
@@ -218,9 +227,7 @@ class RiskBook:
             "version": 1,
             "kill": {"tripped": k.tripped, "trigger": k.trigger, "reason": k.reason, "ts": k.ts, "day": k.day},
             "takes": {t: [[ts, i] for ts, i in q] for t, q in self._takes.items()},
-            "pending": {
-                t: {"id": p.decision_id, "ts": p.ts, "cost": str(p.cost)} for t, p in self._pending.items()
-            },
+            "pending": {t: {"id": p.decision_id, "ts": p.ts, "cost": str(p.cost)} for t, p in self._pending.items()},
         }
 
     def load_state(self, state: dict[str, Any], now: float) -> None:

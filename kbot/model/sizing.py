@@ -25,7 +25,7 @@ first); a Kelly count below one contract despite EV >= min_ev is ``size_zero``.
 from __future__ import annotations
 
 import math
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import attrs
 
@@ -57,8 +57,11 @@ def ramp(ev: float, min_ev: float, full_edge: float) -> float:
     return min(1.0, max(0.0, (ev - min_ev) / (full_edge - min_ev)))
 
 
-def _whole(x: Decimal) -> Decimal:
-    return max(ZERO, x.to_integral_value(rounding=ROUND_FLOOR).quantize(ONE))
+def _floor_div(amount: Decimal, unit: Decimal) -> Decimal:
+    """Whole contracts of ``unit`` dollars that fit in ``amount`` (0 when nothing fits)."""
+    if amount <= 0 or unit <= 0:
+        return ZERO
+    return amount // unit  # Decimal // truncates: floor for positive operands
 
 
 def size_order(
@@ -76,24 +79,24 @@ def size_order(
     config: SizingConfig,
 ) -> SizeResult:
     """Contracts to buy of one side. ``depth``: displayed contracts at or better than the
-    limit price (None: unknown, which allows nothing)."""
+    limit price (None: unknown, which allows nothing). Kelly and liquidity are model
+    quantities (floats); the money caps are exact decimal arithmetic."""
     c_eff = float(price) + fee_per_contract
     f_star = kelly_full(prob_side, c_eff)
     f = config.kelly_fraction * ramp(ev, min_ev, config.full_kelly_edge) * f_star
-    c_dec = Decimal(repr(c_eff)) if c_eff > 0 else Decimal(1)
-    bankroll = max(ZERO, balance + total_exposure)
-    kelly = _whole(Decimal(repr(f)) * bankroll / c_dec)
+    bankroll = max(0.0, float(balance + total_exposure))
+    kelly = Decimal(math.floor(f * bankroll / c_eff)) if c_eff > 0 else ZERO
     caps = (
-        ("max_order", _whole(config.max_contracts_per_order)),
-        ("risk_market_exposure", _whole((config.max_market_exposure - market_exposure) / price) if price > 0 else ZERO),
-        ("risk_total_exposure", _whole((config.max_total_exposure - total_exposure) / price) if price > 0 else ZERO),
-        ("insufficient_balance", _whole((balance - config.balance_reserve) / c_dec)),
-        ("liquidity", ZERO if depth is None else _whole(Decimal(repr(liquidity_fraction)) * depth)),
+        ("max_order", _floor_div(config.max_contracts_per_order, ONE)),
+        ("risk_market_exposure", _floor_div(config.max_market_exposure - market_exposure, price)),
+        ("risk_total_exposure", _floor_div(config.max_total_exposure - total_exposure, price)),
+        ("insufficient_balance", _floor_div(balance - config.balance_reserve, Decimal(repr(c_eff)))),
+        ("liquidity", ZERO if depth is None else Decimal(math.floor(liquidity_fraction * float(depth)))),
     )
     reasons = [name for name, n in caps if n < 1]
     if kelly < 1 and ev >= min_ev:  # below min_ev the gate ev_below_min already says why
         reasons.insert(0, "size_zero")
-    count = min([kelly, *(n for _, n in caps)])
+    count = min(kelly, *(n for _, n in caps))
     if count < 1:
         count = ZERO
     return SizeResult(count, f_star, f, caps, tuple(reasons))

@@ -182,7 +182,12 @@ class EwmaVol:
             return vol
         good = _finite_pos(state.get("last_good"))
         good_ts = state.get("last_good_ts")
-        if good is not None and isinstance(good_ts, (int, float)) and math.isfinite(good_ts) and vol._guard(good) is None:
+        if (
+            good is not None
+            and isinstance(good_ts, (int, float))
+            and math.isfinite(good_ts)
+            and vol._guard(good) is None
+        ):
             vol.last_good, vol.last_good_ts = good, float(good_ts)
         rate = _finite_pos(state.get("rate"))
         anchor_ts = state.get("anchor_ts")

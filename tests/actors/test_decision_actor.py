@@ -46,8 +46,17 @@ class Harness:
     async def start(self, nursery):
         await nursery.start(
             partial(
-                run_decision, self.inbox, self.out, clock=self.clock, gates=self.gates, risk=self.risk,
-                store=self.store, recent_decisions=self.recent, alerts=self.alerts, stats=self.stats, io=inline,
+                run_decision,
+                self.inbox,
+                self.out,
+                clock=self.clock,
+                gates=self.gates,
+                risk=self.risk,
+                store=self.store,
+                recent_decisions=self.recent,
+                alerts=self.alerts,
+                stats=self.stats,
+                io=inline,
             )
         )
 
@@ -222,7 +231,29 @@ def test_tape_line_for_a_pass_without_side():
     from kbot.model.risk import RiskBook
 
     book = RiskBook(GateConfig(), RiskConfig())
-    d = decide(edge(yes_ask=None, no_ask=None), now=T0, risk=book.view(TICKER, T0), implied_sigma=None,
-               gates=GateConfig(), sizing=SizingConfig(), risk_config=RiskConfig())
+    d = decide(
+        edge(yes_ask=None, no_ask=None),
+        now=T0,
+        risk=book.view(TICKER, T0),
+        implied_sigma=None,
+        gates=GateConfig(),
+        sizing=SizingConfig(),
+        risk_config=RiskConfig(),
+    )
     line = tape_line(d)
     assert line.startswith(f"PASS {TICKER} - @ -") and "missing_side" in line
+
+
+async def test_identical_pass_repeats_after_the_interval_without_a_new_tape_line(tmp_path, autojump_clock, tape_lines):
+    h = Harness(tmp_path, gates=GateConfig(pass_repeat_s=30))
+    killswitch.request_kill(h.risk.kill_file, "halt", ts=T0)
+    async with trio.open_nursery() as n:
+        await h.start(n)
+        await h.send(portfolio(ts=h.clock.now()))
+        for _ in range(4):  # every 12 s: emitted at 0 and 36 (>= 30 s later), suppressed between
+            await h.send(edge(ts=h.clock.now()), wait=12.0)
+        n.cancel_scope.cancel()
+    ds = h.decisions()
+    assert [d.action for d in ds] == ["PASS", "PASS"]
+    assert ds[1].ts - ds[0].ts == pytest.approx(36.0, abs=0.1)
+    assert sum(line.startswith("PASS") for line in tape_lines) == 1

@@ -63,7 +63,9 @@ def portfolio(ts: float = T0, balance: str = "1000", exposure: str = "0", **kw: 
     return PortfolioState(**args)
 
 
-def edge(ts: float = T0, prob: float = 0.60, yes_ask: str | None = "0.50", no_ask: str | None = "0.52", **kw: Any) -> Edge:
+def edge(
+    ts: float = T0, prob: float = 0.60, yes_ask: str | None = "0.50", no_ask: str | None = "0.52", **kw: Any
+) -> Edge:
     """A tradable edge: YES underpriced (p 0.60 vs ask 0.50), one hour to close."""
     ya = D(yes_ask) if yes_ask is not None else None
     na = D(no_ask) if no_ask is not None else None

@@ -37,8 +37,17 @@ def view(**kw) -> RiskView:
 
 
 def run(e, now=T0, implied=None, **kw):
-    return decide(e, now=now, risk=kw.pop("risk", view()), implied_sigma=implied, gates=kw.pop("gates", GATES),
-                  sizing=kw.pop("sizing", SIZING), risk_config=RISK, digest="abc", **kw)
+    return decide(
+        e,
+        now=now,
+        risk=kw.pop("risk", view()),
+        implied_sigma=implied,
+        gates=kw.pop("gates", GATES),
+        sizing=kw.pop("sizing", SIZING),
+        risk_config=RISK,
+        digest="abc",
+        **kw,
+    )
 
 
 def test_take_on_a_clean_edge():

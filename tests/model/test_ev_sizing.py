@@ -101,9 +101,7 @@ def test_kelly_count_uncapped():
 
 def test_every_binding_cap_is_reported():
     cfg = SizingConfig(max_market_exposure=D(10), max_total_exposure=D(50))
-    r = base_size(
-        config=cfg, market_exposure=D(10), total_exposure=D(50), balance=D("0.40"), depth=D(1)
-    )
+    r = base_size(config=cfg, market_exposure=D(10), total_exposure=D(50), balance=D("0.40"), depth=D(1))
     assert r.count == 0
     assert set(r.reasons) == {"risk_market_exposure", "risk_total_exposure", "insufficient_balance", "liquidity"}
     caps = dict(r.caps)
@@ -130,8 +128,15 @@ def test_size_never_breaches_a_cap(p, cents, balance, exposure, depth):
     price = D(cents) / 100
     ev = p - float(price) - 0.02
     r = base_size(
-        prob_side=p, price=price, fee_per_contract=0.02, ev=ev, balance=D(balance), total_exposure=D(exposure),
-        market_exposure=D(exposure) / 10, depth=D(depth), config=cfg,
+        prob_side=p,
+        price=price,
+        fee_per_contract=0.02,
+        ev=ev,
+        balance=D(balance),
+        total_exposure=D(exposure),
+        market_exposure=D(exposure) / 10,
+        depth=D(depth),
+        config=cfg,
     )
     assert r.count >= 0 and r.count == r.count.to_integral_value()
     if r.count:

@@ -41,13 +41,19 @@ def ladder_edges(sigma: float, spread: str = "0.02"):
     floors = [79_000.0 + 250 * i for i in range(9)]
     probs = prob_yes_ladder("greater", floors, [None] * 9, 80_000.0, sigma, 3600.0)
     out = []
-    for f, p in zip(floors, probs):
+    for f, p in zip(floors, probs, strict=True):
         mid = D(str(round(float(p), 4)))
         half = D(spread) / 2
         e = edge(floor_strike=f, ticker=f"EV-T{f}", spot=80_000.0, prob=float(p))
         out.append(
-            e.__class__(**{**{a: getattr(e, a) for a in e.__slots__ if not a.startswith("__")},
-                           "yes_bid": mid - half, "yes_ask": mid + half, "event_ticker": "EV"})
+            e.__class__(
+                **{
+                    **{a: getattr(e, a) for a in e.__slots__ if not a.startswith("__")},
+                    "yes_bid": mid - half,
+                    "yes_ask": mid + half,
+                    "event_ticker": "EV",
+                }
+            )
         )
     return out
 

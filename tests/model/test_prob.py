@@ -71,7 +71,7 @@ def test_brackets_of_one_event_sum_to_one(s, sig, t, n, width):
     def total(gap: float) -> float:
         caps = [f + width - gap for f in floors[:-1]]
         p = prob_yes("less", None, floors[0], s, sig, t)
-        p += sum(prob_yes("between", f, c, s, sig, t) for f, c in zip(floors, caps))
+        p += sum(prob_yes("between", f, c, s, sig, t) for f, c in zip(floors, caps, strict=False))
         return p + prob_yes("greater", floors[-1] - gap, None, s, sig, t)
 
     # Brackets that tile the line telescope to exactly 1.
@@ -177,8 +177,8 @@ def test_invalid_observed_inputs():
 @settings(max_examples=50)
 def test_ladder_matches_scalar(s, sig, t, rels):
     kinds = (["greater", "less", "between"] * 10)[: len(rels)]
-    floors = [s * (1 + r) if k != "less" else None for r, k in zip(rels, kinds)]
-    caps = [s * (1 + r) * 1.003 if k != "greater" else None for r, k in zip(rels, kinds)]
+    floors = [s * (1 + r) if k != "less" else None for r, k in zip(rels, kinds, strict=True)]
+    caps = [s * (1 + r) * 1.003 if k != "greater" else None for r, k in zip(rels, kinds, strict=True)]
     lad = prob_yes_ladder(kinds, floors, caps, s, sig, t)
     for i, k in enumerate(kinds):
         assert lad[i] == pytest.approx(prob_yes(k, floors[i], caps[i], s, sig, t), abs=1e-12)
@@ -208,6 +208,8 @@ def test_monte_carlo_agrees_with_the_lognormal_approximation(horizon, observed):
     settle = (known + future_part) / (observed + remaining_prints)
     for k in np.linspace(s0 * 0.997, s0 * 1.004, 6):
         mc = float(np.mean(settle >= k))
-        p = prob_yes("greater", float(k), None, s0, sig, horizon, window_s=w, observed_avg=observed_avg, observed_s=observed)
+        p = prob_yes(
+            "greater", float(k), None, s0, sig, horizon, window_s=w, observed_avg=observed_avg, observed_s=observed
+        )
         se = math.sqrt(max(mc * (1 - mc), 1e-4) / n)
         assert abs(p - mc) < 4 * se + 0.01, (k, p, mc)

@@ -14,7 +14,6 @@ import math
 import statistics
 
 import numpy as np
-import pytest
 
 from kbot.model import YEAR_S, prob_yes
 from kbot.model.config import VolConfig
@@ -41,7 +40,7 @@ def run_ewma(series, cfg: VolConfig, every_s: float):
 
 def realized(series, max_gap: float) -> float:
     r2 = dt = 0.0
-    for (t0, p0), (t1, p1) in zip(series, series[1:]):
+    for (t0, p0), (t1, p1) in zip(series, series[1:], strict=False):
         if 0 < t1 - t0 <= max_gap:
             r2 += math.log(p1 / p0) ** 2
             dt += t1 - t0
@@ -50,7 +49,9 @@ def realized(series, max_gap: float) -> float:
 
 def test_ewma_sigma_on_coinbase_one_minute_closes():
     series = realdata.coinbase_1m()
-    cfg = VolConfig(sample_interval_s=60, halflife_s=6 * 3600, min_samples=60, max_gap_s=180, rv_horizons_s=(3600, 86400))
+    cfg = VolConfig(
+        sample_interval_s=60, halflife_s=6 * 3600, min_samples=60, max_gap_s=180, rv_horizons_s=(3600, 86400)
+    )
     vol, rv, samples = run_ewma(series, cfg, every_s=3600)
     sigmas = [s.sigma for s in samples if s.source == EWMA]
     assert len(sigmas) > 150  # every hour of the week once warm
@@ -140,7 +141,14 @@ def test_prob_yes_before_close_against_official_results():
                     continue
                 observed_avg, observed_s = sum(secs) / len(secs), float(len(secs))
             p = prob_yes(
-                "greater_or_equal", strike, None, spot, sigma, float(h), observed_avg=observed_avg, observed_s=observed_s or 0.0
+                "greater_or_equal",
+                strike,
+                None,
+                spot,
+                sigma,
+                float(h),
+                observed_avg=observed_avg,
+                observed_s=observed_s or 0.0,
             )
             assert p is not None and 0.0 <= p <= 1.0
             preds.append((p, outcome))
@@ -191,6 +199,8 @@ def test_implied_sigma_of_real_kxbtc15m_mids():
         fit = fit_implied_sigma(lo, hi, np.array([mid]), np.ones(1), spot, 300.0)
         if fit is not None and not fit.at_bound:
             implied.append(fit.sigma)
-    print(f"\nimplied sigma of {len(implied)} KXBTC15M mids 5 min before close: median {statistics.median(implied):.3f}")
+    print(
+        f"\nimplied sigma of {len(implied)} KXBTC15M mids 5 min before close: median {statistics.median(implied):.3f}"
+    )
     assert len(implied) >= 5
     assert 0.05 < statistics.median(implied) < 2.0

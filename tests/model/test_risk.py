@@ -19,8 +19,15 @@ TICKER = "KXBTCD-26MAY2817-T80249.99"
 
 
 def take(book: RiskBook, now: float):
-    d = decide(edge(ts=now), now=now, risk=book.view(TICKER, now), implied_sigma=None, gates=GATES,
-               sizing=SizingConfig(), risk_config=RISK)
+    d = decide(
+        edge(ts=now),
+        now=now,
+        risk=book.view(TICKER, now),
+        implied_sigma=None,
+        gates=GATES,
+        sizing=SizingConfig(),
+        risk_config=RISK,
+    )
     assert d.action == "TAKE", d.reasons
     book.on_take(d)
     return d

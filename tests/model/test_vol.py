@@ -132,7 +132,13 @@ def test_persistence_round_trip_resumes_warm():
 
 @pytest.mark.parametrize(
     "state",
-    [None, [], {"rate": "x"}, {"rate": float("nan"), "n": 3, "anchor_ts": 1.0}, {"last_good": 99.0, "last_good_ts": 1.0}],
+    [
+        None,
+        [],
+        {"rate": "x"},
+        {"rate": float("nan"), "n": 3, "anchor_ts": 1.0},
+        {"last_good": 99.0, "last_good_ts": 1.0},
+    ],
 )
 def test_garbage_state_is_ignored(state):
     vol = EwmaVol.from_state(VolConfig(), state, now=2.0)
