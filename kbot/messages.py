@@ -271,6 +271,7 @@ class Edge:
     fee_multiplier: Decimal | None = None  # the market's effective fee multiplier (None = 1)
     observed_avg: float | None = None  # inside the settlement window: observed partial average
     observed_s: float | None = None  # seconds of the window that average covers
+    sigma_reason: str | None = None  # why sigma_source is not "ewma" (from the IndexUpdate)
 
 
 @frozen

@@ -138,6 +138,7 @@ def price_market(
         spot_avg_60s=index.avg_60s if index is not None else None,
         sigma=sigma,
         sigma_source=index.sigma_source if index is not None else None,
+        sigma_reason=index.sigma_reason if index is not None else None,
         horizon_s=horizon,
         prob_yes=prob,
         yes_bid=yes_bid,

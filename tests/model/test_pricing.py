@@ -101,3 +101,8 @@ def test_throttle_material_changes_and_snapshots():
     assert not th2.snapshot_due(attrs.evolve(neutral, ts=T0 + 1))
     assert th2.snapshot_due(attrs.evolve(neutral, ts=T0 + 1, ev_yes=0.03))
     assert th2.snapshot_due(attrs.evolve(neutral, ts=T0 + 1, ev_no=0.03))
+
+
+def test_sigma_source_and_reason_travel_with_the_edge():
+    e = price_market(market(), index(sigma_source="fallback_last", sigma_reason="ewma_above_max"), quote(), T0, CFG)
+    assert (e.sigma_source, e.sigma_reason) == ("fallback_last", "ewma_above_max")
