@@ -7,6 +7,8 @@ from decimal import Decimal as D
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kbot.model.config import GateConfig, RiskConfig, SizingConfig
 from kbot.model.decide import decide, is_unusual_pass
@@ -157,3 +159,110 @@ def test_unusual_pass():
     routine = run(edge(prob=0.5))
     assert not is_unusual_pass(routine, GATES.min_ev)
     assert not is_unusual_pass(run(edge()), GATES.min_ev)
+
+
+@given(
+    prob=st.one_of(st.none(), st.floats(0.0, 1.0)),
+    yes_ask=st.one_of(st.none(), st.integers(1, 99)),
+    no_ask=st.one_of(st.none(), st.integers(1, 99)),
+    depth=st.one_of(st.none(), st.integers(0, 2000)),
+    balance=st.integers(0, 5000),
+    total=st.integers(0, 1500),
+    market=st.integers(0, 150),
+    age=st.floats(0, 10),
+    ttc=st.floats(-10, 20_000),
+    sigma_source=st.sampled_from(["ewma", "fallback_last", "default"]),
+    implied=st.one_of(st.none(), st.floats(0.05, 3.0)),
+    kill=st.booleans(),
+    pending=st.booleans(),
+    takes=st.integers(0, 10),
+    orders=st.integers(0, 30),
+)
+@settings(max_examples=300, deadline=None)
+def test_decision_invariants(
+    prob, yes_ask, no_ask, depth, balance, total, market, age, ttc, sigma_source, implied, kill, pending, takes, orders
+):
+    e = edge(
+        prob=prob,
+        yes_ask=None if yes_ask is None else str(D(yes_ask) / 100),
+        no_ask=None if no_ask is None else str(D(no_ask) / 100),
+        sigma_source=sigma_source,
+        yes_ask_size=None if depth is None else D(depth),
+        no_ask_size=None if depth is None else D(depth),
+        close_ts=T0 + ttc,
+        ts=T0 - age,
+        index_ts=T0 - age,
+    )
+    risk = view(
+        balance=D(balance),
+        total_exposure=D(total),
+        market_exposure=D(market),
+        kill_reason="x" if kill else None,
+        pending=pending,
+        takes_hour=takes,
+        takes_day=takes,
+        open_orders_total=orders,
+    )
+    d = run(e, risk=risk, implied=implied)
+    assert len(d.reasons) == len(set(d.reasons))
+    assert (d.action == "TAKE") == (not d.reasons)
+    assert (d.count >= 1) == (d.action == "TAKE") and (d.count == 0) == (d.action == "PASS")
+    if kill:
+        assert "kill_switch" in d.reasons
+    if pending:
+        assert "duplicate" in d.reasons
+    if age > GATES.max_edge_age_s:
+        assert "stale_edge" in d.reasons
+    if age > GATES.max_index_age_s:
+        assert "stale_spot" in d.reasons
+    if sigma_source == "default":
+        assert "sigma_default" in d.reasons
+    if yes_ask is None or no_ask is None:
+        assert "missing_side" in d.reasons
+    if d.action == "TAKE":
+        check_take(d, balance=balance, total=total, market=market, depth=depth, ttc=ttc)
+
+
+def check_take(d, *, balance, total, market, depth, ttc):
+    """What every TAKE satisfies, whatever the inputs."""
+    price = d.limit_price
+    assert GATES.min_price <= price <= GATES.max_price
+    assert d.ev >= GATES.min_ev
+    assert d.count <= SIZING.max_contracts_per_order
+    assert D(market) + d.count * price <= SIZING.max_market_exposure
+    assert D(total) + d.count * price <= SIZING.max_total_exposure
+    assert d.count * price + d.fee <= D(balance) + D("0.01")
+    assert d.count <= D(depth) * D(str(GATES.liquidity_fraction))
+    assert GATES.min_time_to_close_s <= ttc <= GATES.max_time_to_close_s
+    side_prob = d.prob_yes if d.side == "yes" else 1 - d.prob_yes
+    assert d.ev == pytest.approx(side_prob - float(price) - float(d.fee / d.count))
+
+
+@given(
+    prob=st.floats(0.2, 0.95),
+    yes_ask=st.integers(5, 95),
+    spread=st.integers(0, 4),
+    depth=st.integers(0, 2000),
+    balance=st.integers(0, 5000),
+    total=st.integers(0, 1200),
+    market=st.integers(0, 120),
+    ttc=st.floats(60, 14_000),
+)
+@settings(max_examples=300, deadline=None)
+def test_take_invariants_on_tradable_edges(prob, yes_ask, spread, depth, balance, total, market, ttc):
+    no_ask = 100 - yes_ask + spread
+    e = edge(
+        prob=prob,
+        yes_ask=str(D(yes_ask) / 100),
+        no_ask=str(D(min(no_ask, 99)) / 100),
+        yes_ask_size=D(depth),
+        no_ask_size=D(depth),
+        close_ts=T0 + ttc,
+    )
+    risk = view(balance=D(balance), total_exposure=D(total), market_exposure=D(market))
+    d = run(e, risk=risk)
+    assert (d.action == "TAKE") == (not d.reasons)
+    if d.action == "TAKE":
+        check_take(d, balance=balance, total=total, market=market, depth=depth, ttc=ttc)
+    else:
+        assert d.count == 0 and d.reasons

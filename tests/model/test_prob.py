@@ -213,3 +213,15 @@ def test_monte_carlo_agrees_with_the_lognormal_approximation(horizon, observed):
         )
         se = math.sqrt(max(mc * (1 - mc), 1e-4) / n)
         assert abs(p - mc) < 4 * se + 0.01, (k, p, mc)
+
+
+@given(spots, sigmas, st.floats(0.5, 59.5), rel, st.floats(-0.003, 0.003), st.floats(-0.003, 0.003))
+def test_inside_window_monotone_in_spot_and_observed_average(s, sig, t, r, a1, a2):
+    k = s * (1 + r / 20)
+    elapsed = 60.0 - t
+    lo, hi = sorted((s * (1 + a1), s * (1 + a2)))
+    p_lo = prob_yes("greater", k, None, s, sig, t, observed_avg=lo, observed_s=elapsed)
+    p_hi = prob_yes("greater", k, None, s, sig, t, observed_avg=hi, observed_s=elapsed)
+    assert 0.0 <= p_lo <= p_hi + 1e-12 <= 1.0 + 1e-12
+    p_spot_hi = prob_yes("greater", k, None, s * 1.001, sig, t, observed_avg=lo, observed_s=elapsed)
+    assert p_spot_hi >= p_lo - 1e-12
