@@ -7,8 +7,9 @@ Receives (one conflating inbox, ``LatestMailbox(decision_inbox_key)``)
     before the edges.
 
 Applies (pure, ``kbot.model``)
-    ``decide``: gates, side choice, Kelly sizing with every cap, risk gates; exactly one
-    Decision per edge with every failing reason. ``RiskBook`` holds exposure, daily PnL,
+    ``evaluate`` + ``build_decision`` (= ``decide``): gates, side choice, Kelly sizing with
+    every cap, risk gates; exactly one decision per edge with every failing reason (the
+    Decision object of a suppressed repeat PASS is not built). ``RiskBook`` holds exposure, daily PnL,
     open orders, pending TAKEs, cooldowns and the kill switch; ``ImpliedVolBook`` the
     per-event implied volatility for the ``vol_divergence`` gate.
 
@@ -46,7 +47,7 @@ from kbot.clock import Clock
 from kbot.messages import Alert, Decision, Edge, PortfolioState
 from kbot.model import killswitch
 from kbot.model.config import GateConfig, PricerConfig, RiskConfig, SizingConfig, config_digest
-from kbot.model.decide import decide, is_unusual_pass
+from kbot.model.decide import build_decision, evaluate, is_unusual_pass
 from kbot.model.implied import ImpliedVolBook
 from kbot.model.risk import RiskBook
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
@@ -100,38 +101,49 @@ class DecisionCore:
         self._last_pass: dict[str, tuple[float, tuple[Any, ...]]] = {}
         self.suppressed = 0
 
-    def decide(self, edge: Edge, now: float) -> Decision:
+    def step(self, edge: Edge, now: float) -> tuple[Decision | None, str | None]:
+        """Evaluate one edge; build its Decision only when it goes out (a suppressed repeat
+        PASS is never built). Returns ``(decision, emission)``, both None when suppressed."""
         self.implied.update(edge)
         fit = self.implied.implied(edge.event_ticker, now)
-        return decide(
+        implied = fit.sigma if fit is not None else None
+        risk = self.book.view(edge.ticker, now)
+        ev = evaluate(
             edge,
             now=now,
-            risk=self.book.view(edge.ticker, now),
-            implied_sigma=fit.sigma if fit is not None else None,
+            risk=risk,
+            implied_sigma=implied,
             gates=self.gates,
             sizing=self.sizing,
             risk_config=self.risk_config,
             rounding=self.rounding,
-            digest=self.digest,
         )
+        how = self.emission(edge.ticker, ev.action, ev.side, ev.reasons, now)
+        if how is None:
+            return None, None
+        return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest), how
 
-    def emission(self, d: Decision) -> str | None:
+    def emission(self, ticker: str, action: str, side: str | None, reasons: tuple[str, ...], now: float) -> str | None:
         """How a decision goes out: ``"take"``; ``"new"`` for a PASS that differs from the last
         one emitted for its market (side or reasons); ``"repeat"`` for the same PASS again
         after ``pass_repeat_s``; None (suppressed) otherwise."""
-        if d.action == "TAKE":
-            self._last_pass.pop(d.ticker, None)
+        if action == "TAKE":
+            self._last_pass.pop(ticker, None)
             return "take"
-        sig = (d.side, d.reasons)
-        last = self._last_pass.get(d.ticker)
+        sig = (side, reasons)
+        last = self._last_pass.get(ticker)
         if last is not None and last[1] == sig:
-            if d.ts - last[0] < self.gates.pass_repeat_s:
+            if now - last[0] < self.gates.pass_repeat_s:
                 self.suppressed += 1
                 return None
-            self._last_pass[d.ticker] = (d.ts, sig)
+            self._last_pass[ticker] = (now, sig)
             return "repeat"
-        self._last_pass[d.ticker] = (d.ts, sig)
+        self._last_pass[ticker] = (now, sig)
         return "new"
+
+
+def _promising(e: Edge, min_ev: float) -> bool:
+    return not e.reasons and max(e.ev_yes or -1.0, e.ev_no or -1.0) >= min_ev
 
 
 async def _persist(store: StateStore | None, key: str, book: RiskBook, io: BlockingIO) -> None:
@@ -214,8 +226,13 @@ async def run_decision(
         if tripped:
             await _persist(store, risk.state_key, book, io)
             await kill_event(f"tripped: {book.kill_reason()}")
+        # Candidates the pricer already sees clearing min_ev first: after a spot move fans out
+        # to every market, the edges that can trade are decided before the routine PASSes.
+        edges.sort(key=lambda e: not _promising(e, core.gates.min_ev))
         for edge in edges:
-            d = core.decide(edge, now)
+            d, how = core.step(edge, now)
+            if d is None:
+                continue
             if d.action == "TAKE":
                 book.on_take(d)
                 try:
@@ -224,9 +241,6 @@ async def run_decision(
                     bad.record("state_save_failed", repr(e), detail=f"TAKE {d.decision_id} not sent")
                     stats.errors += 1
                     continue
-            how = core.emission(d)
-            if how is None:
-                continue
             await out.send(d)
             stats.msgs_out += 1
             if how == "take" or how == "new" and is_unusual_pass(d, core.gates.min_ev):

@@ -195,8 +195,7 @@ def bench_compute(quick: bool) -> list[tuple[str, float, float, float]]:
         p.on_quote(q)
         to_decision, _ = p.route(p.edge(now))
         if to_decision is not None:
-            d = dec.decide(to_decision, now)
-            dec.emission(d)
+            dec.step(to_decision, now)
         lat.append((time.perf_counter_ns() - t0) / 1000)
 
     naive = []
@@ -205,7 +204,7 @@ def bench_compute(quick: bool) -> list[tuple[str, float, float, float]]:
         t0 = time.perf_counter_ns()
         for p in pricers:
             e = p.edge(now)
-            dec.emission(dec.decide(e, now))
+            dec.step(e, now)
         naive.append((time.perf_counter_ns() - t0) / 1000)
     return [
         ("baseline: re-price + re-decide all 200 markets", statistics.median(naive), _pct(naive, 0.99), max(naive)),

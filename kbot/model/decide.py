@@ -48,7 +48,19 @@ def _dedupe(reasons: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(reasons))
 
 
-def decide(
+@attrs.frozen(slots=True)
+class Evaluation:
+    """Everything a Decision says, before it is built (cheap to compare for PASS dedup)."""
+
+    action: str  # TAKE | PASS
+    side: str | None
+    reasons: tuple[str, ...]
+    count: Decimal  # contracts bought (0 for PASS)
+    final: SideEV | None  # the side's EV/fee at the sized count (or one contract)
+    kelly: float | None
+
+
+def evaluate(
     edge: Edge,
     *,
     now: float,
@@ -58,8 +70,8 @@ def decide(
     sizing: SizingConfig,
     risk_config: RiskConfig,
     rounding: FeeRounding = FeeRounding.CENTICENT,
-    digest: str | None = None,
-) -> Decision:
+) -> Evaluation:
+    """Gates, side, sizing and risk for one candidate (see the module docstring)."""
     reasons: list[str] = list(edge.reasons)
     reasons += market_gates(edge, now, gates, implied_sigma)
 
@@ -102,31 +114,76 @@ def decide(
     reasons += risk_gates(risk, gates, risk_config)
     codes = _dedupe(reasons)
     take = not codes and count >= 1 and final is not None
-    action = "TAKE" if take else "PASS"
-    out_count = count if take else ZERO
-    side = final.side if final is not None else None
+    return Evaluation(
+        action="TAKE" if take else "PASS",
+        side=final.side if final is not None else None,
+        reasons=codes,
+        count=count if take else ZERO,
+        final=final,
+        kelly=kelly,
+    )
+
+
+def build_decision(
+    ev: Evaluation,
+    edge: Edge,
+    *,
+    now: float,
+    risk: RiskView,
+    implied_sigma: float | None,
+    digest: str | None = None,
+) -> Decision:
+    """The Decision for an evaluation: the edge (with the event's implied sigma filled in),
+    sizing inputs, risk state and configuration digest; an id derived from its inputs."""
+    final = ev.final
     if implied_sigma is not None and edge.implied_sigma != implied_sigma:
         edge = attrs.evolve(edge, implied_sigma=implied_sigma)
     return Decision(
-        decision_id=decision_id(edge, now, action, side, out_count),
+        decision_id=decision_id(edge, now, ev.action, ev.side, ev.count),
         ts=now,
         ticker=edge.ticker,
-        action=action,
-        side=side,  # type: ignore[arg-type]
-        count=out_count,
+        action=ev.action,  # type: ignore[arg-type]
+        side=ev.side,  # type: ignore[arg-type]
+        count=ev.count,
         limit_price=final.price if final is not None else None,
         prob_yes=edge.prob_yes,
         ev=final.ev if final is not None else None,
-        fee=final.fee if take and final is not None else None,
-        reasons=codes,
+        fee=final.fee if ev.action == "TAKE" and final is not None else None,
+        reasons=ev.reasons,
         edge=edge,
-        kelly_fraction=kelly,
+        kelly_fraction=ev.kelly,
         exposure=risk.total_exposure,
         daily_pnl=risk.daily_pnl,
         balance=risk.balance,
         config_digest=digest,
         mono=edge.mono,
     )
+
+
+def decide(
+    edge: Edge,
+    *,
+    now: float,
+    risk: RiskView,
+    implied_sigma: float | None,
+    gates: GateConfig,
+    sizing: SizingConfig,
+    risk_config: RiskConfig,
+    rounding: FeeRounding = FeeRounding.CENTICENT,
+    digest: str | None = None,
+) -> Decision:
+    """One candidate -> exactly one Decision (``evaluate`` then ``build_decision``)."""
+    ev = evaluate(
+        edge,
+        now=now,
+        risk=risk,
+        implied_sigma=implied_sigma,
+        gates=gates,
+        sizing=sizing,
+        risk_config=risk_config,
+        rounding=rounding,
+    )
+    return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied_sigma, digest=digest)
 
 
 def is_unusual_pass(d: Decision, min_ev: float) -> bool:

@@ -257,3 +257,18 @@ async def test_identical_pass_repeats_after_the_interval_without_a_new_tape_line
     assert [d.action for d in ds] == ["PASS", "PASS"]
     assert ds[1].ts - ds[0].ts == pytest.approx(36.0, abs=0.1)
     assert sum(line.startswith("PASS") for line in tape_lines) == 1
+
+
+async def test_promising_edges_are_decided_first_in_a_batch(tmp_path, autojump_clock):
+    h = Harness(tmp_path)
+    async with trio.open_nursery() as n:
+        await h.start(n)
+        await h.send(portfolio(ts=h.clock.now()))
+        routine = [edge(ts=h.clock.now(), prob=0.50, ticker=f"R{i}", ev_yes=-0.01, ev_no=-0.03) for i in range(5)]
+        good = edge(ts=h.clock.now(), ev_yes=0.08, ev_no=-0.2)
+        for e in [*routine, good]:
+            h.inbox.send_nowait(e)
+        await h.clock.sleep(0.01)
+        n.cancel_scope.cancel()
+    ds = h.decisions()
+    assert len(ds) == 6 and ds[0].action == "TAKE" and ds[0].ticker == good.ticker
