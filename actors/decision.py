@@ -123,6 +123,14 @@ class DecisionCore:
             return None, None
         return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest), how
 
+    def prune(self, now: float, keep_s: float = 3600.0) -> None:
+        """Forget closed events' implied fits and PASS signatures older than ``keep_s``
+        (markets come and go all day: the memory must not grow with them)."""
+        self.implied.prune(now)
+        horizon = max(keep_s, self.gates.pass_repeat_s)
+        for t in [t for t, (ts, _) in self._last_pass.items() if now - ts > horizon]:
+            del self._last_pass[t]
+
     def emission(self, ticker: str, action: str, side: str | None, reasons: tuple[str, ...], now: float) -> str | None:
         """How a decision goes out: ``"take"``; ``"new"`` for a PASS that differs from the last
         one emitted for its market (side or reasons); ``"repeat"`` for the same PASS again
@@ -264,7 +272,7 @@ async def run_decision(
             stats.last_msg_ts = clock.now()
             await handle(edges, portfolios)
             if stats.last_msg_ts - last_prune > 60.0:
-                core.implied.prune(stats.last_msg_ts)
+                core.prune(stats.last_msg_ts)
                 last_prune = stats.last_msg_ts
 
     # Before the first edge: a kill file present at start must hold from the first decision.

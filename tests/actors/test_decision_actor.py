@@ -272,3 +272,15 @@ async def test_promising_edges_are_decided_first_in_a_batch(tmp_path, autojump_c
         n.cancel_scope.cancel()
     ds = h.decisions()
     assert len(ds) == 6 and ds[0].action == "TAKE" and ds[0].ticker == good.ticker
+
+
+def test_core_prunes_old_pass_signatures_and_events():
+    from actors.decision import DecisionCore
+    from kbot.model.config import PricerConfig, SizingConfig
+
+    core = DecisionCore(GateConfig(), SizingConfig(), RiskConfig(), PricerConfig())
+    for i in range(50):
+        core.step(edge(ts=T0, ticker=f"M{i}", event_ticker=f"E{i}", close_ts=T0 + 60), T0)
+    assert len(core._last_pass) == 50
+    core.prune(T0 + 4000)
+    assert core._last_pass == {} and core.implied._events == {}
