@@ -159,6 +159,7 @@ async def run_spot_index(
     grid = config.grid_s
     next_grid = math.floor(clock.now() / grid + 1e-9) * grid + grid
     next_persist = clock.now() + vol_config.persist_interval_s
+    late = 0
     task_status.started()
     try:
         while True:
@@ -171,8 +172,12 @@ async def run_spot_index(
                 if not isinstance(tick, SpotTick):
                     bad.record("not_a_spot_tick", tick)
                     continue
-                if not core.index.observe(tick):
-                    bad.record("unusable_tick", tick)
+                why = core.index.observe(tick)
+                if why == "out_of_order":
+                    late += 1  # late delivery happens on busy feeds: dropped, not bad input
+                    continue
+                if why is not None:
+                    bad.record(why, tick)
                     continue
                 mono = max(mono, tick.mono)
             now = clock.now()
@@ -196,7 +201,7 @@ async def run_spot_index(
             if store is not None and now >= next_persist:
                 next_persist = now + vol_config.persist_interval_s
                 await _save_vol(store, state_key, core.vol, bad, io)
-            stats.state = "stale" if core.stale else "ok"
+            stats.state = ("stale" if core.stale else "ok") + (f" late={late}" if late else "")
     finally:
         if store is not None:
             with trio.CancelScope(shield=True):

@@ -67,17 +67,20 @@ class SpotIndex:
         self.config = config
         self._latest: dict[str, _Obs] = {}
 
-    def observe(self, tick: SpotTick) -> bool:
-        """Take a tick; False (ignored) when it carries no usable price or is older than the
-        source's latest (out-of-order delivery must not move the index back in time)."""
+    def observe(self, tick: SpotTick) -> str | None:
+        """Take a tick. Returns None when used, else why it was ignored: ``no_price`` (no
+        usable price), ``bad_time`` (non-finite times) or ``out_of_order`` (older than the
+        source's latest: late delivery must not move the index back in time)."""
         value = tick_value(tick, self.config.use_mid)
-        if value is None or not math.isfinite(tick.ts) or not math.isfinite(tick.recv_ts):
-            return False
+        if value is None:
+            return "no_price"
+        if not math.isfinite(tick.ts) or not math.isfinite(tick.recv_ts):
+            return "bad_time"
         prev = self._latest.get(tick.source)
         if prev is not None and tick.ts < prev.ts:
-            return False
+            return "out_of_order"
         self._latest[tick.source] = _Obs(tick.ts, tick.recv_ts, value)
-        return True
+        return None
 
     def _fresh(self, name: str, now: float, max_age: float) -> _Obs | None:
         obs = self._latest.get(name)

@@ -85,10 +85,11 @@ def test_brti_as_one_vote_when_not_preferred():
 
 def test_out_of_order_and_bad_ticks_are_ignored():
     idx = SpotIndex(IndexConfig(min_sources=1))
-    assert idx.observe(tick("coinbase", 10.0, 80_000.0))
-    assert not idx.observe(tick("coinbase", 9.0, 1.0))
-    assert not idx.observe(tick("coinbase", 11.0, float("nan")))
-    assert not idx.observe(tick("coinbase", 11.0, -5.0))
+    assert idx.observe(tick("coinbase", 10.0, 80_000.0)) is None
+    assert idx.observe(tick("coinbase", 9.0, 1.0)) == "out_of_order"
+    assert idx.observe(tick("coinbase", 11.0, float("nan"))) == "no_price"
+    assert idx.observe(tick("coinbase", 11.0, -5.0)) == "no_price"
+    assert idx.observe(tick("coinbase", float("inf"), 1.0)) == "bad_time"
     assert idx.compute(10.0).price == 80_000.0
 
 
