@@ -200,6 +200,13 @@ async def run_decision(
     seeded = book.seed(recent_decisions, now)
     if seeded:
         logger.bind(event="state").info("decision dedup seeded with {} recent TAKEs", seeded)
+    # The kill-file poller and the main loop both save: one save at a time, each taking the
+    # state when its turn comes, so an older snapshot can never land after a newer one.
+    save_lock = trio.Lock()
+
+    async def persist() -> None:
+        async with save_lock:
+            await _persist(store, risk.state_key, book, io)
 
     async def kill_event(message: str) -> None:
         tape.warning("KILL SWITCH {}", message)
@@ -215,7 +222,7 @@ async def run_decision(
             await kill_event(f"tripped by operator: {reason}" if reason else "operator kill file removed")
         if await io(killswitch.consume_reset, risk.kill_file) and book.kill.tripped:
             book.reset_kill()
-            await _persist(store, risk.state_key, book, io)
+            await persist()
             await kill_event("persisted trip reset by operator")
 
     async def poll_kill_file() -> None:
@@ -229,10 +236,10 @@ async def run_decision(
         for ps in sorted(portfolios, key=lambda p: p.ts):
             tripped |= book.on_portfolio(ps, now)
         if book.roll(now):
-            await _persist(store, risk.state_key, book, io)
+            await persist()
             await kill_event("loss trip reset at UTC midnight")
         if tripped:
-            await _persist(store, risk.state_key, book, io)
+            await persist()
             await kill_event(f"tripped: {book.kill_reason()}")
         # Candidates the pricer already sees clearing min_ev first: after a spot move fans out
         # to every market, the edges that can trade are decided before the routine PASSes.
@@ -244,7 +251,7 @@ async def run_decision(
             if d.action == "TAKE":
                 book.on_take(d)
                 try:
-                    await _persist(store, risk.state_key, book, io)
+                    await persist()
                 except (OSError, ValueError, TypeError) as e:
                     bad.record("state_save_failed", repr(e), detail=f"TAKE {d.decision_id} not sent")
                     stats.errors += 1

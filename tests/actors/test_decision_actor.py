@@ -284,3 +284,18 @@ def test_core_prunes_old_pass_signatures_and_events():
     assert len(core._last_pass) == 50
     core.prune(T0 + 4000)
     assert core._last_pass == {} and core.implied._events == {}
+
+
+class FailingStore(MemoryStateStore):
+    def save(self, key, value):
+        raise OSError("disk full")
+
+
+async def test_a_take_that_cannot_be_persisted_is_not_sent(tmp_path, autojump_clock):
+    h = Harness(tmp_path, store=FailingStore())
+    async with trio.open_nursery() as n:
+        await h.start(n)
+        await h.send(portfolio(ts=h.clock.now()))
+        await h.send(edge(ts=h.clock.now()))
+        n.cancel_scope.cancel()
+    assert h.decisions() == [] and h.stats.errors == 1
