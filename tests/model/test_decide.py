@@ -266,3 +266,15 @@ def test_take_invariants_on_tradable_edges(prob, yes_ask, spread, depth, balance
         check_take(d, balance=balance, total=total, market=market, depth=depth, ttc=ttc)
     else:
         assert d.count == 0 and d.reasons
+
+
+def test_classic_cent_rounding_is_selectable():
+    from kbot.fees import FeeRounding
+
+    d = run(edge(), rounding=FeeRounding.CENT)
+    # one contract's classic fee (0.02) is dearer than centicent (0.0175): a smaller Kelly size
+    assert d.action == "TAKE" and d.count == 60
+    assert d.fee == D("1.05")  # ceil2(0.07 * 60 * 0.25) = ceil2(1.05)
+    d1 = run(edge(), rounding=FeeRounding.CENT, sizing=SizingConfig(max_contracts_per_order=1))
+    assert d1.count == 1 and d1.fee == D("0.02")  # ceil2(0.07 * 0.25) = 0.02 vs 0.0175 centicent
+    assert d1.ev == pytest.approx(0.6 - 0.5 - 0.02)
