@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kbot.fees import FeeRounding
@@ -49,6 +49,7 @@ def test_maker_ev_only_charges_where_maker_fees_apply():
 
 
 @given(st.floats(0.01, 0.99), st.integers(1, 99), st.integers(1, 500))
+@settings(deadline=None)
 def test_yes_and_no_ev_are_mirror_images_at_complementary_prices(p, cents, n):
     price = D(cents) / 100
     yes, no = taker_evs(p, price, D(1) - price, D(n))
@@ -123,6 +124,7 @@ def test_unknown_depth_allows_nothing_and_small_edge_sizes_zero():
     st.integers(0, 500),
     st.integers(0, 200),
 )
+@settings(deadline=None)
 def test_size_never_breaches_a_cap(p, cents, balance, exposure, depth):
     cfg = SizingConfig()
     price = D(cents) / 100

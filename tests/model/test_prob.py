@@ -42,6 +42,7 @@ def test_window_zero_is_plain_gbm_at_close():
 
 
 @given(spots, sigmas, horizons, rel, rel)
+@settings(deadline=None)
 def test_in_unit_interval_and_monotone_in_strike(s, sig, t, r1, r2):
     k1, k2 = sorted((s * (1 + r1), s * (1 + r2)))
     g1, g2 = prob_yes("greater", k1, None, s, sig, t), prob_yes("greater", k2, None, s, sig, t)
@@ -54,6 +55,7 @@ def test_in_unit_interval_and_monotone_in_strike(s, sig, t, r1, r2):
 
 
 @given(spots, sigmas, horizons, rel, rel, st.sampled_from(["greater", "greater_or_equal"]))
+@settings(deadline=None)
 def test_monotone_in_spot(s, sig, t, r1, r2, kind):
     k = s
     s1, s2 = sorted((s * (1 + r1), s * (1 + r2)))
@@ -62,6 +64,7 @@ def test_monotone_in_spot(s, sig, t, r1, r2, kind):
 
 
 @given(spots, sigmas, horizons, st.integers(min_value=2, max_value=60), st.floats(min_value=50, max_value=1000))
+@settings(deadline=None)
 def test_brackets_of_one_event_sum_to_one(s, sig, t, n, width):
     # An event's brackets: less than the first floor, n between-brackets, greater than the last.
     base = round(s / width) * width - (n // 2) * width
@@ -85,6 +88,7 @@ def test_brackets_of_one_event_sum_to_one(s, sig, t, n, width):
 
 
 @given(spots, sigmas, rel)
+@settings(deadline=None)
 def test_limit_t_to_zero_before_window_with_no_averaging(s, sig, r):
     k = s * (1 + r)
     assume(abs(r) > 1e-4)
@@ -93,6 +97,7 @@ def test_limit_t_to_zero_before_window_with_no_averaging(s, sig, r):
 
 
 @given(spots, sigmas, rel, st.floats(min_value=-0.002, max_value=0.002))
+@settings(deadline=None)
 def test_limit_t_to_zero_inside_window_is_the_observed_average(s, sig, r, a):
     k = s * (1 + r)
     avg = s * (1 + a)
@@ -102,6 +107,7 @@ def test_limit_t_to_zero_inside_window_is_the_observed_average(s, sig, r, a):
 
 
 @given(spots, sigmas, rel, st.sampled_from(["greater", "less", "between"]))
+@settings(deadline=None)
 def test_continuous_at_the_window_boundary(s, sig, r, kind):
     k = s * (1 + r / 10)
     floor, cap = (k, None) if kind == "greater" else (None, k) if kind == "less" else (k, k * 1.002)
@@ -174,7 +180,7 @@ def test_invalid_observed_inputs():
 
 
 @given(spots, sigmas, horizons, st.lists(rel, min_size=1, max_size=30))
-@settings(max_examples=50)
+@settings(deadline=None, max_examples=50)
 def test_ladder_matches_scalar(s, sig, t, rels):
     kinds = (["greater", "less", "between"] * 10)[: len(rels)]
     floors = [s * (1 + r) if k != "less" else None for r, k in zip(rels, kinds, strict=True)]
@@ -216,6 +222,7 @@ def test_monte_carlo_agrees_with_the_lognormal_approximation(horizon, observed):
 
 
 @given(spots, sigmas, st.floats(0.5, 59.5), rel, st.floats(-0.003, 0.003), st.floats(-0.003, 0.003))
+@settings(deadline=None)
 def test_inside_window_monotone_in_spot_and_observed_average(s, sig, t, r, a1, a2):
     k = s * (1 + r / 20)
     elapsed = 60.0 - t
