@@ -12,7 +12,13 @@
       and re-decides all 200 markets on every update;
    b. in-process actors: 200 pricer actors and one decision actor on Trio with their real
       conflating mailboxes, quotes injected at a steady rate while the spot index fans out to
-      all pricers every second; latency = injection (``mono``) -> Decision sent.
+      all pricers every second; latency = injection (``mono``) -> Decision sent. Every PASS is
+      emitted (``pass_repeat_s=0``: the worst case, and a latency sample per update). A spot
+      move re-prices all 200 markets (~50 us each), so the fan-out row is the time until each
+      of the 200 resulting decisions; quotes arriving meanwhile wait behind it (the tail of
+      the quote row).
+
+Run it on a quiet machine: on a shared 2-core box the actor rows mostly measure contention.
 
 Figures are printed; nothing is asserted (benchmarks are not tests).
 """
