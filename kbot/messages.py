@@ -64,6 +64,9 @@ class IndexUpdate:
     sigma_source: str  # "ewma" | "fallback_last" | "default"
     sigma_reason: str | None = None  # why not "ewma"
     mono: float = 0.0
+    method: str = "median"  # brti | median | median_brti_outlier | none (kbot.model.index)
+    rv_short: float | None = None  # realized vol (annualized) over VolConfig.rv_horizons_s[0]
+    rv_long: float | None = None  # realized vol over VolConfig.rv_horizons_s[1]
 
 
 # ----------------------------------------------------------------------------- reference data
@@ -265,6 +268,10 @@ class Edge:
     reasons: tuple[str, ...] = ()
     snapshot: bool = False  # True: this edge is also an edge snapshot for the record
     mono: float = 0.0
+    fee_multiplier: Decimal | None = None  # the market's effective fee multiplier (None = 1)
+    observed_avg: float | None = None  # inside the settlement window: observed partial average
+    observed_s: float | None = None  # seconds of the window that average covers
+    sigma_reason: str | None = None  # why sigma_source is not "ewma" (from the IndexUpdate)
 
 
 @frozen

@@ -1,0 +1,185 @@
+"""Pricer actor: one per open market (a child of the dynamic ``pricers`` supervisor, keyed by
+ticker), turning the latest spot index and quote into an ``Edge``.
+
+Receives (one conflating inbox, ``LatestMailbox(pricer_inbox_key)``)
+    ``IndexUpdate`` (key ``"index"``: the newest index only), ``Quote`` for this market (key
+    ``("quote", source)``: the newest per source, so a REST poll cannot displace a book quote
+    waiting in the inbox), ``MarketInfo`` for this market (key ``"market"``: strike/close
+    updates, status changes).
+
+Applies (pure, ``kbot.model.pricing``)
+    ``price_market``: horizon from ``close_ts`` (fallback ``expected_expiration_ts``),
+    settlement-aware probability, fee-aware EV of YES at the YES ask and NO at the NO ask,
+    and every reason the edge cannot be traded on (stale spot, stale/missing quote, no usable
+    bounds or close time, market not open...). The quote used is the newest non-stale one
+    across sources (a stale one only if nothing else exists, so the edge says ``stale_quote``).
+    Inside the final ``window_s`` seconds the observed partial average comes from this
+    pricer's own one-second sample-and-hold of the index updates it received
+    (``kbot.model.settlement.WindowObserver``; why not BRTI's ``avg_60s`` is explained
+    there). A pricer (re)started inside the window has not seen its start: the edge carries
+    ``window_unobserved`` and is not traded.
+
+Sends
+    Every *material* change (``EdgeThrottle``) to ``edges_out`` (the decision actor), and an
+    edge snapshot (``snapshot=True``) to ``record_out`` (the recorder) on the first edge, on a
+    change of reasons or of the side with positive EV, and at least every
+    ``snapshot_interval_s``. An edge that is both goes to both. Without input the pricer
+    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age). Once the market is
+    closed one final edge (reason ``closed``) is sent and then nothing more.
+
+Fails
+    Messages for another ticker or of an unknown type are counted and logged once per kind;
+    an out-of-order message (older than the one held) is dropped. ``price_market`` never
+    raises on bad data: bad data becomes a reason on the edge.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+import attrs
+import trio
+
+from kbot.actorkit import ActorStats, BadInputLog, Outbox
+from kbot.clock import Clock
+from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
+from kbot.model.config import PricerConfig
+from kbot.model.pricing import EdgeThrottle, horizon_end, price_market
+from kbot.model.settlement import WindowObserver
+
+
+def pricer_inbox_key(msg: Any) -> Hashable:
+    """Conflation key of a pricer's inbox (one pricer per market, so no ticker in the key)."""
+    if isinstance(msg, IndexUpdate):
+        return "index"
+    if isinstance(msg, Quote):
+        return ("quote", msg.source)
+    if isinstance(msg, MarketInfo):
+        return "market"
+    return ("other", type(msg).__name__)
+
+
+class PricerCore:
+    """A pricer's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
+
+    def __init__(self, market: MarketInfo, config: PricerConfig) -> None:
+        self.config = config
+        self.market = market
+        self.index: IndexUpdate | None = None
+        self.quotes: dict[str, Quote] = {}
+        self.throttle = EdgeThrottle(config)
+        self.window = self._observer(market)
+        self.closed_sent = False
+
+    def _observer(self, market: MarketInfo) -> WindowObserver | None:
+        end = horizon_end(market)
+        if end is None:
+            return None
+        return WindowObserver(end, self.config.window_s, max_gap_s=self.config.window_max_gap_s)
+
+    # ------------------------------------------------------------------ inputs
+
+    def on_index(self, u: IndexUpdate) -> bool:
+        if self.index is not None and u.ts < self.index.ts:
+            return False
+        self.index = u
+        if self.window is not None and not u.stale and u.price > 0:
+            self.window.observe(u.ts, u.price)
+        return True
+
+    def on_quote(self, q: Quote) -> bool:
+        held = self.quotes.get(q.source)
+        if held is not None and q.ts < held.ts:
+            return False
+        self.quotes[q.source] = q
+        return True
+
+    def on_market(self, m: MarketInfo) -> bool:
+        if m.updated_ts < self.market.updated_ts:
+            return False
+        if horizon_end(m) != horizon_end(self.market):
+            self.window = self._observer(m)  # a new close: a new settlement window
+            self.closed_sent = False
+        self.market = m
+        return True
+
+    def quote(self) -> Quote | None:
+        if not self.quotes:
+            return None
+        return max(self.quotes.values(), key=lambda q: (not q.stale, q.ts, q.source == "book"))
+
+    # ------------------------------------------------------------------ output
+
+    def edge(self, now: float, mono: float = 0.0) -> Edge:
+        obs = None
+        if self.window is not None and now > self.window.start_ts:
+            obs = self.window.observation(now)
+        return price_market(self.market, self.index, self.quote(), now, self.config, window=obs, mono=mono)
+
+    def route(self, e: Edge) -> tuple[Edge | None, Edge | None]:
+        """``(to_decision, to_record)`` for a freshly priced edge (None: do not send)."""
+        if "closed" in e.reasons:
+            if self.closed_sent:
+                return None, None
+            self.closed_sent = True
+        material = self.throttle.material(e)
+        snapshot = self.throttle.snapshot_due(e)
+        if snapshot:
+            e = attrs.evolve(e, snapshot=True)
+            self.throttle.snapped(e)
+        if material:
+            self.throttle.sent(e)
+        return (e if material else None), (e if snapshot else None)
+
+
+async def run_pricer(
+    market: MarketInfo,
+    inbox: Any,
+    edges_out: Outbox,
+    record_out: Outbox,
+    *,
+    clock: Clock,
+    config: PricerConfig | None = None,
+    stats: ActorStats | None = None,
+) -> None:
+    """Run until cancelled (the market registry stops it when the market is gone)."""
+    config = config or PricerConfig()
+    core = PricerCore(market, config)
+    ticker = market.ticker
+    stats = stats or ActorStats(f"pricer:{ticker}")
+    bad = BadInputLog(f"pricer:{ticker}")
+    while True:
+        batch: list[Any] = []
+        with trio.move_on_after(config.idle_reprice_s / clock.speed):
+            batch = await inbox.receive_batch()
+        mono = 0.0
+        for msg in batch:
+            stats.msgs_in += 1
+            if isinstance(msg, IndexUpdate):
+                core.on_index(msg)
+            elif isinstance(msg, Quote):
+                if msg.ticker != ticker:
+                    bad.record("quote_for_another_ticker", msg.ticker)
+                    continue
+                core.on_quote(msg)
+            elif isinstance(msg, MarketInfo):
+                if msg.ticker != ticker:
+                    bad.record("market_for_another_ticker", msg.ticker)
+                    continue
+                core.on_market(msg)
+            else:
+                bad.record("unexpected_message", msg)
+                continue
+            mono = max(mono, getattr(msg, "mono", 0.0))
+        now = clock.now()
+        if batch:
+            stats.last_msg_ts = now
+        to_decision, to_record = core.route(core.edge(now, mono))
+        if to_record is not None:
+            await record_out.send(to_record)
+            stats.msgs_out += 1
+        if to_decision is not None:
+            await edges_out.send(to_decision)
+            stats.msgs_out += 1
+            stats.state = ",".join(to_decision.reasons) or "ok"

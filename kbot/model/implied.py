@@ -1,0 +1,162 @@
+"""Implied volatility per event: the sigma at which the model best fits the market's mids.
+
+For one event (one close time, one underlying) take the markets whose mid is informative (both
+sides quoted, spread at most ``implied_max_spread``, mid inside ``[m, 1 - m]``: near 0 and 1 a
+mid says more about the tick size than about volatility) and solve
+
+    sigma* = argmin_sigma  sum_i w_i (P_i(sigma) - mid_i)^2,     w_i = 1 / max(spread_i, 0.01)^2
+
+over ``[sigma_lo, sigma_hi]`` by bounded scalar minimization in log sigma (``P_i`` is the same
+settlement-aware model as the pricer, ``kbot.model.prob``). One informative market (a
+KXBTC15M event) determines sigma exactly; a KXBTCD/KXBTC ladder gives a least-squares fit
+whose RMSE says how well one sigma explains the whole smile.
+
+Used for reporting and for the decision gate ``vol_divergence`` (model sigma far from what the
+market prices). Inside the settlement window the fit is not attempted (the observed partial
+average is not on the edges; the window is too short for sigma to matter much there).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from kbot.messages import Edge
+from kbot.model.config import GateConfig
+from kbot.model.prob import prob_between, strike_bounds
+
+
+@attrs.frozen(slots=True)
+class ImpliedFit:
+    sigma: float
+    rmse: float  # root mean square of (model - mid), unweighted
+    n: int  # markets used
+    at_bound: bool  # the optimum sits on the search bound (sigma outside the range)
+
+
+def fit_implied_sigma(
+    lo: np.ndarray,
+    hi: np.ndarray,
+    mids: np.ndarray,
+    weights: np.ndarray,
+    spot: float,
+    horizon_s: float,
+    *,
+    window_s: float = 60.0,
+    sigma_lo: float = 0.02,
+    sigma_hi: float = 5.0,
+) -> ImpliedFit | None:
+    """Best-fitting sigma for a ladder (bounds as in ``prob_between``), or None when there is
+    nothing to fit or the inputs are invalid."""
+    if len(mids) == 0 or not (spot > 0 and horizon_s > 0 and horizon_s >= window_s):
+        return None
+
+    def loss(log_sigma: float) -> float:
+        p = prob_between(lo, hi, spot, math.exp(log_sigma), horizon_s, window_s=window_s)
+        return float(np.sum(weights * (p - mids) ** 2))
+
+    a, b = math.log(sigma_lo), math.log(sigma_hi)
+    res = minimize_scalar(loss, bounds=(a, b), method="bounded", options={"xatol": 1e-4})
+    x = float(res.x)
+    sigma = math.exp(x)
+    if not math.isfinite(sigma):
+        return None
+    p = prob_between(lo, hi, spot, sigma, horizon_s, window_s=window_s)
+    rmse = float(np.sqrt(np.mean((p - mids) ** 2)))
+    at_bound = x - a < 1e-3 or b - x < 1e-3
+    return ImpliedFit(sigma, rmse, len(mids), at_bound)
+
+
+@attrs.frozen(slots=True)
+class _Point:
+    ts: float
+    lo: float
+    hi: float
+    mid: float
+    spread: float
+    spot: float
+    close_ts: float
+
+
+class ImpliedVolBook:
+    """Latest informative mid per market, grouped by event, with a cached fit per event."""
+
+    def __init__(self, config: GateConfig, *, window_s: float = 60.0, sigma_lo: float = 0.02, sigma_hi: float = 5.0):
+        self.config = config
+        self.window_s = window_s
+        self.sigma_lo = sigma_lo
+        self.sigma_hi = sigma_hi
+        self._events: dict[str, dict[str, _Point]] = {}
+        self._fits: dict[str, tuple[float, ImpliedFit | None]] = {}
+
+    def update(self, edge: Edge) -> None:
+        """Record an edge's mid (or forget the market's point when it is no longer informative)."""
+        points = self._events.setdefault(edge.event_ticker, {})
+        point = self._point(edge)
+        if point is None:
+            points.pop(edge.ticker, None)
+        else:
+            points[edge.ticker] = point
+
+    def _point(self, e: Edge) -> _Point | None:
+        cfg = self.config
+        if e.yes_bid is None or e.yes_ask is None or e.spot is None or e.close_ts is None:
+            return None
+        if "stale_quote" in e.reasons or "stale_spot" in e.reasons:
+            return None
+        spread = e.yes_ask - e.yes_bid
+        if spread < 0 or spread > cfg.implied_max_spread:
+            return None
+        mid = float(e.yes_bid + e.yes_ask) / 2.0
+        if not cfg.implied_min_mid <= mid <= 1.0 - cfg.implied_min_mid:
+            return None
+        bounds = strike_bounds(e.strike_type, e.floor_strike, e.cap_strike)
+        if isinstance(bounds, str):
+            return None
+        lo = 0.0 if bounds[0] is None else bounds[0]
+        hi = math.inf if bounds[1] is None else bounds[1]
+        return _Point(e.ts, lo, hi, mid, float(spread), e.spot, e.close_ts)
+
+    def implied(self, event_ticker: str, now: float) -> ImpliedFit | None:
+        """The event's fit, refitted at most every ``implied_refresh_s``."""
+        cached = self._fits.get(event_ticker)
+        if cached is not None and now - cached[0] < self.config.implied_refresh_s:
+            return cached[1]
+        fit = self._fit(event_ticker, now)
+        self._fits[event_ticker] = (now, fit)
+        return fit
+
+    def _fit(self, event_ticker: str, now: float) -> ImpliedFit | None:
+        points = self._events.get(event_ticker)
+        if not points:
+            return None
+        fresh: Sequence[_Point] = [p for p in points.values() if now - p.ts <= self.config.implied_max_age_s]
+        if not fresh:
+            return None
+        latest = max(fresh, key=lambda p: p.ts)
+        horizon = latest.close_ts - now
+        lo = np.array([p.lo for p in fresh])
+        hi = np.array([p.hi for p in fresh])
+        mids = np.array([p.mid for p in fresh])
+        weights = np.array([1.0 / max(p.spread, 0.01) ** 2 for p in fresh])
+        return fit_implied_sigma(
+            lo,
+            hi,
+            mids,
+            weights,
+            latest.spot,
+            horizon,
+            window_s=self.window_s,
+            sigma_lo=self.sigma_lo,
+            sigma_hi=self.sigma_hi,
+        )
+
+    def prune(self, now: float) -> None:
+        """Forget events whose markets have all closed."""
+        for ev in [ev for ev, pts in self._events.items() if all(p.close_ts <= now for p in pts.values())]:
+            self._events.pop(ev, None)
+            self._fits.pop(ev, None)

@@ -1,0 +1,214 @@
+"""One market's edge from its reference data, the spot index and its quote (pure).
+
+``price_market`` is what a pricer actor applies on every change: horizon from ``close_ts``
+(fallback ``expected_expiration_ts``), settlement-aware probability (``kbot.model.prob``),
+fee-aware EV of buying YES at the YES ask and NO at the NO ask at the reference size
+(``kbot.model.ev``), and the reasons it cannot be traded on. It never raises on bad input: a
+bad market, stale spot or stale quote becomes a reason on the edge.
+
+Quote conventions (Kalshi books are bids only): a NO ask at q is a YES bid at 1 - q. When the
+quote has no explicit NO side it is derived: ``no_ask = 1 - yes_bid`` (size ``yes_bid_size``),
+``no_bid = 1 - yes_ask``. The displayed size at the best ask (``yes_asks[0]``/``no_asks[0]``
+when the book source gives levels) is the depth at or better than a taker's limit price.
+
+``EdgeThrottle`` decides when an edge is sent on: to the decision actor on every *material*
+change (first edge, reasons, quote prices or sizes, sigma source, |d prob| >= ``prob_epsilon``,
+or ``max_emit_interval_s`` without one), and as a snapshot for the record (``snapshot=True``)
+on the first edge, when the reasons change, when the side with positive EV changes, and at
+least every ``snapshot_interval_s``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
+from kbot.model.config import PricerConfig
+from kbot.model.ev import taker_evs
+from kbot.model.prob import prob_yes_reason, strike_bounds
+from kbot.model.settlement import WindowObservation
+
+ONE = Decimal(1)
+
+
+def horizon_end(market: MarketInfo) -> float | None:
+    """The time the settlement window ends: ``close_ts``, else ``expected_expiration_ts``."""
+    return market.close_ts if market.close_ts is not None else market.expected_expiration_ts
+
+
+def _quote_sides(
+    q: Quote,
+) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+    """(yes_bid, yes_ask, no_bid, no_ask, yes_ask_size, no_ask_size) with NO derived from YES."""
+    yes_bid, yes_ask = q.yes_bid, q.yes_ask
+    no_bid = q.no_bid if q.no_bid is not None else (ONE - yes_ask if yes_ask is not None else None)
+    no_ask = q.no_ask if q.no_ask is not None else (ONE - yes_bid if yes_bid is not None else None)
+    yes_size = q.yes_asks[0][1] if q.yes_asks else q.yes_ask_size
+    no_size = q.no_asks[0][1] if q.no_asks else q.yes_bid_size
+    return yes_bid, yes_ask, no_bid, no_ask, yes_size, no_size
+
+
+def quote_age_limit(q: Quote, cfg: PricerConfig) -> float:
+    return cfg.max_rest_quote_age_s if q.source == "rest" else cfg.max_quote_age_s
+
+
+def price_market(
+    market: MarketInfo,
+    index: IndexUpdate | None,
+    quote: Quote | None,
+    now: float,
+    cfg: PricerConfig,
+    *,
+    window: WindowObservation | None = None,
+    mono: float = 0.0,
+) -> Edge:
+    reasons: list[str] = []
+    if market.status not in cfg.tradable_statuses:
+        reasons.append("market_not_open")
+    bounds = strike_bounds(market.strike_type, market.floor_strike, market.cap_strike)
+    if isinstance(bounds, str):
+        reasons.append(bounds)
+    end = horizon_end(market)
+    horizon: float | None = None
+    if end is None:
+        reasons.append("missing_close_time")
+    else:
+        horizon = end - now
+        if horizon <= 0:
+            reasons.append("closed")
+
+    spot = index.price if index is not None and index.price > 0 else None
+    if index is None or index.stale or spot is None or now - index.ts > cfg.max_index_age_s:
+        reasons.append("stale_spot")
+
+    yes_bid = yes_ask = no_bid = no_ask = yes_size = no_size = None
+    if quote is None:
+        reasons.append("missing_quote")
+    else:
+        yes_bid, yes_ask, no_bid, no_ask, yes_size, no_size = _quote_sides(quote)
+        if quote.stale or now - quote.ts > quote_age_limit(quote, cfg):
+            reasons.append("stale_quote")
+
+    observed_avg: float | None = None
+    observed_s: float | None = None
+    if horizon is not None and 0 < horizon < cfg.window_s:
+        if window is None or not window.complete:
+            reasons.append("window_unobserved")
+        if window is not None and window.avg is not None:
+            observed_avg, observed_s = window.avg, window.observed_s
+
+    prob: float | None = None
+    sigma = index.sigma if index is not None else None
+    if spot is not None and horizon is not None and horizon > 0 and not isinstance(bounds, str):
+        prob, why = prob_yes_reason(
+            market.strike_type,
+            market.floor_strike,
+            market.cap_strike,
+            spot,
+            sigma,
+            horizon,
+            window_s=cfg.window_s,
+            observed_avg=observed_avg,
+            observed_s=observed_s or 0.0,
+        )
+        if why is not None:
+            reasons.append(why)
+
+    ev_yes = ev_no = fee_yes = fee_no = None
+    if prob is not None:
+        y, n = taker_evs(
+            prob, yes_ask, no_ask, cfg.reference_count, multiplier=market.fee_multiplier, rounding=cfg.fee_rounding
+        )
+        if y is not None:
+            ev_yes, fee_yes = y.ev, y.fee_per_contract
+        if n is not None:
+            ev_no, fee_no = n.ev, n.fee_per_contract
+
+    mid = float(yes_bid + yes_ask) / 2.0 if yes_bid is not None and yes_ask is not None else None
+    return Edge(
+        ts=now,
+        ticker=market.ticker,
+        event_ticker=market.event_ticker,
+        series_ticker=market.series_ticker,
+        strike_type=market.strike_type,
+        floor_strike=market.floor_strike,
+        cap_strike=market.cap_strike,
+        close_ts=end,
+        spot=spot,
+        spot_avg_60s=index.avg_60s if index is not None else None,
+        sigma=sigma,
+        sigma_source=index.sigma_source if index is not None else None,
+        sigma_reason=index.sigma_reason if index is not None else None,
+        horizon_s=horizon,
+        prob_yes=prob,
+        yes_bid=yes_bid,
+        yes_ask=yes_ask,
+        no_bid=no_bid,
+        no_ask=no_ask,
+        yes_ask_size=yes_size,
+        no_ask_size=no_size,
+        market_mid=mid,
+        ev_yes=ev_yes,
+        ev_no=ev_no,
+        fee_yes=fee_yes,
+        fee_no=fee_no,
+        quote_ts=quote.ts if quote is not None else None,
+        index_ts=index.ts if index is not None else None,
+        model_version=cfg.model_version,
+        reasons=tuple(dict.fromkeys(reasons)),
+        mono=mono,
+        fee_multiplier=market.fee_multiplier,
+        observed_avg=observed_avg,
+        observed_s=observed_s,
+    )
+
+
+def _positive_side(e: Edge) -> str | None:
+    best = max(((e.ev_yes, "yes"), (e.ev_no, "no")), key=lambda t: -1e9 if t[0] is None else t[0])
+    return best[1] if best[0] is not None and best[0] > 0 else None
+
+
+class EdgeThrottle:
+    """Per-market memory of what was last sent: material change and snapshot cadence."""
+
+    def __init__(self, cfg: PricerConfig) -> None:
+        self.cfg = cfg
+        self._sent: Edge | None = None
+        self._sent_ts = float("-inf")
+        self._snap: Edge | None = None
+        self._snap_ts = float("-inf")
+
+    def material(self, e: Edge) -> bool:
+        last = self._sent
+        if last is None or e.ts - self._sent_ts >= self.cfg.max_emit_interval_s:
+            return True
+        if e.reasons != last.reasons or e.sigma_source != last.sigma_source:
+            return True
+        if (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
+            last.yes_bid,
+            last.yes_ask,
+            last.no_bid,
+            last.no_ask,
+            last.yes_ask_size,
+            last.no_ask_size,
+        ):
+            return True
+        if (e.prob_yes is None) != (last.prob_yes is None):
+            return True
+        return (
+            e.prob_yes is not None
+            and last.prob_yes is not None
+            and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
+        )
+
+    def snapshot_due(self, e: Edge) -> bool:
+        last = self._snap
+        if last is None or e.ts - self._snap_ts >= self.cfg.snapshot_interval_s:
+            return True
+        return e.reasons != last.reasons or _positive_side(e) != _positive_side(last)
+
+    def sent(self, e: Edge) -> None:
+        self._sent, self._sent_ts = e, e.ts
+
+    def snapped(self, e: Edge) -> None:
+        self._snap, self._snap_ts = e, e.ts
