@@ -28,7 +28,7 @@ other actors ``await recorder.send(msg)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import attrs
@@ -66,6 +66,7 @@ class RecorderStats:
 
 
 WriterFactory = Callable[[Engine, str, StorageConfig], BatchWriter]
+Offload = Callable[..., Awaitable[Any]]
 
 
 class Recorder:
@@ -79,6 +80,7 @@ class Recorder:
         actor_stats: ActorStats | None = None,
         clock: Clock | None = None,
         writer_factory: WriterFactory = BatchWriter,
+        offload: Offload = trio.to_thread.run_sync,
     ) -> None:
         self.engine = engine
         self.run_id = run_id
@@ -88,6 +90,7 @@ class Recorder:
         self.actor_stats = actor_stats
         self.clock = clock
         self.writer_factory = writer_factory
+        self.offload = offload  # runs a blocking write off the Trio thread (tests: inline)
         self.log = logger.bind(actor="recorder", run_id=run_id)
 
     # ------------------------------------------------------------------ the Outbox side
@@ -168,7 +171,7 @@ class Recorder:
             try:
                 # Not abandoned on cancel: a transaction in flight always finishes, so we know
                 # whether it committed before deciding to put the batch back.
-                return await trio.to_thread.run_sync(writer.write, records)
+                return await self.offload(writer.write, records)
             except DatabaseBusy as exc:
                 if attempt == self.cfg.lock_retries:
                     raise

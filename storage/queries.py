@@ -363,6 +363,7 @@ def todays_pnl(conn: sa.Connection, *, now: float, run_id: str, mode: str) -> Da
         ledger_entries.c.run_id == run_id,
         ledger_entries.c.mode == mode,
         ledger_entries.c.ts >= since,
+        ledger_entries.c.ts < since + 86400.0,
         ledger_entries.c.kind.in_(("realized_pnl", "fee")),
     )
     realized = fees = Decimal(0)

@@ -34,9 +34,9 @@ unquoted AS (
         0 AS n,
         m.open_ts AS first_ts,
         m.close_ts AS last_ts,
-        NULL AS longest_gap_s,
-        NULL AS gap_end_ts,
-        NULL AS silent_s
+        CAST(NULL AS DOUBLE PRECISION) AS longest_gap_s,
+        CAST(NULL AS DOUBLE PRECISION) AS gap_end_ts,
+        CAST(NULL AS DOUBLE PRECISION) AS silent_s
     FROM markets m
     WHERE (m.close_ts IS NULL OR m.close_ts >= :since)
       AND (m.open_ts IS NULL OR m.open_ts <= :now)
