@@ -164,7 +164,19 @@ def _edge_inputs(e: Edge, money: Money) -> Row:
 def edge_row(m: Edge, cx: MapContext) -> Row | None:
     if not (m.snapshot or cx.record_all_edges):
         return None  # not a snapshot: skipped by policy (StorageConfig.record_edges)
-    return (cx.run_id, m.ts, m.ticker, m.prob_yes, *_edge_inputs(m, cx.money), join_codes(m.reasons))
+    money = cx.money
+    reasons = m.reasons
+    # the hot path: one flat tuple (the middle is _edge_inputs, spelled out to save a copy)
+    return (
+        cx.run_id, m.ts, m.ticker, m.prob_yes,
+        m.event_ticker, m.series_ticker, m.strike_type, m.floor_strike, m.cap_strike, m.close_ts,
+        m.spot, m.spot_avg_60s, m.sigma, m.sigma_source, m.horizon_s,
+        money(m.yes_bid), money(m.yes_ask), money(m.no_bid), money(m.no_ask),
+        money(m.yes_ask_size), money(m.no_ask_size),
+        m.market_mid, m.ev_yes, m.ev_no, m.fee_yes, m.fee_no, m.implied_sigma,
+        m.quote_ts, m.index_ts, m.model_version,
+        join_codes(reasons) if reasons else "",
+    )  # fmt: skip
 
 
 def decision_row(m: Decision, cx: MapContext) -> Row:
