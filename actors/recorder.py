@@ -23,7 +23,9 @@ what is already in its inbox for up to ``drain_s`` seconds, shielded.
 
 The ``Recorder`` object is owned by the tree (like the mailbox): ``Recorder.run`` is one
 incarnation, the ``run`` of the recorder's ``ChildSpec``. The recorder is also an ``Outbox``:
-other actors ``await recorder.send(msg)``.
+other actors ``await recorder.send(msg)`` (or ``send_many`` for a burst), supervisors report to
+``on_event`` (a synchronous sink that never blocks), and ``await recorder.flush()`` returns
+once everything sent before it is durable.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import attrs
 import trio
 from loguru import logger
 from sqlalchemy.engine import Engine
-from supervision import Mailbox
+from supervision import Mailbox, SupervisionEvent
 
 from kbot.actorkit import ActorStats
 from kbot.clock import Clock
@@ -92,6 +94,7 @@ class Recorder:
         self.writer_factory = writer_factory
         self.offload = offload  # runs a blocking write off the Trio thread (tests: inline)
         self.log = logger.bind(actor="recorder", run_id=run_id)
+        self._overflow: list[SupervisionEvent] = []
 
     # ------------------------------------------------------------------ the Outbox side
 
@@ -112,6 +115,15 @@ class Recorder:
             except trio.WouldBlock:
                 await box.send(m)
         await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def on_event(self, event: SupervisionEvent) -> None:
+        """A synchronous sink for ``Supervisor(on_event=recorder.on_event)``: never blocks. When
+        the inbox is full the event waits in a side list that the next batch takes (the number
+        of supervision events is bounded by the supervisors' restart intensity)."""
+        try:
+            self.inbox.send_nowait(event)
+        except trio.WouldBlock:
+            self._overflow.append(event)
 
     async def flush(self) -> None:
         """Return once everything sent before this call is durable (committed or rejected)."""
@@ -140,6 +152,9 @@ class Recorder:
         ``batch_ms`` of the first, unless a ``Flush`` asks for a write now."""
         n_max = self.cfg.batch_rows
         batch = await self.inbox.receive_batch(max_items=n_max)
+        if self._overflow:
+            batch.extend(self._overflow)  # taken with this batch: requeued with it on failure
+            self._overflow.clear()
         try:
             if len(batch) < n_max and not _has_flush(batch):
                 with trio.move_on_after(self.cfg.batch_ms / 1000.0):

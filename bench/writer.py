@@ -77,8 +77,10 @@ def fresh(dirpath: Path, name: str, sync: str = "NORMAL") -> tuple[object, str, 
     return eng, rid, str(dirpath / f"{name}.sqlite")
 
 
-def bench_raw(dirpath: Path, n: int, batch: int = 5000) -> float:
-    eng, rid, path = fresh(dirpath, "raw")
+def bench_raw(dirpath: Path, n: int, batch: int) -> float:
+    """Prebuilt row tuples through plain ``sqlite3``: ``batch`` rows per transaction with
+    ``executemany`` (batch 1: one ``execute`` and one commit per row)."""
+    eng, rid, path = fresh(dirpath, f"raw-{batch}")
     eng.dispose()
     cx = MapContext(run_id=rid, money=money_to_sqlite)
     rows = [edge_row(e, cx) for e in make_edges(n)]
@@ -89,26 +91,10 @@ def bench_raw(dirpath: Path, n: int, batch: int = 5000) -> float:
     t = time.perf_counter()
     for i in range(0, n, batch):
         con.execute("BEGIN")
-        con.executemany(sql, rows[i : i + batch])
-        con.execute("COMMIT")
-    dt = time.perf_counter() - t
-    con.close()
-    return n / dt
-
-
-def bench_per_row_commit(dirpath: Path, n: int) -> float:
-    eng, rid, path = fresh(dirpath, "perrow")
-    eng.dispose()
-    cx = MapContext(run_id=rid, money=money_to_sqlite)
-    rows = [edge_row(e, cx) for e in make_edges(n)]
-    cols = columns_of(edges_table)
-    sql = f"INSERT INTO edges ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-    con = sqlite3.connect(path, isolation_level=None)
-    con.execute("PRAGMA synchronous = NORMAL")
-    t = time.perf_counter()
-    for r in rows:
-        con.execute("BEGIN")
-        con.execute(sql, r)
+        if batch == 1:
+            con.execute(sql, rows[i])
+        else:
+            con.executemany(sql, rows[i : i + batch])
         con.execute("COMMIT")
     dt = time.perf_counter() - t
     con.close()
@@ -197,9 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="kbot-bench-") as d:
         dirpath = Path(d)
         print(f"edge snapshots, {n:,} rows per measurement, SQLite {sqlite3.sqlite_version}, WAL, synchronous=NORMAL")
-        raw = bench_raw(dirpath, n)
+        raw = bench_raw(dirpath, n, 5000)
         print(f"  raw sqlite3 executemany (baseline)   {raw:>10,.0f} rows/s")
-        per_row = bench_per_row_commit(dirpath, min(n, 2000))
+        per_row = bench_raw(dirpath, min(n, 2000), 1)
         print(f"  raw per-row commit                   {per_row:>10,.0f} rows/s")
         bw = bench_batch_writer(dirpath, n)
         print(f"  BatchWriter.write (no actor)         {bw:>10,.0f} rows/s  ({bw / raw:.0%} of raw)")

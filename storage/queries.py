@@ -22,7 +22,7 @@ from decimal import Decimal
 import attrs
 import sqlalchemy as sa
 
-from kbot.messages import Position
+from kbot.messages import HealthSnapshot, Position
 from storage.schema import (
     alerts,
     decisions,
@@ -222,21 +222,7 @@ def last_decision_by_market(
 # ----------------------------------------------------------------------------- status
 
 
-@frozen
-class HealthRow:
-    actor: str
-    ts: float
-    inbox_depth: int
-    inbox_peak: int
-    msgs_in: int
-    msgs_out: int
-    last_msg_age_s: float | None
-    restarts: int
-    errors: int
-    state: str | None
-
-
-def latest_health(conn: sa.Connection, *, run_id: str) -> list[HealthRow]:
+def latest_health(conn: sa.Connection, *, run_id: str) -> list[HealthSnapshot]:
     """The newest health snapshot of each actor of the run."""
     last = (
         sa.select(health.c.actor, sa.func.max(health.c.ts).label("ts"))
@@ -253,7 +239,7 @@ def latest_health(conn: sa.Connection, *, run_id: str) -> list[HealthRow]:
         .where(health.c.run_id == run_id)
         .order_by(health.c.actor)
     )
-    return [HealthRow(**r._asdict()) for r in conn.execute(q)]
+    return [HealthSnapshot(**r._asdict()) for r in conn.execute(q)]
 
 
 @frozen
@@ -399,7 +385,7 @@ def last_alerts(conn: sa.Connection, *, run_id: str | None = None, limit: int = 
 class StatusSnapshot:
     now: float
     run: RunInfo | None
-    health: list[HealthRow]
+    health: list[HealthSnapshot]
     supervision: list[SupervisionRow]
     feeds: list[FeedAge]
     open_markets: list[OpenMarket]

@@ -251,3 +251,17 @@ async def test_flush_marker_is_never_written(sqlite_engine, sqlite_run_id):
             await f.done.wait()
         n.cancel_scope.cancel()
     assert rec.stats.rejected == 0 and rec.stats.written == 0
+
+
+async def test_supervision_events_sink_never_blocks(sqlite_engine, sqlite_run_id):
+    from supervision import SupervisionEvent
+
+    rec = Recorder(sqlite_engine, sqlite_run_id, StorageConfig(inbox_capacity=2))
+    evs = [SupervisionEvent(ts=T0 + i, supervisor="root", child="x", kind="started") for i in range(5)]
+    for e in evs:
+        rec.on_event(e)  # the inbox holds 2: the rest wait aside, nothing raises
+    async with trio.open_nursery() as n:
+        n.start_soon(rec.run)
+        await rec.flush()
+        n.cancel_scope.cancel()
+    assert count(sqlite_engine, "supervision_events") == 5
