@@ -283,7 +283,8 @@ class BatchWriter:
             self._commit(groups)
         except Exception as exc:
             self._raise_unless_row_error(exc)
-            logger.bind(event="recorder_split", records=len(mapped)).warning(
+            # debug: the bad record itself is logged (once per kind, with content) by self.bad
+            logger.bind(event="recorder_split", records=len(mapped)).debug(
                 "recorder: a batch of {} records was refused ({}); splitting it to isolate the bad rows",
                 len(mapped),
                 _short(exc),

@@ -326,3 +326,39 @@ def caplog_loguru():
 
 def _unused(_: Edge) -> None:  # keep the import used for type readers
     pass
+
+
+def test_an_open_reader_never_blocks_the_writer(sqlite_url):
+    from storage.db import open_database, open_reader
+    from storage.runs import start_run
+
+    cfg = StorageConfig(busy_timeout_ms=10)
+    eng = open_database(sqlite_url, cfg)
+    rid = start_run(eng, now=T0, mode="paper", venue="sim")
+    w = BatchWriter(eng, rid, cfg)
+    w.write([edge(Distinct(), ts=T0)])
+    reader = open_reader(sqlite_url, cfg)
+    with reader.connect() as rc:
+        rc.begin()
+        assert rc.execute(sa.text("SELECT COUNT(*) FROM edges")).scalar() == 1  # holds a read snapshot
+        v = Distinct(100)
+        assert w.write([edge(v, ts=T0 + i) for i in range(1, 1001)]).written == 1000  # no DatabaseBusy
+        assert rc.execute(sa.text("SELECT COUNT(*) FROM edges")).scalar() == 1  # its snapshot is stable
+        rc.rollback()
+        assert rc.execute(sa.text("SELECT COUNT(*) FROM edges")).scalar() == 1001
+    reader.dispose()
+    w.close()
+    eng.dispose()
+
+
+def test_values_the_driver_cannot_bind_are_bad_rows(engine, writer):
+    from kbot.messages import HealthSnapshot
+
+    huge = HealthSnapshot(ts=T0, actor="a", inbox_depth=0, inbox_peak=0, msgs_in=2**70, msgs_out=0,
+                          last_msg_age_s=None, restarts=0, errors=0)  # fmt: skip
+    ok = HealthSnapshot(ts=T0, actor="b", inbox_depth=0, inbox_peak=0, msgs_in=1, msgs_out=0,
+                        last_msg_age_s=None, restarts=0, errors=0)  # fmt: skip
+    res = writer.write([huge, ok])
+    assert (res.written, res.rejected) == (1, 1)
+    with engine.connect() as c:
+        assert [r["actor"] for r in rows_of(c, "health")] == ["b"]
