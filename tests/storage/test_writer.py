@@ -362,3 +362,30 @@ def test_values_the_driver_cannot_bind_are_bad_rows(engine, writer):
     assert (res.written, res.rejected) == (1, 1)
     with engine.connect() as c:
         assert [r["actor"] for r in rows_of(c, "health")] == ["b"]
+
+
+def test_sqlite_uses_few_statement_sizes(sqlite_engine, sqlite_run_id):
+    """Preparing a multi-row INSERT is expensive: whatever the batch size, only chunks of
+    ``rows_per_statement`` and powers of two below it are used (and stay cached)."""
+    from storage.writer import TableStatement
+
+    sizes: set[int] = set()
+    orig = TableStatement.sql_for
+
+    def spy(self, k):
+        sizes.add(k)
+        return orig(self, k)
+
+    w = BatchWriter(sqlite_engine, sqlite_run_id, rows_per_statement=64)
+    v = Distinct()
+    TableStatement.sql_for = spy  # type: ignore[method-assign]
+    try:
+        ts = T0
+        for n in (1, 7, 63, 64, 65, 200, 129):
+            w.write([edge(v, ts=(ts := ts + 1)) for _ in range(n)])
+    finally:
+        TableStatement.sql_for = orig  # type: ignore[method-assign]
+    assert sizes <= {64, 32, 16, 8, 4, 2, 1}
+    with sqlite_engine.connect() as c:
+        assert c.execute(sa.text("SELECT COUNT(*) FROM edges")).scalar() == 1 + 7 + 63 + 64 + 65 + 200 + 129
+    w.close()
