@@ -389,3 +389,15 @@ def test_sqlite_uses_few_statement_sizes(sqlite_engine, sqlite_run_id):
     with sqlite_engine.connect() as c:
         assert c.execute(sa.text("SELECT COUNT(*) FROM edges")).scalar() == 1 + 7 + 63 + 64 + 65 + 200 + 129
     w.close()
+
+
+def test_the_same_key_twice_in_one_batch(engine, writer):
+    q = dict(ts=T0, ticker="M", source="book", recv_ts=T0, yes_ask=Decimal("0.50"))
+    from kbot.messages import Quote
+
+    writer.write([Quote(yes_bid=Decimal("0.40"), **q), Quote(yes_bid=Decimal("0.41"), **q)])
+    mk = dict(ticker="M1", event_ticker="E1", series_ticker="S1")
+    writer.write([MarketInfo(**mk, status="active", updated_ts=T0 + 1), MarketInfo(**mk, status="closed", updated_ts=T0 + 2)])
+    with engine.connect() as c:
+        assert [r["yes_bid"] for r in rows_of(c, "quotes")] == [Decimal("0.41")]  # the later book state
+        assert rows_of(c, "markets")[0]["status"] == "closed"
