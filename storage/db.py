@@ -109,6 +109,8 @@ def create_engine(url: str, cfg: StorageConfig | None = None, *, read_only: bool
     engine = sa.create_engine(u, **kwargs)
     if u.get_backend_name() == "sqlite":
         _configure_sqlite(engine, cfg, read_only=read_only)
+    elif read_only and u.get_backend_name() == "postgresql":
+        engine = engine.execution_options(postgresql_readonly=True)
     return engine
 
 

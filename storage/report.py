@@ -138,31 +138,30 @@ def format_time(v: float) -> str:
 
 
 def format_value(column: str, v: Any) -> str:
+    """Times (``ts``, ``*_ts``) as UTC, money (names with pnl/price/cost/fee/amount/balance/
+    exposure) with 4 dp, durations (``*_s``) with 1 dp, other floats with 4 dp, integers and
+    other decimals as they are."""
     if v is None:
         return ""
-    if is_time_column(column) and isinstance(v, (int, float, Decimal)):
-        return format_time(v)
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, Decimal):
-        return _format_number(column, float(v)) if not _is_money(column) else f"{v:,.4f}"
-    if isinstance(v, float):
-        return _format_number(column, v)
-    return str(v)
-
-
-def _is_money(column: str) -> bool:
-    return any(w in column for w in MONEY_WORDS)
-
-
-def _format_number(column: str, v: float) -> str:
+    if not isinstance(v, (int, float, Decimal)):
+        return str(v)
+    if is_time_column(column):
+        return format_time(v)
     if _is_money(column):
         return f"{v:,.4f}"
     if column.endswith("_s"):
         return f"{v:,.1f}"
-    if v == int(v) and abs(v) < 1e15:
-        return f"{int(v)}"
-    return f"{v:.4f}" if abs(v) >= 1e-3 else f"{v:.3g}"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, Decimal):
+        return f"{v.normalize():f}"
+    return f"{v:.4f}" if v == 0 or abs(v) >= 1e-3 else f"{v:.3g}"
+
+
+def _is_money(column: str) -> bool:
+    return any(w in column for w in MONEY_WORDS)
 
 
 def to_csv(result: ReportResult) -> str:

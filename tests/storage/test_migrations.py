@@ -184,3 +184,14 @@ def test_migrations_ship_with_the_package():
     for f in [*mig.glob("*.py"), *mig.glob("versions/*.py"), *(ROOT / "storage" / "reports").glob("*.sql")]:
         rel = f.relative_to(ROOT / "storage")
         assert any(rel.match(pattern) for pattern in data), f"{rel} is not package data"
+
+
+def test_readers_are_read_only_on_postgresql(pg_url):
+    eng = open_database(pg_url)
+    eng.dispose()
+    reader = open_reader(pg_url)
+    with reader.connect() as c:
+        assert c.exec_driver_sql("SELECT COUNT(*) FROM runs").scalar() == 0
+        with pytest.raises(sa.exc.DBAPIError, match="read-only"):
+            c.exec_driver_sql("INSERT INTO runs (run_id, started_ts, mode, venue) VALUES ('x', 1, 'shadow', 'sim')")
+    reader.dispose()
