@@ -1,15 +1,79 @@
-"""`kbot report`."""
+"""`kbot report`: run a SQL report (``storage/reports/*.sql``) over the database.
+
+    kbot report --list
+    kbot report NAME [--db URL] [--since 24h] [--run ID] [--format table|csv|json]
+
+Readers use their own read-only connections: reporting never blocks a running ``kbot run``.
+"""
 
 from __future__ import annotations
 
 import argparse
-
-from kbot.commands import not_yet_available
+import sys
+import time
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("name", nargs="?", metavar="NAME", help="the report to run (see --list)")
+    parser.add_argument("--list", action="store_true", help="list the reports with a one-line description each")
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: $KBOT_DB_URL or sqlite:///./data/kbot.sqlite)")
+    parser.add_argument(
+        "--since", default="24h", metavar="WHEN", help="24h, 90m, 7d, 2w, an ISO date/time (UTC) or 'all' (default: 24h)"
+    )
+    parser.add_argument("--run", metavar="ID", help="only this run (a runs.run_id; see `kbot report runs`)")
+    parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
 
 
 def main(args: argparse.Namespace) -> int:
-    return not_yet_available("report", "the storage issue")
+    from rich.console import Console
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import report
+    from storage.db import DatabaseMissing, SchemaOutOfDate, open_reader
+
+    if args.list:
+        console = Console()
+        from rich.table import Table
+
+        t = Table(show_header=True, header_style="bold", box=None)
+        t.add_column("report")
+        t.add_column("description")
+        for r in report.list_reports():
+            t.add_row(r.name, r.description)
+        console.print(t)
+        return 0
+    if not args.name:
+        print("kbot report: name a report (kbot report --list shows them)", file=sys.stderr)
+        return 2
+    now = time.time()
+    try:
+        report.load_report(args.name)
+        since = report.parse_since(args.since, now)
+    except (report.UnknownReport, ValueError) as exc:
+        print(f"kbot report: {exc.args[0] if exc.args else exc}", file=sys.stderr)
+        return 2
+    try:
+        engine = open_reader(args.db)
+    except (DatabaseMissing, SchemaOutOfDate) as exc:
+        print(f"kbot report: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with engine.connect() as conn:
+            result = report.run_report(conn, args.name, now=now, since=since, run_id=args.run)
+    except SQLAlchemyError as exc:
+        print(f"kbot report {args.name}: query failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.format == "csv":
+        sys.stdout.write(report.to_csv(result))
+    elif args.format == "json":
+        sys.stdout.write(report.to_json(result) + "\n")
+    else:
+        since_text = "all time" if since is None else f"since {report.format_time(since)} UTC"
+        run_text = f", run {args.run}" if args.run else ""
+        console = Console(width=None if sys.stdout.isatty() else 240)  # piped: do not squash columns
+        console.print(report.to_table(result, title=f"{args.name} ({since_text}{run_text})"))
+        if not result.rows:
+            console.print("(no rows)")
+    return 0

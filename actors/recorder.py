@@ -1,0 +1,249 @@
+"""The recorder: the single writer of the database.
+
+Receives: every record kbot keeps (any message type of ``kbot.messages`` and
+``supervision.SupervisionEvent``), through a bounded, lossless ``supervision.Mailbox``
+(senders wait when it is full: backpressure, never loss), plus ``Flush`` markers.
+
+Applies: ``storage.writer.BatchWriter.write`` to batches of up to ``batch_rows`` records,
+collected until the batch is full or its first record has waited ``batch_ms``, whichever
+comes first (a ``Flush`` closes the batch at once). Each batch is one transaction, written
+in a worker thread (``trio.to_thread``), so the Trio loop never waits on the disk.
+
+Sends: nothing. A ``Flush`` is acknowledged (its ``done`` event set) once every record sent
+before it is durable, i.e. committed, or rejected as bad input (counted, logged). With SQLite
+in WAL mode, a committed transaction survives ``kill -9`` of the process.
+
+Fails: a batch that cannot be written for a reason other than bad rows (locked past all
+retries, disk full, I/O error) is put back at the front of the inbox and the recorder raises;
+its supervisor restarts it with backoff and the next incarnation writes the same batch again.
+A batch whose commit succeeded but whose acknowledgement was lost is simply written again:
+upserts on natural keys make that a no-op, so a restart neither loses nor duplicates records.
+Bad rows never crash it (see ``storage.writer``). On shutdown (cancellation) it keeps writing
+what is already in its inbox for up to ``drain_s`` seconds, shielded.
+
+The ``Recorder`` object is owned by the tree (like the mailbox): ``Recorder.run`` is one
+incarnation, the ``run`` of the recorder's ``ChildSpec``. The recorder is also an ``Outbox``:
+other actors ``await recorder.send(msg)`` (or ``send_many`` for a burst), supervisors report to
+``on_event`` (a synchronous sink that never blocks), and ``await recorder.flush()`` returns
+once everything sent before it is durable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+import attrs
+import trio
+from loguru import logger
+from sqlalchemy.engine import Engine
+from supervision import Mailbox, SupervisionEvent
+
+from kbot.actorkit import ActorStats
+from kbot.clock import Clock
+from storage.config import StorageConfig
+from storage.writer import BatchWriter, DatabaseBusy, WriteResult
+
+
+@attrs.define(eq=False, slots=True)
+class Flush:
+    """Put in the recorder's inbox; ``done`` is set once every record sent before it is durable."""
+
+    done: trio.Event = attrs.field(factory=trio.Event)
+
+
+@attrs.define(slots=True)
+class RecorderStats:
+    """Counters that outlive incarnations (read by health/status and tests)."""
+
+    written: int = 0  # records committed
+    rejected: int = 0  # records refused as bad input (logged with content)
+    skipped: int = 0  # records not kept by policy (non-snapshot edges)
+    batches: int = 0
+    transactions: int = 0
+    lock_waits: int = 0  # "database is locked" retries
+    failures: int = 0  # batches put back after an error (each followed by a restart)
+    last_batch: int = 0
+    max_batch: int = 0
+
+
+WriterFactory = Callable[[Engine, str, StorageConfig], BatchWriter]
+Offload = Callable[..., Awaitable[Any]]
+
+
+class Recorder:
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: str,
+        cfg: StorageConfig | None = None,
+        *,
+        inbox: Mailbox | None = None,
+        actor_stats: ActorStats | None = None,
+        clock: Clock | None = None,
+        writer_factory: WriterFactory = BatchWriter,
+        offload: Offload = trio.to_thread.run_sync,
+    ) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.cfg = cfg or StorageConfig()
+        self.inbox: Mailbox[Any] = inbox if inbox is not None else Mailbox(self.cfg.inbox_capacity, name="recorder")
+        self.stats = RecorderStats()
+        self.actor_stats = actor_stats
+        self.clock = clock
+        self.writer_factory = writer_factory
+        self.offload = offload  # runs a blocking write off the Trio thread (tests: inline)
+        self.log = logger.bind(actor="recorder", run_id=run_id)
+        self._overflow: list[SupervisionEvent] = []
+
+    # ------------------------------------------------------------------ the Outbox side
+
+    async def send(self, msg: Any) -> None:
+        await self.inbox.send(msg)
+
+    def send_nowait(self, msg: Any) -> None:
+        self.inbox.send_nowait(msg)
+
+    async def send_many(self, msgs: Iterable[Any]) -> None:
+        """Send several records with one checkpoint (instead of one per ``send``), waiting
+        only when the inbox is full: for producers that emit records in bursts."""
+        await trio.lowlevel.checkpoint_if_cancelled()
+        box = self.inbox
+        for m in msgs:
+            try:
+                box.send_nowait(m)
+            except trio.WouldBlock:
+                await box.send(m)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def on_event(self, event: SupervisionEvent) -> None:
+        """A synchronous sink for ``Supervisor(on_event=recorder.on_event)``: never blocks. When
+        the inbox is full the event waits in a side list that the next batch takes (the number
+        of supervision events is bounded by the supervisors' restart intensity)."""
+        try:
+            self.inbox.send_nowait(event)
+        except trio.WouldBlock:
+            self._overflow.append(event)
+
+    async def flush(self) -> None:
+        """Return once everything sent before this call is durable (committed or rejected)."""
+        f = Flush()
+        await self.inbox.send(f)
+        await f.done.wait()
+
+    # ------------------------------------------------------------------ one incarnation
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        writer = self.writer_factory(self.engine, self.run_id, self.cfg)
+        task_status.started()
+        try:
+            while True:
+                batch = await self._collect()
+                await self._write(writer, batch)
+        except trio.Cancelled:
+            with trio.CancelScope(shield=True):
+                await self._drain(writer)
+            raise
+        finally:
+            writer.close()
+
+    async def _collect(self) -> list[Any]:
+        """Up to ``batch_rows`` records: whatever is pending, then what arrives within
+        ``batch_ms`` of the first, unless a ``Flush`` asks for a write now."""
+        n_max = self.cfg.batch_rows
+        batch = await self.inbox.receive_batch(max_items=n_max)
+        if self._overflow:
+            batch.extend(self._overflow)  # taken with this batch: requeued with it on failure
+            self._overflow.clear()
+        try:
+            if len(batch) < n_max and not _has_flush(batch):
+                with trio.move_on_after(self.cfg.batch_ms / 1000.0):
+                    while len(batch) < n_max:
+                        more = await self.inbox.receive_batch(max_items=n_max - len(batch))
+                        batch.extend(more)
+                        if _has_flush(more):
+                            break
+        except BaseException:
+            self.inbox.requeue(batch)  # cancelled while collecting: nothing is lost
+            raise
+        return batch
+
+    async def _write(self, writer: BatchWriter, batch: list[Any]) -> None:
+        records = [m for m in batch if type(m) is not Flush]
+        try:
+            res = await self._write_with_retries(writer, records)
+        except BaseException as exc:
+            self.inbox.requeue(batch)
+            if not isinstance(exc, trio.Cancelled):
+                self.stats.failures += 1
+                if self.actor_stats is not None:
+                    self.actor_stats.errors += 1
+                self.log.bind(event="recorder_failed", records=len(records)).error(
+                    "recorder: could not write a batch of {} records ({}: {}); it stays queued",
+                    len(records),
+                    type(exc).__name__,
+                    exc,
+                )
+            raise
+        self._account(res, len(batch))
+        for m in batch:
+            if type(m) is Flush:
+                m.done.set()
+
+    async def _write_with_retries(self, writer: BatchWriter, records: list[Any]) -> WriteResult:
+        if not records:
+            return WriteResult()
+        delay = self.cfg.lock_retry_initial_s
+        for attempt in range(self.cfg.lock_retries + 1):
+            try:
+                # Not abandoned on cancel: a transaction in flight always finishes, so we know
+                # whether it committed before deciding to put the batch back.
+                return await self.offload(writer.write, records)
+            except DatabaseBusy as exc:
+                if attempt == self.cfg.lock_retries:
+                    raise
+                self.stats.lock_waits += 1
+                self.log.bind(event="db_locked", attempt=attempt + 1).warning(
+                    "recorder: database locked ({}); retrying in {:.2f}s", exc, delay
+                )
+                await trio.sleep(delay)
+                delay = min(self.cfg.lock_retry_max_s, delay * 2)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _account(self, res: WriteResult, taken: int) -> None:
+        s = self.stats
+        s.written += res.written
+        s.rejected += res.rejected
+        s.skipped += res.skipped
+        s.transactions += res.transactions
+        s.batches += 1
+        s.last_batch = taken
+        s.max_batch = max(s.max_batch, taken)
+        a = self.actor_stats
+        if a is not None:
+            a.msgs_in += taken
+            a.errors += res.rejected
+            if self.clock is not None:
+                a.last_msg_ts = self.clock.now()
+
+    async def _drain(self, writer: BatchWriter) -> None:
+        """Shielded: write what is already queued, for at most ``drain_s`` seconds."""
+        deadline = trio.current_time() + self.cfg.drain_s
+        while len(self.inbox) and trio.current_time() < deadline:
+            batch = await self.inbox.receive_batch(max_items=self.cfg.batch_rows)
+            with trio.move_on_at(deadline):
+                try:
+                    await self._write(writer, batch)
+                except Exception:
+                    return  # already logged and put back
+        left = len(self.inbox)
+        if left:
+            self.log.bind(event="recorder_unflushed", records=left).error(
+                "recorder stopped with {} records not written (drain limit {}s)", left, self.cfg.drain_s
+            )
+
+
+def _has_flush(items: list[Any]) -> bool:
+    return any(type(m) is Flush for m in items)
+
+
