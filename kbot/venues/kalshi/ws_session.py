@@ -55,6 +55,7 @@ IGNORED_TYPES = frozenset(
 )
 MAX_RESUBSCRIBES = 3  # consecutive failed resubscribes of one channel before asking for a reconnect
 SNAPSHOT_ATTEMPTS = 2  # get_snapshot requests for a stale book before resubscribing the channel
+MAX_CROSSED = 50  # messages a book may stay locked/crossed (real streams: < 20) before a resync
 
 
 @attrs.define(slots=True)
@@ -80,6 +81,7 @@ class _Book:
     key: tuple | None = None  # last emitted depth (change detection)
     seq: int | None = None
     snap_at: float = 0.0  # clock time of the last BookSnapshot for the record
+    crossed_run: int = 0  # consecutive messages leaving the book locked/crossed
 
 
 @attrs.define(slots=True)
@@ -328,6 +330,7 @@ class KalshiWsSession:
         b.live = False
         b.key = None
         b.attempts = 0
+        b.crossed_run = 0
         b.deadline = None if rt is None else rt + self.cfg.resync_timeout_s
 
     def _invalidate(self, tickers: Iterable[str], now: float, rt: float, reason: str) -> None:
@@ -341,15 +344,24 @@ class KalshiWsSession:
             self.log.warning("books stale ({}): {}", reason, ", ".join(sorted(stale)[:10]))
             self._request_snapshots(stale, now, rt)
 
-    def _emit_quote(self, b: _Book, ts: float, recv_ts: float, mono: float) -> None:
-        depth = self.cfg.book_depth
+    def _emit_quote(self, b: _Book, ts: float, recv_ts: float, mono: float, rt: float | None = None) -> None:
+        """Send the book's Quote when its top or depth changed. A locked/crossed book (YES bid >=
+        YES ask) is a transient state between the deltas of one match in real streams: no Quote
+        is sent until it uncrosses; if it stays crossed for ``MAX_CROSSED`` messages the book is
+        treated as inconsistent and resynced."""
         book = b.book
+        if book.crossed:
+            self.counters.crossed += 1
+            b.crossed_run += 1
+            if b.crossed_run > MAX_CROSSED and rt is not None:
+                self._invalidate([book.ticker], recv_ts, rt, f"crossed for {b.crossed_run} messages")
+            return
+        b.crossed_run = 0
+        depth = self.cfg.book_depth
         key = (book.yes_asks(depth), book.no_asks(depth))
         if key == b.key:
             return
         b.key = key
-        if book.crossed:
-            self.counters.crossed += 1
         self._msgs.append(book.quote(ts=ts, recv_ts=recv_ts, depth=depth, mono=mono))
 
     # ------------------------------------------------------------------ frames
@@ -460,6 +472,8 @@ class KalshiWsSession:
         pending = self._pending.pop(env.id, None) if env.id is not None else None
         kind, channel = (pending[0], pending[1]) if pending else (None, None)
         sub = self._by_sid.get(env.sid) if env.sid is not None else None
+        if sub is None and channel is None and env.id is not None:
+            sub = next((s for s in self.subs.values() if s.cmd_id == env.id), None)  # error on an acked subscription
         if sub is None and channel is not None:
             sub = self.subs.get(channel)
         ch = sub.channel if sub is not None else channel
@@ -494,8 +508,8 @@ class KalshiWsSession:
         if b is None:
             return  # a market we stopped watching
         b.book.replace(lv.yes, lv.no)
-        b.live, b.deadline, b.attempts, b.key, b.seq = True, None, 0, None, env.seq
-        self._emit_quote(b, now, now, mono)
+        b.live, b.deadline, b.attempts, b.key, b.seq, b.crossed_run = True, None, 0, None, env.seq, 0
+        self._emit_quote(b, now, now, mono, rt)
         b.snap_at = now
         self._msgs.append(b.book.snapshot(ts=now, recv_ts=now, depth=self.cfg.book_depth, seq=env.seq))
         if sub.failures and all(x.live for x in self.books.values()):
@@ -519,7 +533,7 @@ class KalshiWsSession:
             self._invalidate([d.ticker], now, rt, f"book inconsistent: {e}")
             return
         b.seq = env.seq
-        self._emit_quote(b, d.ts, now, mono)
+        self._emit_quote(b, d.ts, now, mono, rt)
 
     def _h_ticker(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         q = wp.parse_ticker(env.msg, recv_ts=now, mono=mono)
