@@ -31,6 +31,7 @@ import attrs
 import trio
 from loguru import logger
 
+from actors.feed_common import StatsBadInputLog
 from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
 from kbot.messages import EventInfo, FeedStatus, MarketInfo, MarketSettled, SeriesInfo
@@ -200,6 +201,7 @@ async def run_kalshi_rest_feed(
     ws_health: LinkHealth | None = None,
     control: Mailbox[RefreshMarket] | None = None,
 ) -> None:
+    client.bad = StatsBadInputLog("kalshi_rest", stats)  # malformed items count in this actor's health
     feed = RestFeed(cfg, client, out, stats, clock, ws_health)
     now = clock.now()
     next_series = next_discovery = next_full = next_poll = next_settle = now

@@ -31,7 +31,8 @@ from typing import Any
 import attrs
 import trio
 
-from kbot.actorkit import ActorStats, BadInputLog, Outbox
+from actors.feed_common import StatsBadInputLog, sole_error
+from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
 from kbot.messages import FeedStatus
 from kbot.venues.config import KalshiWsConfig
@@ -81,14 +82,13 @@ async def run_kalshi_ws_feed(
     name: str = "kalshi_ws",
 ) -> None:
     state = state if state is not None else WatchState()
-    bad = BadInputLog(name)
+    bad = StatsBadInputLog(name, stats)
     client = KalshiWsClient(url, credentials, cfg, clock, recorder=recorder, bad=bad, feed=name, health=health)
     counters = client.session.counters
 
     async def emit(msg: Any) -> None:
         stats.msgs_in = counters.frames
         stats.last_msg_ts = client.health.last_frame_ts
-        stats.errors = bad.total
         if isinstance(msg, FeedStatus):
             stats.state = msg.status
         await out.send(msg)
@@ -116,20 +116,8 @@ async def run_kalshi_ws_feed(
                 nursery.start_soon(control_loop)
             await client.run(emit)
     except BaseExceptionGroup as eg:
-        sole = _sole_error(eg)
+        sole = sole_error(eg)
         if sole is None:
             raise
         raise sole from None  # e.g. KalshiAuthError, readable as itself
 
-
-def _sole_error(eg: BaseExceptionGroup) -> Exception | None:
-    """The single real error inside a nursery's group (ignoring Cancelled), if there is one."""
-    leaves: list[BaseException] = []
-    stack: list[BaseException] = [eg]
-    while stack:
-        e = stack.pop()
-        if isinstance(e, BaseExceptionGroup):
-            stack.extend(e.exceptions)
-        elif not isinstance(e, trio.Cancelled):
-            leaves.append(e)
-    return leaves[0] if len(leaves) == 1 and isinstance(leaves[0], Exception) else None

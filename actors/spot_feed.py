@@ -20,7 +20,8 @@ from typing import Any
 import trio
 from loguru import logger
 
-from kbot.actorkit import ActorStats, BadInputLog, Outbox
+from actors.feed_common import StatsBadInputLog
+from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
 from kbot.messages import FeedStatus, SpotTick
 from kbot.venues.config import SpotFeedConfig
@@ -41,7 +42,7 @@ async def run_spot_feed(
         stats.state = "disabled"
         logger.bind(feed=cfg.exchange).info("spot feed {} disabled in config", cfg.exchange)
         await trio.sleep_forever()
-    bad = BadInputLog(cfg.exchange)
+    bad = StatsBadInputLog(cfg.exchange, stats)
     client = SpotFeedClient(cfg, clock, recorder=recorder, bad=bad, health=health)
 
     async def emit(msg: Any) -> None:
@@ -50,7 +51,6 @@ async def run_spot_feed(
             stats.last_msg_ts = msg.recv_ts
         elif isinstance(msg, FeedStatus):
             stats.state = msg.status
-        stats.errors = bad.total
         await out.send(msg)
         stats.msgs_out += 1
 
