@@ -53,15 +53,6 @@ def _section(cls: type[T]):  # noqa: ANN202 - attrs converter
     return convert
 
 
-def _opt_section(cls: type[T]):  # noqa: ANN202
-    conv = _section(cls)
-
-    def convert(v: Any) -> T | None:
-        return None if v is None else conv(v)
-
-    return convert
-
-
 def _tuple_of_str(v: Any) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [s for s in (p.strip() for p in v.split(",")) if s]

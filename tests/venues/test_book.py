@@ -95,7 +95,10 @@ def test_book_matches_naive_model(snap_yes, snap_no, ops):
                 book.apply(side, price, delta)
             model[side].pop(price, None)
         else:
-            book.apply(side, price, delta)
+            before = (book.yes_asks(3), book.no_asks(3))
+            rank = book.apply(side, price, delta)
+            if rank >= 3:  # the rank contract: deeper changes leave the best 3 levels alone
+                assert (book.yes_asks(3), book.no_asks(3)) == before
             if new == 0:
                 model[side].pop(price, None)
             else:

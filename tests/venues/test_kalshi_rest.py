@@ -7,7 +7,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-import trio
 
 from kbot.venues.backoff import BackoffPolicy
 from kbot.venues.config import KalshiRestConfig

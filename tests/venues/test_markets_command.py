@@ -124,3 +124,31 @@ async def test_markets_on_recorded_payloads(nursery, rsa_key, key_file, shared_d
     assert rows[0]["close_time"] == "2099-09-21T23:30:00Z" and rows[0]["yes_bid"] == "0.89"
     assert "unsupported_strike_type_structured" in err
     assert all(ok is True for *_, ok in fake.log)
+
+
+async def test_markets_sim_venue_uses_the_sims_endpoints_and_key(nursery, rsa_key, key_file, monkeypatch):
+    """``--venue sim``: the in-process simulated venue's URL and demo key are used (the sim itself is
+    stood in for here; its own tests cover it)."""
+    from contextlib import asynccontextmanager
+    from types import SimpleNamespace
+
+    import kbot.sim
+    from kbot.clock import WallClock
+    from kbot.commands import markets
+
+    fake = btc_fake(rsa_key.public_key())
+    url = await start_rest(nursery, fake)
+    started = []
+
+    @asynccontextmanager
+    async def running_sim(cfg, clock=None):
+        started.append(cfg)
+        yield SimpleNamespace(rest_url=url, ws_url="ws://unused", key_id="sim-demo-key", private_key_path=key_file, clock=WallClock())
+
+    monkeypatch.setattr(kbot.sim, "running_sim", running_sim, raising=False)
+    monkeypatch.setattr(kbot.sim, "SimConfig", lambda **kw: ("SimConfig", kw), raising=False)
+    monkeypatch.setenv("KALSHI_REST_URL", "http://127.0.0.1:9/never-used")  # the sim's own URL wins
+    rows = await markets._collect("sim", ["KXBTCD"])
+    assert started and [r["ticker"] for r in rows] == ["KXBTCD-26AUG2317-T86749.99", "KXBTCD-26AUG2317-T86999.99"]
+    assert all(ok is True for *_, ok in fake.log)
+    assert markets.render(rows, "table").splitlines()[0].startswith("open BTC markets (2)")

@@ -52,26 +52,31 @@ class _Ladder:
         self.sizes = sizes
         self.prices = sorted(sizes)
 
-    def add(self, price: Decimal, delta: Decimal) -> None:
+    def add(self, price: Decimal, delta: Decimal) -> int:
+        """Apply a signed delta; returns the level's rank from the best (0 = best), before a
+        removal / after an insertion, so callers can tell whether the top N levels changed."""
         sizes = self.sizes
+        prices = self.prices
         old = sizes.get(price)
         if old is None:
             if delta > ZERO:
                 sizes[price] = delta
-                insort(self.prices, price)
-                return
+                insort(prices, price)
+                return len(prices) - 1 - bisect_left(prices, price)
             if delta == ZERO:
-                return
+                return len(prices)
             raise BookError(f"delta {delta} at {price} on an empty level")
+        i = bisect_left(prices, price)
+        rank = len(prices) - 1 - i
         new = old + delta
         if new > ZERO:
             sizes[price] = new
-            return
+            return rank
         del sizes[price]
-        prices = self.prices
-        del prices[bisect_left(prices, price)]
+        del prices[i]
         if new < ZERO:
             raise BookError(f"level {price} went negative ({old} {delta:+})")
+        return rank
 
     def best(self) -> tuple[Decimal, Decimal] | None:
         if not self.prices:
@@ -118,14 +123,15 @@ class OrderBook:
         self._yes.replace(yes)
         self._no.replace(no)
 
-    def apply(self, side: str, price: Decimal, delta: Decimal) -> None:
-        """Apply one signed delta to ``side`` ('yes' or 'no'; ``price`` in that side's leg)."""
+    def apply(self, side: str, price: Decimal, delta: Decimal) -> int:
+        """Apply one signed delta to ``side`` ('yes' or 'no'; ``price`` in that side's leg).
+        Returns the touched level's rank from that side's best bid (0 = best): a delta at rank
+        >= N leaves the best N levels of both sides unchanged."""
         if side == "yes":
-            self._yes.add(price, delta)
-        elif side == "no":
-            self._no.add(price, delta)
-        else:
-            raise ValueError(f"side must be 'yes' or 'no', not {side!r}")
+            return self._yes.add(price, delta)
+        if side == "no":
+            return self._no.add(price, delta)
+        raise ValueError(f"side must be 'yes' or 'no', not {side!r}")
 
     def clear(self) -> None:
         self.replace((), ())

@@ -53,14 +53,14 @@ from kbot.venues.wire import (
 # ----------------------------------------------------------------------------- helpers
 
 
-def _legacy_price(d: dict[str, Any], dollars_key: str, cents_key: str) -> Decimal | None:
+def legacy_price(d: dict[str, Any], dollars_key: str, cents_key: str) -> Decimal | None:
     p = opt_price(d, dollars_key)
     if p is None and d.get(cents_key) is not None:
         p = check_price(cents(d[cents_key], cents_key), cents_key)
     return p
 
 
-def _legacy_count(d: dict[str, Any], fp_key: str, int_key: str) -> Decimal | None:
+def legacy_count(d: dict[str, Any], fp_key: str, int_key: str) -> Decimal | None:
     c = opt_count(d, fp_key)
     if c is None and d.get(int_key) is not None:
         c = check_count(to_decimal(d[int_key], int_key), int_key)
@@ -94,7 +94,7 @@ def tick_size(ranges: Any) -> Decimal | None:
     return step
 
 
-def _levels(raw: Any, key: str, *, legacy_cents: bool = False) -> list[tuple[Decimal, Decimal]]:
+def parse_levels(raw: Any, key: str, *, legacy_cents: bool = False) -> list[tuple[Decimal, Decimal]]:
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -122,7 +122,7 @@ def parse_market(m: Any, *, now: float, series_ticker: str | None = None) -> Par
     timer = m.get("settlement_timer_seconds")
     if timer is not None and (isinstance(timer, bool) or not isinstance(timer, (int, float))):
         raise WireError("wrong_type", "settlement_timer_seconds is not a number")
-    settlement_value = _legacy_price(m, "settlement_value_dollars", "settlement_value")
+    settlement_value = legacy_price(m, "settlement_value_dollars", "settlement_value")
     exp = m.get("expiration_value")
     updated = opt_iso_ts(m, "updated_time")
     info = MarketInfo(
@@ -151,15 +151,15 @@ def parse_market(m: Any, *, now: float, series_ticker: str | None = None) -> Par
     quote = Quote(
         ts=now,
         ticker=ticker,
-        yes_bid=norm_bid(_legacy_price(m, "yes_bid_dollars", "yes_bid")),
-        yes_ask=norm_ask(_legacy_price(m, "yes_ask_dollars", "yes_ask")),
-        no_bid=norm_bid(_legacy_price(m, "no_bid_dollars", "no_bid")),
-        no_ask=norm_ask(_legacy_price(m, "no_ask_dollars", "no_ask")),
+        yes_bid=norm_bid(legacy_price(m, "yes_bid_dollars", "yes_bid")),
+        yes_ask=norm_ask(legacy_price(m, "yes_ask_dollars", "yes_ask")),
+        no_bid=norm_bid(legacy_price(m, "no_bid_dollars", "no_bid")),
+        no_ask=norm_ask(legacy_price(m, "no_ask_dollars", "no_ask")),
         yes_bid_size=opt_count(m, "yes_bid_size_fp"),
         yes_ask_size=opt_count(m, "yes_ask_size_fp"),
-        last_price=_legacy_price(m, "last_price_dollars", "last_price"),
-        volume=_legacy_count(m, "volume_fp", "volume"),
-        open_interest=_legacy_count(m, "open_interest_fp", "open_interest"),
+        last_price=legacy_price(m, "last_price_dollars", "last_price"),
+        volume=legacy_count(m, "volume_fp", "volume"),
+        open_interest=legacy_count(m, "open_interest_fp", "open_interest"),
         source="rest",
         recv_ts=now,
     )
@@ -228,17 +228,17 @@ def parse_orderbook(body: Any, ticker: str) -> OrderBook:
     body = obj(body, "orderbook response")
     if "orderbook_fp" in body:
         ob = obj(body["orderbook_fp"], "orderbook_fp")
-        yes = _levels(ob.get("yes_dollars"), "yes_dollars")
-        no = _levels(ob.get("no_dollars"), "no_dollars")
+        yes = parse_levels(ob.get("yes_dollars"), "yes_dollars")
+        no = parse_levels(ob.get("no_dollars"), "no_dollars")
     else:
         ob = body.get("orderbook", body)
         ob = obj(ob, "orderbook")
         if "yes_dollars" in ob or "no_dollars" in ob:
-            yes = _levels(ob.get("yes_dollars"), "yes_dollars")
-            no = _levels(ob.get("no_dollars"), "no_dollars")
+            yes = parse_levels(ob.get("yes_dollars"), "yes_dollars")
+            no = parse_levels(ob.get("no_dollars"), "no_dollars")
         elif "yes" in ob or "no" in ob:
-            yes = _levels(ob.get("yes"), "yes", legacy_cents=True)
-            no = _levels(ob.get("no"), "no", legacy_cents=True)
+            yes = parse_levels(ob.get("yes"), "yes", legacy_cents=True)
+            no = parse_levels(ob.get("no"), "no", legacy_cents=True)
         else:
             raise WireError("missing_field", "orderbook_fp")
     return OrderBook.from_levels(ticker, yes, no)
@@ -308,7 +308,7 @@ def parse_position(p: Any, *, now: float) -> VenuePosition:
     )
 
 
-def _direction(d: dict[str, Any]) -> tuple[str, str]:
+def direction(d: dict[str, Any]) -> tuple[str, str]:
     """(side, action) of an order or fill: the deprecated ``side``/``action`` when present (they are
     exact), else from ``outcome_side`` as a buy of that side (sell-NO is economically buy-YES)."""
     side, action = d.get("side"), d.get("action")
@@ -323,7 +323,7 @@ def _direction(d: dict[str, Any]) -> tuple[str, str]:
     return outcome, "buy"
 
 
-def _side_price(d: dict[str, Any], side: str) -> Decimal:
+def side_price(d: dict[str, Any], side: str) -> Decimal:
     yes = opt_price(d, "yes_price_dollars")
     no = opt_price(d, "no_price_dollars")
     if side == "yes":
@@ -340,7 +340,7 @@ _ORDER_STATUS = {"resting": "resting", "canceled": "canceled", "executed": "fill
 
 def order_event_from(o: dict[str, Any], *, ts: float, mode: str = "live") -> OrderEvent:
     """Shared by REST ``Order`` and WS ``user_order`` (same fields)."""
-    side, action = _direction(o)
+    side, action = direction(o)
     filled = opt_count(o, "fill_count_fp") or ZERO
     initial = opt_count(o, "initial_count_fp")
     remaining = opt_count(o, "remaining_count_fp")
@@ -360,7 +360,7 @@ def order_event_from(o: dict[str, Any], *, ts: float, mode: str = "live") -> Ord
         side=side,  # type: ignore[arg-type]
         action=action,
         count=initial,
-        price=_side_price(o, side),
+        price=side_price(o, side),
         status=status,
         mode=mode,  # type: ignore[arg-type]
         filled_count=filled,
@@ -378,7 +378,7 @@ def parse_order(o: Any, *, now: float) -> OrderEvent:
 def parse_fill(f: Any, *, now: float, mode: str = "live") -> Fill:
     """A ``Fill`` (``GET /portfolio/fills``). ``fee_cost`` is Kalshi's own fee figure."""
     f = obj(f, "fill")
-    side, action = _direction(f)
+    side, action = direction(f)
     ts = opt_iso_ts(f, "created_time")
     if ts is None:
         legacy = f.get("ts")
@@ -398,7 +398,7 @@ def parse_fill(f: Any, *, now: float, mode: str = "live") -> Fill:
         side=side,  # type: ignore[arg-type]
         action=action,
         count=req_count(f, "count_fp"),
-        price=_side_price(f, side),
+        price=side_price(f, side),
         fee=opt_dec(f, "fee_cost") or ZERO,
         is_taker=bool(is_taker),
         mode=mode,  # type: ignore[arg-type]

@@ -67,6 +67,7 @@ class KalshiWsClient:
         self._link: WsLink | None = None
         self._emit: Emit | None = None
         self._dropped_seen = 0
+        self._opened_rt = 0.0  # trio time the current link opened
 
     # ------------------------------------------------------------------ control API
 
@@ -124,8 +125,6 @@ class KalshiWsClient:
             )
             await emit(FeedStatus(ts=now, feed=self.feed, status="reconnecting", detail=f"{reason}; in {delay:.1f}s"))
             await trio.sleep(delay)
-
-    _opened_rt: float = 0.0
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link

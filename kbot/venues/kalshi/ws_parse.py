@@ -41,7 +41,6 @@ from kbot.venues.wire import (
     ZERO,
     WireError,
     cents,
-    check_count,
     check_price,
     iso_ts,
     loads,
@@ -52,7 +51,6 @@ from kbot.venues.wire import (
     opt_float,
     opt_int,
     opt_ms_ts,
-    opt_price,
     opt_s_ts,
     opt_str,
     positive_price,
@@ -60,7 +58,6 @@ from kbot.venues.wire import (
     req_count,
     req_str,
     to_decimal,
-    to_float,
 )
 
 frozen = attrs.frozen(slots=True, kw_only=True)
@@ -148,7 +145,7 @@ def _snapshot_side(m: dict[str, Any], side: str, *, no_in_yes_leg: bool) -> list
         raw, key, legacy = m[side], side, True
     else:
         return []  # the key is omitted when that side is empty
-    levels = rest_parse._levels(raw, key, legacy_cents=legacy)
+    levels = rest_parse.parse_levels(raw, key, legacy_cents=legacy)
     if no_in_yes_leg and side == "no":
         levels = [(ONE - p, q) for p, q in levels]
     return levels
@@ -198,7 +195,7 @@ def parse_orderbook_delta(m: Any, *, use_yes_price: bool, recv_ts: float) -> Boo
 
 
 def _dollars_or_cents(m: dict[str, Any], dollars_key: str, cents_key: str) -> Decimal | None:
-    return rest_parse._legacy_price(m, dollars_key, cents_key)
+    return rest_parse.legacy_price(m, dollars_key, cents_key)
 
 
 def parse_ticker(m: Any, *, recv_ts: float, mono: float = 0.0) -> Quote:
@@ -216,8 +213,8 @@ def parse_ticker(m: Any, *, recv_ts: float, mono: float = 0.0) -> Quote:
         yes_bid_size=opt_count(m, "yes_bid_size_fp"),
         yes_ask_size=opt_count(m, "yes_ask_size_fp"),
         last_price=_dollars_or_cents(m, "price_dollars", "price"),
-        volume=rest_parse._legacy_count(m, "volume_fp", "volume"),
-        open_interest=rest_parse._legacy_count(m, "open_interest_fp", "open_interest"),
+        volume=rest_parse.legacy_count(m, "volume_fp", "volume"),
+        open_interest=rest_parse.legacy_count(m, "open_interest_fp", "open_interest"),
         source="ticker",
         recv_ts=recv_ts,
         mono=mono,
@@ -232,7 +229,7 @@ def parse_trade(m: Any, *, recv_ts: float) -> Trade:
         if no is None:
             raise WireError("missing_field", "yes_price_dollars")
         price = ONE - no
-    count = rest_parse._legacy_count(m, "count_fp", "count")
+    count = rest_parse.legacy_count(m, "count_fp", "count")
     if count is None:
         raise WireError("missing_field", "count_fp")
     taker = m.get("taker_outcome_side") or m.get("taker_side")
@@ -408,7 +405,7 @@ def parse_cfbenchmarks_value(m: Any, *, recv_ts: float, mono: float = 0.0) -> In
 def parse_fill(m: Any, *, recv_ts: float, mode: str = "live") -> Fill:
     """``fill`` (no seq). ``trade_id`` is the fill id; ``fee_cost`` is Kalshi's fee figure."""
     m = obj(m, "msg")
-    side, action = rest_parse._direction(m)
+    side, action = rest_parse.direction(m)
     return Fill(
         fill_id=req_str(m, "trade_id"),
         order_id=req_str(m, "order_id"),
@@ -417,7 +414,7 @@ def parse_fill(m: Any, *, recv_ts: float, mode: str = "live") -> Fill:
         side=side,  # type: ignore[arg-type]
         action=action,
         count=req_count(m, "count_fp"),
-        price=rest_parse._side_price(m, side),
+        price=rest_parse.side_price(m, side),
         fee=opt_dec(m, "fee_cost") or ZERO,
         is_taker=bool(opt_bool(m, "is_taker")),
         mode=mode,  # type: ignore[arg-type]
@@ -478,8 +475,6 @@ __all__ = [
     "BookLevels",
     "Envelope",
     "IndexValue",
-    "check_count",
-    "opt_price",
     "parse_cfbenchmarks_value",
     "parse_envelope",
     "parse_error",
@@ -496,5 +491,4 @@ __all__ = [
     "parse_trade",
     "parse_user_order",
     "settled_from_lifecycle",
-    "to_float",
 ]

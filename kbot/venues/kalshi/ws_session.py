@@ -37,7 +37,7 @@ import attrs
 from loguru import logger
 
 from kbot.actorkit import BadInputLog
-from kbot.messages import BookSnapshot, FeedStatus, MarketSettled, Quote
+from kbot.messages import FeedStatus, MarketSettled
 from kbot.venues.config import KalshiWsConfig
 from kbot.venues.kalshi import ws_parse as wp
 from kbot.venues.kalshi.book import BookError, OrderBook, stale_quote
@@ -357,12 +357,12 @@ class KalshiWsSession:
                 self._invalidate([book.ticker], recv_ts, rt, f"crossed for {b.crossed_run} messages")
             return
         b.crossed_run = 0
-        depth = self.cfg.book_depth
-        key = (book.yes_asks(depth), book.no_asks(depth))
+        q = book.quote(ts=ts, recv_ts=recv_ts, depth=self.cfg.book_depth, mono=mono)
+        key = (q.yes_asks, q.no_asks)
         if key == b.key:
             return
         b.key = key
-        self._msgs.append(book.quote(ts=ts, recv_ts=recv_ts, depth=depth, mono=mono))
+        self._msgs.append(q)
 
     # ------------------------------------------------------------------ frames
 
@@ -528,11 +528,13 @@ class KalshiWsSession:
             self.counters.dropped_deltas += 1
             return
         try:
-            b.book.apply(d.side, d.price, d.delta)
+            rank = b.book.apply(d.side, d.price, d.delta)
         except BookError as e:
             self._invalidate([d.ticker], now, rt, f"book inconsistent: {e}")
             return
         b.seq = env.seq
+        if rank >= self.cfg.book_depth and b.key is not None and not b.crossed_run:
+            return  # below the quoted depth: the Quote would not change
         self._emit_quote(b, d.ts, now, mono, rt)
 
     def _h_ticker(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
@@ -659,4 +661,4 @@ _HANDLERS = {
     "market_position": KalshiWsSession._h_position,
 }
 
-__all__ = ["Command", "KalshiWsSession", "WsCounters", "BookSnapshot", "Quote"]
+__all__ = ["Command", "KalshiWsSession", "WsCounters"]

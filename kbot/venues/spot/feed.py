@@ -72,6 +72,7 @@ class SpotFeedClient:
         self._emit: Emit | None = None
         self._link: WsLink | None = None
         self._last_data_rt = 0.0
+        self._opened_rt = 0.0  # trio time the current link opened
 
     async def run(self, emit: Emit) -> NoReturn:
         self._emit = emit
@@ -114,8 +115,6 @@ class SpotFeedClient:
                 )
                 await emit(FeedStatus(ts=now, feed=self.source, status="reconnecting", detail=f"{reason}; in {delay:.1f}s"))
             await trio.sleep(delay)
-
-    _opened_rt: float = 0.0
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link
