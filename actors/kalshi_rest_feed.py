@@ -106,19 +106,17 @@ class RestFeed:
     def ws_live(self, now: float) -> bool:
         return self.ws_health is not None and self.ws_health.is_live(now, self.cfg.ws_stale_s)
 
-    async def refresh_series(self) -> None:
-        fresh = await discovery.fetch_series(self.client, self.cfg.series)
-        for t, info in fresh.items():
-            if not _same(self.series.get(t), info):
+    async def _update(self, cache: dict[str, Any], fresh: dict[str, Any]) -> None:
+        for key, info in fresh.items():
+            if not _same(cache.get(key), info):
                 await self.send(info)
-            self.series[t] = info
+            cache[key] = info
+
+    async def refresh_series(self) -> None:
+        await self._update(self.series, await discovery.fetch_series(self.client, self.cfg.series))
 
     async def refresh_events(self) -> None:
-        fresh = await discovery.fetch_events(self.client, self.cfg.series)
-        for t, info in fresh.items():
-            if not _same(self.events.get(t), info):
-                await self.send(info)
-            self.events[t] = info
+        await self._update(self.events, await discovery.fetch_events(self.client, self.cfg.series))
 
     async def send_market(self, info: MarketInfo, *, force: bool = False) -> None:
         self.series_of[info.ticker] = info.series_ticker

@@ -47,11 +47,9 @@ def synthetic_kalshi(n: int, seed: int = 1) -> list[str]:
     return frames
 
 
-def recorded_kalshi(limit: int) -> list[str] | None:
-    root = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "organics_kxbtc15m" / "research_data"
-    session = root / "rv600_next_evidence_shadow_20260513T230108Z"
-    if not session.exists():
-        return None
+def organics_book_events(session: Path) -> list[tuple[str, int, str, dict]]:
+    """(market, seq, kind, msg) of one organics_kxbtc15m recorder session (snapshots and deltas),
+    ordered per market by seq (snapshot first at equal seq). Shared with the replay tests."""
     events = []
     for kind in ("orderbook_snapshot", "orderbook_delta"):
         for f in sorted(session.glob(f"raw_events/type={kind}/**/*.gz")):
@@ -60,6 +58,15 @@ def recorded_kalshi(limit: int) -> list[str] | None:
                     r = json.loads(line)
                     events.append((r["market_ticker"], r["sequence_number"], kind, r["payload_json"]))
     events.sort(key=lambda e: (e[0], e[1], e[2] != "orderbook_snapshot"))
+    return events
+
+
+def recorded_kalshi(limit: int) -> list[str] | None:
+    root = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "organics_kxbtc15m" / "research_data"
+    session = root / "rv600_next_evidence_shadow_20260513T230108Z"
+    if not session.exists():
+        return None
+    events = organics_book_events(session)
     first = events[0][0]
     frames = [json.dumps({"type": "subscribed", "id": 1, "msg": {"channel": "orderbook_delta", "sid": 1}})]
     frames += [json.dumps({"type": k, "sid": 1, "seq": s, "msg": p}) for t, s, k, p in events if t == first][:limit]

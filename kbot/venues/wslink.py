@@ -36,6 +36,8 @@ import trio_websocket
 from loguru import logger
 
 from kbot.clock import Clock
+from kbot.messages import FeedStatus
+from kbot.venues.backoff import Backoff, BackoffPolicy
 from kbot.venues.config import WsLinkConfig
 
 Recorder = Callable[[str, float, str], None]
@@ -53,6 +55,39 @@ class LinkHealth:
 
     def is_live(self, now: float, max_silence_s: float) -> bool:
         return self.connected and self.last_frame_ts is not None and now - self.last_frame_ts <= max_silence_s
+
+
+class Reconnector:
+    """What every reconnecting client does after a link ended: mark ``health`` down, reset the
+    backoff when the link had stayed up ``stable_after_s``, wait the next backoff delay (or a
+    given one), logging the retry and reporting ``FeedStatus("reconnecting")``."""
+
+    def __init__(self, feed: str, policy: BackoffPolicy, stable_after_s: float, clock: Clock, health: LinkHealth) -> None:
+        self.feed = feed
+        self.backoff = Backoff(policy)
+        self.stable_after_s = stable_after_s
+        self.clock = clock
+        self.health = health
+        self.log = logger.bind(feed=feed)
+
+    def down(self) -> float:
+        now = self.clock.now()
+        self.health.connected, self.health.since_ts = False, now
+        return now
+
+    async def wait(
+        self, reason: str, opened_rt: float | None, emit: Callable[[Any], Awaitable[None]], *, delay: float | None = None
+    ) -> None:
+        now = self.down()
+        if opened_rt is not None and trio.current_time() - opened_rt >= self.stable_after_s:
+            self.backoff.reset()
+        if delay is None:
+            delay = self.backoff.next()
+            self.log.bind(event="reconnect", delay_s=round(delay, 3), attempt=self.backoff.failures).warning(
+                "{} link down ({}); reconnecting in {:.1f}s (attempt {})", self.feed, reason, delay, self.backoff.failures
+            )
+            await emit(FeedStatus(ts=now, feed=self.feed, status="reconnecting", detail=f"{reason}; in {delay:.1f}s"))
+        await trio.sleep(delay)
 
 
 class Frame(NamedTuple):

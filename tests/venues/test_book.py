@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.venues import organics_book_events
 from kbot.venues.kalshi import ws_parse as wp
 from kbot.venues.kalshi.book import BookError, OrderBook, stale_quote
 from kbot.venues.kalshi.rest_parse import parse_orderbook
@@ -157,19 +158,6 @@ def test_replay_cockpit_ws_session(shared_data):
     assert not any(b.crossed for b in books.values())
 
 
-def _organics_events(session_dir):
-    """(market, seq, kind, payload) of one recorder session, ordered per market by seq."""
-    out = []
-    for kind in ("orderbook_snapshot", "orderbook_delta"):
-        for f in sorted(session_dir.glob(f"raw_events/type={kind}/**/*.gz")):
-            with gzip.open(f, "rt") as fh:
-                for line in fh:
-                    r = json.loads(line)
-                    out.append((r["market_ticker"], r["sequence_number"], kind, r["payload_json"]))
-    out.sort(key=lambda e: (e[0], e[1], e[2] != "orderbook_snapshot"))
-    return out
-
-
 def _checkpoints(session_dir):
     cps = defaultdict(dict)
     for f in session_dir.glob("book_checkpoints/**/*.gz"):
@@ -187,7 +175,7 @@ def test_replay_organics_kxbtc15m_against_recorder_checkpoints(shared_data):
     another level less than a cent below them are not compared.) Locked/crossed states occur only
     transiently, between the deltas of one match."""
     session = _need(shared_data / "organics_kxbtc15m" / "research_data" / "particle_shadow_spotmerge_oos_20260511T121730Z")
-    events = _organics_events(session)
+    events = organics_book_events(session)
     checkpoints = _checkpoints(session)
     books: dict[str, OrderBook] = {}
     last: dict[str, int] = {}

@@ -44,6 +44,15 @@ class ExchangeStatus:
     index_statuses: tuple[tuple[int, bool, bool], ...] = ()  # (exchange_index, exchange_active, trading_active)
 
 
+def _put_set(body: dict[str, Any], obj: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """Add the optional fields of ``obj`` that are set (Kalshi treats absent and null differently)."""
+    for key in keys:
+        v = getattr(obj, key)
+        if v is not None:
+            body[key] = v
+    return body
+
+
 def _valid_price(_inst: Any, attribute: attrs.Attribute, value: Decimal) -> None:
     if not (Decimal(0) < value < ONE):
         raise ValueError(f"{attribute.name} must be strictly between 0 and 1 dollars, got {value}")
@@ -105,11 +114,7 @@ class OrderRequest:
             "reduce_only": self.reduce_only,
             "cancel_order_on_pause": self.cancel_order_on_pause,
         }
-        for key in ("expiration_time", "exchange_index", "subaccount", "order_group_id"):
-            v = getattr(self, key)
-            if v is not None:
-                body[key] = v
-        return body
+        return _put_set(body, self, ("expiration_time", "exchange_index", "subaccount", "order_group_id"))
 
 
 @frozen
@@ -133,11 +138,7 @@ class AmendRequest:
             "price": fmt_dollars(self.price),
             "count": fmt_count(self.count),
         }
-        for key in ("client_order_id", "updated_client_order_id", "expiration_time", "exchange_index"):
-            v = getattr(self, key)
-            if v is not None:
-                body[key] = v
-        return body
+        return _put_set(body, self, ("client_order_id", "updated_client_order_id", "expiration_time", "exchange_index"))
 
 
 @frozen
@@ -148,12 +149,7 @@ class CancelItem:
     subaccount: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"order_id": self.order_id}
-        for key in ("market_ticker", "exchange_index", "subaccount"):
-            v = getattr(self, key)
-            if v is not None:
-                body[key] = v
-        return body
+        return _put_set({"order_id": self.order_id}, self, ("market_ticker", "exchange_index", "subaccount"))
 
 
 @frozen

@@ -24,13 +24,11 @@ from loguru import logger
 
 from kbot.actorkit import BadInputLog
 from kbot.clock import Clock
-from kbot.messages import FeedStatus
-from kbot.venues.backoff import Backoff
 from kbot.venues.config import KalshiWsConfig
 from kbot.venues.kalshi.auth import Credentials, CredentialsError, signing_path
 from kbot.venues.kalshi.errors import KalshiAuthError
 from kbot.venues.kalshi.ws_session import KalshiWsSession
-from kbot.venues.wslink import Frame, LinkClosed, LinkFailed, LinkHealth, Recorder, WsLink, run_link
+from kbot.venues.wslink import Frame, LinkClosed, LinkFailed, LinkHealth, Reconnector, Recorder, WsLink, run_link
 
 Emit = Callable[[Any], Awaitable[None]]
 
@@ -87,10 +85,9 @@ class KalshiWsClient:
 
     async def run(self, emit: Emit) -> NoReturn:
         self._emit = emit
-        backoff = Backoff(self.cfg.backoff)
+        again = Reconnector(self.feed, self.cfg.backoff, self.cfg.link.stable_after_s, self.clock, self.health)
         while True:
             opened_rt: float | None = None
-            reason = "?"
             headers = list(self.credentials.headers("GET", signing_path(self.url)).items())
             try:
                 await run_link(
@@ -107,24 +104,16 @@ class KalshiWsClient:
                 )
             except LinkFailed as e:
                 if e.status in (401, 403):
-                    raise KalshiAuthError(e.status, "ws_upgrade_refused", e.reason, (e.body or b"")[:200].decode("utf-8", "replace"), path=self.url) from None
+                    body = (e.body or b"")[:200].decode("utf-8", "replace")
+                    raise KalshiAuthError(e.status, "ws_upgrade_refused", e.reason, body, path=self.url) from None
                 reason = e.reason
             except LinkClosed as e:
                 reason = e.reason
                 opened_rt = self._opened_rt
             self._link = None
-            now = self.clock.now()
-            self.health.connected, self.health.since_ts = False, now
-            self.session.on_disconnected(now, reason)
+            self.session.on_disconnected(again.down(), reason)
             await self._flush()
-            if opened_rt is not None and trio.current_time() - opened_rt >= self.cfg.link.stable_after_s:
-                backoff.reset()
-            delay = backoff.next()
-            self.log.bind(event="reconnect", delay_s=round(delay, 3)).warning(
-                "Kalshi WS link down ({}); reconnecting in {:.1f}s (attempt {})", reason, delay, backoff.failures
-            )
-            await emit(FeedStatus(ts=now, feed=self.feed, status="reconnecting", detail=f"{reason}; in {delay:.1f}s"))
-            await trio.sleep(delay)
+            await again.wait(reason, opened_rt, emit)
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link

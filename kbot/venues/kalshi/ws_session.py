@@ -120,26 +120,19 @@ class KalshiWsSession:
 
     # ------------------------------------------------------------------ plumbing
 
+    _CHANNEL_FLAGS = (
+        ("orderbook", "orderbook_delta"),
+        ("ticker", "ticker"),
+        ("trades", "trade"),
+        ("lifecycle", "market_lifecycle_v2"),
+        ("fills", "fill"),
+        ("user_orders", "user_orders"),
+        ("market_positions", "market_positions"),
+        ("cfbenchmarks", "cfbenchmarks_value"),
+    )
+
     def _channels(self) -> list[str]:
-        c = self.cfg
-        chans = []
-        if c.orderbook:
-            chans.append("orderbook_delta")
-        if c.ticker:
-            chans.append("ticker")
-        if c.trades:
-            chans.append("trade")
-        if c.lifecycle:
-            chans.append("market_lifecycle_v2")
-        if c.fills:
-            chans.append("fill")
-        if c.user_orders:
-            chans.append("user_orders")
-        if c.market_positions:
-            chans.append("market_positions")
-        if c.cfbenchmarks:
-            chans.append("cfbenchmarks_value")
-        return chans
+        return [ch for flag, ch in self._CHANNEL_FLAGS if getattr(self.cfg, flag)]
 
     def drain(self) -> tuple[list[Any], list[Command], str | None]:
         """Everything produced since the last drain: messages to send on, commands to write to
@@ -168,15 +161,19 @@ class KalshiWsSession:
 
     # ------------------------------------------------------------------ connection
 
-    def on_connected(self, now: float, rt: float) -> None:
-        self.connected = True
+    def _reset_subscriptions(self) -> None:
+        """A new or lost connection: every sid and pending command is gone."""
         self._next_id = 1
         self._pending.clear()
         self._retry.clear()
         self._by_sid.clear()
-        self._warned.clear()
         for ch in list(self.subs):
             self.subs[ch] = _Sub(ch)
+
+    def on_connected(self, now: float, rt: float) -> None:
+        self.connected = True
+        self._reset_subscriptions()
+        self._warned.clear()
         for b in self.books.values():
             self._make_stale(b, now, rt, emit=False)
         self._status(now, "connected")
@@ -186,11 +183,7 @@ class KalshiWsSession:
     def on_disconnected(self, now: float, reason: str) -> None:
         was = self.connected
         self.connected = False
-        self._by_sid.clear()
-        self._pending.clear()
-        self._retry.clear()
-        for ch in list(self.subs):
-            self.subs[ch] = _Sub(ch, failures=self.subs[ch].failures)
+        self._reset_subscriptions()
         for b in self.books.values():
             self._make_stale(b, now, None, emit=b.live or b.key is not None)
         if was:

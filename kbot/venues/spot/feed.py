@@ -23,14 +23,13 @@ from loguru import logger
 from kbot.actorkit import BadInputLog
 from kbot.clock import Clock
 from kbot.messages import FeedStatus
-from kbot.venues.backoff import Backoff
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.binance import BinanceProtocol
 from kbot.venues.spot.coinbase import CoinbaseProtocol
 from kbot.venues.spot.common import SpotProtocol
 from kbot.venues.spot.kraken import KrakenProtocol
 from kbot.venues.wire import WireError
-from kbot.venues.wslink import Frame, LinkClosed, LinkFailed, LinkHealth, Recorder, WsLink, run_link
+from kbot.venues.wslink import Frame, LinkClosed, LinkFailed, LinkHealth, Reconnector, Recorder, WsLink, run_link
 
 Emit = Callable[[Any], Awaitable[None]]
 
@@ -76,7 +75,7 @@ class SpotFeedClient:
 
     async def run(self, emit: Emit) -> NoReturn:
         self._emit = emit
-        backoff = Backoff(self.cfg.backoff)
+        again = Reconnector(self.source, self.cfg.backoff, self.cfg.link.stable_after_s, self.clock, self.health)
         while True:
             opened: float | None = None
             delay: float | None = None
@@ -104,17 +103,7 @@ class SpotFeedClient:
                 reason = e.reason
                 opened = self._opened_rt
             self._link = None
-            now = self.clock.now()
-            self.health.connected, self.health.since_ts = False, now
-            if opened is not None and trio.current_time() - opened >= self.cfg.link.stable_after_s:
-                backoff.reset()
-            if delay is None:
-                delay = backoff.next()
-                self.log.bind(event="reconnect", delay_s=round(delay, 3)).warning(
-                    "{} link down ({}); reconnecting in {:.1f}s", self.source, reason, delay
-                )
-                await emit(FeedStatus(ts=now, feed=self.source, status="reconnecting", detail=f"{reason}; in {delay:.1f}s"))
-            await trio.sleep(delay)
+            await again.wait(reason, opened, emit, delay=delay)
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link
