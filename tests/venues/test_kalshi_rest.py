@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+D = Decimal
+
 import pytest
 
 from kbot.venues.backoff import BackoffPolicy
@@ -290,3 +292,35 @@ async def test_recorder_gets_every_response(rest, creds):
         await c.get_exchange_status()
     assert seen[0][0] == "kalshi_rest"
     assert '"path": "/exchange/status"' in seen[0][1] and '"status": 200' in seen[0][1]
+
+
+async def test_portfolio_endpoints_signed_and_parsed(rest, creds):
+    fake, url = rest
+    fake.responses[("GET", "/portfolio/balance")] = (200, {"balance": 10000, "balance_dollars": "100.0000", "portfolio_value": 0, "updated_ts": 1})
+    fake.responses[("GET", "/portfolio/positions")] = (200, {"cursor": "", "market_positions": [
+        {"ticker": "T", "exchange_index": 2, "total_traded_dollars": "1.0", "position_fp": "3.00", "market_exposure_dollars": "1.5",
+         "realized_pnl_dollars": "0", "fees_paid_dollars": "0.02", "last_updated_ts": "2026-08-20T10:00:00Z"},
+        {"ticker": "BAD", "position_fp": "x"}], "event_positions": []})
+    fake.responses[("GET", "/portfolio/orders")] = (200, {"cursor": None, "orders": [
+        {"order_id": "o", "ticker": "T", "outcome_side": "yes", "book_side": "bid", "status": "executed", "yes_price_dollars": "0.40",
+         "no_price_dollars": "0.60", "fill_count_fp": "3.00", "remaining_count_fp": "0.00", "initial_count_fp": "3.00", "client_order_id": "c"}]})
+    fake.responses[("GET", "/portfolio/fills")] = (200, {"cursor": "", "fills": [
+        {"fill_id": "f", "trade_id": "f", "order_id": "o", "ticker": "T", "market_ticker": "T", "outcome_side": "yes", "book_side": "bid",
+         "count_fp": "3.00", "yes_price_dollars": "0.4000", "no_price_dollars": "0.6000", "is_taker": True, "fee_cost": "0.0504",
+         "created_time": "2026-08-20T10:00:00Z"}]})
+    fake.responses[("GET", "/portfolio/settlements")] = (200, {"cursor": "", "settlements": [
+        {"ticker": "T", "event_ticker": "E", "market_result": "yes", "yes_count_fp": "3.00", "yes_total_cost_dollars": "1.2",
+         "no_count_fp": "0.00", "no_total_cost_dollars": "0", "revenue": 300, "settled_time": "2026-08-20T11:00:00Z", "fee_cost": "0.0504"}]})
+    async with KalshiRestClient(url, creds, cfg=FAST) as c:
+        bal = await c.get_balance()
+        pos = await c.get_positions()
+        orders = await c.get_orders(status="executed")
+        fills = await c.get_fills(ticker="T")
+        sett = await c.get_settlements()
+        assert c.bad.counts == {"position:bad_value": 1}
+    assert bal.balance == D("100") and [p.ticker for p in pos] == ["T"]
+    assert orders[0].status == "filled" and orders[0].price == D("0.40")
+    assert fills[0].fee == D("0.0504") and fills[0].price == D("0.4")
+    assert sett[0].revenue == D(3)
+    assert all(ok for *_, ok in fake.log)
+    assert [q.get("limit") for m, p, q, _ in fake.log if "/portfolio/" in p and not p.endswith("balance")] == ["1000"] * 4

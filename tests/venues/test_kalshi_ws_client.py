@@ -75,6 +75,21 @@ async def test_signed_handshake_subscribe_and_quotes(nursery, ws_env):
     await conn.wait_cmd(lambda c: c["cmd"] == "update_subscription" and c["params"]["action"] == "delete_markets")
 
 
+async def test_recorder_hook_gets_every_frame(nursery, rsa_key, creds):
+    fake = FakeWs(rsa_key.public_key())
+    url = await start_ws(nursery, fake)
+    seen = []
+    client = KalshiWsClient(url, creds, CFG, WallClock(), recorder=lambda src, ts, text: seen.append((src, ts, text)))
+    await client.watch([T1])
+    nursery.start_soon(client.run, Collect().send)
+    conn = await fake.wait_conn(1)
+    await wait_for(lambda: conn.sid_of("orderbook_delta") is not None)
+    await conn.snapshot(T1, [["0.4000", "1.00"]], [])
+    await wait_for(lambda: any('"orderbook_snapshot"' in t for _, _, t in seen))
+    assert {s for s, _, _ in seen} == {"kalshi_ws"} and all(isinstance(ts, float) for _, ts, _ in seen)
+    assert any('"subscribed"' in t for _, _, t in seen)
+
+
 async def test_reconnect_resubscribes_everything(nursery, ws_env):
     fake, url, client, out = ws_env
     await client.watch([T1, T2])

@@ -165,6 +165,9 @@ def test_seq_gap_marks_books_stale_and_requests_snapshots():
     q = quotes(d.msgs)[-1]
     assert q.ticker == T1 and not q.stale and q.yes_bid == D("0.41")
     assert d.s.book(T2) is None and d.s.book(T1) is not None
+    assert not any(isinstance(m, FeedStatus) and m.status == "resynced" for m in d.msgs)
+    d.snapshot(T2, [["0.3000", "1.00"]], [])
+    assert [m.status for m in d.msgs if isinstance(m, FeedStatus)][-1] == "resynced"
 
 
 def test_snapshot_timeout_escalates_to_resubscribe_then_reconnect():

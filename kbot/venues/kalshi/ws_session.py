@@ -116,6 +116,7 @@ class KalshiWsSession:
         self._msgs: list[Any] = []
         self._cmds: list[Command] = []
         self._reconnect: str | None = None
+        self._resyncing = False  # books were invalidated and are being recovered
         self._prefixes = tuple(f"{s}-" for s in cfg.lifecycle_series)
 
     # ------------------------------------------------------------------ plumbing
@@ -163,6 +164,7 @@ class KalshiWsSession:
 
     def _reset_subscriptions(self) -> None:
         """A new or lost connection: every sid and pending command is gone."""
+        self._resyncing = False
         self._next_id = 1
         self._pending.clear()
         self._retry.clear()
@@ -334,6 +336,7 @@ class KalshiWsSession:
                 self._make_stale(b, now, rt, emit=True)
                 stale.append(t)
         if stale:
+            self._resyncing = True
             self.log.warning("books stale ({}): {}", reason, ", ".join(sorted(stale)[:10]))
             self._request_snapshots(stale, now, rt)
 
@@ -505,8 +508,9 @@ class KalshiWsSession:
         self._emit_quote(b, now, now, mono, rt)
         b.snap_at = now
         self._msgs.append(b.book.snapshot(ts=now, recv_ts=now, depth=self.cfg.book_depth, seq=env.seq))
-        if sub.failures and all(x.live for x in self.books.values()):
+        if (sub.failures or self._resyncing) and all(x.live for x in self.books.values()):
             sub.failures = 0
+            self._resyncing = False
             self._status(now, "resynced", "orderbook_delta")
 
     def _h_delta(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
