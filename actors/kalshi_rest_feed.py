@@ -4,7 +4,8 @@ settlement sweep.
 Receives: optional ``RefreshMarket(ticker)`` on ``control`` (e.g. routed from a WS
           ``metadata_updated`` lifecycle event: re-read that market now, for a 15M strike).
 Applies:  ``kbot.venues.kalshi.discovery`` (which open markets are usable, effective fees) and the
-          REST parsers, on the schedule of ``KalshiRestFeedConfig`` (kbot clock seconds):
+          REST parsers, on the schedule of ``KalshiRestFeedConfig`` (market cadences in kbot-clock
+          seconds with a real-time floor; the polling fallback in real seconds):
           - every ``series_refresh_s``: ``SeriesInfo`` per configured series (fee type/multiplier);
           - every ``discovery_s``: ``EventInfo`` of open events (fee overrides) and a ``MarketInfo``
             per usable open market carrying the *effective* fee_type/fee_multiplier; sent when it
@@ -103,8 +104,8 @@ class RestFeed:
         await self.out.send(msg)
         self.stats.msgs_out += 1
 
-    def ws_live(self, now: float) -> bool:
-        return self.ws_health is not None and self.ws_health.is_live(now, self.cfg.ws_stale_s)
+    def ws_live(self) -> bool:
+        return self.ws_health is not None and self.ws_health.is_live(trio.current_time(), self.cfg.ws_stale_s)
 
     async def _update(self, cache: dict[str, Any], fresh: dict[str, Any]) -> None:
         for key, info in fresh.items():
@@ -201,38 +202,39 @@ async def run_kalshi_rest_feed(
 ) -> None:
     client.bad = StatsBadInputLog("kalshi_rest", stats)  # malformed items count in this actor's health
     feed = RestFeed(cfg, client, out, stats, clock, ws_health)
-    now = clock.now()
-    next_series = next_discovery = next_full = next_poll = next_settle = now
+
+    def period(clock_s: float) -> float:  # a market cadence in real seconds, floored
+        return max(clock_s / max(clock.speed, 1e-9), cfg.min_period_real_s)
+
+    rt = trio.current_time()
+    next_series = next_discovery = next_full = next_poll = next_settle = rt
     while True:
-        now = clock.now()
-        stats.last_msg_ts = now
-        if now >= next_series:
-            if await feed.guarded("series refresh", feed.refresh_series):
-                next_series = now + cfg.series_refresh_s
-            else:
-                next_series = now + cfg.discovery_s
-        if now >= next_discovery:
-            full = now >= next_full
-            ws_down = not feed.ws_live(now)
+        rt = trio.current_time()
+        stats.last_msg_ts = clock.now()
+        if rt >= next_series:
+            ok = await feed.guarded("series refresh", feed.refresh_series)
+            next_series = rt + period(cfg.series_refresh_s if ok else cfg.discovery_s)
+        if rt >= next_discovery:
+            full = rt >= next_full
+            ws_down = not feed.ws_live()
 
             async def step(full: bool = full, ws_down: bool = ws_down) -> None:
                 await feed.refresh_events()
                 await feed.discover(full=full, quotes=ws_down)
 
             if await feed.guarded("discovery", step) and full:
-                next_full = now + cfg.full_refresh_s
-            next_discovery = now + cfg.discovery_s
-            next_poll = now + cfg.poll_s
-        elif now >= next_poll:
-            if not feed.ws_live(now):
+                next_full = rt + period(cfg.full_refresh_s)
+            next_discovery = rt + period(cfg.discovery_s)
+            next_poll = rt + cfg.poll_s
+        elif rt >= next_poll:
+            if not feed.ws_live():
                 await feed.guarded("quote poll", feed.poll_quotes)
-            next_poll = now + cfg.poll_s
-        if now >= next_settle:
+            next_poll = rt + cfg.poll_s
+        if rt >= next_settle:
             await feed.guarded("settlement sweep", feed.sweep_settlements)
-            next_settle = now + cfg.settlement_s
+            next_settle = rt + period(cfg.settlement_s)
         stats.msgs_in = client.requests
-        wake = min(next_series, next_discovery, next_poll, next_settle)
-        delay = max(0.0, wake - clock.now()) / max(clock.speed, 1e-9)
+        delay = max(0.0, min(next_series, next_discovery, next_poll, next_settle) - trio.current_time())
         if control is None:
             await trio.sleep(delay)
             continue

@@ -8,9 +8,10 @@ Precedence for Kalshi endpoints and keys: environment > config file > defaults b
 - ``KBOT_ALLOW_INSECURE_KEY=1``: accept a key file readable by group/others.
 
 Nested sections accept plain dicts (``KalshiConfig(rest={"tier": "advanced"})``), Decimal-free.
-Time intervals named ``*_s`` are seconds. Network timeouts (connect, silence, ping, retry backoff)
-run on Trio's clock (real seconds); business cadences of the feed actors (discovery, polling,
-settlement sweeps) run on the kbot ``Clock`` so they keep pace with a sped-up simulated venue.
+Time intervals named ``*_s`` are seconds. Network timeouts (connect, silence, ping, retry backoff,
+the REST quote-polling fallback) run on Trio's clock (real seconds); market cadences of the REST
+feed (discovery, settlement sweeps) run on the kbot ``Clock`` so they keep pace with a sped-up
+simulated venue, with a real-time floor (see ``KalshiRestFeedConfig``).
 """
 
 from __future__ import annotations
@@ -149,16 +150,22 @@ class KalshiWsConfig:
 
 @frozen
 class KalshiRestFeedConfig:
-    """The REST feed actor: discovery, quote-polling fallback, settlement sweep."""
+    """The REST feed actor: discovery, quote-polling fallback, settlement sweep.
+
+    Market cadences (``discovery_s``, ``series_refresh_s``, ``full_refresh_s``, ``settlement_s``)
+    are kbot-clock seconds, so they keep pace with a sped-up simulated venue, but never run more
+    often than every ``min_period_real_s`` real seconds (the rate limits are real time). The
+    fallback (``poll_s``, ``ws_stale_s``) is about the network and is in real seconds."""
 
     series: tuple[str, ...] = attrs.field(default=BTC_SERIES, converter=_tuple_of_str)
     discovery_s: float = attrs.field(default=30.0, validator=_pos)  # list open markets per series
     series_refresh_s: float = attrs.field(default=600.0, validator=_pos)  # series fee fields
     full_refresh_s: float = attrs.field(default=300.0, validator=_pos)  # re-send every MarketInfo
-    poll_s: float = attrs.field(default=2.0, validator=_pos)  # quote polling while the WS is down
-    ws_stale_s: float = attrs.field(default=10.0, validator=_pos)  # WS quiet this long counts as down
     settlement_s: float = attrs.field(default=30.0, validator=_pos)  # settlement sweep cadence
-    settlement_lookback_s: float = attrs.field(default=6 * 3600.0, validator=_pos)
+    settlement_lookback_s: float = attrs.field(default=6 * 3600.0, validator=_pos)  # kbot-clock seconds
+    min_period_real_s: float = attrs.field(default=1.0, validator=_pos)  # floor for the cadences above
+    poll_s: float = attrs.field(default=2.0, validator=_pos)  # real s: quote polling while the WS is down
+    ws_stale_s: float = attrs.field(default=10.0, validator=_pos)  # real s: WS quiet this long counts as down
     reread_max: int = attrs.field(default=20, validator=_nonneg)  # GET /markets/{t} per cycle for late strikes
 
 

@@ -50,11 +50,16 @@ class LinkHealth:
     the Kalshi WebSocket is down). Times on the kbot clock."""
 
     connected: bool = False
-    since_ts: float | None = None  # when the current state began
-    last_frame_ts: float | None = None
+    since_ts: float | None = None  # when the current state began (kbot clock)
+    last_frame_ts: float | None = None  # kbot clock
+    last_frame_rt: float | None = None  # Trio clock (real seconds): for liveness decisions
 
-    def is_live(self, now: float, max_silence_s: float) -> bool:
-        return self.connected and self.last_frame_ts is not None and now - self.last_frame_ts <= max_silence_s
+    def frame(self, recv_ts: float, rt: float) -> None:
+        self.last_frame_ts, self.last_frame_rt = recv_ts, rt
+
+    def is_live(self, rt: float, max_silence_s: float) -> bool:
+        """Connected and a frame within ``max_silence_s`` real seconds of Trio time ``rt``."""
+        return self.connected and self.last_frame_rt is not None and rt - self.last_frame_rt <= max_silence_s
 
 
 class Reconnector:

@@ -121,13 +121,14 @@ class KalshiWsClient:
         self._dropped_seen = 0
         self.connects += 1
         now = self.clock.now()
-        self.health.connected, self.health.since_ts, self.health.last_frame_ts = True, now, now
+        self.health.connected, self.health.since_ts = True, now
+        self.health.frame(now, self._opened_rt)
         self.log.info("Kalshi WS connected to {} (connection {})", self.url, self.connects)
         self.session.on_connected(now, trio.current_time())
         await self._flush()
 
     async def _on_frame(self, frame: Frame) -> None:
-        self.health.last_frame_ts = frame.recv_ts
+        self.health.frame(frame.recv_ts, frame.rt)
         link = self._link
         if link is not None and link.dropped != self._dropped_seen:
             self.session.on_frames_dropped(link.dropped - self._dropped_seen, frame.recv_ts, frame.rt)

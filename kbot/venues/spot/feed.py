@@ -126,7 +126,7 @@ class SpotFeedClient:
         assert self._emit is not None
         if ticks:
             self._last_data_rt = frame.rt
-            self.health.last_frame_ts = frame.recv_ts
+            self.health.frame(frame.recv_ts, frame.rt)
             for t in ticks:
                 self.ticks += 1
                 await self._emit(t)
