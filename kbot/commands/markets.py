@@ -1,8 +1,9 @@
 """`kbot markets`: list the open BTC markets the REST client discovers (checks keys and connectivity).
 
-One row per usable open market: ticker, series, strike type, floor, cap, close time (UTC), status,
-yes bid/ask. Markets that cannot be priced (no bounds, no close time, already closed) are listed on
-stderr with the reason. With credentials (``KALSHI_API_KEY_ID`` + ``KALSHI_PRIVATE_KEY_PATH``) every
+One row per open market (as the venue's ``status=open`` listing says): ticker, series, strike type,
+floor, cap, close time (UTC), status, yes bid/ask. Markets without usable bounds or close time (or
+not in a tradable status) are listed on stderr with the reason; a close time already past on this
+machine's clock is noted on stderr but the row is kept. With credentials (``KALSHI_API_KEY_ID`` + ``KALSHI_PRIVATE_KEY_PATH``) every
 request is signed, so a wrong key shows up as a clear 401 message; without them the public market
 data is listed. ``KALSHI_REST_URL`` points the command at another server (a proxy, a stand-in).
 ``--venue sim`` starts the built-in simulated venue in-process and lists its markets.
@@ -121,9 +122,15 @@ async def _list(rest_url: str, creds: Any, series: list[str], clock: Any) -> lis
             raise
         except (KalshiApiError, ValueError) as e:  # status is informative only
             logger.info("{}: exchange status unavailable ({})", rest_url, e)
-        found = await discover(client, series, clock.now())
+        # the venue's status says what is open; a close time already past on this machine's clock
+        # is shown (and noted), not hidden
+        now = clock.now()
+        found = await discover(client, series, now, require_future_close=False)
     for sk in found.skipped:
         logger.info("skipped {} ({}): {}", sk.ticker, sk.series_ticker, sk.reason)
+    for pm in found.markets:
+        if pm.info.close_ts is not None and pm.info.close_ts <= now:
+            logger.info("{} is listed open but its close time {} has passed", pm.info.ticker, _utc(pm.info.close_ts))
     return [_row(pm) for pm in found.markets]
 
 

@@ -98,3 +98,19 @@ async def test_discover_against_fake(nursery, creds):
     }
     assert d.pending == ["KXBTCD-26AUG2317-T86999.99"]
     assert all(ok for *_, ok in fake.log)
+
+
+async def test_server_ignoring_series_filter_cannot_mislabel(nursery, creds):
+    fake = FakeRest(creds.private_key.public_key(), page_size=100)
+    fake.markets = [
+        market("KXBTCD-26AUG2317-T86749.99", "KXBTCD-26AUG2317"),
+        market("KXBTC-26AUG2317-B86875", "KXBTC-26AUG2317", strike_type="between", floor=86750, cap=86999.99),
+    ]
+    fake.events = [event("KXBTCD-26AUG2317", "KXBTCD"), event("KXBTC-26AUG2317", "KXBTC")]
+    plain_filter = fake._filter
+    fake._filter = lambda q: plain_filter({k: v for k, v in q.items() if k != "series_ticker"})  # a sloppy server
+    url = await start_rest(nursery, fake)
+    async with KalshiRestClient(url, creds, cfg=FAST) as c:
+        d = await discovery.discover(c, ["KXBTC", "KXBTCD"], NOW)
+    assert {(pm.info.ticker, pm.info.series_ticker) for pm in d.markets} == {
+        ("KXBTCD-26AUG2317-T86749.99", "KXBTCD"), ("KXBTC-26AUG2317-B86875", "KXBTC")}

@@ -41,11 +41,12 @@ LATE_BOUND = frozenset({"missing_floor_strike", "missing_cap_strike"})
 frozen = attrs.frozen(slots=True, kw_only=True)
 
 
-def market_problem(m: MarketInfo, now: float) -> str | None:
-    """Why ``m`` cannot be priced, or None. Pure."""
+def market_problem(m: MarketInfo, now: float, *, require_future_close: bool = True) -> str | None:
+    """Why ``m`` cannot be priced, or None. Pure. ``require_future_close=False`` trusts the
+    venue's ``status`` alone about whether the market is still open (a listing tool)."""
     if m.close_ts is None:
         return "missing_close_time"
-    if m.close_ts <= now:
+    if require_future_close and m.close_ts <= now:
         return "past_close_time"
     if m.status not in TRADABLE_STATUSES:
         return f"status_{m.status}"
@@ -144,20 +145,30 @@ async def open_markets(
     series_info: dict[str, SeriesInfo] | None = None,
     events: dict[str, EventInfo] | None = None,
     skip_log: SkipLog | None = None,
+    require_future_close: bool = True,
 ) -> tuple[list[ParsedMarket], list[Skipped], list[str]]:
-    """(usable markets with fees applied, skipped markets, pending tickers) for ``series``."""
+    """(usable markets with fees applied, skipped markets, pending tickers) for ``series``.
+
+    A market listed under a series whose event (per ``events``) belongs to another series is left
+    out, and each ticker is taken once: a server ignoring the ``series_ticker`` filter cannot
+    mislabel markets."""
     usable: list[ParsedMarket] = []
     skipped: list[Skipped] = []
     pending: list[str] = []
+    seen: set[str] = set()
     budget = reread_max
     for s in series:
         for pm in await client.list_markets(series_ticker=s, status="open"):
-            problem = market_problem(pm.info, now)
+            ev = (events or {}).get(pm.info.event_ticker)
+            if pm.info.ticker in seen or (ev is not None and ev.series_ticker != s):
+                continue
+            seen.add(pm.info.ticker)
+            problem = market_problem(pm.info, now, require_future_close=require_future_close)
             if problem in LATE_BOUND and budget > 0:
                 budget -= 1
                 try:
                     pm = await client.get_market(pm.info.ticker, series_ticker=s)
-                    problem = market_problem(pm.info, now)
+                    problem = market_problem(pm.info, now, require_future_close=require_future_close)
                 except KalshiAuthError:
                     raise
                 except (KalshiApiError, ValueError) as e:
@@ -177,12 +188,19 @@ async def open_markets(
 
 
 async def discover(
-    client: KalshiRestClient, series: Sequence[str], now: float, *, reread_max: int = 20, skip_log: SkipLog | None = None
+    client: KalshiRestClient,
+    series: Sequence[str],
+    now: float,
+    *,
+    reread_max: int = 20,
+    skip_log: SkipLog | None = None,
+    require_future_close: bool = True,
 ) -> Discovery:
     """Series, events (fee overrides) and usable open markets of ``series`` in one pass."""
     series_info = await fetch_series(client, series)
     events = await fetch_events(client, series)
     markets, skipped, pending = await open_markets(
-        client, series, now, reread_max=reread_max, series_info=series_info, events=events, skip_log=skip_log
+        client, series, now, reread_max=reread_max, series_info=series_info, events=events, skip_log=skip_log,
+        require_future_close=require_future_close,
     )
     return Discovery(series=series_info, events=events, markets=markets, skipped=skipped, pending=pending)
