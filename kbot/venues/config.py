@@ -139,6 +139,9 @@ class KalshiWsConfig:
     book_snapshot_s: float = attrs.field(default=60.0, validator=_pos)  # BookSnapshot per market (record)
     resync_timeout_s: float = attrs.field(default=10.0, validator=_pos)  # snapshot after gap -> resubscribe
     tick_s: float = attrs.field(default=1.0, validator=_pos)  # housekeeping cadence (real seconds)
+    # real seconds without any frame while markets are watched -> reconnect, even though pings are
+    # answered (a server that keeps the socket but stopped streaming); BTC markets are never this quiet
+    max_quiet_s: float = attrs.field(default=120.0, validator=_pos)
     # created/lifecycle events of markets not (yet) watched pass when the ticker starts with one of
     # these (series + "-"); a noise filter only, the registry confirms by REST
     lifecycle_series: tuple[str, ...] = attrs.field(default=BTC_SERIES, converter=_tuple_of_str)

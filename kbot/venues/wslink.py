@@ -184,8 +184,9 @@ async def _reader(
 
 
 async def _watchdog(link: WsLink, ws: trio_websocket.WebSocketConnection, cfg: WsLinkConfig) -> None:
+    probed_ok = link.opened_rt  # when a ping last came back (or the link opened)
     while True:
-        due = link.last_rx_rt + cfg.silence_s
+        due = max(link.last_rx_rt, probed_ok) + cfg.silence_s
         if cfg.max_age_s is not None:
             due = min(due, link.opened_rt + cfg.max_age_s)
         await trio.sleep_until(due)
@@ -193,7 +194,7 @@ async def _watchdog(link: WsLink, ws: trio_websocket.WebSocketConnection, cfg: W
         if cfg.max_age_s is not None and now >= link.opened_rt + cfg.max_age_s:
             await link.close("max connection age reached")
             return
-        if now - link.last_rx_rt < cfg.silence_s:
+        if now - max(link.last_rx_rt, probed_ok) < cfg.silence_s:
             continue
         pong = False
         with trio.move_on_after(cfg.ping_timeout_s):
@@ -205,8 +206,7 @@ async def _watchdog(link: WsLink, ws: trio_websocket.WebSocketConnection, cfg: W
         if not pong:
             await link.close(f"silent for {now - link.last_rx_rt:.0f}s and no pong")
             return
-        # alive but quiet: look again after another silence period
-        link.last_rx_rt = max(link.last_rx_rt, trio.current_time() - cfg.silence_s / 2)
+        probed_ok = trio.current_time()  # alive but quiet: probe again after another silence period
 
 
 async def run_link(

@@ -185,6 +185,22 @@ async def test_silent_server_without_pong_is_dropped_and_reconnected(nursery, cr
     assert reasons and "silent" in reasons[0] and "no pong" in reasons[0]
 
 
+async def test_streaming_stops_but_pongs_continue_reconnects(nursery, rsa_key, creds):
+    """The server keeps the socket and answers pings but stopped streaming: after max_quiet_s
+    without a frame (while markets are watched) the client reconnects."""
+    fake = FakeWs(rsa_key.public_key())
+    url = await start_ws(nursery, fake)
+    cfg = KalshiWsConfig(use_yes_price=False, max_quiet_s=0.3, tick_s=0.02, link=WsLinkConfig(silence_s=0.1, ping_timeout_s=1),
+                         backoff=BackoffPolicy(initial_s=0.01, max_s=0.02))
+    client = KalshiWsClient(url, creds, cfg, WallClock())
+    await client.watch([T1])
+    out = Collect()
+    nursery.start_soon(client.run, out.send)
+    await fake.wait_conn(2)
+    reasons = [m.detail for m in out.items if isinstance(m, FeedStatus) and m.status == "disconnected"]
+    assert reasons and reasons[0].startswith("no data for")
+
+
 async def test_upgrade_401_is_fatal(nursery, rsa_key, creds):
     fake = FakeWs(rsa_key.public_key())
     fake.reject_status = 401

@@ -4,8 +4,9 @@
 the session subscribe, feeds it every frame, sends the commands it produces, passes its domain
 messages to ``emit``, and reconnects with exponential backoff + jitter when the link ends (server
 close, network error, silence without pong, or the session asking for it). Pings from Kalshi (every
-10 s) are answered by trio-websocket as long as the link keeps reading (see ``wslink``). The
-backoff resets once a connection has stayed up ``link.stable_after_s``.
+10 s) are answered by trio-websocket as long as the link keeps reading (see ``wslink``); a link
+that answers pings but delivers no frame for ``max_quiet_s`` while markets are watched is
+dropped too. The backoff resets once a connection has stayed up ``link.stable_after_s``.
 
 A refused upgrade with 401/403 raises ``KalshiAuthError`` (fatal: keys, not the network).
 
@@ -139,8 +140,13 @@ class KalshiWsClient:
     async def _tick_loop(self, link: WsLink) -> None:
         while True:
             await trio.sleep(self.cfg.tick_s)
-            self.session.tick(self.clock.now(), trio.current_time())
+            rt = trio.current_time()
+            self.session.tick(self.clock.now(), rt)
             await self._flush()
+            quiet = rt - link.last_rx_rt
+            if self.session.watched and quiet >= self.cfg.max_quiet_s:
+                await link.close(f"no data for {quiet:.0f}s while watching {len(self.session.watched)} markets")
+                return
 
     async def _flush(self) -> None:
         msgs, cmds, reconnect = self.session.drain()
