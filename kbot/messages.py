@@ -48,6 +48,10 @@ class SpotTick:
     recv_ts: float
     mono: float = 0.0
     avg_60s: float | None = None  # brti only: Kalshi's trailing 60 s average
+    # brti only, final minute before :00/:15/:30/:45: Kalshi's running 60 s average for that
+    # quarter-hour close (the KXBTC15M settlement rule) and its tick count so far (60 at close)
+    avg_60s_15min: float | None = None
+    avg_60s_15min_n: int | None = None
 
 
 @frozen
@@ -91,6 +95,18 @@ class EventInfo:
     fee_type_override: str | None = None
     fee_multiplier_override: Decimal | None = None
     updated_ts: float | None = None
+
+
+@frozen
+class EventFeeUpdate:
+    """An event's fee override changed (WS ``event_fee_update``). ``None`` overrides mean the
+    override was cleared: the series' fee type/multiplier apply again."""
+
+    ts: float
+    event_ticker: str
+    fee_type_override: str | None
+    fee_multiplier_override: Decimal | None
+    recv_ts: float
 
 
 @frozen
@@ -390,6 +406,48 @@ class PortfolioState:
     equity: Decimal | None = None  # balance + open positions marked at the exit side
     unrealized_pnl: Decimal | None = None
     open_positions: int = 0
+
+
+@frozen
+class VenueBalance:
+    """The venue's view of the account's cash (REST ``/portfolio/balance``), dollars."""
+
+    ts: float
+    balance: Decimal
+    portfolio_value: Decimal | None = None
+    by_exchange_index: tuple[tuple[int, Decimal], ...] = ()  # per shard balances
+
+
+@frozen
+class VenuePosition:
+    """The venue's view of one market position (REST ``/portfolio/positions`` or WS
+    ``market_position``): ``position`` is signed, + YES contracts, - NO contracts."""
+
+    ts: float
+    ticker: str
+    position: Decimal
+    market_exposure: Decimal | None = None  # dollars (cost of the position)
+    realized_pnl: Decimal | None = None
+    fees_paid: Decimal | None = None
+    total_traded: Decimal | None = None
+    source: str = "rest"  # rest | ws
+
+
+@frozen
+class VenueSettlement:
+    """A settlement of the account's position in one market (REST ``/portfolio/settlements``)."""
+
+    ts: float  # settled_time
+    ticker: str
+    event_ticker: str | None
+    result: str  # yes | no | scalar | void
+    yes_count: Decimal
+    no_count: Decimal
+    yes_cost: Decimal  # dollars
+    no_cost: Decimal
+    revenue: Decimal  # dollars paid out
+    fee: Decimal  # dollars
+    value: Decimal | None = None  # dollars per YES contract, when stated
 
 
 # ----------------------------------------------------------------------------- evaluation & ops

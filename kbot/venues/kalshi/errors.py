@@ -1,0 +1,101 @@
+"""Kalshi API errors: one typed exception for every error body shape seen on the wire.
+
+Shapes parsed by ``parse_error_body``:
+- spec-flat ``{"code": "...", "message": "...", "details": "..."}`` (OpenAPI ``ErrorResponse``);
+- nested ``{"error": {"code": "...", "message": "...", "details": "..."}}`` (seen live);
+- the plain-string 429 body ``{"error": "too many requests"}``;
+- anything else (HTML from a proxy, empty body): code ``""`` and the text as message.
+
+``KalshiAuthError`` (401/403) is fatal for the caller: no retry loop can fix a wrong key,
+a restricted key or a missing scope; its message says what to check.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+class KalshiError(Exception):
+    """Base of every Kalshi client error."""
+
+
+class KalshiApiError(KalshiError):
+    """The API answered with an error status (or a per-item error inside a batch)."""
+
+    def __init__(self, status: int, code: str = "", message: str = "", details: str = "", *, path: str = "") -> None:
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.path = path
+        text = f"Kalshi API error {status}" + (f" on {path}" if path else "")
+        if code:
+            text += f" [{code}]"
+        if message:
+            text += f": {message}"
+        if details:
+            text += f" ({details})"
+        super().__init__(text)
+
+    @property
+    def retryable(self) -> bool:
+        return self.status == 429 or self.status >= 500
+
+
+class KalshiAuthError(KalshiApiError):
+    """401/403: fatal, no retry."""
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        if self.status == 401:
+            return (
+                f"{base}. Kalshi rejected the credentials: check that KALSHI_API_KEY_ID matches the key in "
+                "KALSHI_PRIVATE_KEY_PATH, that the key belongs to this environment (demo keys work only on demo, "
+                "production keys only on production) and that the system clock is NTP-synced"
+            )
+        return (
+            f"{base}. Kalshi refused this key for this request: check the key's scopes (read/write) and "
+            "whether it is restricted to a subaccount"
+        )
+
+
+class KalshiRetriesExhausted(KalshiError):
+    """A retryable failure (429, 5xx, transport error) persisted past the retry limit."""
+
+    def __init__(self, path: str, attempts: int, last: BaseException | str) -> None:
+        self.path = path
+        self.attempts = attempts
+        self.last = last
+        super().__init__(f"{path}: giving up after {attempts} attempts; last error: {last}")
+
+
+def parse_error_body(body: Any) -> tuple[str, str, str]:
+    """(code, message, details) from a decoded JSON body or raw text."""
+    if isinstance(body, (bytes, str)):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        try:
+            body = json.loads(text)
+        except ValueError:
+            return "", text.strip()[:500], ""
+    if isinstance(body, dict):
+        inner = body.get("error")
+        if isinstance(inner, dict):
+            body = inner
+        elif isinstance(inner, str):
+            code = body.get("code") if isinstance(body.get("code"), str) else ""
+            return code or "", inner, str(body.get("details") or "")
+        code = body.get("code")
+        message = body.get("message") if body.get("message") is not None else body.get("msg")
+        return (
+            "" if code is None else str(code),
+            "" if message is None else str(message),
+            "" if body.get("details") is None else str(body.get("details")),
+        )
+    return "", str(body)[:500], ""
+
+
+def error_from_response(status: int, body: Any, path: str = "") -> KalshiApiError:
+    code, message, details = parse_error_body(body)
+    cls = KalshiAuthError if status in (401, 403) else KalshiApiError
+    return cls(status, code, message, details, path=path)

@@ -1,0 +1,104 @@
+"""Kraken spot WebSocket v2 (``wss://ws.kraken.com/v2``), public ``ticker`` channel.
+
+Subscribe ``{"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"],
+"event_trigger": "bbo"|"trades", "snapshot": true}}``; one ack per symbol. Ticker messages
+(``type`` snapshot|update) carry ``data[0]`` with ``bid``, ``ask``, ``last`` as JSON *numbers* and an
+optional RFC 3339 ``timestamp``. ``heartbeat`` arrives ~1/s when nothing else does; ``status``
+reports the engine state (online|cancel_only|maintenance|post_only) on connect and on change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loguru import logger
+
+from kbot.messages import SpotTick
+from kbot.venues.spot.common import check_quote
+from kbot.venues.wire import WireError, iso_ts, loads, obj, positive_price, req
+
+
+def subscribe_messages(symbol: str, event_trigger: str = "bbo") -> list[dict[str, Any]]:
+    return [
+        {
+            "method": "subscribe",
+            "params": {"channel": "ticker", "symbol": [symbol], "event_trigger": event_trigger, "snapshot": True},
+            "req_id": 1,
+        }
+    ]
+
+
+def parse_ticker(d: dict[str, Any], *, symbol: str, recv_ts: float, mono: float = 0.0) -> list[SpotTick]:
+    data = req(d, "data")
+    if not isinstance(data, list):
+        raise WireError("wrong_type", "data is not a list")
+    out = []
+    for item in data:
+        item = obj(item, "ticker")
+        if item.get("symbol") != symbol:
+            continue
+        bid = positive_price(req(item, "bid"), "bid")
+        ask = positive_price(req(item, "ask"), "ask")
+        check_quote(bid, ask)
+        last = item.get("last")
+        price = positive_price(last, "last") if last is not None else (bid + ask) / 2.0
+        t = item.get("timestamp")
+        out.append(
+            SpotTick(
+                source="kraken",
+                ts=iso_ts(t, "timestamp") if t else recv_ts,
+                price=price,
+                bid=bid,
+                ask=ask,
+                recv_ts=recv_ts,
+                mono=mono,
+            )
+        )
+    return out
+
+
+def parse_status(d: dict[str, Any]) -> str | None:
+    for item in d.get("data") or []:
+        if isinstance(item, dict) and isinstance(item.get("system"), str):
+            return item["system"]
+    return None
+
+
+class KrakenProtocol:
+    source = "kraken"
+
+    def __init__(self, url: str, symbol: str = "BTC/USD", event_trigger: str = "bbo") -> None:
+        self._url = url
+        self.symbol = symbol
+        self.event_trigger = event_trigger
+        self.reconnect_reason: str | None = None
+        self.system: str | None = None
+        self._log = logger.bind(feed=self.source)
+
+    def url(self) -> str:
+        return self._url
+
+    def subscribe_messages(self) -> list[dict[str, Any]]:
+        return subscribe_messages(self.symbol, self.event_trigger)
+
+    def parse(self, text: str, recv_ts: float, mono: float = 0.0) -> list[SpotTick]:
+        d = obj(loads(text), "frame")
+        channel = d.get("channel")
+        if channel == "ticker":
+            return parse_ticker(d, symbol=self.symbol, recv_ts=recv_ts, mono=mono)
+        if channel == "heartbeat":
+            return []
+        if channel == "status":
+            system = parse_status(d)
+            if system != self.system:
+                (self._log.info if system == "online" else self._log.warning)("Kraken engine status: {}", system)
+                self.system = system
+            return []
+        method = d.get("method")
+        if method in ("subscribe", "unsubscribe", "pong"):
+            if d.get("success") is False:
+                self._log.error("Kraken {} refused: {}", method, d.get("error"))
+            return []
+        if "error" in d:
+            raise WireError("error_frame", str(d.get("error"))[:120])
+        raise WireError("unknown_type", f"channel={channel!r} method={method!r}")
