@@ -1,0 +1,869 @@
+"""The simulated exchange: markets through their lifecycle, one matching engine per market,
+members' accounts, the index, and the simulated participants. Pure: every method takes the
+time ``now`` (sim-clock epoch seconds) as an argument and nothing here sleeps or does I/O.
+
+Time moves with ``advance(now)``: for every whole second up to ``now`` it lists new events,
+publishes the index tick, applies lifecycle transitions (open, strike, close, determine,
+settle), expires orders and lets the market makers and takers act. API operations (``place``,
+``cancel``, ...) apply at ``now`` between seconds. After each step or operation the events it
+produced (``kbot.sim.events``) are handed to every listener (the WebSocket hub, tests).
+
+Money is exact: prices and counts are integers (``kbot.sim.wire``), fees come from
+``kbot.fees`` with the series multiplier, cash moves through ``kbot.sim.accounts``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+import attrs
+from loguru import logger
+
+from kbot.fees import maker_fees_apply, trade_fee
+from kbot.sim import calendar as cal
+from kbot.sim.accounts import Account, SettlementRecord, u6_to_decimal
+from kbot.sim.agents import MakerParams, MarketMaker, TakerParams, Takers
+from kbot.sim.book import ASK, BID, FOK, GTC, IOC, RESTING, STP_TYPES, TIME_IN_FORCE, Order
+from kbot.sim.config import SimConfig
+from kbot.sim.engine import MatchingEngine, OrderRejected
+from kbot.sim.events import (
+    BookDelta,
+    EventCreated,
+    FillEvent,
+    IndexTick,
+    LifecycleEvent,
+    Match,
+    OrderUpdate,
+    PositionEvent,
+    TickerEvent,
+    TradeEvent,
+)
+from kbot.sim.faults import FaultInjector
+from kbot.sim.market import (
+    ACTIVE,
+    CLOSED,
+    DETERMINED,
+    FINALIZED,
+    INITIALIZED,
+    Listing,
+    ListingPlan,
+    SimEvent,
+    SimMarket,
+)
+from kbot.sim.pricepath import IndexPath, PathParams
+from kbot.sim.wire import c2_to_decimal, p4_to_decimal, price_str
+
+PRICE_MIN = 100  # $0.01 (linear_cent grid)
+PRICE_MAX = 9900
+PRICE_STEP = 100
+PRICE_LEVEL_STRUCTURE = "linear_cent"
+PRICE_RANGES = [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]
+
+MAX_TRADES = 100_000
+MAX_USER_RECORDS = 100_000
+
+
+class IdGen:
+    """UUID4-shaped ids from a seeded stream (reproducible runs)."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(f"ids-{seed}")
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+@attrs.frozen(slots=True, kw_only=True)
+class OrderRequest:
+    """A validated V2 create-order request in internal units."""
+
+    ticker: str
+    side: str
+    price: int  # p4
+    count: int  # c2
+    time_in_force: str
+    self_trade_prevention_type: str
+    client_order_id: str = ""
+    expiration_time: int | None = None
+    post_only: bool = False
+    reduce_only: bool = False
+    cancel_order_on_pause: bool = False
+    subaccount: int = 0
+    order_group_id: str | None = None
+    exchange_index: int | None = None
+
+
+@attrs.frozen(slots=True)
+class TradeRecord:
+    trade_id: str
+    ticker: str
+    price: int
+    count: int
+    taker_side: str  # bid | ask
+    ts: float
+
+
+@attrs.frozen(slots=True)
+class PlaceResult:
+    order: Order
+    fills: tuple[FillEvent, ...]
+
+
+def _reject(status: int, code: str, message: str) -> OrderRejected:
+    return OrderRejected(status, code, message)
+
+
+class Exchange:
+    def __init__(self, config: SimConfig, start: float, faults: FaultInjector | None = None) -> None:
+        self.config = config
+        self.faults = faults or FaultInjector(config.faults, seed=config.seed)
+        self.t0 = int(start)
+        self.plan = ListingPlan(config.series, config.m15_ahead, config.hourly_ahead, config.hourly_initialized_s)
+        warm = int(self.plan.warmup_s()) + 120
+        self.path = IndexPath(
+            config.seed, self.t0 - warm, PathParams(s0=config.index_start, base_vol=config.index_vol)
+        )
+        self.ids = IdGen(config.seed)
+        self._rng = random.Random(f"exchange-{config.seed}")
+        self.markets: dict[str, SimMarket] = {}
+        self.events: dict[str, SimEvent] = {}
+        self.engines: dict[str, MatchingEngine] = {}
+        self.accounts: dict[str, Account] = {}
+        self.orders: dict[str, Order] = {}  # API members' orders (all states, bounded)
+        self.client_ids: dict[tuple[str, str], str] = {}
+        self.trades: deque[TradeRecord] = deque(maxlen=MAX_TRADES)
+        self.fills: dict[str, deque[FillEvent]] = {}
+        self.settlements: dict[str, deque[SettlementRecord]] = {}
+        self.listeners: list[Callable[[list], None]] = []
+        self.exchange_take = Decimal(0)  # fees and rounding kept by the exchange
+        self.fees_by_series: dict[str, Decimal] = {}
+        self.last_index: IndexTick | None = None
+        self.now = float(self.t0)
+        self._second = self.t0 - 1  # last whole second processed
+        self._listed_until = float(self.t0) - self.plan.warmup_s()
+        self._touched: set[str] = set()
+        self._sigma_cache: tuple[int, float] = (-10**9, config.index_vol)
+        self._tradable_cache: tuple[int, list[SimMarket]] = (-1, [])
+        self.makers = [
+            MarketMaker(f"sim-mm-{i + 1}", random.Random(f"mm{i}-{config.seed}"), MakerParams(levels=config.mm_levels))
+            for i in range(config.market_makers)
+        ]
+        self.takers = Takers(
+            "sim-taker",
+            random.Random(f"taker-{config.seed}"),
+            TakerParams(rate_15m=config.taker_rate_15m, rate_hourly=config.taker_rate_hourly),
+        )
+        for agent in [*(m.user_id for m in self.makers), self.takers.user_id]:
+            self.accounts[agent] = Account(agent, agent=True)
+
+    # ================================================================== members
+    def open_account(self, user_id: str) -> Account:
+        acct = self.accounts.get(user_id)
+        if acct is None:
+            balances = {self.config.exchange_index: self.config.initial_balance}
+            if self.config.exchange_index != 0:
+                balances[0] = self.config.initial_balance_shard0
+            acct = self.accounts[user_id] = Account(user_id, balances=balances)
+            acct.updated_ts = self.now
+        return acct
+
+    def account(self, user_id: str) -> Account:
+        acct = self.accounts.get(user_id)
+        if acct is None:
+            raise _reject(403, "forbidden", "no such member")
+        return acct
+
+    # ================================================================== time
+    def advance(self, now: float) -> None:
+        """Process every whole second up to ``now`` (in order; catches up after a stall)."""
+        if now > self.now:
+            self.now = now
+        target = math.floor(now)
+        while self._second < target:
+            s = self._second + 1
+            out: list = []
+            self._list_new(s, out)
+            self._index_tick(s, out)
+            self._transitions(s, out)
+            for eng in self.engines.values():
+                if eng.resting:
+                    for o in eng.expire(s, out):
+                        self._released(o)
+            for mm in self.makers:
+                mm.step(self, s, out)
+            self.takers.step(self, s, out)
+            self._second = s
+            if s % 3600 == 0:
+                self.path.trim(s - 7200)
+            self._publish(out)
+
+    @property
+    def second(self) -> int:
+        return self._second
+
+    # ------------------------------------------------------------------ listings
+    def _list_new(self, s: int, out: list) -> None:
+        if s <= self._listed_until:
+            return
+        for listing in self.plan.listings(self._listed_until, float(s)):
+            if listing.close_ts <= s:
+                continue  # would already be over (first step after start)
+            self._create_event(listing, s, out)
+        self._listed_until = float(s)
+
+    def _create_event(self, listing: Listing, s: int, out: list) -> None:
+        cfg = self.config
+        spec = cal.SERIES_SPECS[listing.series]
+        created = max(listing.created_ts, float(self.path.start + 60))
+        spot = self.path.price(int(created))
+        if listing.series == cal.SERIES_15M:
+            strikes = [cal.StrikeSpec("greater_or_equal", None)]
+        elif listing.series == cal.SERIES_HOURLY_ABOVE:
+            strikes = cal.ladder_strikes(spot, cfg.ladder_strikes, cfg.ladder_spacing)
+        else:
+            strikes = cal.bracket_strikes(spot, cfg.brackets, cfg.bracket_width)
+        ev_ticker = cal.event_ticker(listing.series, listing.close_ts)
+        first_texts = cal.texts(listing.series, listing.close_ts, strikes[0])
+        event = SimEvent(
+            event_ticker=ev_ticker,
+            series_ticker=listing.series,
+            close_ts=listing.close_ts,
+            title=first_texts.event_title,
+            sub_title=first_texts.event_sub_title,
+            created_ts=created,
+            exchange_index=cfg.exchange_index,
+        )
+        self.events[ev_ticker] = event
+        out.append(
+            EventCreated(
+                event_ticker=ev_ticker,
+                fields={
+                    "event_ticker": ev_ticker,
+                    "exchange_index": cfg.exchange_index,
+                    "title": event.title,
+                    "subtitle": event.sub_title,
+                    "collateral_return_type": event.collateral_return_type,
+                    "series_ticker": listing.series,
+                    "strike_date": int(listing.close_ts),
+                },
+                ts=float(s),
+            )
+        )
+        for strike in strikes:
+            ticker = cal.market_ticker(listing.series, listing.close_ts, strike)
+            m = SimMarket(
+                ticker=ticker,
+                event_ticker=ev_ticker,
+                series_ticker=listing.series,
+                market_id=cal.market_uuid(ticker),
+                strike=strike,
+                created_ts=created,
+                open_ts=listing.open_ts,
+                close_ts=listing.close_ts,
+                settlement_timer_s=spec.settlement_timer_s,
+                exchange_index=cfg.exchange_index,
+                texts=cal.texts(listing.series, listing.close_ts, strike),
+                updated_ts=created,
+            )
+            if listing.series == cal.SERIES_15M:
+                m.floor_published = False
+                m.strike_due_ts = listing.open_ts + cfg.strike_delay_s
+                late = self.faults.roll("late_strike", "kalshi")
+                if late is not None:
+                    m.provisional_due_ts = m.strike_due_ts
+                    m.strike_due_ts += late.delay_s
+            if self.faults.roll("early_close", "kalshi") is not None:
+                lo, hi = listing.open_ts + 60.0, listing.close_ts - 60.0
+                if hi > lo:
+                    m.early_close_ts = float(math.floor(self._rng.uniform(lo, hi)))
+            self.markets[ticker] = m
+            self.engines[ticker] = MatchingEngine(ticker, self.ids)
+            event.markets.append(ticker)
+            out.append(LifecycleEvent(ticker=ticker, event_type="created", fields=self._created_fields(m), ts=float(s)))
+
+    def _created_fields(self, m: SimMarket) -> dict:
+        meta: dict = {
+            "name": m.texts.title,
+            "title": m.texts.title,
+            "yes_sub_title": m.texts.yes_sub_title,
+            "no_sub_title": m.texts.no_sub_title,
+            "rules_primary": m.texts.rules_primary,
+            "rules_secondary": cal.RULES_SECONDARY,
+            "can_close_early": True,
+            "event_ticker": m.event_ticker,
+            "expected_expiration_ts": int(m.expected_expiration_ts),
+            "strike_type": m.strike.strike_type,
+        }
+        if m.floor_published and m.strike.floor is not None:
+            meta["floor_strike"] = m.strike.floor
+        if m.strike.cap is not None:
+            meta["cap_strike"] = m.strike.cap
+        return {
+            "exchange_index": m.exchange_index,
+            "open_ts": int(m.open_ts),
+            "close_ts": int(m.close_ts),
+            "additional_metadata": meta,
+            "price_level_structure": PRICE_LEVEL_STRUCTURE,
+            "price_ranges": PRICE_RANGES,
+        }
+
+    # ------------------------------------------------------------------ index
+    def _index_tick(self, s: int, out: list) -> None:
+        path = self.path
+        cents = path.cents(s)
+        prior = path.cents_range(s - 60, s)
+        avg60 = _avg8(prior) if len(prior) else _avg8([cents])
+        avg60_t = (avg60, len(prior), (s - 60) * 1000, s * 1000)
+        q = -(-s // 900) * 900  # next quarter boundary (s itself when on one)
+        avg15 = None
+        if q - 59 <= s <= q:
+            window = path.cents_range(q - 59, s + 1)
+            avg15 = (_avg8(window), len(window), (q - 60) * 1000, s * 1000)
+        latency_ms = self._rng.randint(30, 250)
+        tick = IndexTick(second=s, cents=cents, received_at_ms=s * 1000 + latency_ms, avg_60s=avg60_t, avg_15min=avg15)
+        self.last_index = tick
+        out.append(tick)
+
+    def sigma_estimate(self, t: int) -> float:
+        """Realized volatility of the last 30 minutes (what the makers start from)."""
+        at, value = self._sigma_cache
+        if t - at >= 30:
+            value = min(3.0, max(0.05, self.path.realized_vol(t, 1800)))
+            self._sigma_cache = (t, value)
+        return value
+
+    def window_known(self, m: SimMarket, t: int) -> tuple[float, int]:
+        """Sum (dollars) and count of settlement-window ticks of ``m`` published by second ``t``."""
+        close = int(m.close_ts)
+        if t <= close - 60:
+            return 0.0, 0
+        c = self.path.cents_range(close - 59, min(t, close) + 1)
+        return float(c.sum()) / 100.0, len(c)
+
+    # ------------------------------------------------------------------ lifecycle
+    def _transitions(self, s: int, out: list) -> None:
+        cfg = self.config
+        gone = []
+        for m in self.markets.values():
+            st = m.status
+            if st == FINALIZED:
+                if s >= (m.settled_ts or s) + cfg.retain_finalized_s:
+                    gone.append(m)
+                continue
+            if st == INITIALIZED and s >= m.open_ts:
+                m.status = ACTIVE  # implicit: no WS event
+                m.updated_ts = float(s)
+            if not m.floor_published and m.strike_due_ts is not None:
+                if m.provisional_due_ts is not None and s >= m.provisional_due_ts:
+                    self._publish_strike(m, s, out, provisional=True)
+                    m.provisional_due_ts = None
+                if s >= m.strike_due_ts:
+                    self._publish_strike(m, s, out, provisional=False)
+            if m.early_close_ts is not None and s >= m.early_close_ts and m.status in (INITIALIZED, ACTIVE):
+                m.close_ts = float(s)
+                m.early_close_ts = None
+                m.updated_ts = float(s)
+                out.append(LifecycleEvent(ticker=m.ticker, event_type="close_date_updated", fields={"close_ts": s}, ts=float(s)))
+            if m.status in (INITIALIZED, ACTIVE) and s >= m.close_ts:
+                self._close(m, s, out)
+            if m.status == CLOSED and s >= m.close_ts + cfg.determination_delay_s:
+                self._determine(m, s, out)
+            if m.status == DETERMINED and m.determination_ts is not None and s >= m.determination_ts + m.settlement_timer_s:
+                self._finalize(m, s, out)
+        for m in gone:
+            self._forget(m)
+
+    def _publish_strike(self, m: SimMarket, s: int, out: list, *, provisional: bool) -> None:
+        start = int(m.close_ts) - 900
+        if provisional:
+            value = float(self.path.price(min(s, start)))  # a first, unofficial value
+        else:
+            value = float(self.path.settlement_average(start))
+            m.floor_published = True
+            m.strike_due_ts = None
+        m.strike = cal.StrikeSpec(m.strike.strike_type, round(value, 2), m.strike.cap)
+        m.texts = attrs.evolve(m.texts, yes_sub_title=cal.fifteen_min_sub_title(value), no_sub_title=cal.fifteen_min_sub_title(value), subtitle=cal.fifteen_min_sub_title(value))
+        m.updated_ts = float(s)
+        out.append(
+            LifecycleEvent(
+                ticker=m.ticker,
+                event_type="metadata_updated",
+                fields={"strike_type": m.strike.strike_type, "floor_strike": m.strike.floor, "yes_sub_title": m.texts.yes_sub_title},
+                ts=float(s),
+            )
+        )
+
+    def _close(self, m: SimMarket, s: int, out: list) -> None:
+        m.status = CLOSED  # implicit: no WS event
+        m.updated_ts = float(s)
+        for o in self.engines[m.ticker].cancel_all(float(s), "CloseCancel", out):
+            self._released(o)
+        self._touched.add(m.ticker)
+
+    def _determine(self, m: SimMarket, s: int, out: list) -> None:
+        avg = self.path.settlement_average(int(m.close_ts))
+        m.result = settle_result(m.strike.strike_type, m.strike.floor, m.strike.cap, avg)
+        m.expiration_value = str(avg)
+        m.settlement_value_p4 = 10_000 if m.result == "yes" else 0
+        m.determination_ts = float(s)
+        m.status = DETERMINED
+        m.updated_ts = float(s)
+        out.append(
+            LifecycleEvent(
+                ticker=m.ticker,
+                event_type="determined",
+                fields={"result": m.result, "settlement_value": price_str(m.settlement_value_p4), "determination_ts": s},
+                ts=float(s),
+            )
+        )
+
+    def _finalize(self, m: SimMarket, s: int, out: list) -> None:
+        for acct in self.accounts.values():
+            rec = acct.settle(m.ticker, m.result, float(s))
+            if rec is None:
+                continue
+            if not acct.agent:
+                self.settlements.setdefault(acct.user_id, deque(maxlen=MAX_USER_RECORDS)).append(rec)
+                out.append(PositionEvent(user_id=acct.user_id, ticker=m.ticker, ts=float(s)))
+        m.open_interest = 0
+        m.status = FINALIZED
+        m.settled_ts = float(s)
+        m.updated_ts = float(s)
+        out.append(LifecycleEvent(ticker=m.ticker, event_type="settled", fields={"settled_ts": s}, ts=float(s)))
+
+    def _forget(self, m: SimMarket) -> None:
+        del self.markets[m.ticker]
+        self.engines.pop(m.ticker, None)
+        for mm in self.makers:
+            mm.forget(m.ticker)
+        ev = self.events.get(m.event_ticker)
+        if ev is not None:
+            ev.markets = [t for t in ev.markets if t != m.ticker]
+            if not ev.markets:
+                del self.events[m.event_ticker]
+
+    def tradable_markets(self, t: int) -> list[SimMarket]:
+        at, cached = self._tradable_cache
+        if at != t:
+            cached = [m for m in self.markets.values() if m.status == ACTIVE and m.open_ts <= t < m.close_ts]
+            self._tradable_cache = (t, cached)
+        return [m for m in cached if m.status == ACTIVE]
+
+    # ================================================================== orders
+    def place(self, user_id: str, req: OrderRequest, now: float) -> PlaceResult:
+        """V2 create order for an API member. Raises ``OrderRejected``."""
+        self.advance(now)
+        acct = self.account(user_id)
+        if req.client_order_id and (user_id, req.client_order_id) in self.client_ids:
+            raise _reject(409, "order_already_exists", "an order with this client_order_id already exists")
+        m = self._market_for_order(req.ticker, now)
+        if req.exchange_index not in (None, -1, m.exchange_index):
+            raise _reject(400, "invalid_parameters", f"market {m.ticker} is on exchange_index {m.exchange_index}")
+        self._check_price(req.price)
+        if req.count < 1:
+            raise _reject(400, "invalid_order_size", "count must be at least 0.01 contracts")
+        if req.time_in_force not in TIME_IN_FORCE:
+            raise _reject(400, "invalid_parameters", "time_in_force must be fill_or_kill, good_till_canceled or immediate_or_cancel")
+        if req.self_trade_prevention_type not in STP_TYPES:
+            raise _reject(400, "invalid_parameters", "self_trade_prevention_type must be taker_at_cross or maker")
+        if req.expiration_time is not None:
+            if req.time_in_force == IOC:
+                raise _reject(400, "invalid_parameters", "Cannot specify both immediate_or_cancel and expiration_ts")
+            if req.time_in_force == FOK:
+                raise _reject(400, "invalid_parameters", "Cannot specify both fill_or_kill and expiration_ts")
+            if req.expiration_time <= now:
+                raise _reject(400, "invalid_parameters", "Expiration timestamp must be in the future")
+        if req.post_only and req.time_in_force != GTC:
+            raise _reject(400, "invalid_parameters", "post_only requires good_till_canceled")
+        count = req.count
+        closable = acct.closable(m.ticker, req.side)
+        if req.reduce_only:
+            if closable <= 0:
+                raise _reject(400, "invalid_order", "reduce_only order would not reduce the position")
+            count = min(count, closable)
+        order = Order(
+            order_id=self.ids.new_id(),
+            user_id=user_id,
+            ticker=m.ticker,
+            side=req.side,
+            price=req.price,
+            initial=count,
+            tif=req.time_in_force,
+            post_only=req.post_only,
+            stp=req.self_trade_prevention_type,
+            client_order_id=req.client_order_id,
+            expiration_ts=req.expiration_time,
+            reduce_only=req.reduce_only,
+            exchange_index=m.exchange_index,
+            subaccount=req.subaccount,
+            order_group_id=req.order_group_id,
+            cancel_order_on_pause=req.cancel_order_on_pause,
+            created_ts=now,
+        )
+        self._check_balance(acct, order, m, count, closable)
+        out: list = []
+        try:
+            matches = self.engines[m.ticker].submit(order, now, out)
+        except OrderRejected:
+            raise
+        fills = self._settle_matches(matches, m, now, out)
+        if order.status == RESTING:
+            acct.reserve(order, max(0, order.remaining - acct.closable(m.ticker, order.side)))
+        self._remember(order)
+        self._touched.add(m.ticker)
+        self._publish(out)
+        return PlaceResult(order, tuple(f for f in fills if f.user_id == user_id))
+
+    def _market_for_order(self, ticker: str, now: float) -> SimMarket:
+        m = self.markets.get(ticker)
+        if m is None:
+            raise _reject(400, "market_not_found", f"market {ticker!r} not found")
+        if not m.tradable(now):
+            raise _reject(400, "MARKET_INACTIVE", f"market {ticker} is not open for trading (status {m.status})")
+        return m
+
+    @staticmethod
+    def _check_price(price: int) -> None:
+        if not PRICE_MIN <= price <= PRICE_MAX or price % PRICE_STEP:
+            raise _reject(400, "invalid_price", "price must be on the market's price grid (linear_cent: 0.01 .. 0.99)")
+
+    def _check_balance(self, acct: Account, order: Order, m: SimMarket, count: int, closable: int) -> None:
+        if acct.agent:
+            return
+        opening = max(0, count - closable)
+        need = u6_to_decimal(opening * order.unit_cost_p4) + trade_fee(
+            c2_to_decimal(count), p4_to_decimal(order.price), multiplier=self._fee_multiplier(m)
+        )
+        if acct.available(m.exchange_index) < need:
+            raise _reject(
+                400,
+                "available_balance_too_low",
+                f"available balance on exchange_index {m.exchange_index} is too low for this order",
+            )
+
+    def _remember(self, order: Order) -> None:
+        self.orders[order.order_id] = order
+        if order.client_order_id:
+            self.client_ids[(order.user_id, order.client_order_id)] = order.order_id
+        if len(self.orders) > MAX_USER_RECORDS:
+            for oid, o in list(self.orders.items())[: len(self.orders) // 10]:
+                if o.done:
+                    del self.orders[oid]
+
+    def find_order(self, user_id: str, order_id: str) -> Order:
+        o = self.orders.get(order_id)
+        if o is None or o.user_id != user_id:
+            raise _reject(404, "not_found", f"order {order_id!r} not found")
+        return o
+
+    def _route(self, order: Order, market_ticker: str | None, exchange_index: int | None) -> None:
+        """Kalshi routes by shard: an order_id alone goes to shard 0 (reference §3.9)."""
+        if exchange_index == -1 and not market_ticker:
+            raise _reject(400, "invalid_parameters", "exchange_index -1 requires market_ticker for auto-routing")
+        if market_ticker:
+            if market_ticker != order.ticker:
+                raise _reject(400, "order_ticker_mismatch", "market_ticker does not match the order")
+            return
+        shard = exchange_index if exchange_index is not None else 0
+        if shard != order.exchange_index and self.config.strict_shard_routing:
+            raise _reject(404, "not_found", f"order not found on exchange_index {shard}")
+
+    def _order_market(self, order: Order, now: float) -> SimMarket:
+        m = self.markets.get(order.ticker)
+        if m is None or now >= m.close_ts or m.status not in (ACTIVE, INITIALIZED):
+            raise _reject(400, "MARKET_INACTIVE", f"market {order.ticker} is closed: order operations are rejected")
+        return m
+
+    def cancel(
+        self, user_id: str, order_id: str, now: float, *, market_ticker: str | None = None, exchange_index: int | None = None
+    ) -> tuple[Order, int]:
+        self.advance(now)
+        order = self.find_order(user_id, order_id)
+        self._route(order, market_ticker, exchange_index)
+        self._order_market(order, now)
+        out: list = []
+        reduced = self.engines[order.ticker].cancel(order, now, out)
+        self._released(order)
+        self._touched.add(order.ticker)
+        self._publish(out)
+        return order, reduced
+
+    def cancel_all(self, user_id: str, now: float) -> int:
+        self.advance(now)
+        out: list = []
+        n = 0
+        for o in [o for o in self.orders.values() if o.user_id == user_id and o.status == RESTING]:
+            eng = self.engines.get(o.ticker)
+            if eng is not None and eng.cancel(o, now, out):
+                self._released(o)
+                self._touched.add(o.ticker)
+                n += 1
+        self._publish(out)
+        return n
+
+    def decrease(
+        self,
+        user_id: str,
+        order_id: str,
+        now: float,
+        *,
+        reduce_by: int | None,
+        reduce_to: int | None,
+        market_ticker: str | None = None,
+        exchange_index: int | None = None,
+    ) -> Order:
+        self.advance(now)
+        if (reduce_by is None) == (reduce_to is None):
+            raise _reject(400, "invalid_parameters", "exactly one of reduce_by and reduce_to is required")
+        order = self.find_order(user_id, order_id)
+        self._route(order, market_ticker, exchange_index)
+        self._order_market(order, now)
+        if order.status != RESTING:
+            raise _reject(400, "invalid_order", "order is not resting")
+        new_remaining = order.remaining - reduce_by if reduce_by is not None else reduce_to
+        assert new_remaining is not None
+        if reduce_by is not None and reduce_by <= 0 or new_remaining >= order.remaining:
+            raise _reject(400, "invalid_parameters", "decrease must reduce the remaining count")
+        new_remaining = max(0, new_remaining)
+        out: list = []
+        acct = self.accounts[user_id]
+        removed = order.remaining - new_remaining
+        self.engines[order.ticker].decrease(order, new_remaining, now, out)
+        acct.release(order, removed)
+        if order.done:
+            self._released(order)
+        self._touched.add(order.ticker)
+        self._publish(out)
+        return order
+
+    def amend(
+        self,
+        user_id: str,
+        order_id: str,
+        now: float,
+        *,
+        ticker: str,
+        side: str,
+        price: int,
+        count: int,
+        client_order_id: str | None = None,
+        updated_client_order_id: str | None = None,
+        expiration_time: int | None = None,
+        exchange_index: int | None = None,
+    ) -> tuple[Order, tuple[FillEvent, ...]]:
+        self.advance(now)
+        order = self.find_order(user_id, order_id)
+        if ticker != order.ticker:
+            raise _reject(400, "order_ticker_mismatch", "ticker does not match the order")
+        if side != order.side:
+            raise _reject(400, "order_side_mismatch", "side does not match the order")
+        if client_order_id and client_order_id != order.client_order_id:
+            raise _reject(400, "order_id_and_client_order_id_mismatch", "client_order_id does not match the order")
+        m = self._order_market(order, now)
+        if exchange_index not in (None, -1, m.exchange_index):
+            raise _reject(400, "invalid_parameters", f"market {m.ticker} is on exchange_index {m.exchange_index}")
+        self._check_price(price)
+        if order.status != RESTING:
+            raise _reject(400, "invalid_order", "order is not resting")
+        if expiration_time is not None and expiration_time <= now:
+            raise _reject(400, "invalid_parameters", "Expiration timestamp must be in the future")
+        if updated_client_order_id and (user_id, updated_client_order_id) in self.client_ids:
+            raise _reject(409, "order_already_exists", "an order with this client_order_id already exists")
+        acct = self.accounts[user_id]
+        new_remaining = count - order.filled
+        if new_remaining <= 0:
+            raise _reject(400, "invalid_parameters", "amended count must exceed the filled count")
+        closable = acct.closable(m.ticker, side)
+        opening = max(0, new_remaining - closable)
+        unit = price if side == BID else 10_000 - price
+        need = u6_to_decimal(opening * unit) + trade_fee(c2_to_decimal(new_remaining), p4_to_decimal(price), multiplier=self._fee_multiplier(m))
+        if acct.available(m.exchange_index) + u6_to_decimal(order.reserved_u6) < need:
+            raise _reject(400, "available_balance_too_low", "available balance is too low for the amended order")
+        out: list = []
+        acct.release(order)
+        matches = self.engines[order.ticker].amend(order, price, count, now, out, expiration_time)
+        fills = self._settle_matches(matches, m, now, out)
+        if order.status == RESTING:
+            acct.reserve(order, max(0, order.remaining - acct.closable(m.ticker, side)))
+        if updated_client_order_id:
+            self.client_ids.pop((user_id, order.client_order_id), None)
+            order.client_order_id = updated_client_order_id
+            self.client_ids[(user_id, updated_client_order_id)] = order.order_id
+        self._touched.add(order.ticker)
+        self._publish(out)
+        return order, tuple(f for f in fills if f.user_id == user_id)
+
+    def _released(self, order: Order) -> None:
+        acct = self.accounts.get(order.user_id)
+        if acct is not None and order.reserved_u6:
+            acct.release(order)
+
+    # ------------------------------------------------------------------ agents
+    def agent_place(
+        self, user_id: str, m: SimMarket, side: str, price: int, count: int, tif: str, post_only: bool, now: float, out: list
+    ) -> Order | None:
+        """An order of a simulated participant (no balance checks, no API records)."""
+        if not m.tradable(now) or not PRICE_MIN <= price <= PRICE_MAX:
+            return None
+        order = Order(
+            order_id=self.ids.new_id(),
+            user_id=user_id,
+            ticker=m.ticker,
+            side=side,
+            price=price,
+            initial=count,
+            tif=tif,
+            post_only=post_only,
+            stp="maker",
+            exchange_index=m.exchange_index,
+            created_ts=now,
+            is_agent=True,
+        )
+        try:
+            matches = self.engines[m.ticker].submit(order, now, out)
+        except OrderRejected:
+            return None
+        self._settle_matches(matches, m, now, out)
+        self._touched.add(m.ticker)
+        return order
+
+    def agent_cancel(self, order: Order, now: float, out: list) -> None:
+        eng = self.engines.get(order.ticker)
+        if eng is not None and eng.cancel(order, now, out):
+            self._touched.add(order.ticker)
+
+    # ------------------------------------------------------------------ fills
+    def _fee_multiplier(self, m: SimMarket) -> Decimal:
+        return Decimal(str(cal.SERIES_SPECS[m.series_ticker].fee_multiplier))
+
+    def _settle_matches(self, matches: Iterable[Match], m: SimMarket, now: float, out: list) -> list[FillEvent]:
+        fills: list[FillEvent] = []
+        spec = cal.SERIES_SPECS[m.series_ticker]
+        mult = self._fee_multiplier(m)
+        makers_pay = maker_fees_apply(spec.fee_type)
+        for x in matches:
+            price_d, count_d = p4_to_decimal(x.price), c2_to_decimal(x.count)
+            taker_fee = trade_fee(count_d, price_d, multiplier=mult, maker=False)
+            maker_fee = trade_fee(count_d, price_d, multiplier=mult, maker=True) if makers_pay else Decimal(0)
+            opened = {}
+            closed = {}
+            for order, fee, is_taker in ((x.taker, taker_fee, True), (x.maker, maker_fee, False)):
+                acct = self.accounts[order.user_id]
+                unit = x.price if order.side == BID else 10_000 - x.price
+                res = acct.apply_fill(order, m.event_ticker, x.price, x.count, fee, now)
+                revenue_u6 = res.closed * (10_000 - unit) - res.opened * unit
+                self.exchange_take += u6_to_decimal(revenue_u6) - res.balance_change
+                self.fees_by_series[m.series_ticker] = self.fees_by_series.get(m.series_ticker, Decimal(0)) + fee
+                opened[order.side] = res.opened
+                closed[order.side] = res.closed
+                if is_taker:
+                    order.taker_cost_u6 += x.count * unit
+                    order.taker_fees += fee
+                else:
+                    order.maker_cost_u6 += x.count * unit
+                    order.maker_fees += fee
+                    acct.release(order, x.count)
+                    if order.done:
+                        acct.release(order)
+                if not acct.agent:
+                    f = FillEvent(
+                        user_id=order.user_id,
+                        fill_id=x.trade_id if is_taker else self.ids.new_id(),
+                        trade_id=x.trade_id,
+                        order=order,
+                        ticker=m.ticker,
+                        side=order.side,
+                        price=x.price,
+                        count=x.count,
+                        is_taker=is_taker,
+                        fee=fee,
+                        post_position=res.post_position,
+                        exchange_index=order.exchange_index,
+                        ts=now,
+                    )
+                    fills.append(f)
+                    self.fills.setdefault(order.user_id, deque(maxlen=MAX_USER_RECORDS)).append(f)
+                    out.append(f)
+                    out.append(PositionEvent(user_id=order.user_id, ticker=m.ticker, ts=now))
+            m.open_interest += opened.get(BID, 0) - closed.get(ASK, 0)
+            m.last_price = x.price
+            m.volume += x.count
+            rec = TradeRecord(x.trade_id, m.ticker, x.price, x.count, x.taker.side, now)
+            self.trades.append(rec)
+            out.append(TradeEvent(ticker=m.ticker, trade_id=x.trade_id, price=x.price, count=x.count, taker_side=x.taker.side, ts=now))
+        return fills
+
+    # ================================================================== publishing
+    def ticker_state(self, m: SimMarket) -> tuple:
+        book = self.engines[m.ticker].book if m.ticker in self.engines else None
+        bid = book.best_bid() if book else None
+        ask = book.best_ask() if book else None
+        return (
+            m.last_price,
+            bid,
+            ask,
+            book.size_at(BID, bid) if book and bid is not None else 0,
+            book.size_at(ASK, ask) if book and ask is not None else 0,
+            m.volume,
+            m.open_interest,
+        )
+
+    def _publish(self, out: list) -> None:
+        if self._touched:
+            ts = self.now
+            for ticker in self._touched:
+                m = self.markets.get(ticker)
+                if m is None:
+                    continue
+                state = self.ticker_state(m)
+                if state != m.last_ticker:
+                    m.last_ticker = state
+                    out.append(TickerEvent(ticker=ticker, ts=ts))
+            self._touched.clear()
+        if not out:
+            return
+        for listener in self.listeners:
+            try:
+                listener(out)
+            except Exception:  # a broken listener must not stop the exchange
+                logger.exception("sim exchange listener failed")
+
+    # ================================================================== queries
+    def book_levels(self, ticker: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        book = self.engines[ticker].book
+        return book.levels(BID), book.levels(ASK)
+
+    def user_orders(self, user_id: str) -> list[Order]:
+        return [o for o in self.orders.values() if o.user_id == user_id]
+
+
+def settle_result(strike_type: str, floor: float | None, cap: float | None, avg: Decimal) -> str:
+    """Kalshi's comparisons: ``greater`` strictly above floor, ``greater_or_equal`` at least
+    floor, ``between`` floor <= avg <= cap (strikes and average compared as exact decimals)."""
+    f = None if floor is None else Decimal(str(floor))
+    c = None if cap is None else Decimal(str(cap))
+    if strike_type == "greater":
+        assert f is not None
+        return "yes" if avg > f else "no"
+    if strike_type == "greater_or_equal":
+        assert f is not None
+        return "yes" if avg >= f else "no"
+    if strike_type == "between":
+        assert f is not None and c is not None
+        return "yes" if f <= avg <= c else "no"
+    if strike_type == "less":
+        assert c is not None
+        return "yes" if avg < c else "no"
+    raise ValueError(f"unsupported strike_type {strike_type!r}")
+
+
+def _avg8(cents: object) -> str:
+    """Mean of integer cents as a dollar string with 8 decimals (Kalshi's average format)."""
+    values = [int(x) for x in cents]  # type: ignore[attr-defined]
+    mean = Decimal(sum(values)) / Decimal(len(values) * 100)
+    return str(mean.quantize(Decimal("0.00000001")))
