@@ -183,7 +183,7 @@ class MatchingEngine:
 
     def decrease(self, order: Order, new_remaining: int, now: float, out: list) -> None:
         """Reduce a resting order to ``new_remaining`` (0 cancels it); keeps queue priority."""
-        if order.status != RESTING:
+        if order.status != RESTING or order.order_id not in self.resting:
             raise OrderRejected(400, "invalid_order", "order is not resting")
         if new_remaining < 0 or new_remaining >= order.remaining:
             raise OrderRejected(400, "invalid_parameters", "decrease must reduce the remaining count")
@@ -201,7 +201,7 @@ class MatchingEngine:
         self, order: Order, price: int, new_total: int, now: float, out: list, expiration_ts: int | None = None
     ) -> list[Match]:
         """Amend price and/or total count (``new_total`` = filled + desired remaining)."""
-        if order.status != RESTING:
+        if order.status != RESTING or order.order_id not in self.resting:
             raise OrderRejected(400, "invalid_order", "order is not resting")
         new_remaining = new_total - order.filled
         if new_remaining <= 0:

@@ -51,10 +51,20 @@ def _nullable(node: Any) -> Any:
     return out
 
 
+# Known errata of the published files, corrected before validating (each with its evidence):
+# - AsyncAPI ``marketTicker`` has pattern ^[A-Z0-9-]+$, yet its own examples ("FED-23DEC-T3.00",
+#   "HIGHNY-22DEC23-B53.5", "KXBTCD-25AUG0517-T114999.99") and every real KXBTCD ticker contain
+#   a '.': the pattern is widened to allow '.'.
+ERRATA = {"marketTicker": {"pattern": "^[A-Z0-9.-]+$"}}
+
+
 class Specs:
     def __init__(self, path: Path) -> None:
         self.doc = yaml.safe_load(path.read_text())
         self.components = _nullable(self.doc["components"])
+        for name, patch in ERRATA.items():
+            if name in self.components.get("schemas", {}):
+                self.components["schemas"][name].update(patch)
 
     @property
     def version(self) -> str:

@@ -184,7 +184,7 @@ def _check_book(eng: MatchingEngine) -> None:
     assert set(eng.resting) == {o.order_id for o in book.orders()}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=1000, deadline=None)
 @given(st.lists(op, max_size=60))
 def test_engine_invariants(ops):
     eng = MatchingEngine("T")
