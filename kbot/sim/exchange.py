@@ -179,11 +179,14 @@ class Exchange:
         return acct
 
     # ================================================================== time
-    def advance(self, now: float) -> None:
-        """Process every whole second up to ``now`` (in order; catches up after a stall)."""
-        if now > self.now:
-            self.now = now
+    def advance(self, now: float, max_seconds: int | None = None) -> bool:
+        """Process the whole seconds up to ``now`` in order (at most ``max_seconds`` of them);
+        True when caught up. A caller that must stay responsive (the venue's clock task)
+        advances a second at a time and yields in between."""
+        self._at(now)
         target = math.floor(now)
+        if max_seconds is not None:
+            target = min(target, self._second + max_seconds)
         while self._second < target:
             s = self._second + 1
             out: list = []
@@ -201,6 +204,12 @@ class Exchange:
             if s % 3600 == 0:
                 self.path.trim(s - 7200)
             self._publish(out)
+        return self._second >= math.floor(now)
+
+    def _at(self, now: float) -> None:
+        """API operations happen at ``now`` (between the processed seconds)."""
+        if now > self.now:
+            self.now = now
 
     @property
     def second(self) -> int:
@@ -456,8 +465,12 @@ class Exchange:
 
     # ================================================================== orders
     def place(self, user_id: str, req: OrderRequest, now: float) -> PlaceResult:
-        """V2 create order for an API member. Raises ``OrderRejected``."""
-        self.advance(now)
+        """V2 create order for an API member. Raises ``OrderRejected``.
+
+        Order operations never advance time themselves (the venue's clock task does); they
+        check market state against ``now`` directly, so they are right even if the exchange
+        lags the clock under load."""
+        self._at(now)
         acct = self.account(user_id)
         if req.client_order_id and (user_id, req.client_order_id) in self.client_ids:
             raise _reject(409, "order_already_exists", "an order with this client_order_id already exists")
@@ -582,7 +595,7 @@ class Exchange:
     def cancel(
         self, user_id: str, order_id: str, now: float, *, market_ticker: str | None = None, exchange_index: int | None = None
     ) -> tuple[Order, int]:
-        self.advance(now)
+        self._at(now)
         order = self.find_order(user_id, order_id)
         self._route(order, market_ticker, exchange_index)
         self._order_market(order, now)
@@ -594,7 +607,7 @@ class Exchange:
         return order, reduced
 
     def cancel_all(self, user_id: str, now: float) -> int:
-        self.advance(now)
+        self._at(now)
         out: list = []
         n = 0
         for o in [o for o in self.orders.values() if o.user_id == user_id and o.status == RESTING]:
@@ -617,7 +630,7 @@ class Exchange:
         market_ticker: str | None = None,
         exchange_index: int | None = None,
     ) -> Order:
-        self.advance(now)
+        self._at(now)
         if (reduce_by is None) == (reduce_to is None):
             raise _reject(400, "invalid_parameters", "exactly one of reduce_by and reduce_to is required")
         order = self.find_order(user_id, order_id)
@@ -656,7 +669,7 @@ class Exchange:
         expiration_time: int | None = None,
         exchange_index: int | None = None,
     ) -> tuple[Order, tuple[FillEvent, ...]]:
-        self.advance(now)
+        self._at(now)
         order = self.find_order(user_id, order_id)
         if ticker != order.ticker:
             raise _reject(400, "order_ticker_mismatch", "ticker does not match the order")

@@ -78,7 +78,8 @@ class SimMarket:
         return self.strike.floor
 
     def tradable(self, now: float) -> bool:
-        return self.status == ACTIVE and self.open_ts <= now < self.close_ts
+        """Open for orders at ``now`` (by time, so a lagging status update cannot matter)."""
+        return self.status in (INITIALIZED, ACTIVE) and self.open_ts <= now < self.close_ts
 
     @property
     def expected_expiration_ts(self) -> float:

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import trio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from loguru import logger
 
@@ -63,8 +64,14 @@ class SimVenue:
         return user_id_for(key_id)
 
     def sync(self) -> None:
-        """Bring the exchange up to the clock (every request does this first)."""
-        self.exchange.advance(self.clock.now())
+        """Bring the exchange up to the clock before serving a request (bounded: if the venue
+        lags far behind under load, the clock task catches up, yielding as it goes)."""
+        self.exchange.advance(self.clock.now(), max_seconds=2)
+
+    @property
+    def lag_s(self) -> float:
+        """How far the exchange's processed time is behind the sim clock (0 when keeping up)."""
+        return max(0.0, self.clock.now() - 1.0 - self.exchange.second)
 
     def arm_faults(self, spec: str) -> None:
         """Replace the armed faults with ``spec`` (``kbot.sim.faults`` syntax)."""
@@ -83,6 +90,7 @@ class SimVenue:
             "markets": dict(by_status),
             "open_markets": sum(by_status[s] for s in STATUS_FILTERS["open"]),
             "trades": len(ex.trades),
+            "lag_s": self.lag_s,
             "ws_sessions": len(self.hub.sessions),
             "feed_connections": {n: len(h.conns) for n, h in self.feeds.items()},
             "faults": self.faults.describe(),
@@ -91,9 +99,30 @@ class SimVenue:
         }
 
     async def run(self) -> None:
-        """Drive the exchange: process each whole second of the sim clock as it comes."""
+        """Drive the exchange: process each whole second of the sim clock as it comes, one at
+        a time with a checkpoint in between, so that requests and WebSocket traffic keep
+        flowing even when the sim cannot keep up with its speed (it then lags; see lag_s)."""
         log = logger.bind(component="sim")
         log.info("simulated venue running: speed {}x, seed {}", self.clock.speed, self.config.seed)
+        lagging = False
         while True:
-            await self.clock.sleep_until(self.exchange.second + 1)
-            self.sync()
+            nxt = self.exchange.second + 1
+            if self.clock.now() < nxt:
+                if lagging:
+                    log.info("simulated venue caught up with its clock")
+                    lagging = False
+                await self.clock.sleep_until(nxt)
+                continue
+            t0 = time.perf_counter()
+            self.exchange.advance(self.clock.now(), max_seconds=1)
+            work = time.perf_counter() - t0
+            if self.lag_s > 1.0:
+                # Behind the clock: don't starve the sockets. Yield for as long as the second
+                # took, so clients keep getting at least half the CPU and the venue lags
+                # gracefully instead of freezing its own I/O.
+                if not lagging and self.lag_s > 5.0:
+                    lagging = True
+                    log.warning("simulated venue is {:.0f} sim seconds behind its clock (speed {}x too high for this machine?)", self.lag_s, self.clock.speed)
+                await trio.sleep(work)
+            else:
+                await trio.sleep(0)
