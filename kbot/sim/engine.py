@@ -39,18 +39,11 @@ from kbot.sim.book import (
     Order,
     OrderBook,
 )
+from kbot.sim.errors import KalshiError
 from kbot.sim.events import BookDelta, Match, OrderUpdate
 
 
-class OrderRejected(Exception):
-    """A request the venue refuses: HTTP ``status`` with Kalshi error ``code``."""
-
-    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
+OrderRejected = KalshiError  # what the engine and the exchange raise for a refused order
 
 
 def _crosses(side: str, price: int, opposite_best: int | None) -> bool:

@@ -520,10 +520,7 @@ class Exchange:
         )
         self._check_balance(acct, order, m, count, closable)
         out: list = []
-        try:
-            matches = self.engines[m.ticker].submit(order, now, out)
-        except OrderRejected:
-            raise
+        matches = self.engines[m.ticker].submit(order, now, out)
         fills = self._settle_matches(matches, m, now, out)
         if order.status == RESTING:
             acct.reserve(order, max(0, order.remaining - acct.closable(m.ticker, order.side)))
@@ -786,7 +783,7 @@ class Exchange:
                 if not acct.agent:
                     f = FillEvent(
                         user_id=order.user_id,
-                        fill_id=x.trade_id if is_taker else self.ids.new_id(),
+                        fill_id=x.trade_id,  # Kalshi: fill_id and trade_id carry the same value
                         trade_id=x.trade_id,
                         order=order,
                         ticker=m.ticker,

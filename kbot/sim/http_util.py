@@ -9,18 +9,12 @@ from typing import Any
 
 from starlette.responses import Response
 
+from kbot.sim.errors import KalshiError
+
 TOO_MANY = b'{"error":"too many requests"}'
 
 
-class ApiError(Exception):
-    """An error response: HTTP ``status`` with Kalshi error ``code`` and ``message``."""
-
-    def __init__(self, status: int, code: str, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details
+ApiError = KalshiError  # an error response: HTTP status, Kalshi code, message, details
 
 
 def dumps(obj: Any) -> bytes:

@@ -154,11 +154,10 @@ def ws_snapshot_levels(ex: Exchange, ticker: str, use_yes_price: bool) -> dict[s
     return out
 
 
-def trade(t: TradeRecord) -> dict[str, Any]:
+def _trade_common(t: TradeRecord) -> dict[str, Any]:
     taker_outcome = "yes" if t.taker_side == BID else "no"
     return {
         "trade_id": t.trade_id,
-        "ticker": t.ticker,
         "count_fp": count_str(t.count),
         "yes_price_dollars": price_str(t.price),
         "no_price_dollars": price_str(10_000 - t.price),
@@ -166,25 +165,26 @@ def trade(t: TradeRecord) -> dict[str, Any]:
         "taker_outcome_side": taker_outcome,
         "taker_book_side": t.taker_side,
         "is_block_trade": False,
-        "created_time": iso(t.ts),
     }
 
 
+def trade(t: TradeRecord) -> dict[str, Any]:
+    return {"ticker": t.ticker, **_trade_common(t), "created_time": iso(t.ts)}
+
+
 # ---------------------------------------------------------------------------- portfolio
-def order(o: Order) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def _order_common(o: Order) -> dict[str, Any]:
+    """Fields the REST ``Order`` and the WS ``user_order`` share."""
+    return {
         "order_id": o.order_id,
         "user_id": o.user_id,
         "client_order_id": o.client_order_id,
         "ticker": o.ticker,
         "side": o.outcome_side,
-        "action": "buy",
         "outcome_side": o.outcome_side,
         "book_side": o.side,
-        "type": "limit",
         "status": o.status,
         "yes_price_dollars": price_str(o.price),
-        "no_price_dollars": price_str(10_000 - o.price),
         "fill_count_fp": count_str(o.filled),
         "remaining_count_fp": count_str(o.remaining),
         "initial_count_fp": count_str(o.initial),
@@ -192,16 +192,24 @@ def order(o: Order) -> dict[str, Any]:
         "maker_fill_cost_dollars": dollars(u6_to_decimal(o.maker_cost_u6), 6),
         "taker_fees_dollars": dollars(o.taker_fees, 6),
         "maker_fees_dollars": dollars(o.maker_fees, 6),
-        "expiration_time": iso(o.expiration_ts) if o.expiration_ts is not None else None,
+        "self_trade_prevention_type": o.stp,
         "created_time": iso(o.created_ts),
         "last_update_time": iso(o.updated_ts),
-        "self_trade_prevention_type": o.stp,
+    }
+
+
+def order(o: Order) -> dict[str, Any]:
+    return {
+        **_order_common(o),
+        "action": "buy",
+        "type": "limit",
+        "no_price_dollars": price_str(10_000 - o.price),
+        "expiration_time": iso(o.expiration_ts) if o.expiration_ts is not None else None,
         "order_group_id": o.order_group_id,
         "cancel_order_on_pause": o.cancel_order_on_pause,
         "subaccount_number": o.subaccount,
         "exchange_index": o.exchange_index,
     }
-    return out
 
 
 def fill(f: FillEvent) -> dict[str, Any]:
@@ -349,20 +357,7 @@ def ws_ticker(ex: Exchange, m: SimMarket, ts: float) -> dict[str, Any]:
 
 
 def ws_trade(t: TradeRecord) -> dict[str, Any]:
-    outcome = "yes" if t.taker_side == BID else "no"
-    return {
-        "trade_id": t.trade_id,
-        "market_ticker": t.ticker,
-        "yes_price_dollars": price_str(t.price),
-        "no_price_dollars": price_str(10_000 - t.price),
-        "count_fp": count_str(t.count),
-        "taker_side": outcome,
-        "taker_outcome_side": outcome,
-        "taker_book_side": t.taker_side,
-        "is_block_trade": False,
-        "ts": int(t.ts),
-        "ts_ms": ms(t.ts),
-    }
+    return {"market_ticker": t.ticker, **_trade_common(t), "ts": int(t.ts), "ts_ms": ms(t.ts)}
 
 
 def ws_fill(f: FillEvent) -> dict[str, Any]:
@@ -393,28 +388,10 @@ def ws_fill(f: FillEvent) -> dict[str, Any]:
 
 def ws_user_order(o: Order, reason: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "order_id": o.order_id,
-        "user_id": o.user_id,
-        "ticker": o.ticker,
+        **_order_common(o),
         "exchange_index": o.exchange_index,
-        "status": o.status,
-        "side": o.outcome_side,
         "is_yes": o.side == BID,
-        "outcome_side": o.outcome_side,
-        "book_side": o.side,
-        "yes_price_dollars": price_str(o.price),
-        "fill_count_fp": count_str(o.filled),
-        "remaining_count_fp": count_str(o.remaining),
-        "initial_count_fp": count_str(o.initial),
-        "taker_fill_cost_dollars": dollars(u6_to_decimal(o.taker_cost_u6), 6),
-        "maker_fill_cost_dollars": dollars(u6_to_decimal(o.maker_cost_u6), 6),
-        "taker_fees_dollars": dollars(o.taker_fees, 6),
-        "maker_fees_dollars": dollars(o.maker_fees, 6),
-        "client_order_id": o.client_order_id,
-        "self_trade_prevention_type": o.stp,
-        "created_time": iso(o.created_ts),
         "created_ts_ms": ms(o.created_ts),
-        "last_update_time": iso(o.updated_ts),
         "last_updated_ts_ms": ms(o.updated_ts),
         "subaccount_number": o.subaccount,
     }

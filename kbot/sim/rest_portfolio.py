@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from kbot.sim import kalshi_json as kj
 from kbot.sim.book import RESTING
-from kbot.sim.engine import OrderRejected
 from kbot.sim.exchange import OrderRequest
 from kbot.sim.http_util import ApiError, Query, error_body, page
 from kbot.sim.wire import WireError, count_str, ms, parse_count, parse_price
@@ -111,10 +110,6 @@ def parse_create(body: Any) -> OrderRequest:
     )
 
 
-def _rejected(exc: OrderRejected) -> ApiError:
-    return ApiError(exc.status, exc.code, exc.message, exc.details)
-
-
 # ---------------------------------------------------------------------------- reads
 def balance(venue: SimVenue, q: Query, user: str) -> dict[str, Any]:
     _subaccount(q.int("subaccount", lo=0))
@@ -177,10 +172,7 @@ def orders(venue: SimVenue, q: Query, user: str) -> dict[str, Any]:
 
 
 def order_one(venue: SimVenue, q: Query, user: str, order_id: str) -> dict[str, Any]:
-    try:
-        return {"order": kj.order(venue.exchange.find_order(user, order_id))}
-    except OrderRejected as exc:
-        raise _rejected(exc) from exc
+    return {"order": kj.order(venue.exchange.find_order(user, order_id))}
 
 
 def fills(venue: SimVenue, q: Query, user: str) -> dict[str, Any]:
@@ -221,10 +213,7 @@ def settlements(venue: SimVenue, q: Query, user: str) -> dict[str, Any]:
 def create(venue: SimVenue, user: str, body: Any) -> dict[str, Any]:
     req = parse_create(body)
     now = venue.clock.now()
-    try:
-        res = venue.exchange.place(user, req, now)
-    except OrderRejected as exc:
-        raise _rejected(exc) from exc
+    res = venue.exchange.place(user, req, now)
     return kj.create_response(res.order, res.fills, now)
 
 
@@ -265,12 +254,9 @@ def _flat(body: dict[str, Any]) -> dict[str, Any]:
 def cancel(venue: SimVenue, user: str, order_id: str, q: Query) -> dict[str, Any]:
     _subaccount(q.int("subaccount", lo=0))
     now = venue.clock.now()
-    try:
-        order, reduced = venue.exchange.cancel(
-            user, order_id, now, market_ticker=q.str("market_ticker"), exchange_index=q.int("exchange_index", lo=-1)
-        )
-    except OrderRejected as exc:
-        raise _rejected(exc) from exc
+    order, reduced = venue.exchange.cancel(
+        user, order_id, now, market_ticker=q.str("market_ticker"), exchange_index=q.int("exchange_index", lo=-1)
+    )
     return {"order_id": order.order_id, "client_order_id": order.client_order_id, "reduced_by": count_str(reduced), "ts_ms": ms(now)}
 
 
@@ -314,22 +300,19 @@ def amend(venue: SimVenue, user: str, order_id: str, q: Query, body: Any) -> dic
     except WireError as exc:
         raise ApiError(400, "invalid_parameters", str(exc)) from exc
     now = venue.clock.now()
-    try:
-        order, fills_ = venue.exchange.amend(
-            user,
-            order_id,
-            now,
-            ticker=str(body["ticker"]),
-            side=body["side"],
-            price=price,
-            count=count,
-            client_order_id=_opt_str(body, "client_order_id"),
-            updated_client_order_id=_opt_str(body, "updated_client_order_id"),
-            expiration_time=_opt_int(body, "expiration_time", 0),
-            exchange_index=_opt_int(body, "exchange_index", -1),
-        )
-    except OrderRejected as exc:
-        raise _rejected(exc) from exc
+    order, fills_ = venue.exchange.amend(
+        user,
+        order_id,
+        now,
+        ticker=str(body["ticker"]),
+        side=body["side"],
+        price=price,
+        count=count,
+        client_order_id=_opt_str(body, "client_order_id"),
+        updated_client_order_id=_opt_str(body, "updated_client_order_id"),
+        expiration_time=_opt_int(body, "expiration_time", 0),
+        exchange_index=_opt_int(body, "exchange_index", -1),
+    )
     out: dict[str, Any] = {
         "order_id": order.order_id,
         "client_order_id": order.client_order_id,
@@ -350,18 +333,15 @@ def decrease(venue: SimVenue, user: str, order_id: str, q: Query, body: Any) -> 
     except WireError as exc:
         raise ApiError(400, "invalid_parameters", str(exc)) from exc
     now = venue.clock.now()
-    try:
-        order = venue.exchange.decrease(
-            user,
-            order_id,
-            now,
-            reduce_by=reduce_by,
-            reduce_to=reduce_to,
-            market_ticker=_opt_str(body, "market_ticker"),
-            exchange_index=_opt_int(body, "exchange_index", -1),
-        )
-    except OrderRejected as exc:
-        raise _rejected(exc) from exc
+    order = venue.exchange.decrease(
+        user,
+        order_id,
+        now,
+        reduce_by=reduce_by,
+        reduce_to=reduce_to,
+        market_ticker=_opt_str(body, "market_ticker"),
+        exchange_index=_opt_int(body, "exchange_index", -1),
+    )
     return {
         "order_id": order.order_id,
         "client_order_id": order.client_order_id,
