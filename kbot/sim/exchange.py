@@ -436,7 +436,9 @@ class Exchange:
             rec = acct.settle(m.ticker, m.result, float(s))
             if rec is None:
                 continue
-            if not acct.agent:
+            if acct.agent:
+                del acct.positions[m.ticker]  # participants trade every market: keep memory flat
+            else:
                 self.settlements.setdefault(acct.user_id, deque(maxlen=MAX_USER_RECORDS)).append(rec)
                 out.append(PositionEvent(user_id=acct.user_id, ticker=m.ticker, ts=float(s)))
         m.open_interest = 0
@@ -560,10 +562,12 @@ class Exchange:
         self.orders[order.order_id] = order
         if order.client_order_id:
             self.client_ids[(order.user_id, order.client_order_id)] = order.order_id
-        if len(self.orders) > MAX_USER_RECORDS:
+        if len(self.orders) > MAX_USER_RECORDS:  # forget the oldest finished orders
             for oid, o in list(self.orders.items())[: len(self.orders) // 10]:
                 if o.done:
                     del self.orders[oid]
+                    if o.client_order_id and self.client_ids.get((o.user_id, o.client_order_id)) == oid:
+                        del self.client_ids[(o.user_id, o.client_order_id)]
 
     def find_order(self, user_id: str, order_id: str) -> Order:
         o = self.orders.get(order_id)

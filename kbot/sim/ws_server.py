@@ -125,16 +125,22 @@ def kalshi_endpoint(venue: SimVenue) -> Callable[[WebSocket], Awaitable[None]]:
     return endpoint
 
 
+async def _receive_text(ws: WebSocket) -> str | None:
+    """The next client frame as text (a binary frame gives ``""``); None once disconnected."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        return None
+    text = message.get("text")
+    return text if isinstance(text, str) else ""
+
+
 async def _kalshi_reader(venue: SimVenue, ws: WebSocket, session: KalshiSession, scope: trio.CancelScope) -> None:
     try:
-        while True:
-            text = await ws.receive_text()
+        while (text := await _receive_text(ws)) is not None:
             venue.sync()
-            session.handle_text(text)
+            session.handle_text(text)  # a binary or garbled frame is answered with error 1
     except _DISCONNECTS:
         pass
-    except KeyError:  # a binary frame: Starlette's receive_text reads msg["text"]
-        session.handle_text("\x00")
     finally:
         scope.cancel()
 
@@ -282,13 +288,15 @@ async def _feed_reader(venue: SimVenue, ws: WebSocket, hub: FeedHub, conn: FeedC
         while True:
             if deadline is not None and not conn.proto.subscribed:
                 with trio.move_on_after(deadline) as timeout:
-                    text = await ws.receive_text()
+                    text = await _receive_text(ws)
                 if timeout.cancelled_caught:
                     logger.bind(feed=hub.name).debug("no subscribe within {} s: closing", deadline)
                     await _close(ws, 1000)
                     return
             else:
-                text = await ws.receive_text()
+                text = await _receive_text(ws)
+            if text is None:
+                return
             conn.push(conn.proto.on_text(text, venue.clock.now(), hub.last or hub.sample()))
     except _DISCONNECTS:
         pass

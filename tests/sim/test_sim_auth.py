@@ -77,6 +77,11 @@ async def test_ws_upgrade_needs_a_signature(sim_data_dir):
         async with open_websocket_url(ep.ws_url, extra_headers=c.ws_headers()) as ws:
             await ws.send_message(json.dumps({"id": 1, "cmd": "list_subscriptions"}))
             assert json.loads(await ws.get_message()) == {"id": 1, "type": "ok", "msg": []}
+            await ws.send_message(b"\x00binary")  # not a JSON command: error 1, connection stays
+            err = json.loads(await ws.get_message())
+            assert err["type"] == "error" and err["msg"]["code"] == 1
+            await ws.send_message(json.dumps({"id": 2, "cmd": "list_subscriptions"}))
+            assert json.loads(await ws.get_message())["id"] == 2
 
 
 async def test_extra_keys_from_config(tmp_path, sim_data_dir):
