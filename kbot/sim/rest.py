@@ -96,6 +96,10 @@ def make_endpoint(
         except ApiError as exc:
             venue.stats[f"rest_{exc.status}"] += 1
             return error_response(exc, venue.config.error_style)
+        except Exception as exc:  # noqa: BLE001 - a request must never take the venue down
+            venue.stats["rest_500"] += 1
+            venue.bad_input.record(f"rest:{type(exc).__name__}", f"{request.method} {request.url.path}", str(exc))
+            return error_response(ApiError(500, "internal_server_error", "internal error"), venue.config.error_style)
 
     return endpoint
 

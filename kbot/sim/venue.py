@@ -20,6 +20,7 @@ import trio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from loguru import logger
 
+from kbot.actorkit import BadInputLog
 from kbot.clock import ScaledClock
 from kbot.sim.auth import DemoKey, KeyRegistry, demo_key, user_id_for
 from kbot.sim.config import SimConfig
@@ -45,6 +46,7 @@ class SimVenue:
         self.exchange.listeners.append(self.hub)
         self.feeds = {name: FeedHub(self, name) for name in FEEDS}
         self.stats: Counter[str] = Counter()
+        self.bad_input = BadInputLog("sim")  # client inputs that broke a handler (logged once per kind)
         self.demo: DemoKey | None = None
         if config.demo_key:
             self.demo = demo_key(config.data_dir)

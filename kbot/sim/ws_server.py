@@ -138,7 +138,11 @@ async def _kalshi_reader(venue: SimVenue, ws: WebSocket, session: KalshiSession,
     try:
         while (text := await _receive_text(ws)) is not None:
             venue.sync()
-            session.handle_text(text)  # a binary or garbled frame is answered with error 1
+            try:
+                session.handle_text(text)  # a binary or garbled frame is answered with error 1
+            except Exception as exc:  # noqa: BLE001 - a client's input must never kill the connection
+                venue.bad_input.record(f"kalshi_ws:{type(exc).__name__}", text, str(exc))
+                session.handle_text("\x00")
     except _DISCONNECTS:
         pass
     finally:
@@ -297,7 +301,12 @@ async def _feed_reader(venue: SimVenue, ws: WebSocket, hub: FeedHub, conn: FeedC
                 text = await _receive_text(ws)
             if text is None:
                 return
-            conn.push(conn.proto.on_text(text, venue.clock.now(), hub.last or hub.sample()))
+            try:
+                replies = conn.proto.on_text(text, venue.clock.now(), hub.last or hub.sample())
+            except Exception as exc:  # noqa: BLE001 - a client's input must never kill the feed
+                venue.bad_input.record(f"{hub.name}:{type(exc).__name__}", text, str(exc))
+                replies = [json.dumps({"type": "error", "message": "invalid request"})]
+            conn.push(replies)
     except _DISCONNECTS:
         pass
     finally:

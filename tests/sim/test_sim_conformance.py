@@ -107,7 +107,9 @@ async def test_rest_responses_validate_against_openapi(shared_specs, sim_data_di
             check(await c.get("/markets", params, signed=False), 200, "GetMarketsResponse")
         page1 = check(await c.get("/markets", {"limit": "5"}, signed=False), 200, "GetMarketsResponse")
         check(await c.get("/markets", {"limit": "5", "cursor": page1["cursor"]}, signed=False), 200, "GetMarketsResponse")
-        check(await c.get("/markets", {"status": "active"}, signed=False), 400, "ErrorResponse")
+        check(await c.get("/markets", {"status": "active"}, signed=False), 400, "ErrorResponse")  # object status, not a filter
+        check(await c.get("/markets", {"status": "open,closed"}, signed=False), 400, "ErrorResponse")  # one value only
+        check(await c.get("/markets", {"status": "settled", "min_close_ts": "1"}, signed=False), 400, "ErrorResponse")
         check(await c.get(f"/markets/{t15}", signed=False), 200, "GetMarketResponse")
         check(await c.get("/markets/NOPE", signed=False), 404, "ErrorResponse")
         check(await c.get(f"/markets/{hourly}/orderbook", {"depth": "3"}, signed=False), 200, "GetMarketOrderbookResponse")

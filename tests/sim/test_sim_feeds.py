@@ -111,3 +111,15 @@ async def test_kraken_v2(sim_data_dir):
             await ws.send_message(json.dumps({"method": "ping", "req_id": 9}))
             pong = (await _msgs(ws, 1, lambda m: m.get("method") == "pong"))[0]
             assert pong["req_id"] == 9 and "time_in" in pong
+
+
+async def test_garbage_never_kills_a_feed(sim_data_dir):
+    async with running_sim(_cfg(sim_data_dir)) as ep:
+        async with open_websocket_url(ep.kraken_url) as ws:
+            await _msgs(ws, 1)
+            await ws.send_message(json.dumps({"method": "subscribe", "params": ["not", "a", "dict"]}))
+            err = (await _msgs(ws, 1))[0]
+            assert err.get("success") is False or err.get("type") == "error"
+            await ws.send_message(json.dumps({"method": "ping", "req_id": 1}))
+            assert (await _msgs(ws, 1, lambda m: m.get("method") == "pong"))[0]["req_id"] == 1
+        assert ep.sim.bad_input.total >= 1
