@@ -28,44 +28,22 @@ from kbot.fees import maker_fees_apply, trade_fee
 from kbot.sim import calendar as cal
 from kbot.sim.accounts import Account, SettlementRecord, u6_to_decimal
 from kbot.sim.agents import MakerParams, MarketMaker, TakerParams, Takers
+from kbot.sim.brti import index_tick
 from kbot.sim.book import ASK, BID, FOK, GTC, IOC, RESTING, STP_TYPES, TIME_IN_FORCE, Order
 from kbot.sim.config import SimConfig
 from kbot.sim.engine import MatchingEngine, OrderRejected
-from kbot.sim.events import (
-    BookDelta,
-    EventCreated,
-    FillEvent,
-    IndexTick,
-    LifecycleEvent,
-    Match,
-    OrderUpdate,
-    PositionEvent,
-    TickerEvent,
-    TradeEvent,
-)
+from kbot.sim.events import FillEvent, IndexTick, Match, PositionEvent, TickerEvent, TradeEvent
 from kbot.sim.faults import FaultInjector
-from kbot.sim.market import (
-    ACTIVE,
-    CLOSED,
-    DETERMINED,
-    FINALIZED,
-    INITIALIZED,
-    Listing,
-    ListingPlan,
-    SimEvent,
-    SimMarket,
-)
+from kbot.sim.lifecycle import MAX_USER_RECORDS, Lifecycle
+from kbot.sim.market import ACTIVE, INITIALIZED, ListingPlan, SimEvent, SimMarket
 from kbot.sim.pricepath import IndexPath, PathParams
-from kbot.sim.wire import c2_to_decimal, p4_to_decimal, price_str
+from kbot.sim.wire import c2_to_decimal, p4_to_decimal
 
 PRICE_MIN = 100  # $0.01 (linear_cent grid)
 PRICE_MAX = 9900
 PRICE_STEP = 100
-PRICE_LEVEL_STRUCTURE = "linear_cent"
-PRICE_RANGES = [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}]
 
 MAX_TRADES = 100_000
-MAX_USER_RECORDS = 100_000
 
 
 class IdGen:
@@ -123,8 +101,8 @@ class Exchange:
         self.config = config
         self.faults = faults or FaultInjector(config.faults, seed=config.seed)
         self.t0 = int(start)
-        self.plan = ListingPlan(config.series, config.m15_ahead, config.hourly_ahead, config.hourly_initialized_s)
-        warm = int(self.plan.warmup_s()) + 120
+        plan = ListingPlan(config.series, config.m15_ahead, config.hourly_ahead, config.hourly_initialized_s)
+        warm = int(plan.warmup_s()) + 120
         self.path = IndexPath(
             config.seed, self.t0 - warm, PathParams(s0=config.index_start, base_vol=config.index_vol)
         )
@@ -145,7 +123,6 @@ class Exchange:
         self.last_index: IndexTick | None = None
         self.now = float(self.t0)
         self._second = self.t0 - 1  # last whole second processed
-        self._listed_until = float(self.t0) - self.plan.warmup_s()
         self._touched: set[str] = set()
         self._sigma_cache: tuple[int, float] = (-10**9, config.index_vol)
         self._tradable_cache: tuple[int, list[SimMarket]] = (-1, [])
@@ -160,6 +137,7 @@ class Exchange:
         )
         for agent in [*(m.user_id for m in self.makers), self.takers.user_id]:
             self.accounts[agent] = Account(agent, agent=True)
+        self.lifecycle = Lifecycle(self)
 
     # ================================================================== members
     def open_account(self, user_id: str) -> Account:
@@ -190,13 +168,13 @@ class Exchange:
         while self._second < target:
             s = self._second + 1
             out: list = []
-            self._list_new(s, out)
+            self.lifecycle.list_new(s, out)
             self._index_tick(s, out)
-            self._transitions(s, out)
+            self.lifecycle.transitions(s, out)
             for eng in self.engines.values():
                 if eng.resting:
                     for o in eng.expire(s, out):
-                        self._released(o)
+                        self.free_reserved(o)
             for mm in self.makers:
                 mm.step(self, s, out)
             self.takers.step(self, s, out)
@@ -215,129 +193,7 @@ class Exchange:
     def second(self) -> int:
         return self._second
 
-    # ------------------------------------------------------------------ listings
-    def _list_new(self, s: int, out: list) -> None:
-        if s <= self._listed_until:
-            return
-        for listing in self.plan.listings(self._listed_until, float(s)):
-            if listing.close_ts <= s:
-                continue  # would already be over (first step after start)
-            self._create_event(listing, s, out)
-        self._listed_until = float(s)
-
-    def _create_event(self, listing: Listing, s: int, out: list) -> None:
-        cfg = self.config
-        spec = cal.SERIES_SPECS[listing.series]
-        created = max(listing.created_ts, float(self.path.start + 60))
-        spot = self.path.price(int(created))
-        if listing.series == cal.SERIES_15M:
-            strikes = [cal.StrikeSpec("greater_or_equal", None)]
-        elif listing.series == cal.SERIES_HOURLY_ABOVE:
-            strikes = cal.ladder_strikes(spot, cfg.ladder_strikes, cfg.ladder_spacing)
-        else:
-            strikes = cal.bracket_strikes(spot, cfg.brackets, cfg.bracket_width)
-        ev_ticker = cal.event_ticker(listing.series, listing.close_ts)
-        first_texts = cal.texts(listing.series, listing.close_ts, strikes[0])
-        event = SimEvent(
-            event_ticker=ev_ticker,
-            series_ticker=listing.series,
-            close_ts=listing.close_ts,
-            title=first_texts.event_title,
-            sub_title=first_texts.event_sub_title,
-            created_ts=created,
-            exchange_index=cfg.exchange_index,
-        )
-        self.events[ev_ticker] = event
-        out.append(
-            EventCreated(
-                event_ticker=ev_ticker,
-                fields={
-                    "event_ticker": ev_ticker,
-                    "exchange_index": cfg.exchange_index,
-                    "title": event.title,
-                    "subtitle": event.sub_title,
-                    "collateral_return_type": event.collateral_return_type,
-                    "series_ticker": listing.series,
-                    "strike_date": int(listing.close_ts),
-                },
-                ts=float(s),
-            )
-        )
-        for strike in strikes:
-            ticker = cal.market_ticker(listing.series, listing.close_ts, strike)
-            m = SimMarket(
-                ticker=ticker,
-                event_ticker=ev_ticker,
-                series_ticker=listing.series,
-                market_id=cal.market_uuid(ticker),
-                strike=strike,
-                created_ts=created,
-                open_ts=listing.open_ts,
-                close_ts=listing.close_ts,
-                settlement_timer_s=spec.settlement_timer_s,
-                exchange_index=cfg.exchange_index,
-                texts=cal.texts(listing.series, listing.close_ts, strike),
-                updated_ts=created,
-            )
-            if listing.series == cal.SERIES_15M:
-                m.floor_published = False
-                m.strike_due_ts = listing.open_ts + cfg.strike_delay_s
-                late = self.faults.roll("late_strike", "kalshi")
-                if late is not None:
-                    m.provisional_due_ts = m.strike_due_ts
-                    m.strike_due_ts += late.delay_s
-            if self.faults.roll("early_close", "kalshi") is not None:
-                lo, hi = listing.open_ts + 60.0, listing.close_ts - 60.0
-                if hi > lo:
-                    m.early_close_ts = float(math.floor(self._rng.uniform(lo, hi)))
-            self.markets[ticker] = m
-            self.engines[ticker] = MatchingEngine(ticker, self.ids)
-            event.markets.append(ticker)
-            out.append(LifecycleEvent(ticker=ticker, event_type="created", fields=self._created_fields(m), ts=float(s)))
-
-    def _created_fields(self, m: SimMarket) -> dict:
-        meta: dict = {
-            "name": m.texts.title,
-            "title": m.texts.title,
-            "yes_sub_title": m.texts.yes_sub_title,
-            "no_sub_title": m.texts.no_sub_title,
-            "rules_primary": m.texts.rules_primary,
-            "rules_secondary": cal.RULES_SECONDARY,
-            "can_close_early": True,
-            "event_ticker": m.event_ticker,
-            "expected_expiration_ts": int(m.expected_expiration_ts),
-            "strike_type": m.strike.strike_type,
-        }
-        if m.floor_published and m.strike.floor is not None:
-            meta["floor_strike"] = m.strike.floor
-        if m.strike.cap is not None:
-            meta["cap_strike"] = m.strike.cap
-        return {
-            "exchange_index": m.exchange_index,
-            "open_ts": int(m.open_ts),
-            "close_ts": int(m.close_ts),
-            "additional_metadata": meta,
-            "price_level_structure": PRICE_LEVEL_STRUCTURE,
-            "price_ranges": PRICE_RANGES,
-        }
-
-    # ------------------------------------------------------------------ index
-    def _index_tick(self, s: int, out: list) -> None:
-        path = self.path
-        cents = path.cents(s)
-        prior = path.cents_range(s - 60, s)
-        avg60 = _avg8(prior) if len(prior) else _avg8([cents])
-        avg60_t = (avg60, len(prior), (s - 60) * 1000, s * 1000)
-        q = -(-s // 900) * 900  # next quarter boundary (s itself when on one)
-        avg15 = None
-        if q - 59 <= s <= q:
-            window = path.cents_range(q - 59, s + 1)
-            avg15 = (_avg8(window), len(window), (q - 60) * 1000, s * 1000)
-        latency_ms = self._rng.randint(30, 250)
-        tick = IndexTick(second=s, cents=cents, received_at_ms=s * 1000 + latency_ms, avg_60s=avg60_t, avg_15min=avg15)
-        self.last_index = tick
-        out.append(tick)
-
+    # ------------------------------------------------------------------ index (for the participants)
     def sigma_estimate(self, t: int) -> float:
         """Realized volatility of the last 30 minutes (what the makers start from)."""
         at, value = self._sigma_cache
@@ -354,116 +210,17 @@ class Exchange:
         c = self.path.cents_range(close - 59, min(t, close) + 1)
         return float(c.sum()) / 100.0, len(c)
 
-    # ------------------------------------------------------------------ lifecycle
-    def _transitions(self, s: int, out: list) -> None:
-        cfg = self.config
-        gone = []
-        for m in self.markets.values():
-            st = m.status
-            if st == FINALIZED:
-                if s >= (m.settled_ts or s) + cfg.retain_finalized_s:
-                    gone.append(m)
-                continue
-            if st == INITIALIZED and s >= m.open_ts:
-                m.status = ACTIVE  # implicit: no WS event
-                m.updated_ts = float(s)
-            if not m.floor_published and m.strike_due_ts is not None:
-                if m.provisional_due_ts is not None and s >= m.provisional_due_ts:
-                    self._publish_strike(m, s, out, provisional=True)
-                    m.provisional_due_ts = None
-                if s >= m.strike_due_ts:
-                    self._publish_strike(m, s, out, provisional=False)
-            if m.early_close_ts is not None and s >= m.early_close_ts and m.status in (INITIALIZED, ACTIVE):
-                m.close_ts = float(s)
-                m.early_close_ts = None
-                m.updated_ts = float(s)
-                out.append(LifecycleEvent(ticker=m.ticker, event_type="close_date_updated", fields={"close_ts": s}, ts=float(s)))
-            if m.status in (INITIALIZED, ACTIVE) and s >= m.close_ts:
-                self._close(m, s, out)
-            if m.status == CLOSED and s >= m.close_ts + cfg.determination_delay_s:
-                self._determine(m, s, out)
-            if m.status == DETERMINED and m.determination_ts is not None and s >= m.determination_ts + m.settlement_timer_s:
-                self._finalize(m, s, out)
-        for m in gone:
-            self._forget(m)
-
-    def _publish_strike(self, m: SimMarket, s: int, out: list, *, provisional: bool) -> None:
-        start = int(m.close_ts) - 900
-        if provisional:
-            value = float(self.path.price(min(s, start)))  # a first, unofficial value
-        else:
-            value = float(self.path.settlement_average(start))
-            m.floor_published = True
-            m.strike_due_ts = None
-        m.strike = cal.StrikeSpec(m.strike.strike_type, round(value, 2), m.strike.cap)
-        m.texts = attrs.evolve(m.texts, yes_sub_title=cal.fifteen_min_sub_title(value), no_sub_title=cal.fifteen_min_sub_title(value), subtitle=cal.fifteen_min_sub_title(value))
-        m.updated_ts = float(s)
-        out.append(
-            LifecycleEvent(
-                ticker=m.ticker,
-                event_type="metadata_updated",
-                fields={"strike_type": m.strike.strike_type, "floor_strike": m.strike.floor, "yes_sub_title": m.texts.yes_sub_title},
-                ts=float(s),
-            )
-        )
-
-    def _close(self, m: SimMarket, s: int, out: list) -> None:
-        m.status = CLOSED  # implicit: no WS event
-        m.updated_ts = float(s)
-        for o in self.engines[m.ticker].cancel_all(float(s), "CloseCancel", out):
-            self._released(o)
-        self._touched.add(m.ticker)
-
-    def _determine(self, m: SimMarket, s: int, out: list) -> None:
-        avg = self.path.settlement_average(int(m.close_ts))
-        m.result = settle_result(m.strike.strike_type, m.strike.floor, m.strike.cap, avg)
-        m.expiration_value = str(avg)
-        m.settlement_value_p4 = 10_000 if m.result == "yes" else 0
-        m.determination_ts = float(s)
-        m.status = DETERMINED
-        m.updated_ts = float(s)
-        out.append(
-            LifecycleEvent(
-                ticker=m.ticker,
-                event_type="determined",
-                fields={"result": m.result, "settlement_value": price_str(m.settlement_value_p4), "determination_ts": s},
-                ts=float(s),
-            )
-        )
-
-    def _finalize(self, m: SimMarket, s: int, out: list) -> None:
-        for acct in self.accounts.values():
-            rec = acct.settle(m.ticker, m.result, float(s))
-            if rec is None:
-                continue
-            if acct.agent:
-                del acct.positions[m.ticker]  # participants trade every market: keep memory flat
-            else:
-                self.settlements.setdefault(acct.user_id, deque(maxlen=MAX_USER_RECORDS)).append(rec)
-                out.append(PositionEvent(user_id=acct.user_id, ticker=m.ticker, ts=float(s)))
-        m.open_interest = 0
-        m.status = FINALIZED
-        m.settled_ts = float(s)
-        m.updated_ts = float(s)
-        out.append(LifecycleEvent(ticker=m.ticker, event_type="settled", fields={"settled_ts": s}, ts=float(s)))
-
-    def _forget(self, m: SimMarket) -> None:
-        del self.markets[m.ticker]
-        self.engines.pop(m.ticker, None)
-        for mm in self.makers:
-            mm.forget(m.ticker)
-        ev = self.events.get(m.event_ticker)
-        if ev is not None:
-            ev.markets = [t for t in ev.markets if t != m.ticker]
-            if not ev.markets:
-                del self.events[m.event_ticker]
-
     def tradable_markets(self, t: int) -> list[SimMarket]:
         at, cached = self._tradable_cache
         if at != t:
             cached = [m for m in self.markets.values() if m.status == ACTIVE and m.open_ts <= t < m.close_ts]
             self._tradable_cache = (t, cached)
         return [m for m in cached if m.status == ACTIVE]
+
+    def _index_tick(self, s: int, out: list) -> None:
+        tick = index_tick(self.path, s, s * 1000 + self._rng.randint(30, 250))
+        self.last_index = tick
+        out.append(tick)
 
     # ================================================================== orders
     def place(self, user_id: str, req: OrderRequest, now: float) -> PlaceResult:
@@ -602,7 +359,7 @@ class Exchange:
         self._order_market(order, now)
         out: list = []
         reduced = self.engines[order.ticker].cancel(order, now, out)
-        self._released(order)
+        self.free_reserved(order)
         self._touched.add(order.ticker)
         self._publish(out)
         return order, reduced
@@ -614,7 +371,7 @@ class Exchange:
         for o in [o for o in self.orders.values() if o.user_id == user_id and o.status == RESTING]:
             eng = self.engines.get(o.ticker)
             if eng is not None and eng.cancel(o, now, out):
-                self._released(o)
+                self.free_reserved(o)
                 self._touched.add(o.ticker)
                 n += 1
         self._publish(out)
@@ -650,7 +407,7 @@ class Exchange:
         self.engines[order.ticker].decrease(order, new_remaining, now, out)
         acct.release(order, removed)
         if order.done:
-            self._released(order)
+            self.free_reserved(order)
         self._touched.add(order.ticker)
         self._publish(out)
         return order
@@ -712,7 +469,8 @@ class Exchange:
         self._publish(out)
         return order, tuple(f for f in fills if f.user_id == user_id)
 
-    def _released(self, order: Order) -> None:
+    def free_reserved(self, order: Order) -> None:
+        """Release what is still held as collateral for ``order`` (it ended)."""
         acct = self.accounts.get(order.user_id)
         if acct is not None and order.reserved_u6:
             acct.release(order)
@@ -813,6 +571,10 @@ class Exchange:
         return fills
 
     # ================================================================== publishing
+    def touch(self, ticker: str) -> None:
+        """``ticker`` changed: its ticker-channel state is compared at the next publish."""
+        self._touched.add(ticker)
+
     def ticker_state(self, m: SimMarket) -> tuple:
         book = self.engines[m.ticker].book if m.ticker in self.engines else None
         bid = book.best_bid() if book else None
@@ -854,30 +616,3 @@ class Exchange:
 
     def user_orders(self, user_id: str) -> list[Order]:
         return [o for o in self.orders.values() if o.user_id == user_id]
-
-
-def settle_result(strike_type: str, floor: float | None, cap: float | None, avg: Decimal) -> str:
-    """Kalshi's comparisons: ``greater`` strictly above floor, ``greater_or_equal`` at least
-    floor, ``between`` floor <= avg <= cap (strikes and average compared as exact decimals)."""
-    f = None if floor is None else Decimal(str(floor))
-    c = None if cap is None else Decimal(str(cap))
-    if strike_type == "greater":
-        assert f is not None
-        return "yes" if avg > f else "no"
-    if strike_type == "greater_or_equal":
-        assert f is not None
-        return "yes" if avg >= f else "no"
-    if strike_type == "between":
-        assert f is not None and c is not None
-        return "yes" if f <= avg <= c else "no"
-    if strike_type == "less":
-        assert c is not None
-        return "yes" if avg < c else "no"
-    raise ValueError(f"unsupported strike_type {strike_type!r}")
-
-
-def _avg8(cents: object) -> str:
-    """Mean of integer cents as a dollar string with 8 decimals (Kalshi's average format)."""
-    values = [int(x) for x in cents]  # type: ignore[attr-defined]
-    mean = Decimal(sum(values)) / Decimal(len(values) * 100)
-    return str(mean.quantize(Decimal("0.00000001")))

@@ -15,7 +15,8 @@ from kbot.sim import calendar as cal
 from kbot.sim.accounts import Account, Position, SettlementRecord, u6_to_decimal
 from kbot.sim.book import ASK, BID, Order
 from kbot.sim.events import FillEvent, IndexTick
-from kbot.sim.exchange import PRICE_LEVEL_STRUCTURE, PRICE_RANGES, Exchange, TradeRecord
+from kbot.sim.exchange import Exchange, TradeRecord
+from kbot.sim.lifecycle import PRICE_LEVEL_STRUCTURE, PRICE_RANGES
 from kbot.sim.market import SimEvent, SimMarket
 from kbot.sim.wire import count_str, dollars, iso, ms, price_str
 

@@ -122,7 +122,7 @@ class SimVenue:
                 # Behind the clock: don't starve the sockets. Yield for as long as the second
                 # took, so clients keep getting at least half the CPU and the venue lags
                 # gracefully instead of freezing its own I/O.
-                if not lagging and self.lag_s > 5.0:
+                if not lagging and self.lag_s / self.clock.speed > 2.0:  # two real seconds behind
                     lagging = True
                     log.warning("simulated venue is {:.0f} sim seconds behind its clock (speed {}x too high for this machine?)", self.lag_s, self.clock.speed)
                 await trio.sleep(work)

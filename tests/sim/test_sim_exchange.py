@@ -12,7 +12,8 @@ from kbot.sim.calendar import SERIES_15M, SERIES_HOURLY_ABOVE, SERIES_HOURLY_RAN
 from kbot.sim.config import SimConfig
 from kbot.sim.engine import OrderRejected
 from kbot.sim.events import LifecycleEvent
-from kbot.sim.exchange import Exchange, OrderRequest, settle_result
+from kbot.sim.exchange import Exchange, OrderRequest
+from kbot.sim.lifecycle import settle_result
 from kbot.sim.faults import FaultInjector
 
 Q = 1_787_000_100 - 1_787_000_100 % 900  # a quarter hour
