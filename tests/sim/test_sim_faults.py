@@ -126,16 +126,15 @@ async def test_ws_faults_over_sockets(sim_data_dir):
                 if isinstance(msg.get("seq"), str):
                     break
 
-        # ws_silent: the socket stays open but nothing arrives
+        # ws_silent: the socket stays open but nothing arrives (after what was already in flight)
         faults.inject("ws_silent", target="kalshi")
-        with trio.fail_after(10):
-            await ws.get_message()  # the message in flight
-        with trio.move_on_after(1.0) as quiet:
+        with trio.fail_after(15):
             while True:
-                await ws.get_message()
-                if faults.counts["ws_silent"]:
+                with trio.move_on_after(1.0) as quiet:
+                    await ws.get_message()
+                if quiet.cancelled_caught:
                     break
-        assert quiet.cancelled_caught and ws.closed is None
+        assert faults.counts["ws_silent"] == 1 and ws.closed is None
         await cm.__aexit__(None, None, None)
 
         # ws_drop: the server closes the connection
@@ -189,7 +188,7 @@ async def test_feed_faults(sim_data_dir):
                     if msg["channel"] == "ticker" and msg["events"][0]["type"] == "update":
                         t = msg["events"][0]["tickers"][0]
                         prices.append((t["price"], t["best_bid"], t["best_ask"]))
-            assert len(set(prices[1:])) == 1  # stale: the same quote again and again
+            assert len(set(prices[-5:])) == 1  # stale: the same quote again and again
         faults.inject("ws_drop", target="kraken")
         async with open_websocket_url(ep.kraken_url) as ws:
             await ws.send_message(json.dumps({"method": "subscribe", "params": {"channel": "ticker", "symbol": ["BTC/USD"]}}))
