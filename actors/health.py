@@ -1,6 +1,6 @@
 """Health actor: periodic snapshots of the tree, data-gap and spike detection, alerts.
 
-Receives: nothing; wakes every ``interval_s`` of the clock and samples ``HealthSources``
+Receives: nothing; wakes every ``interval_s`` real seconds and samples ``HealthSources``
           (provided by the tree: mailbox stats, actor counters, supervisor restart counts,
           feed/spot/quote freshness).
 Applies:  ``kbot.health.HealthMonitor.check`` (pure).
@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Protocol
+
+import trio
 
 from kbot.actorkit import ActorStats, Outbox
 from kbot.alerts import AlertSink
@@ -45,13 +47,14 @@ async def run_health(
 ) -> None:
     interval = monitor.cfg.interval_s
     while True:
-        await clock.sleep(interval)
+        await trio.sleep(interval)  # real seconds: see kbot.health
         now = clock.now()
         try:
             samples = sources.samples()
             snaps, alerts = monitor.check(
                 now, samples, feed_last=sources.feed_last(), spot_last=sources.spot_last(),
                 quote_last=sources.quote_last(), total_restarts=sources.total_restarts(), started_ts=started_ts,
+                speed=clock.speed,
             )
         except Exception:
             stats.errors += 1

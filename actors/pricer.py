@@ -35,6 +35,7 @@ Fails
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable
 from typing import Any
 
@@ -45,7 +46,8 @@ from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
 from kbot.model.config import PricerConfig
-from kbot.model.pricing import EdgeThrottle, horizon_end, price_market
+from kbot.model.pricing import EdgeThrottle, horizon_end, price_market, quote_age_limit
+from kbot.model.prob import prob_yes
 from kbot.model.settlement import WindowObserver
 
 
@@ -71,6 +73,7 @@ class PricerCore:
         self.throttle = EdgeThrottle(config)
         self.window = self._observer(market)
         self.closed_sent = False
+        self._boundary = float("-inf")  # next time the reasons may change by time alone
 
     def _observer(self, market: MarketInfo) -> WindowObserver | None:
         end = horizon_end(market)
@@ -104,6 +107,15 @@ class PricerCore:
         self.market = m
         return True
 
+    def top(self) -> tuple[Any, ...] | None:
+        """What of the quote in use reaches an edge (prices, best sizes, stale flag)."""
+        q = self.quote()
+        if q is None:
+            return None
+        ya = q.yes_asks[0][1] if q.yes_asks else q.yes_ask_size
+        na = q.no_asks[0][1] if q.no_asks else q.yes_bid_size
+        return (q.source, q.yes_bid, q.yes_ask, q.no_bid, q.no_ask, ya, na, q.stale)
+
     def quote(self) -> Quote | None:
         if not self.quotes:
             return None
@@ -117,8 +129,61 @@ class PricerCore:
             obs = self.window.observation(now)
         return price_market(self.market, self.index, self.quote(), now, self.config, window=obs, mono=mono)
 
+    # Reasons that a fresh index, or time alone, can change: an edge carrying one is always rebuilt.
+    _VOLATILE = frozenset(("stale_spot", "closed", "window_unobserved"))
+
+    def unchanged_by_index(self, now: float) -> bool:
+        """Cheap pre-check when only index updates (and quotes that did not change the top of
+        book) arrived: True when building the edge now
+        could not change what ``route`` sends, so the pricer may skip it (most index ticks,
+        for most markets). Exact where it says True: nothing but the probability changes,
+        |dp| stays below ``prob_epsilon`` against the last sent edge, and since EV is linear in
+        p (slope +1 for YES, -1 for NO) the side with positive EV cannot flip while |dp| is
+        below both EVs and half their gap. Anything else (time boundaries: emit/snapshot due,
+        settlement window, close, quote ageing; a stale or old index; a sigma source change;
+        volatile reasons) answers False and the edge is built as usual."""
+        sent, snap, idx, cfg = self.throttle.last_sent, self.throttle.last_snapshot, self.index, self.config
+        # (callers check that the quote's top of book did not change either)
+        if sent is None or snap is None or idx is None or sent.prob_yes is None or snap.prob_yes is None:
+            return False
+        if now >= self._boundary or now >= self.throttle.next_due():
+            return False
+        if idx.stale or idx.price <= 0 or now - idx.ts > cfg.max_index_age_s:
+            return False
+        if idx.sigma_source != sent.sigma_source or idx.sigma_source != snap.sigma_source:
+            return False
+        if self._VOLATILE.intersection(sent.reasons) or self._VOLATILE.intersection(snap.reasons):
+            return False
+        end = horizon_end(self.market)
+        if end is None:
+            return False
+        m = self.market
+        p = prob_yes(m.strike_type, m.floor_strike, m.cap_strike, idx.price, idx.sigma, end - now, window_s=cfg.window_s)
+        if p is None or abs(p - sent.prob_yes) >= cfg.prob_epsilon:
+            return False
+        dp = abs(p - snap.prob_yes)
+        y, n = snap.ev_yes, snap.ev_no
+        if (y is not None and dp >= abs(y)) or (n is not None and dp >= abs(n)):
+            return False
+        return not (y is not None and n is not None and 2 * dp >= abs(y - n))
+
+    def _time_boundary(self, now: float) -> float:
+        """The next moment the edge's reasons can change with no new input."""
+        b = float("inf")
+        end = horizon_end(self.market)
+        if end is not None:
+            start = end - self.config.window_s
+            b = min(b, start - 1.0 if now < start - 1.0 else now, end)
+        q = self.quote()
+        if q is not None and not q.stale:
+            expires = q.ts + quote_age_limit(q, self.config)
+            if expires > now:  # once past it, stale_quote holds until a new quote arrives
+                b = min(b, expires)
+        return b
+
     def route(self, e: Edge) -> tuple[Edge | None, Edge | None]:
         """``(to_decision, to_record)`` for a freshly priced edge (None: do not send)."""
+        self._boundary = self._time_boundary(e.ts)
         if "closed" in e.reasons:
             if self.closed_sent:
                 return None, None
@@ -149,11 +214,12 @@ async def run_pricer(
     ticker = market.ticker
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")
-    while True:
-        batch: list[Any] = []
-        with trio.move_on_after(config.idle_reprice_s / clock.speed):
-            batch = await inbox.receive_batch()
+    idle = config.idle_reprice_s / clock.speed
+
+    async def step(batch: list[Any]) -> None:
         mono = 0.0
+        top_before = core.top()
+        market_changed = False
         for msg in batch:
             stats.msgs_in += 1
             if isinstance(msg, IndexUpdate):
@@ -168,6 +234,7 @@ async def run_pricer(
                     bad.record("market_for_another_ticker", msg.ticker)
                     continue
                 core.on_market(msg)
+                market_changed = True
             else:
                 bad.record("unexpected_message", msg)
                 continue
@@ -175,6 +242,8 @@ async def run_pricer(
         now = clock.now()
         if batch:
             stats.last_msg_ts = now
+            if not market_changed and core.top() == top_before and core.unchanged_by_index(now):
+                return  # nothing this batch could send: skip building the edge
         to_decision, to_record = core.route(core.edge(now, mono))
         if to_record is not None:
             await record_out.send(to_record)
@@ -183,3 +252,14 @@ async def run_pricer(
             await edges_out.send(to_decision)
             stats.msgs_out += 1
             stats.state = ",".join(to_decision.reasons) or "ok"
+
+    while True:
+        # One timeout scope per quiet period (not one per receive): each batch pushes the
+        # deadline on; it fires only after ``idle_reprice_s`` without any input.
+        with trio.move_on_after(idle) as quiet:
+            while True:
+                batch = await inbox.receive_batch()
+                quiet.deadline = math.inf  # never cancel a send half-way
+                await step(batch)
+                quiet.deadline = trio.current_time() + idle
+        await step([])  # idle re-price: the horizon shrinks, inputs age

@@ -18,6 +18,10 @@ Alerts (kind, severity):
 - ``resolved`` (info): a condition above has cleared.
 
 Each (kind, subject) alerts once, then again only after ``alert_cooldown_s`` while it lasts.
+
+All health durations (interval, thresholds, ages) are *real* seconds, also when the simulated
+venue runs its clock faster: health is about whether this process keeps up, and operators
+think in wall time. Message times are on kbot's clock; ``speed`` converts their ages.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from kbot.messages import Alert, HealthSnapshot
 
 @attrs.frozen
 class HealthConfig:
-    interval_s: float = 10.0  # sampling period (clock seconds)
+    interval_s: float = 10.0  # sampling period (real seconds, like every duration here)
     spot_gap_s: float = 15.0  # no index update for this long -> spot_gap
     feed_gap_s: float = 30.0  # a feed silent for this long -> feed_gap
     quote_gap_s: float = 180.0  # an open market without a quote for this long -> quote_gap
@@ -91,6 +95,7 @@ class HealthMonitor:
         quote_last: Mapping[str, float | None] = {},
         total_restarts: int = 0,
         started_ts: float | None = None,
+        speed: float = 1.0,
     ) -> tuple[list[HealthSnapshot], list[Alert]]:
         cfg = self.cfg
         snaps: list[HealthSnapshot] = []
@@ -100,13 +105,13 @@ class HealthMonitor:
         since = started_ts if started_ts is not None else now
 
         def age(ts: float | None) -> float:
-            return now - (ts if ts is not None else since)
+            return (now - (ts if ts is not None else since)) / speed
 
         for s in samples:
             snaps.append(
                 HealthSnapshot(
                     ts=now, actor=s.name, inbox_depth=s.inbox_depth, inbox_peak=s.inbox_peak, msgs_in=s.msgs_in,
-                    msgs_out=s.msgs_out, last_msg_age_s=(now - s.last_msg_ts) if s.last_msg_ts is not None else None,
+                    msgs_out=s.msgs_out, last_msg_age_s=age(s.last_msg_ts) if s.last_msg_ts is not None else None,
                     restarts=s.restarts, errors=s.errors, state=s.state,
                 )
             )
@@ -131,8 +136,9 @@ class HealthMonitor:
             self._raise(now, "quote_gap", "markets", "warning",
                         f"{len(silent)} open markets without a quote for > {cfg.quote_gap_s:g}s: {names}", alerts, seen)
 
-        self._restart_marks.append((now, total_restarts))
-        while self._restart_marks and now - self._restart_marks[0][0] > cfg.restart_window_s:
+        real_now = now / speed
+        self._restart_marks.append((real_now, total_restarts))
+        while self._restart_marks and real_now - self._restart_marks[0][0] > cfg.restart_window_s:
             self._restart_marks.popleft()
         recent = total_restarts - self._restart_marks[0][1]
         if recent > cfg.restart_storm:

@@ -1,15 +1,51 @@
-"""`kbot run`."""
+"""`kbot run`: the supervised actor tree (shadow mode; the built-in simulated venue by default)."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import Any
 
-from kbot.commands import not_yet_available
+from kbot.commands.common import add_config_arguments, load_from_args
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    add_config_arguments(parser)
+    parser.add_argument("--venue", choices=("sim", "demo", "prod"), help="where to trade (default: sim, the built-in simulated venue)")
+    parser.add_argument("--mode", choices=("shadow",), help="shadow (default): hypothetical positions, no orders sent")
+    parser.add_argument("--minutes", type=float, help="wall-clock minutes before a clean stop (default: run until interrupted)")
+    parser.add_argument("--speed", type=float, help="simulated venue only: how many times faster than real time (default 60)")
+    parser.add_argument("--seed", type=int, help="simulated venue only: random seed of the simulated world")
+
+
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("venue", "mode", "minutes"):
+        if getattr(args, key, None) is not None:
+            out[key] = getattr(args, key)
+    sim: dict[str, Any] = {}
+    if args.speed is not None:
+        sim["speed"] = args.speed
+    if args.seed is not None:
+        sim["seed"] = args.seed
+    if sim:
+        out["sim"] = sim
+    return out
 
 
 def main(args: argparse.Namespace) -> int:
-    return not_yet_available("run", "the 'kbot run' issue")
+    import trio
+
+    from kbot.app import run_kbot
+    from kbot.logs import setup_logging
+
+    cfg = load_from_args(args, overrides(args))
+    if cfg is None:
+        return 2
+    setup_logging(cfg.log_dir, console_level=cfg.logging.console_level, file_level=cfg.logging.file_level,
+                  console_tape=cfg.logging.console_tape, rotation=cfg.logging.rotation, retention=cfg.logging.retention)
+    try:
+        return trio.run(run_kbot, cfg)
+    except KeyboardInterrupt:  # a second Ctrl-C while stopping
+        print("kbot: interrupted while stopping", file=sys.stderr)
+        return 130

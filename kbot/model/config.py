@@ -139,9 +139,11 @@ class PricerConfig:
     window_s: float = attrs.field(default=60.0, validator=_non_negative)
     # An index update older than this (on the pricer's clock) is stale spot.
     max_index_age_s: float = attrs.field(default=5.0, validator=_positive)
-    # A book/ticker quote older than this is stale (books only change when someone trades or
-    # quotes, so this is long; the feed marks quotes stale on gaps and disconnects).
-    max_quote_age_s: float = attrs.field(default=300.0, validator=_positive)
+    # A book/ticker quote older than this is stale. Books only change when someone trades or
+    # quotes, and a quiet far-from-the-money book can go unchanged for a long time while its
+    # subscription is perfectly healthy; the WS feed marks quotes stale explicitly on sequence
+    # gaps and disconnects. So this is a last-resort guard against a silently dead feed.
+    max_quote_age_s: float = attrs.field(default=3600.0, validator=_positive)
     # A polled REST quote older than this is stale.
     max_rest_quote_age_s: float = attrs.field(default=30.0, validator=_positive)
     # Fee rounding used for EV: "centicent" (current, per fill to $0.0001) or "cent" (classic).

@@ -207,6 +207,18 @@ class EdgeThrottle:
             return True
         return e.reasons != last.reasons or _positive_side(e) != _positive_side(last)
 
+    @property
+    def last_sent(self) -> Edge | None:
+        return self._sent
+
+    @property
+    def last_snapshot(self) -> Edge | None:
+        return self._snap
+
+    def next_due(self) -> float:
+        """When an edge becomes material/snapshot-due by time alone."""
+        return min(self._sent_ts + self.cfg.max_emit_interval_s, self._snap_ts + self.cfg.snapshot_interval_s)
+
     def sent(self, e: Edge) -> None:
         self._sent, self._sent_ts = e, e.ts
 

@@ -1,0 +1,693 @@
+"""The supervised actor tree of ``kbot run``, and the process around it.
+
+```
+root (one_for_one, 10 restarts / 60 s: a real failure of a core actor must reach the operator)
+├── recorder      single writer to the database; bounded lossless inbox; drains on stop
+├── ledger        fills/settlements (lossless) + quotes for marks (conflating)
+├── executor      decisions (lossless) -> orders and fills (shadow now)
+├── decision      edges per ticker + portfolio (conflating) -> decisions (lossless)
+├── spot_index    ticks per source (conflating) -> IndexUpdate broadcast to every pricer
+├── pricers       dynamic supervisor, one_for_one, one child per open market
+│   └── pricer:<ticker>   index/quote/market (conflating) -> edges (to decision), snapshots (record)
+├── markets       registry: MarketInfo/lifecycle/settlements (lossless) -> start/stop pricers, WS watch
+├── feeds         one_for_one supervisor; each feed restarts alone with backoff (reconnect storms)
+│   ├── coinbase / binance / kraken      spot WebSockets -> SpotTick
+│   ├── kalshi_ws     ticker, orderbook_delta, trade, lifecycle, cfbenchmarks -> Quote, ...
+│   └── kalshi_rest   discovery, fee data, quote polling fallback, settlement sweep
+├── scorer        periodic: settled edge snapshots -> scores
+└── health        periodic: snapshots, data gaps, spikes -> alerts
+```
+
+Mailbox policy per edge, deliberately:
+- conflating (``LatestMailbox``) for market data: spot ticks into the index (per source),
+  index/quote/market into each pricer, edges into the decision actor (per ticker), quotes into
+  the ledger's marks (per ticker), portfolio state into the decision actor. A slow consumer
+  sees the newest value, never a backlog; replaced counts show in health.
+- bounded and lossless (``Mailbox``) for everything that changes money or the record:
+  decisions -> executor, orders/fills/settlements -> ledger, everything -> recorder, market
+  reference data and lifecycle -> registry, control commands -> feeds.
+
+Start order is the order above; shutdown is the reverse, so inputs (feeds, then registry
+and pricers) stop before the actors that turn them into money, and the recorder stops last,
+after writing what it was sent. Every mailbox and every piece of state an actor needs across
+a restart (ledger book, executed decision ids, market registry, WS watch list) belongs to
+``Tree``, not to the actor incarnation.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import attrs
+import trio
+from loguru import logger
+
+from actors.decision import decision_inbox_key, run_decision
+from actors.executor import ShadowExecutor, run_executor
+from actors.health import run_health
+from actors.kalshi_rest_feed import RefreshMarket, run_kalshi_rest_feed
+from actors.kalshi_ws_feed import Subscribe as WsSubscribe
+from actors.kalshi_ws_feed import Unsubscribe as WsUnsubscribe
+from actors.kalshi_ws_feed import WatchState, run_kalshi_ws_feed
+from actors.ledger import LedgerState, run_ledger
+from actors.markets import run_markets
+from actors.pricer import pricer_inbox_key, run_pricer
+from actors.recorder import Recorder
+from actors.scorer import run_scorer
+from actors.spot_feed import run_spot_feed
+from actors.spot_index import run_spot_index, spot_tick_key
+from kbot import __version__
+from kbot.actorkit import ActorStats, StatsRegistry, Tee
+from kbot.alerts import AlertSink
+from kbot.clock import Clock, ScaledClock, WallClock
+from kbot.config import AppConfig, config_digest
+from kbot.health import ActorSample, HealthMonitor
+from kbot.ledger import Book
+from kbot.markets import MarketRegistry
+from kbot.messages import (
+    Alert,
+    BookSnapshot,
+    EventFeeUpdate,
+    EventInfo,
+    FeedStatus,
+    Fill,
+    IndexUpdate,
+    MarketInfo,
+    MarketLifecycle,
+    MarketSettled,
+    OrderEvent,
+    Quote,
+    SeriesInfo,
+    SpotTick,
+    Trade,
+)
+from kbot.statestore import JsonFileStateStore
+from kbot.venues.config import KalshiEndpoints
+from kbot.venues.kalshi.auth import Credentials
+from kbot.venues.kalshi.rest import KalshiRestClient
+from kbot.venues.wslink import LinkHealth
+from storage import queries
+from storage.db import open_database
+from storage.runs import end_run, start_run
+from supervision import (
+    Backoff,
+    ChildSpec,
+    LatestMailbox,
+    Mailbox,
+    Registry,
+    Restart,
+    Strategy,
+    SupervisionEvent,
+    Supervisor,
+    SupervisorGaveUp,
+)
+
+FEEDS = ("coinbase", "binance", "kraken", "kalshi_ws", "kalshi_rest")
+
+
+class ChaosCrash(RuntimeError):
+    """Raised on purpose by the chaos test hook."""
+
+
+@attrs.frozen
+class Endpoints:
+    kalshi: KalshiEndpoints
+    credentials: Credentials
+    spot_urls: dict[str, str | None]
+
+
+# ----------------------------------------------------------------------------- routing
+
+
+class _Recording:
+    """Sends to the recorder without a scheduler pass per message unless it is full."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.box = recorder.inbox
+
+    async def record(self, msg: Any) -> None:
+        try:
+            self.box.send_nowait(msg)
+        except trio.WouldBlock:
+            await self.box.send(msg)  # backpressure: the record is lossless
+
+
+class FeedRouter(_Recording):
+    """The feeds' outbox: each message type goes where it is needed (and to the record)."""
+
+    def __init__(self, tree: Tree) -> None:
+        super().__init__(tree.recorder)
+        self.tree = tree
+
+    async def send(self, msg: Any) -> None:
+        t = self.tree
+        kind = type(msg)
+        if kind is Quote:
+            box = t.pricer_boxes.get(msg.ticker)
+            if box is not None:
+                box.send_nowait(msg)
+            t.ledger_marks.send_nowait(msg)
+            if not msg.stale:
+                t.quote_last[msg.ticker] = t.clock.now()
+        elif kind is SpotTick:
+            t.spot_in.send_nowait(msg)
+        elif kind in (MarketInfo, MarketLifecycle):
+            await t.markets_in.send(msg)
+        elif kind is MarketSettled:
+            await t.markets_in.send(msg)
+            await t.ledger_in.send(msg)
+        elif kind in (Fill, OrderEvent):
+            if t.cfg.mode != "shadow":  # venue fills matter in paper/live only
+                await t.ledger_in.send(msg)
+        elif kind not in (BookSnapshot, Trade, SeriesInfo, EventInfo, EventFeeUpdate, FeedStatus):
+            # VenuePosition/VenueBalance/VenueSettlement: reconciliation is for live mode
+            return
+        await self.record(msg)
+
+    def send_nowait(self, msg: Any) -> None:  # pragma: no cover - feeds always await
+        raise trio.WouldBlock
+
+
+class IndexBroadcast(_Recording):
+    """The spot index's outbox: every pricer gets the newest index; the record gets it too."""
+
+    def __init__(self, tree: Tree) -> None:
+        super().__init__(tree.recorder)
+        self.tree = tree
+
+    async def send(self, msg: IndexUpdate) -> None:
+        t = self.tree
+        t.last_index = msg
+        if not msg.stale:
+            t.spot_last = t.clock.now()
+        for box in t.pricer_boxes.values():
+            box.send_nowait(msg)
+        await self.record(msg)
+
+    def send_nowait(self, msg: IndexUpdate) -> None:  # pragma: no cover
+        raise trio.WouldBlock
+
+
+class AlertOut(_Recording):
+    """Alerts raised by actors (kill switch): recorded and delivered like health alerts."""
+
+    def __init__(self, tree: Tree) -> None:
+        super().__init__(tree.recorder)
+        self.sink = tree.alert_sink
+
+    async def send(self, msg: Alert) -> None:
+        await self.record(msg)
+        await self.sink.send(msg)
+
+    def send_nowait(self, msg: Alert) -> None:  # pragma: no cover
+        raise trio.WouldBlock
+
+
+class WatchCmds:
+    def subscribe(self, tickers: tuple[str, ...]) -> WsSubscribe:
+        return WsSubscribe(tickers)
+
+    def unsubscribe(self, tickers: tuple[str, ...]) -> WsUnsubscribe:
+        return WsUnsubscribe(tickers)
+
+
+# ----------------------------------------------------------------------------- the tree
+
+
+def chaotic(run: Callable[[], Awaitable[None]], name: str, period_s: float, clock: Clock) -> Callable[[], Awaitable[None]]:
+    """Test hook: run ``run`` but crash it on purpose every ``period_s`` clock seconds."""
+
+    async def wrapped() -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run)
+            await clock.sleep(period_s)
+            raise ChaosCrash(f"chaos: {name} crashed on purpose after {period_s:g}s")
+
+    return wrapped
+
+
+class Tree:
+    def __init__(self, cfg: AppConfig, *, clock: Clock, recorder: Recorder, endpoints: Endpoints,
+                 rest_client: KalshiRestClient, engine: Any, run_id: str, started_ts: float,
+                 stats: StatsRegistry | None = None) -> None:
+        self.cfg = cfg
+        self.clock = clock
+        self.recorder = recorder
+        self.endpoints = endpoints
+        self.rest_client = rest_client
+        self.engine = engine
+        self.run_id = run_id
+        self.started_ts = started_ts
+        tc = cfg.tree
+        self.registry = Registry()
+        self.stats = stats if stats is not None else StatsRegistry()
+        self.supervisors: list[Supervisor] = []
+        self.restarts = 0
+        self.alert_sink = AlertSink(cfg.health.webhook_url, timeout_s=cfg.health.webhook_timeout_s)
+        reg = self.registry.register
+        reg("recorder", recorder.inbox)
+        self.spot_in = reg("spot_index", LatestMailbox(spot_tick_key))
+        self.decision_in = reg("decision", LatestMailbox(decision_inbox_key))
+        self.executor_in = reg("executor", Mailbox(tc.executor_inbox))
+        self.ledger_in = reg("ledger", Mailbox(tc.ledger_inbox))
+        self.ledger_marks = reg("ledger_marks", LatestMailbox(lambda q: q.ticker))
+        self.markets_in = reg("markets", Mailbox(tc.markets_inbox))
+        self.ws_control = reg("kalshi_ws_control", Mailbox(tc.control_inbox))
+        self.rest_control = reg("kalshi_rest_control", Mailbox(tc.control_inbox))
+        self.pricer_boxes: dict[str, LatestMailbox] = {}
+        # state that outlives actor incarnations
+        book = Book(cfg.mode, cfg.ledger.starting_balance)
+        self.ledger_state = LedgerState(book)
+        self.executed: set[str] = set()
+        self.market_registry = MarketRegistry(cfg.series)
+        self.watch_state = WatchState()
+        self.ws_health = LinkHealth()
+        self.store = JsonFileStateStore(cfg.state_dir)
+        self.last_index: IndexUpdate | None = None
+        self.spot_last: float | None = None
+        self.quote_last: dict[str, float] = {}
+        self.recent_decisions: list[Any] = []
+        self.pricers = Supervisor(
+            "pricers", [], Strategy.ONE_FOR_ONE, max_restarts=tc.pricers_max_restarts,
+            within_s=tc.pricers_within_s, on_event=self.on_event,
+        )
+
+    # ------------------------------------------------------------------ events
+
+    def on_event(self, ev: SupervisionEvent) -> None:
+        if ev.kind == "restarting":
+            self.restarts += 1
+        self.recorder.on_event(ev)
+
+    # ------------------------------------------------------------------ pricer pool
+
+    def running(self) -> set[str]:
+        return {c.name.removeprefix("pricer:") for c in self.pricers.children()}
+
+    async def start(self, market: MarketInfo) -> None:
+        name = f"pricer:{market.ticker}"
+        box = self.pricer_boxes.get(market.ticker)
+        if box is None:
+            box = self.pricer_boxes[market.ticker] = LatestMailbox(pricer_inbox_key, name=name)
+            self.registry.register(name, box)
+        box.send_nowait(market)
+        if self.last_index is not None:
+            box.send_nowait(self.last_index)
+        if self.pricers.has_child(name):
+            return
+        run = functools.partial(
+            run_pricer, market, box, self.decision_in, _RecordOut(self.recorder), clock=self.clock,
+            config=self.cfg.pricer, stats=self.stats.get(name),
+        )
+        await self.pricers.start_child(ChildSpec(
+            name, self._maybe_chaotic("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,
+            backoff=Backoff(initial_s=0.2, max_s=10.0),
+        ))
+
+    async def stop(self, ticker: str) -> None:
+        name = f"pricer:{ticker}"
+        if self.pricers.has_child(name):
+            await self.pricers.terminate_child(name)
+        self.pricer_boxes.pop(ticker, None)
+        self.registry.unregister(name)
+        self.stats.drop(name)
+        self.quote_last.pop(ticker, None)
+
+    def update(self, market: MarketInfo) -> None:
+        box = self.pricer_boxes.get(market.ticker)
+        if box is not None:
+            box.send_nowait(market)
+
+    # ------------------------------------------------------------------ health sources
+
+    def samples(self) -> list[ActorSample]:
+        """One sample per actor; the per-market pricers are folded into one ``pricers`` row
+        (their mailboxes and counters summed), so health stays a few rows per interval."""
+        restarts: dict[str, int] = {}
+        for sup in self.supervisors:
+            for c in sup.children():
+                restarts[c.name] = c.restarts
+        stats = dict(self.stats.items())
+        out: list[ActorSample] = []
+        agg = dict(inbox_depth=0, inbox_peak=0, msgs_in=0, msgs_out=0, restarts=0, errors=0)
+        n_pricers, last_pricer = 0, None
+        for name in sorted(set(self.registry.names()) | set(stats)):
+            box = self.registry.lookup(name)
+            st = stats.get(name)
+            mb = box.stats() if box is not None else None
+            sample = ActorSample(
+                name=name, inbox_depth=mb.depth if mb else 0, inbox_peak=mb.peak if mb else 0,
+                inbox_capacity=mb.capacity if (mb and isinstance(box, Mailbox)) else None,
+                msgs_in=st.msgs_in if st else (mb.received if mb else 0),
+                msgs_out=st.msgs_out if st else 0, last_msg_ts=st.last_msg_ts if st else None,
+                restarts=restarts.get(name, 0), errors=st.errors if st else 0, state=st.state if st else None,
+            )
+            if name.startswith("pricer:"):
+                n_pricers += 1
+                for k in agg:
+                    agg[k] = max(agg[k], getattr(sample, k)) if k == "inbox_peak" else agg[k] + getattr(sample, k)
+                if sample.last_msg_ts is not None and (last_pricer is None or sample.last_msg_ts > last_pricer):
+                    last_pricer = sample.last_msg_ts
+                continue
+            out.append(sample)
+        out.append(ActorSample(name="pricers", last_msg_ts=last_pricer, state=f"{n_pricers} running",
+                               restarts=agg.pop("restarts") + restarts.get("pricers", 0), **agg))
+        return out
+
+    def feed_last(self) -> dict[str, float | None]:
+        out = {}
+        for name in FEEDS:
+            if name in ("binance", "coinbase", "kraken") and not getattr(self.cfg.spot, name).enabled:
+                continue
+            if name == "kalshi_rest":
+                continue  # polls on its own cadence; its failures show as errors/restarts
+            out[name] = self.stats.get(name).last_msg_ts
+        return out
+
+    def quote_last_for_priced(self) -> dict[str, float | None]:
+        return {t: self.quote_last.get(t) for t in self.market_registry.priced}
+
+    def total_restarts(self) -> int:
+        return self.restarts
+
+    # ------------------------------------------------------------------ building
+
+    def _maybe_chaotic(self, name: str, run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        period = self.cfg.chaos.crash.get(name)
+        return chaotic(run, name, period, self.clock) if period else run
+
+    def _spec(self, name: str, run: Callable[..., Awaitable[None]], *args: Any, shutdown_s: float = 5.0,
+              backoff: Backoff | None = None, **kw: Any) -> ChildSpec:
+        bound = functools.partial(run, *args, **kw)
+        return ChildSpec(name, self._maybe_chaotic(name, bound), restart=Restart.PERMANENT, shutdown_s=shutdown_s,
+                         backoff=backoff or Backoff(initial_s=0.5, max_s=15.0))
+
+    def feeds_supervisor(self) -> Supervisor:
+        cfg, clock, st = self.cfg, self.clock, self.stats
+        router = FeedRouter(self)
+        # Feeds reconnect by themselves; a crash here is a bug or a fatal venue answer, so
+        # back off from 1 s up to a minute rather than hammer the venue.
+        feed_backoff = Backoff(initial_s=1.0, max_s=60.0, reset_after_s=120.0)
+        children = []
+        for ex in ("coinbase", "binance", "kraken"):
+            fc = getattr(cfg.spot, ex)
+            url = self.endpoints.spot_urls.get(ex)
+            if url:
+                fc = attrs.evolve(fc, url=url)
+            if not fc.enabled:
+                continue
+            children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff))
+        children.append(self._spec(
+            "kalshi_ws", run_kalshi_ws_feed, cfg.kalshi.ws, self.endpoints.kalshi.ws_url, self.endpoints.credentials,
+            router, st.get("kalshi_ws"), clock, control=self.ws_control, state=self.watch_state,
+            health=self.ws_health, backoff=feed_backoff,
+        ))
+        rest_cfg = attrs.evolve(cfg.kalshi.rest_feed, series=tuple(cfg.series))
+        children.append(self._spec(
+            "kalshi_rest", run_kalshi_rest_feed, rest_cfg, self.rest_client, router, st.get("kalshi_rest"), clock,
+            ws_health=self.ws_health, control=self.rest_control, backoff=feed_backoff,
+        ))
+        sup = Supervisor("feeds", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.feeds_max_restarts,
+                         within_s=cfg.tree.feeds_within_s, on_event=self.on_event)
+        self.supervisors.append(sup)
+        return sup
+
+    async def _fetch_unscored(self, after_id: int, limit: int) -> list[Any]:
+        def q() -> list[Any]:
+            with self.engine.connect() as conn:
+                return queries.unscored_edges(conn, limit=limit, after_id=after_id)
+
+        return await trio.to_thread.run_sync(q)
+
+    def root(self) -> Supervisor:
+        cfg, clock, st = self.cfg, self.clock, self.stats
+        rec = _RecordOut(self.recorder)
+        health = HealthMonitor(cfg.health)
+        decision_out = Tee(self.executor_in, rec)
+        children = [
+            # The recorder drains what it holds for up to drain_s on stop; give it that and a batch.
+            ChildSpec("recorder", self.recorder.run, restart=Restart.PERMANENT,
+                      shutdown_s=cfg.storage.drain_s + 5.0, backoff=Backoff(initial_s=0.2, max_s=10.0)),
+            self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, self.decision_in,
+                       self.ledger_state, clock=clock, stats=st.get("ledger"),
+                       publish_every_s=cfg.ledger.publish_every_s),
+            self._spec("executor", run_executor, self.executor_in, Tee(self.ledger_in, rec), ShadowExecutor(),
+                       clock=clock, stats=st.get("executor"), executed=self.executed),
+            self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
+                       sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
+                       recent_decisions=self.recent_decisions, alerts=AlertOut(self), stats=st.get("decision")),
+            self._spec("spot_index", run_spot_index, self.spot_in, IndexBroadcast(self), clock=clock,
+                       config=cfg.index, vol_config=cfg.vol, store=self.store, stats=st.get("spot_index")),
+            # Pricers fail alone (bad data for one market must not restart the others); many
+            # restarts are tolerated because there are many children.
+            ChildSpec("pricers", self.pricers.run, restart=Restart.PERMANENT, shutdown_s=30.0,
+                      backoff=Backoff(initial_s=1.0, max_s=30.0)),
+            self._spec("markets", run_markets, self.markets_in, self.market_registry, self, clock=clock,
+                       stats=st.get("markets"), ws_control=self.ws_control, watch_commands=WatchCmds(),
+                       refresh=self.rest_control, refresh_command=RefreshMarket, tick_s=cfg.tree.registry_tick_s),
+            ChildSpec("feeds", self.feeds_supervisor().run, restart=Restart.PERMANENT, shutdown_s=30.0,
+                      backoff=Backoff(initial_s=2.0, max_s=60.0)),
+            self._spec("scorer", run_scorer, self._fetch_unscored, rec, clock=clock, stats=st.get("scorer"),
+                       every_s=cfg.scorer.every_s, batch=cfg.scorer.batch),
+            self._spec("health", run_health, _TreeHealth(self), rec, health, self.alert_sink, clock=clock, stats=st.get("health"),
+                       started_ts=self.started_ts),
+        ]
+        root = Supervisor("root", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.root_max_restarts,
+                          within_s=cfg.tree.root_within_s, on_event=self.on_event)
+        self.supervisors[:0] = [root, self.pricers]
+        return root
+
+
+class _RecordOut(_Recording):
+    """An outbox for the recorder that avoids a scheduler pass per record."""
+
+    async def send(self, msg: Any) -> None:
+        await self.record(msg)
+
+    def send_nowait(self, msg: Any) -> None:
+        self.box.send_nowait(msg)
+
+
+class _TreeHealth:
+    """The tree seen as ``actors.health.HealthSources``."""
+
+    def __init__(self, tree: Tree) -> None:
+        self.t = tree
+
+    def samples(self) -> list[ActorSample]:
+        return self.t.samples()
+
+    def feed_last(self) -> dict[str, float | None]:
+        return self.t.feed_last()
+
+    def spot_last(self) -> float | None:
+        return self.t.spot_last
+
+    def quote_last(self) -> dict[str, float | None]:
+        return self.t.quote_last_for_priced()
+
+    def total_restarts(self) -> int:
+        return self.t.total_restarts()
+
+
+# ----------------------------------------------------------------------------- the process
+
+
+class StartupError(Exception):
+    """A problem a human must fix before kbot can run (exit code 2); the message says what."""
+
+
+def _sim_clock_file(cfg: AppConfig) -> Path:
+    return Path(cfg.sim.data_dir) / "clock.json"
+
+
+def sim_start_epoch(cfg: AppConfig, wall_now: float) -> float:
+    """Where the simulated world's clock starts. Tickers name times, and the markets and
+    settlements tables are keyed by ticker, so a new simulated run must never relive the
+    times of an earlier one: it starts after the previous run's end plus the listing horizon
+    (hourly events are listed ahead), or at wall time if that is later."""
+    if cfg.sim.start_epoch is not None:
+        return cfg.sim.start_epoch
+    try:
+        last = float(json.loads(_sim_clock_file(cfg).read_text())["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return wall_now
+    horizon = (cfg.sim.hourly_ahead + 1) * 3600.0 + cfg.sim.hourly_initialized_s
+    return max(wall_now, last + horizon)
+
+
+def save_sim_epoch(cfg: AppConfig, epoch: float) -> None:
+    p = _sim_clock_file(cfg)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"epoch": epoch}))
+    except OSError as exc:  # not fatal: the next run falls back to wall time
+        logger.warning("could not save the simulated clock to {}: {}", p, exc)
+
+
+async def _stop_on_signals(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for sig in signals:
+            logger.warning("received {}: stopping cleanly", signal.Signals(sig).name)
+            scope.cancel()
+            return
+
+
+async def _stop_after(seconds: float, scope: trio.CancelScope) -> None:
+    await trio.sleep(seconds)
+    logger.info("--minutes elapsed: stopping cleanly")
+    scope.cancel()
+
+
+def _recover_ledger(engine: Any, cfg: AppConfig, tree: Tree, now: float) -> None:
+    """A new run against a real venue adopts the open positions of the previous run of the same
+    mode and venue (so they are still followed and settled); otherwise it starts from
+    ``ledger.starting_balance``."""
+    book = tree.ledger_state.book
+    if cfg.venue != "sim" and cfg.ledger.carry_positions:
+        with engine.connect() as conn:
+            prev = queries.latest_run(conn, mode=cfg.mode, venue=cfg.venue, exclude=tree.run_id)
+            if prev is not None:
+                positions = queries.open_positions(conn, run_id=prev.run_id, mode=cfg.mode)
+                cash = queries.ledger_balance(conn, run_id=prev.run_id, mode=cfg.mode)
+                entry = book.deposit(now, amount=cash, ref=f"carry:{prev.run_id}")
+                book.restore(positions, book.cash)
+                tree.ledger_state.pending.append(("out", entry))
+                tree.ledger_state.pending.extend(("out", p) for p in positions)
+                logger.info("carried {} open positions and ${} cash from run {}", len(positions), cash, prev.run_id)
+                return
+    tree.ledger_state.pending.append(("out", book.deposit(now)))
+
+
+async def run_kbot(cfg: AppConfig, *, environ: dict[str, str] | None = None) -> int:
+    """Run the whole tree until ``cfg.minutes`` elapse, a signal arrives, or the root gives up.
+    Returns the process exit code: 0 clean stop, 1 the tree gave up, 2 a startup problem."""
+    import os
+
+    env = dict(os.environ) if environ is None else environ
+    try:
+        return await _run(cfg, env)
+    except StartupError as exc:
+        logger.error("kbot cannot start: {}", exc)
+        return 2
+
+
+async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
+    from kbot.venues.kalshi.auth import CredentialsError
+    from kbot.venues.kalshi.errors import KalshiApiError, KalshiAuthError, KalshiError
+
+    wall_start = time.time()
+    try:
+        engine = await trio.to_thread.run_sync(open_database, cfg.db_url, cfg.storage)
+    except Exception as exc:
+        raise StartupError(f"database {cfg.db_url!r} could not be opened/upgraded: {exc}") from exc
+
+    async with AsyncExitStack() as stack:
+        if cfg.venue == "sim":
+            from kbot.sim import running_sim
+
+            epoch0 = sim_start_epoch(cfg, wall_start)
+            clock: Clock = ScaledClock(epoch0=epoch0, speed=cfg.sim.speed)
+            sim_cfg = attrs.evolve(cfg.sim, start_epoch=epoch0, series=tuple(cfg.series))
+            ep = await stack.enter_async_context(running_sim(sim_cfg, clock=clock))
+            endpoints = Endpoints(
+                kalshi=KalshiEndpoints(rest_url=ep.rest_url, ws_url=ep.ws_url),
+                credentials=Credentials.from_files(ep.key_id, ep.private_key_path),
+                spot_urls={"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url},
+            )
+            logger.warning(
+                "*** SIMULATED VENUE *** kbot is trading against its built-in simulated Kalshi and exchanges "
+                "(speed {}x, seed {}); nothing here is real. Use --venue demo|prod with API keys for the real API.",
+                cfg.sim.speed, cfg.sim.seed,
+            )
+            # The simulated world is new in every run: start the risk and volatility state fresh.
+            for f in cfg.state_dir.glob("*.json"):
+                f.unlink(missing_ok=True)
+        else:
+            clock = WallClock()
+            try:
+                kendpoints = cfg.kalshi.endpoints(env)
+                creds = cfg.kalshi.credentials(env, required=True)
+            except (CredentialsError, ValueError) as exc:
+                raise StartupError(str(exc)) from exc
+            endpoints = Endpoints(kalshi=kendpoints, credentials=creds,
+                                  spot_urls={"coinbase": None, "binance": None, "kraken": None})
+        assert endpoints.credentials is not None
+
+        rest = await stack.enter_async_context(
+            KalshiRestClient(endpoints.kalshi.rest_url, endpoints.credentials, cfg=cfg.kalshi.rest, clock=clock)
+        )
+        # Preflight: a signed call, so bad keys fail now with a clear message, not in a restart loop.
+        try:
+            await rest.get_balance()
+        except KalshiAuthError as exc:
+            raise StartupError(
+                f"Kalshi rejected the API key ({exc}); check KALSHI_API_KEY_ID / KALSHI_PRIVATE_KEY_PATH and "
+                "that the key belongs to this environment (demo keys work only on demo)"
+            ) from exc
+        except (KalshiApiError, KalshiError) as exc:
+            logger.warning("preflight balance check failed ({}); continuing: feeds retry on their own", exc)
+
+        started = clock.now()
+        run_id = await trio.to_thread.run_sync(functools.partial(
+            start_run, engine, now=started, mode=cfg.mode, venue=cfg.venue, config_digest=config_digest(cfg),
+            version=__version__,
+        ))
+        logger.bind(event="run", run_id=run_id).info(
+            "run {} started: venue {}, mode {}, database {}", run_id, cfg.venue, cfg.mode, cfg.db_url)
+        stats = StatsRegistry()
+        recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
+        tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
+                    run_id=run_id, started_ts=started, stats=stats)
+        await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
+        root = tree.root()
+
+        gave_up: SupervisorGaveUp | None = None
+        async with trio.open_nursery() as nursery:
+            async def supervise() -> None:
+                nonlocal gave_up
+                try:
+                    await root.run()
+                except SupervisorGaveUp as exc:
+                    gave_up = exc
+                finally:
+                    nursery.cancel_scope.cancel()
+
+            nursery.start_soon(supervise)
+            nursery.start_soon(_stop_on_signals, nursery.cancel_scope)
+            if cfg.minutes is not None:
+                nursery.start_soon(_stop_after, cfg.minutes * 60.0, nursery.cancel_scope)
+
+        # The tree has stopped; write what the last moments produced (the final supervision
+        # events), then close the run row.
+        with trio.move_on_after(cfg.storage.drain_s + 5.0) as drain:
+            async with trio.open_nursery() as n:
+                n.start_soon(recorder.run)
+                await recorder.flush()
+                n.cancel_scope.cancel()
+        if drain.cancelled_caught:
+            logger.error("the recorder could not drain within {}s: some records of the last moments are missing",
+                         cfg.storage.drain_s + 5.0)
+        ended = clock.now()
+        status, reason, code = "ok", None, 0
+        if gave_up is not None:
+            status, reason, code = "error", str(gave_up), 1
+            cause = gave_up.__cause__
+            logger.critical("kbot stopped: {} (last failure: {!r}); see logs/restarts.jsonl and `kbot report restarts`",
+                            gave_up, cause)
+        await trio.to_thread.run_sync(functools.partial(end_run, engine, run_id, now=ended, status=status, reason=reason))
+        if cfg.venue == "sim":
+            save_sim_epoch(cfg, ended)
+        await tree.alert_sink.aclose()
+        logger.bind(event="run", run_id=run_id).info(
+            "run {} ended ({}) after {:.0f}s ({:.0f}s of market time)", run_id, status, time.time() - wall_start,
+            ended - started)
+        return code
