@@ -19,6 +19,7 @@ transaction cannot be upgraded.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,24 @@ def utc_day(ts: float | None) -> str | None:
     return _dt.datetime.fromtimestamp(float(ts), _dt.UTC).strftime("%Y-%m-%d")
 
 
+def sql_floor(x: float | None) -> float | None:
+    """``FLOOR(x)`` for SQLite builds without the math functions."""
+    return None if x is None else float(math.floor(x))
+
+
+def ensure_sqlite_floor(dbapi_conn: sqlite3.Connection, *, force: bool = False) -> None:
+    """Reports use ``FLOOR`` (time buckets). PostgreSQL has it; SQLite only when compiled with
+    ``SQLITE_ENABLE_MATH_FUNCTIONS`` (Python's usual builds are, some system libraries are not):
+    register a Python one where it is missing (or when ``force``d, for tests)."""
+    if not force:
+        try:
+            dbapi_conn.execute("SELECT floor(0.5)").fetchone()
+            return
+        except sqlite3.OperationalError:
+            pass
+    dbapi_conn.create_function("floor", 1, sql_floor, deterministic=True)
+
+
 def sqlite_path(url: str | sa.URL) -> Path | None:
     """The file of a SQLite URL, or None (not SQLite, or in memory)."""
     u = make_url(url) if isinstance(url, str) else url
@@ -85,6 +104,7 @@ def _configure_sqlite(engine: Engine, cfg: StorageConfig, *, read_only: bool) ->
         finally:
             cur.close()
         dbapi_conn.create_function("kbot_day", 1, utc_day, deterministic=True)
+        ensure_sqlite_floor(dbapi_conn)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:

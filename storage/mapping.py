@@ -27,6 +27,7 @@ from kbot.messages import (
     BookSnapshot,
     Decision,
     Edge,
+    EventFeeUpdate,
     EventInfo,
     FeedStatus,
     Fill,
@@ -45,6 +46,9 @@ from kbot.messages import (
     SeriesInfo,
     SpotTick,
     Trade,
+    VenueBalance,
+    VenuePosition,
+    VenueSettlement,
 )
 from storage import schema
 from storage.types import join_codes
@@ -142,6 +146,10 @@ def settlement_row(m: MarketSettled, cx: MapContext) -> Row:
     return (m.ticker, m.ts, m.result, cx.money(m.settlement_value), m.source, m.final, cx.run_id)
 
 
+def event_fee_row(m: EventFeeUpdate, cx: MapContext) -> Row:
+    return (m.event_ticker, m.ts, m.fee_type_override, cx.money(m.fee_multiplier_override), m.recv_ts, cx.run_id)
+
+
 def feed_row(m: FeedStatus, cx: MapContext) -> Row:
     return (cx.run_id, m.ts, m.feed, m.status, m.detail)
 
@@ -236,7 +244,29 @@ def portfolio_row(m: PortfolioState, cx: MapContext) -> Row:
     by_ticker = ",".join(f"{t}:{Decimal(v)}" for t, v in m.exposure_by_ticker)
     return (
         cx.run_id, m.ts, m.mode, money(m.balance), money(m.exposure), money(m.daily_realized_pnl),
-        sum(n for _, n in m.open_orders), by_ticker,
+        sum(n for _, n in m.open_orders), by_ticker, money(m.equity), money(m.unrealized_pnl),
+        m.open_positions,
+    )  # fmt: skip
+
+
+def venue_balance_row(m: VenueBalance, cx: MapContext) -> Row:
+    by_index = ",".join(f"{i}:{Decimal(v)}" for i, v in m.by_exchange_index)
+    return (cx.run_id, m.ts, cx.money(m.balance), cx.money(m.portfolio_value), by_index)
+
+
+def venue_position_row(m: VenuePosition, cx: MapContext) -> Row:
+    money = cx.money
+    return (
+        cx.run_id, m.ts, m.ticker, m.source, money(m.position), money(m.market_exposure),
+        money(m.realized_pnl), money(m.fees_paid), money(m.total_traded),
+    )  # fmt: skip
+
+
+def venue_settlement_row(m: VenueSettlement, cx: MapContext) -> Row:
+    money = cx.money
+    return (
+        cx.run_id, m.ticker, m.ts, m.event_ticker, m.result, money(m.yes_count), money(m.no_count),
+        money(m.yes_cost), money(m.no_cost), money(m.revenue), money(m.fee), money(m.value),
     )  # fmt: skip
 
 
@@ -293,6 +323,7 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     BookSnapshot: (Route("book_snapshots", book_row),),
     Trade: (Route("trades", trade_row),),
     MarketSettled: (Route("settlements", settlement_row),),
+    EventFeeUpdate: (Route("event_fee_updates", event_fee_row),),
     FeedStatus: (Route("feed_events", feed_row),),
     Edge: (Route("edges", edge_row),),
     Decision: (Route("decisions", decision_row), Route("decision_reasons", decision_reason_rows, many=True)),
@@ -301,6 +332,9 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     Position: (Route("positions", position_row),),
     LedgerEntry: (Route("ledger_entries", ledger_row),),
     PortfolioState: (Route("portfolio_snapshots", portfolio_row),),
+    VenueBalance: (Route("venue_balances", venue_balance_row),),
+    VenuePosition: (Route("venue_positions", venue_position_row),),
+    VenueSettlement: (Route("venue_settlements", venue_settlement_row),),
     Score: (Route("scores", score_row),),
     SupervisionEvent: (Route("supervision_events", supervision_row),),
     HealthSnapshot: (Route("health", health_row),),

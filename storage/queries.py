@@ -6,8 +6,9 @@ What the other actors need from the record, and what ``kbot status`` shows:
   scorer; paginate with ``after_id``).
 - ``latest_run``, ``open_positions``, ``ledger_balance``: ledger recovery after a restart.
 - ``recent_decisions``, ``last_decision_by_market``: decision dedup after a restart.
-- ``status_snapshot`` (and its parts): latest health per actor, last supervision events, feed
-  ages, open markets, open positions, today's PnL, last alerts.
+- ``status_snapshot`` (and its parts): the run, latest health per actor, last supervision
+  events, feed ages, open markets, open positions, today's PnL, the last portfolio snapshot
+  (equity), last alerts.
 
 Call them from Trio through ``trio.to_thread.run_sync`` on a reader engine
 (``storage.db.open_reader``, or the writer's engine: a separate pooled connection). In WAL
@@ -29,8 +30,10 @@ from storage.schema import (
     edges,
     feed_events,
     health,
+    index_prices,
     ledger_entries,
     markets,
+    portfolio_snapshots,
     positions,
     quotes,
     runs,
@@ -63,7 +66,18 @@ class RunInfo:
     venue: str
     config_digest: str | None
     version: str | None
-    exit_status: str | None
+    exit_status: str | None  # running | ok | error | interrupted (running and no ended_ts after a kill)
+    host: str | None = None
+    pid: int | None = None
+    exit_reason: str | None = None
+
+
+_RUN_COLUMNS = tuple(runs.c[name] for name in attrs.fields_dict(RunInfo))
+
+
+def get_run(conn: sa.Connection, run_id: str) -> RunInfo | None:
+    row = conn.execute(sa.select(*_RUN_COLUMNS).where(runs.c.run_id == run_id)).first()
+    return RunInfo(**row._asdict()) if row else None
 
 
 def latest_run(
@@ -71,10 +85,7 @@ def latest_run(
 ) -> RunInfo | None:
     """The most recently started run (of ``mode``/``venue``; not ``exclude``, e.g. the current
     run when looking for the previous one)."""
-    q = sa.select(
-        runs.c.run_id, runs.c.started_ts, runs.c.ended_ts, runs.c.mode, runs.c.venue,
-        runs.c.config_digest, runs.c.version, runs.c.exit_status,
-    )  # fmt: skip
+    q = sa.select(*_RUN_COLUMNS)
     if mode is not None:
         q = q.where(runs.c.mode == mode)
     if venue is not None:
@@ -382,6 +393,41 @@ def last_alerts(conn: sa.Connection, *, run_id: str | None = None, limit: int = 
 
 
 @frozen
+class PortfolioRow:
+    """A recorded ``PortfolioState`` (the ledger's view), as stored."""
+
+    ts: float
+    mode: str
+    balance: Decimal
+    exposure: Decimal
+    daily_realized_pnl: Decimal
+    open_orders: int  # total over tickers
+    exposure_by_ticker: str  # "ticker:dollars,..."
+    equity: Decimal | None  # None in snapshots recorded before migration 0003
+    unrealized_pnl: Decimal | None
+    open_positions: int
+
+
+def last_portfolio(conn: sa.Connection, *, run_id: str, mode: str | None = None) -> PortfolioRow | None:
+    """The newest portfolio snapshot of a run (of ``mode``)."""
+    p = portfolio_snapshots
+    q = sa.select(*(p.c[name] for name in attrs.fields_dict(PortfolioRow))).where(p.c.run_id == run_id)
+    if mode is not None:
+        q = q.where(p.c.mode == mode)
+    row = conn.execute(q.order_by(p.c.ts.desc()).limit(1)).first()
+    return PortfolioRow(**row._asdict()) if row else None
+
+
+def last_activity_ts(conn: sa.Connection, *, run_id: str) -> float | None:
+    """The newest time the run recorded for itself (health, portfolio, supervision, index): its
+    clock's "now" as last seen. A simulated clock runs ahead of the wall clock."""
+    tables = (health, portfolio_snapshots, supervision_events, index_prices)
+    newest = [conn.execute(sa.select(sa.func.max(t.c.ts)).where(t.c.run_id == run_id)).scalar() for t in tables]
+    seen = [t for t in newest if t is not None]
+    return max(seen) if seen else None
+
+
+@frozen
 class StatusSnapshot:
     now: float
     run: RunInfo | None
@@ -392,16 +438,17 @@ class StatusSnapshot:
     positions: list[Position]
     pnl: DayPnl | None
     alerts: list[AlertRow]
+    portfolio: PortfolioRow | None = None
+    last_activity_ts: float | None = None
 
 
-def status_snapshot(conn: sa.Connection, *, now: float, run_id: str | None = None, limit: int = 10) -> StatusSnapshot:
-    """Everything ``kbot status`` shows, for ``run_id`` (default: the latest run)."""
-    run = None
-    if run_id is not None:
-        row = conn.execute(sa.select(runs).where(runs.c.run_id == run_id)).first()
-        run = RunInfo(**{k: getattr(row, k) for k in attrs.fields_dict(RunInfo)}) if row else None
-    else:
-        run = latest_run(conn)
+def status_snapshot(
+    conn: sa.Connection, *, now: float, run_id: str | None = None, limit: int = 10, run: RunInfo | None = None
+) -> StatusSnapshot:
+    """Everything ``kbot status`` shows, for ``run`` (or ``run_id``; default: the latest run)
+    as of ``now``."""
+    if run is None:
+        run = get_run(conn, run_id) if run_id is not None else latest_run(conn)
     rid = run.run_id if run else None
     return StatusSnapshot(
         now=now,
@@ -413,4 +460,6 @@ def status_snapshot(conn: sa.Connection, *, now: float, run_id: str | None = Non
         positions=open_positions(conn, run_id=rid, mode=run.mode) if run else [],
         pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode) if run else None,
         alerts=last_alerts(conn, run_id=rid, limit=limit) if rid else [],
+        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode) if run else None,
+        last_activity_ts=last_activity_ts(conn, run_id=rid) if rid else None,
     )

@@ -34,7 +34,7 @@ REPORTS_DIR = "reports"
 _HEADER = re.compile(r"^--\s*([a-z0-9_]+)\s*:\s*(.+?)\s*$")
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
 PARAMS = ("since", "now", "run_id")
-MONEY_WORDS = ("pnl", "price", "cost", "fee", "amount", "balance", "exposure")
+MONEY_WORDS = ("pnl", "price", "cost", "fee", "amount", "balance", "exposure", "equity")
 
 
 class UnknownReport(LookupError):
@@ -139,7 +139,7 @@ def format_time(v: float) -> str:
 
 def format_value(column: str, v: Any) -> str:
     """Times (``ts``, ``*_ts``) as UTC, money (names with pnl/price/cost/fee/amount/balance/
-    exposure) with 4 dp, durations (``*_s``) with 1 dp, other floats with 4 dp, integers and
+    exposure/equity) with 4 dp, durations (``*_s``) with 1 dp, other floats with 4 dp, integers and
     other decimals as they are."""
     if v is None:
         return ""

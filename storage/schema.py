@@ -249,6 +249,19 @@ settlements = sa.Table(
     _run_seen(),
 )
 
+event_fee_updates = sa.Table(  # append-only: every change of an event's fee override
+    "event_fee_updates",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("event_ticker", Str(64), nullable=False),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("fee_type_override", Str(64)),  # NULL (both): the override was cleared
+    sa.Column("fee_multiplier_override", Money),
+    sa.Column("recv_ts", F, nullable=False),
+    _run_seen(),
+    sa.UniqueConstraint("event_ticker", "ts"),
+)
+
 feed_events = sa.Table(
     "feed_events",
     metadata,
@@ -460,7 +473,66 @@ portfolio_snapshots = sa.Table(
     sa.Column("daily_realized_pnl", Money, nullable=False),
     sa.Column("open_orders", sa.Integer, nullable=False),  # total over tickers
     sa.Column("exposure_by_ticker", sa.Text, nullable=False),  # "ticker:dollars,..."
+    # added by 0003 (NULL / 0 in snapshots recorded before): balance + open positions marked
+    # at the exit side, their unrealized PnL, and how many positions are open
+    sa.Column("equity", Money),
+    sa.Column("unrealized_pnl", Money),
+    sa.Column("open_positions", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.UniqueConstraint("run_id", "mode", "ts"),
+)
+
+# The venue's view of the account (what the venue says, beside what the ledger computed), for
+# reconciliation. Per-run facts, unlike other venue facts: the messages do not name the
+# account and Kalshi's demo and production exchanges share tickers, so the run (whose
+# ``venue`` says which account) is part of the key. A repeated poll of an unchanged state
+# carries the venue's own timestamp and is a no-op.
+
+venue_balances = sa.Table(
+    "venue_balances",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("balance", Money, nullable=False),
+    sa.Column("portfolio_value", Money),
+    sa.Column("by_exchange_index", sa.Text, nullable=False),  # "index:dollars,..." ("" when none)
+    sa.UniqueConstraint("run_id", "ts"),
+)
+
+venue_positions = sa.Table(
+    "venue_positions",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("ticker", Str(64), nullable=False),
+    sa.Column("source", Str(16), nullable=False),  # rest | ws
+    sa.Column("position", Money, nullable=False),  # signed: + YES contracts, - NO contracts
+    sa.Column("market_exposure", Money),
+    sa.Column("realized_pnl", Money),
+    sa.Column("fees_paid", Money),
+    sa.Column("total_traded", Money),
+    # (run_id, ticker, ts, source): also serves "latest venue position per ticker of a run"
+    sa.UniqueConstraint("run_id", "ticker", "ts", "source"),
+)
+
+venue_settlements = sa.Table(  # one per run and market: a market settles an account once
+    "venue_settlements",
+    metadata,
+    _run_fk(),
+    sa.Column("ticker", Str(64), nullable=False),
+    sa.Column("ts", F, nullable=False),  # the venue's settled_time
+    sa.Column("event_ticker", Str(64)),
+    sa.Column("result", Str(16), nullable=False),
+    sa.Column("yes_count", Money, nullable=False),
+    sa.Column("no_count", Money, nullable=False),
+    sa.Column("yes_cost", Money, nullable=False),
+    sa.Column("no_cost", Money, nullable=False),
+    sa.Column("revenue", Money, nullable=False),
+    sa.Column("fee", Money, nullable=False),
+    sa.Column("value", Money),
+    sa.PrimaryKeyConstraint("run_id", "ticker"),
+    sa.Index(None, "ts"),
 )
 
 # ----------------------------------------------------------------------------- evaluation

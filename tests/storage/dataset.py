@@ -19,6 +19,7 @@ from kbot.messages import (
     LedgerEntry,
     MarketInfo,
     MarketSettled,
+    PortfolioState,
     Position,
     Quote,
     Score,
@@ -77,6 +78,27 @@ LEDGER = [
     ("realized_pnl", "2.25", T0 + 86500),
 ]
 
+# portfolio snapshots of run-1: (seconds after T0, balance, exposure, unrealized, equity, daily realized, open)
+# (the first one as recorded before migration 0003: no unrealized PnL or equity)
+PORTFOLIO = [
+    (0, "1000", "0", None, None, "0", 0),
+    (10, "995.15", "4.50", "0", "999.65", "0", 1),
+    (50, "995.15", "4.50", "0.30", "999.95", "0", 1),
+    (130, "990.97", "8.50", "-0.25", "999.22", "0", 2),
+    (1000, "1000.97", "4.00", "0.40", "1005.37", "5.50", 1),
+    (3000, "996.97", "2.50", "0.75", "1000.22", "1.50", 1),
+]
+
+
+def portfolio(x: int, balance: str, exposure: str, unrealized: str | None, equity: str | None, daily: str,
+              n_open: int) -> PortfolioState:  # fmt: skip
+    return PortfolioState(
+        ts=T0 + x, mode="paper", balance=D(balance), exposure=D(exposure),
+        unrealized_pnl=None if unrealized is None else D(unrealized), equity=None if equity is None else D(equity),
+        daily_realized_pnl=D(daily), open_positions=n_open, open_orders=(("M3", 1),) if n_open > 1 else (),
+    )  # fmt: skip
+
+
 # (decision_id, action, ticker, reasons)
 DECISIONS = [
     ("d1", "TAKE", "M1", ()),
@@ -119,6 +141,7 @@ def build(engine: sa.Engine) -> dict[str, int]:
     records += [MarketSettled(ts=m.close_ts, ticker=m.ticker, result=m.result, settlement_value=m.settlement_value or D(0),
                               source="rest", final=True) for m in MARKETS if m.ticker in ("M1", "M2")]  # fmt: skip
     records += POSITIONS
+    records += [portfolio(*p) for p in PORTFOLIO]
     records += [
         LedgerEntry(entry_id=f"l{i}", ts=ts, mode="paper", ticker=None, kind=k, amount=D(a))
         for i, (k, a, ts) in enumerate(LEDGER)

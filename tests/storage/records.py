@@ -14,6 +14,7 @@ from kbot.messages import (
     BookSnapshot,
     Decision,
     Edge,
+    EventFeeUpdate,
     EventInfo,
     FeedStatus,
     Fill,
@@ -31,6 +32,9 @@ from kbot.messages import (
     SeriesInfo,
     SpotTick,
     Trade,
+    VenueBalance,
+    VenuePosition,
+    VenueSettlement,
 )
 
 T0 = 1_763_700_000.0  # 2025-11-21 04:40:00 UTC
@@ -141,6 +145,17 @@ def all_records() -> list:
             ts=v.ts(), mode="paper", balance=v.d(), exposure=v.d(),
             exposure_by_ticker=(("KXBTCD-25NOV2117-T98000", Decimal("4.5000")),), daily_realized_pnl=-v.d(),
             open_orders=(("KXBTCD-25NOV2117-T98000", 2), ("KXBTCD-25NOV2117-T98250", 1)),
+            equity=v.d(), unrealized_pnl=-v.d(), open_positions=4,
+        ),  # fmt: skip
+        EventFeeUpdate(ts=v.ts(), event_ticker="KXBTCD-25NOV2117", fee_type_override="quadratic_with_maker_fees",
+                       fee_multiplier_override=Decimal("0.75"), recv_ts=v.ts()),  # fmt: skip
+        VenueBalance(ts=v.ts(), balance=v.d(), portfolio_value=v.d(),
+                     by_exchange_index=((0, Decimal("12.3400")), (3, Decimal("0.0100")))),  # fmt: skip
+        VenuePosition(ts=v.ts(), ticker="KXBTCD-25NOV2117-T98000", position=-v.d(), market_exposure=v.d(),
+                      realized_pnl=-v.d(), fees_paid=v.d(), total_traded=v.d(), source="ws"),  # fmt: skip
+        VenueSettlement(
+            ts=v.ts(), ticker="KXBTCD-25NOV2117-T98000", event_ticker="KXBTCD-25NOV2117", result="no",
+            yes_count=v.d(), no_count=v.d(), yes_cost=v.d(), no_cost=v.d(), revenue=v.d(), fee=v.d(), value=v.d(),
         ),  # fmt: skip
         HealthSnapshot(ts=v.ts(), actor="pricer:X", inbox_depth=3, inbox_peak=17, msgs_in=1000, msgs_out=990,
                        last_msg_age_s=v.f(), restarts=2, errors=5, state="running"),  # fmt: skip

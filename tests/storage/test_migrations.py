@@ -89,6 +89,33 @@ def test_upgrade_from_old_revision_keeps_rows(db_url):
     eng.dispose()
 
 
+def test_upgrade_from_0002_keeps_portfolio_snapshots(db_url):
+    eng = create_engine(db_url)
+    upgrade(eng, "0002")
+    with eng.begin() as c:
+        c.exec_driver_sql("INSERT INTO runs (run_id, started_ts, mode, venue) VALUES ('r', 1700000000.0, 'shadow', 'sim')")
+        c.exec_driver_sql(
+            "INSERT INTO portfolio_snapshots (run_id, ts, mode, balance, exposure, daily_realized_pnl, open_orders, "
+            "exposure_by_ticker) VALUES ('r', 1700000001.0, 'shadow', 1000.25, 12.5, -1.75, 2, 'M:12.5')"
+        )
+    eng.dispose()
+    eng = open_database(db_url)
+    assert current_revision(eng) == head_revision() and diff(eng) == []
+    snap = sa.text(
+        "SELECT balance, exposure, daily_realized_pnl, open_orders, equity, unrealized_pnl, open_positions "
+        "FROM portfolio_snapshots"
+    )
+    with eng.connect() as c:
+        row = c.execute(snap).one()
+    assert [float(x) for x in row[:3]] == [1000.25, 12.5, -1.75]
+    assert tuple(row[3:]) == (2, None, None, 0)  # recorded before 0003: no equity, 0 open positions
+    downgrade(eng, "0002")  # and back: the rows stay (SQLite copies the table)
+    with eng.connect() as c:
+        assert c.exec_driver_sql("SELECT open_orders, exposure_by_ticker FROM portfolio_snapshots").all() == [(2, "M:12.5")]
+        assert "venue_balances" not in sa.inspect(c).get_table_names()
+    eng.dispose()
+
+
 def test_downgrade_to_base_and_back(db_url):
     eng = open_database(db_url)
     downgrade(eng, "base")
@@ -115,6 +142,18 @@ def test_sqlite_connections_are_configured(tmp_path):
             c.exec_driver_sql("INSERT INTO runs (run_id, started_ts, mode, venue) VALUES ('x', 1, 'shadow', 'sim')")
     eng.dispose()
     reader.dispose()
+
+
+def test_sqlite_floor_where_the_build_lacks_it():
+    import sqlite3
+
+    from storage.db import ensure_sqlite_floor
+
+    conn = sqlite3.connect(":memory:")
+    ensure_sqlite_floor(conn, force=True)  # the Python function replaces any built-in
+    got = conn.execute("SELECT floor(2.5), floor(-2.5), floor(NULL), floor(1763700059 / 60.0) * 60").fetchone()
+    assert got == (2.0, -3.0, None, 1763700000.0)
+    conn.close()
 
 
 def test_reader_refuses_missing_or_old_database(tmp_path):

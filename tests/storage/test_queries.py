@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from decimal import Decimal
 
 import pytest
@@ -94,12 +96,33 @@ def test_status_snapshot(filled):
     assert [p.ticker for p in s.positions] == ["M3"]
     assert s.pnl == q.DayPnl(realized=Decimal("1.5"), unrealized=Decimal("0.75"), fees=Decimal("-0.63"))
     assert [(a.kind, a.subject) for a in s.alerts] == [("kill_switch", ""), ("spot_gap", "coinbase")]
+    pf = s.portfolio
+    assert (pf.ts, pf.mode, pf.balance, pf.exposure, pf.unrealized_pnl, pf.equity, pf.daily_realized_pnl) == (
+        T0 + 3000, "paper", Decimal("996.97"), Decimal("2.5"), Decimal("0.75"), Decimal("1000.22"), Decimal("1.5"),
+    )  # fmt: skip
+    assert (pf.open_positions, pf.open_orders, pf.exposure_by_ticker) == (1, 0, "")
+    assert s.last_activity_ts == T0 + 3000  # the newest of health, portfolio, supervision, index
+    assert (s.run.host, s.run.pid, s.run.exit_reason) == (socket.gethostname(), os.getpid(), None)
+
+
+def test_status_of_another_run(filled):
+    engine, _ = filled
+    with engine.connect() as c:
+        s = q.status_snapshot(c, now=ds.NOW, run_id="run-0")
+        assert (s.run.run_id, s.run.exit_status, s.run.exit_reason) == ("run-0", "error", "SupervisorGaveUp")
+        assert s.health == [] and s.portfolio is None and s.last_activity_ts is None and s.pnl == q.DayPnl(
+            realized=Decimal(0), unrealized=Decimal(0), fees=Decimal(0)
+        )
+        assert q.status_snapshot(c, now=ds.NOW, run_id="nope").run is None
+        assert q.get_run(c, "nope") is None
+        assert q.last_portfolio(c, run_id="run-1", mode="live") is None
 
 
 def test_status_of_an_empty_database(engine):
     with engine.connect() as c:
         s = q.status_snapshot(c, now=T0)
     assert s.run is None and s.health == [] and s.feeds == [] and s.positions == [] and s.pnl is None
+    assert s.portfolio is None and s.last_activity_ts is None
 
 
 def test_utc_midnight():

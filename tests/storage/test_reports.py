@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from kbot import cli
+from kbot.messages import PortfolioState
 from storage import report
 from storage.db import open_reader
 from tests.storage import dataset as ds
@@ -37,7 +38,8 @@ def num(x) -> float:
 
 def test_reports_are_listed_with_descriptions():
     names = {r.name for r in report.list_reports()}
-    assert {"positions", "pnl", "decisions", "model", "calibration", "restarts", "health", "coverage", "runs"} <= names
+    assert {"positions", "pnl", "decisions", "model", "calibration", "restarts", "health", "coverage", "runs",
+            "equity"} <= names
     for r in report.list_reports():
         assert r.description and "\n" not in r.description
         assert r.params <= set(report.PARAMS)
@@ -168,6 +170,57 @@ def test_runs(filled):
     assert [r["run_id"] for r in rows] == ["run-1", "run-0"]
     assert rows[1]["exit_status"] == "error" and num(rows[1]["duration_s"]) == 1000.0
     assert rows[0]["ended_ts"] is None and num(rows[0]["duration_s"]) == pytest.approx(ds.NOW - (T0 - 200))
+
+
+def test_equity_last_snapshot_per_bucket(filled):
+    rows = run(filled, "equity")
+    # run-1's snapshots span 3000 s: one-minute buckets, only those holding a snapshot
+    assert [(r["run_id"], r["mode"], num(r["ts"]), r["bucket_s"], r["snapshots"], num(r["snapshot_ts"])) for r in rows] == [
+        ("run-1", "paper", T0, 60, 3, T0 + 50),
+        ("run-1", "paper", T0 + 120, 60, 1, T0 + 130),
+        ("run-1", "paper", T0 + 960, 60, 1, T0 + 1000),
+        ("run-1", "paper", T0 + 3000, 60, 1, T0 + 3000),
+    ]  # fmt: skip
+    first, second, third, last = rows
+    # the last snapshot of the first minute, with the range of equity over the minute (the
+    # snapshot recorded without equity does not count)
+    assert (num(first["equity"]), num(first["min_equity"]), num(first["max_equity"])) == (999.95, 999.65, 999.95)
+    assert (num(first["balance"]), num(first["exposure"]), num(first["unrealized_pnl"])) == (995.15, 4.5, 0.3)
+    assert first["equity_change"] is None
+    assert num(second["equity_change"]) == pytest.approx(999.22 - 999.95)
+    assert (num(second["unrealized_pnl"]), second["open_positions"], second["open_orders"]) == (-0.25, 2, 1)
+    assert num(third["daily_realized_pnl"]) == 5.5 and num(third["equity_change"]) == pytest.approx(1005.37 - 999.22)
+    assert (num(last["equity"]), num(last["daily_realized_pnl"]), last["open_positions"]) == (1000.22, 1.5, 1)
+    # since: the first minute drops out, and the first bucket shown has no change
+    later = run(filled, "equity", since=T0 + 100)
+    assert [num(r["ts"]) for r in later] == [T0 + 120, T0 + 960, T0 + 3000]
+    assert later[0]["equity_change"] is None
+    assert run(filled, "equity", run_id="run-0") == []
+
+
+def test_equity_buckets_widen_with_the_span(engine):
+    """A run of three days of snapshots every 7 minutes gets one-hour buckets (72 rows): each
+    the last snapshot of its hour, checked against a plain Python grouping."""
+    from storage.runs import start_run
+    from storage.writer import BatchWriter
+
+    start_run(engine, now=T0, mode="shadow", venue="sim", run_id="long")
+    snaps = [
+        ds.portfolio(i * 420, str(1000 + i), "1", "0.5", str(Decimal(1001) + i + Decimal("0.5")), "0", 1)
+        for i in range(3 * 86400 // 420)
+    ]
+    w = BatchWriter(engine, "long")
+    assert w.write(snaps).written == len(snaps)
+    w.close()
+    rows = run(engine, "equity", run_id="long")
+    last_of_hour: dict[float, PortfolioState] = {}
+    for sn in snaps:
+        last_of_hour[sn.ts // 3600 * 3600] = sn  # in time order: the last one wins
+    assert len(rows) == len(last_of_hour) == 72 + (T0 % 3600 != 0)
+    for r, (hour, sn) in zip(rows, sorted(last_of_hour.items())):
+        assert (num(r["ts"]), r["bucket_s"], num(r["snapshot_ts"])) == (hour, 3600, sn.ts)
+        assert num(r["equity"]) == float(sn.equity) and num(r["balance"]) == float(sn.balance)
+    assert sum(r["snapshots"] for r in rows) == len(snaps)
 
 
 # ----------------------------------------------------------------------------- plumbing

@@ -120,6 +120,8 @@ def test_every_record_type_round_trips(engine, writer, run_id):
         assert book["yes_bids"] == "0.4500:120.00,0.4400:35.00" and book["no_bids"] == "0.5300:10.00"
         pf = rows_of(c, "portfolio_snapshots")[0]
         assert pf["open_orders"] == 3 and pf["exposure_by_ticker"] == "KXBTCD-25NOV2117-T98000:4.5000"
+        assert pf["open_positions"] == 4 and pf["equity"] is not None and pf["unrealized_pnl"] < 0
+        assert rows_of(c, "venue_balances")[0]["by_exchange_index"] == "0:12.3400,3:0.0100"
         sup = rows_of(c, "supervision_events")[0]
         assert sup["child"] == "feeds" and len(sup["traceback_digest"]) == 12
         assert rows_of(c, "index_prices")[0]["sources"] == "binance,coinbase,kraken"
@@ -312,7 +314,8 @@ def test_portfolio_and_book_edge_cases(engine, writer):
         BookSnapshot(ts=T0, ticker="M", yes_bids=(), no_bids=(), recv_ts=T0),
     ])  # fmt: skip
     with engine.connect() as c:
-        assert rows_of(c, "portfolio_snapshots")[0]["open_orders"] == 0
+        pf = rows_of(c, "portfolio_snapshots")[0]
+        assert (pf["open_orders"], pf["open_positions"], pf["equity"], pf["unrealized_pnl"]) == (0, 0, None, None)
         assert rows_of(c, "book_snapshots")[0]["yes_bids"] == ""
 
 
@@ -401,3 +404,49 @@ def test_the_same_key_twice_in_one_batch(engine, writer):
     with engine.connect() as c:
         assert [r["yes_bid"] for r in rows_of(c, "quotes")] == [Decimal("0.41")]  # the later book state
         assert rows_of(c, "markets")[0]["status"] == "closed"
+
+
+def test_every_message_class_is_recorded():
+    """A message class added to kbot.messages without a table would be rejected as unknown_type."""
+    import kbot.messages as messages
+
+    classes = {v for v in vars(messages).values() if isinstance(v, type) and attrs.has(v) and v.__module__ == messages.__name__}
+    assert classes - set(ROUTES) == set()
+    assert SupervisionEvent in ROUTES
+
+
+def test_venue_account_state_is_per_run_and_idempotent(engine, writer, run_id):
+    from kbot.messages import EventFeeUpdate, VenueBalance, VenuePosition, VenueSettlement
+    from storage.runs import start_run
+
+    bal = VenueBalance(ts=T0, balance=Decimal("100.1234"))
+    pos = VenuePosition(ts=T0, ticker="M", position=Decimal("-3"), source="rest")
+    pos_ws = attrs.evolve(pos, source="ws", position=Decimal("-4"))  # same instant, other source: its own row
+    stl = VenueSettlement(ts=T0, ticker="M", event_ticker=None, result="void", yes_count=Decimal(0),
+                          no_count=Decimal(3), yes_cost=Decimal(0), no_cost=Decimal("1.2"), revenue=Decimal("1.2"),
+                          fee=Decimal(0))  # fmt: skip
+    fee = EventFeeUpdate(ts=T0, event_ticker="E", fee_type_override=None, fee_multiplier_override=None, recv_ts=T0)
+    batch = [bal, pos, pos_ws, stl, fee]
+    assert writer.write(batch).written == 5
+    # a repeated poll of the same state (same venue timestamp) is a no-op; a settlement is never rewritten
+    assert writer.write([*batch, attrs.evolve(stl, ts=T0 + 60, revenue=Decimal(0))]).rejected == 0
+    with engine.connect() as c:
+        assert [r["balance"] for r in rows_of(c, "venue_balances")] == [Decimal("100.1234")]
+        assert rows_of(c, "venue_balances")[0]["by_exchange_index"] == ""
+        assert sorted((r["source"], r["position"]) for r in rows_of(c, "venue_positions")) == [
+            ("rest", Decimal(-3)), ("ws", Decimal(-4)),
+        ]  # fmt: skip
+        s = rows_of(c, "venue_settlements")
+        assert len(s) == 1 and (s[0]["revenue"], s[0]["ts"], s[0]["value"]) == (Decimal("1.2"), T0, None)
+        f = rows_of(c, "event_fee_updates")
+        assert len(f) == 1 and (f[0]["fee_type_override"], f[0]["fee_multiplier_override"]) == (None, None)
+    # another run (another account, perhaps) sees the same account state: recorded under its own id
+    other = start_run(engine, now=T0, mode="live", venue="kalshi", run_id="run-2")
+    w2 = BatchWriter(engine, other)
+    assert w2.write(batch).written == 5
+    w2.close()
+    with engine.connect() as c:
+        for table in ("venue_balances", "venue_positions", "venue_settlements"):
+            assert {r["run_id"] for r in rows_of(c, table)} == {run_id, other}, table
+        # event fee updates are venue facts: one row, the run that saw it first
+        assert [r["run_id"] for r in rows_of(c, "event_fee_updates")] == [run_id]
