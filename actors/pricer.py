@@ -11,8 +11,9 @@ Applies (pure, ``kbot.model.pricing``)
     ``price_market``: horizon from ``close_ts`` (fallback ``expected_expiration_ts``),
     settlement-aware probability, fee-aware EV of YES at the YES ask and NO at the NO ask,
     and every reason the edge cannot be traded on (stale spot, stale/missing quote, no usable
-    bounds or close time, market not open...). The quote used is the newest non-stale one
-    across sources (a stale one only if nothing else exists, so the edge says ``stale_quote``).
+    bounds or close time, market not open...). The quote used is the live book's when it is not
+    stale, else the newest non-stale one across sources (a stale one only if nothing else
+    exists, so the edge says ``stale_quote``).
     Inside the final ``window_s`` seconds the observed partial average comes from this
     pricer's own one-second sample-and-hold of the index updates it received
     (``kbot.model.settlement.WindowObserver``; why not BRTI's ``avg_60s`` is explained
@@ -36,7 +37,7 @@ Fails
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import attrs
@@ -74,6 +75,7 @@ class PricerCore:
         self.window = self._observer(market)
         self.closed_sent = False
         self._boundary = float("-inf")  # next time the reasons may change by time alone
+        self._last_p: float | None = None  # probability of the last edge built
 
     def _observer(self, market: MarketInfo) -> WindowObserver | None:
         end = horizon_end(market)
@@ -114,11 +116,16 @@ class PricerCore:
             return None
         ya = q.yes_asks[0][1] if q.yes_asks else q.yes_ask_size
         na = q.no_asks[0][1] if q.no_asks else q.yes_bid_size
-        return (q.source, q.yes_bid, q.yes_ask, q.no_bid, q.no_ask, ya, na, q.stale)
+        return (q.yes_bid, q.yes_ask, q.no_bid, q.no_ask, ya, na, q.stale)
 
     def quote(self) -> Quote | None:
         if not self.quotes:
             return None
+        # A live book is authoritative (it carries depth, and the ticker channel repeats its top
+        # a little later); otherwise the newest non-stale quote; a stale one only as a last resort.
+        book = self.quotes.get("book")
+        if book is not None and not book.stale:
+            return book
         return max(self.quotes.values(), key=lambda q: (not q.stale, q.ts, q.source == "book"))
 
     # ------------------------------------------------------------------ output
@@ -167,6 +174,38 @@ class PricerCore:
             return False
         return not (y is not None and n is not None and 2 * dp >= abs(y - n))
 
+    def slack(self, p: float) -> float:
+        """How far the probability may still move from ``p`` without changing what ``route``
+        sends: within ``prob_epsilon`` of the last sent edge and short of flipping the side with
+        positive EV of the last snapshot (EV is linear in p)."""
+        sent, snap = self.throttle.last_sent, self.throttle.last_snapshot
+        if sent is None or snap is None or sent.prob_yes is None or snap.prob_yes is None:
+            return 0.0
+        tol = self.config.prob_epsilon - abs(p - sent.prob_yes)
+        y, n = snap.ev_yes, snap.ev_no
+        d = abs(p - snap.prob_yes)
+        for margin in ([abs(y)] if y is not None else []) + ([abs(n)] if n is not None else []) + (
+            [abs(y - n) / 2.0] if y is not None and n is not None else []
+        ):
+            tol = min(tol, margin - d)
+        return tol
+
+    def quiet_state(self) -> tuple[float | None, float, float]:
+        """``(p_ref, tol, until)`` after the edge just routed: the probability priced, how far it
+        may move before anything sent changes, and until when (clock) that holds. Published to
+        the tree's pricing board, which then wakes this pricer only for index updates that move
+        the probability by ``tol`` or more (see ``kbot.model.board``). ``tol <= 0``: always wake."""
+        sent, snap, idx = self.throttle.last_sent, self.throttle.last_snapshot, self.index
+        p = self._last_p
+        if p is None or sent is None or snap is None or idx is None or idx.stale:
+            return None, 0.0, 0.0
+        if idx.sigma_source != sent.sigma_source or idx.sigma_source != snap.sigma_source:
+            return None, 0.0, 0.0
+        if self._VOLATILE.intersection(sent.reasons) or self._VOLATILE.intersection(snap.reasons):
+            return None, 0.0, 0.0
+        # 0.9: the board's vectorized ndtr and this pricer's erfc may differ in the last digits
+        return p, 0.9 * self.slack(p), min(self._boundary, self.throttle.next_due())
+
     def _time_boundary(self, now: float) -> float:
         """The next moment the edge's reasons can change with no new input."""
         b = float("inf")
@@ -184,6 +223,7 @@ class PricerCore:
     def route(self, e: Edge) -> tuple[Edge | None, Edge | None]:
         """``(to_decision, to_record)`` for a freshly priced edge (None: do not send)."""
         self._boundary = self._time_boundary(e.ts)
+        self._last_p = e.prob_yes
         if "closed" in e.reasons:
             if self.closed_sent:
                 return None, None
@@ -207,8 +247,11 @@ async def run_pricer(
     clock: Clock,
     config: PricerConfig | None = None,
     stats: ActorStats | None = None,
+    publish: Callable[[str, float | None, float, float, float | None, str | None], None] | None = None,
 ) -> None:
-    """Run until cancelled (the market registry stops it when the market is gone)."""
+    """Run until cancelled (the market registry stops it when the market is gone).
+    ``publish(ticker, p_ref, tol, until, sigma, sigma_source)``: where to publish the quiet state
+    after each edge (the tree's ``PricingBoard``); without it every index update wakes the pricer."""
     config = config or PricerConfig()
     core = PricerCore(market, config)
     ticker = market.ticker
@@ -245,6 +288,11 @@ async def run_pricer(
             if not market_changed and core.top() == top_before and core.unchanged_by_index(now):
                 return  # nothing this batch could send: skip building the edge
         to_decision, to_record = core.route(core.edge(now, mono))
+        if publish is not None:
+            p_ref, tol, until = core.quiet_state()
+            quiet_until[0] = until if p_ref is not None and tol > 0 else 0.0
+            idx = core.index
+            publish(ticker, p_ref, tol, until, idx.sigma if idx else None, idx.sigma_source if idx else None)
         if to_record is not None:
             await record_out.send(to_record)
             stats.msgs_out += 1
@@ -253,13 +301,21 @@ async def run_pricer(
             stats.msgs_out += 1
             stats.state = ",".join(to_decision.reasons) or "ok"
 
+    quiet_until = [0.0]  # while the board holds index updates back for us (clock time)
+
+    def quiet_for() -> float:
+        """Real seconds without a wake before an idle re-price: ``idle_reprice_s``, or longer
+        while the board holds quiet index updates back (the first one past ``until`` wakes us)."""
+        return max(idle, (quiet_until[0] - clock.now()) / clock.speed)
+
     while True:
         # One timeout scope per quiet period (not one per receive): each batch pushes the
-        # deadline on; it fires only after ``idle_reprice_s`` without any input.
-        with trio.move_on_after(idle) as quiet:
+        # deadline on; it fires only after ``quiet_for()`` without any input.
+        with trio.move_on_after(quiet_for()) as quiet:
             while True:
                 batch = await inbox.receive_batch()
                 quiet.deadline = math.inf  # never cancel a send half-way
                 await step(batch)
-                quiet.deadline = trio.current_time() + idle
-        await step([])  # idle re-price: the horizon shrinks, inputs age
+                quiet.deadline = trio.current_time() + quiet_for()
+        # idle re-price (the horizon shrinks, inputs age), with what the band held back
+        await step(inbox.take_ready())

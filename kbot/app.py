@@ -72,6 +72,8 @@ from kbot.config import AppConfig, config_digest
 from kbot.health import ActorSample, HealthMonitor
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
+from kbot.model.board import PricingBoard
+from kbot.model.pricing import horizon_end
 from kbot.messages import (
     Alert,
     BookSnapshot,
@@ -188,8 +190,14 @@ class IndexBroadcast(_Recording):
         t.last_index = msg
         if not msg.stale:
             t.spot_last = t.clock.now()
-        for box in t.pricer_boxes.values():
-            box.send_nowait(msg)
+        # One vectorized pass decides which pricers this update can matter to; the others get
+        # it stored without a wake-up (kbot.model.board).
+        wake = set(t.board.to_wake(msg))
+        for ticker, box in t.pricer_boxes.items():
+            if ticker in wake:
+                box.send_nowait(msg)
+            else:
+                box.put_quiet(msg)
         await self.record(msg)
 
     def send_nowait(self, msg: IndexUpdate) -> None:  # pragma: no cover
@@ -226,10 +234,10 @@ def chaotic(run: Callable[[], Awaitable[None]], name: str, period_s: float, cloc
     """Test hook: run ``run`` but crash it on purpose every ``period_s`` clock seconds."""
 
     async def wrapped() -> None:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run)
-            await clock.sleep(period_s)
-            raise ChaosCrash(f"chaos: {name} crashed on purpose after {period_s:g}s")
+        with trio.move_on_after(period_s / clock.speed):
+            await run()
+            return
+        raise ChaosCrash(f"chaos: {name} crashed on purpose after {period_s:g}s")
 
     return wrapped
 
@@ -275,9 +283,10 @@ class Tree:
         self.spot_last: float | None = None
         self.quote_last: dict[str, float] = {}
         self.recent_decisions: list[Any] = []
+        self.board = PricingBoard(cfg.pricer.window_s)
         self.pricers = Supervisor(
             "pricers", [], Strategy.ONE_FOR_ONE, max_restarts=tc.pricers_max_restarts,
-            within_s=tc.pricers_within_s, on_event=self.on_event,
+            within_s=tc.pricers_within_s, on_event=self.on_event, now=clock.now,
         )
 
     # ------------------------------------------------------------------ events
@@ -301,11 +310,13 @@ class Tree:
         box.send_nowait(market)
         if self.last_index is not None:
             box.send_nowait(self.last_index)
+        self.board.set_market(market.ticker, market.strike_type, market.floor_strike, market.cap_strike,
+                              horizon_end(market))
         if self.pricers.has_child(name):
             return
         run = functools.partial(
             run_pricer, market, box, self.decision_in, _RecordOut(self.recorder), clock=self.clock,
-            config=self.cfg.pricer, stats=self.stats.get(name),
+            config=self.cfg.pricer, stats=self.stats.get(name), publish=self.board.publish,
         )
         await self.pricers.start_child(ChildSpec(
             name, self._maybe_chaotic("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,
@@ -317,6 +328,7 @@ class Tree:
         if self.pricers.has_child(name):
             await self.pricers.terminate_child(name)
         self.pricer_boxes.pop(ticker, None)
+        self.board.remove(ticker)
         self.registry.unregister(name)
         self.stats.drop(name)
         self.quote_last.pop(ticker, None)
@@ -324,6 +336,8 @@ class Tree:
     def update(self, market: MarketInfo) -> None:
         box = self.pricer_boxes.get(market.ticker)
         if box is not None:
+            self.board.set_market(market.ticker, market.strike_type, market.floor_strike, market.cap_strike,
+                                  horizon_end(market))
             box.send_nowait(market)
 
     # ------------------------------------------------------------------ health sources
@@ -416,7 +430,7 @@ class Tree:
             ws_health=self.ws_health, control=self.rest_control, backoff=feed_backoff,
         ))
         sup = Supervisor("feeds", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.feeds_max_restarts,
-                         within_s=cfg.tree.feeds_within_s, on_event=self.on_event)
+                         within_s=cfg.tree.feeds_within_s, on_event=self.on_event, now=clock.now)
         self.supervisors.append(sup)
         return sup
 
@@ -461,7 +475,7 @@ class Tree:
                        started_ts=self.started_ts),
         ]
         root = Supervisor("root", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.root_max_restarts,
-                          within_s=cfg.tree.root_within_s, on_event=self.on_event)
+                          within_s=cfg.tree.root_within_s, on_event=self.on_event, now=clock.now)
         self.supervisors[:0] = [root, self.pricers]
         return root
 
@@ -567,6 +581,45 @@ def _recover_ledger(engine: Any, cfg: AppConfig, tree: Tree, now: float) -> None
     tree.ledger_state.pending.append(("out", book.deposit(now)))
 
 
+async def final_drain(tree: Tree) -> None:
+    """After the tree stopped: decisions still waiting for the executor are executed when that
+    has no effect outside kbot (shadow mode) and dropped with a log line otherwise; fills and
+    settlements still waiting for the ledger are applied; everything produced goes to the
+    recorder's mailbox (flushed next). So a stop never leaves a TAKE without its fill or a fill
+    without its ledger entries."""
+    from actors.ledger import apply as ledger_apply
+    from kbot.actorkit import BadInputLog
+
+    now = tree.clock.now()
+    rec = tree.recorder.inbox
+    executor = ShadowExecutor() if tree.cfg.mode == "shadow" else None
+    pending = tree.executor_in.take_ready()
+    for d in pending:
+        if d.action != "TAKE" or d.decision_id in tree.executed:
+            continue
+        if executor is None:
+            logger.warning("decision {} not executed: stopped before the executor took it", d.decision_id)
+            continue
+        for ev in await executor.execute(d, now):
+            rec.send_nowait(ev)
+            tree.ledger_in.send_nowait(ev)
+        tree.executed.add(d.decision_id)
+    state = tree.ledger_state
+    bad = BadInputLog("ledger")
+    for msg in tree.ledger_in.take_ready():
+        ledger_apply(state, msg, bad)
+    if state.pending or pending:
+        pf = state.portfolio(now)
+        state.pending.append(("out", pf))
+    while state.pending:
+        where, msg = state.pending.popleft()
+        if where == "out":
+            try:
+                rec.send_nowait(msg)
+            except trio.WouldBlock:
+                await rec.send(msg)
+
+
 async def run_kbot(cfg: AppConfig, *, environ: dict[str, str] | None = None) -> int:
     """Run the whole tree until ``cfg.minutes`` elapse, a signal arrives, or the root gives up.
     Returns the process exit code: 0 clean stop, 1 the tree gave up, 2 a startup problem."""
@@ -666,8 +719,11 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             if cfg.minutes is not None:
                 nursery.start_soon(_stop_after, cfg.minutes * 60.0, nursery.cancel_scope)
 
-        # The tree has stopped; write what the last moments produced (the final supervision
-        # events), then close the run row.
+        # The tree has stopped. Settle what the lossless mailboxes still hold (an actor may have
+        # been down, waiting out a restart backoff, when the stop came), then write what the last
+        # moments produced (the final supervision events and ledger entries), then close the run.
+        with trio.CancelScope(shield=True):
+            await final_drain(tree)
         with trio.move_on_after(cfg.storage.drain_s + 5.0) as drain:
             async with trio.open_nursery() as n:
                 n.start_soon(recorder.run)

@@ -133,7 +133,12 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
             close = [n for n in fields if n.startswith(k[:3])]
             hint = f" (did you mean {', '.join(close)}?)" if close else ""
             raise ConfigError(f"{key}: unknown setting{hint}")
-        kwargs[k] = _convert(v, hints[k], key)
+        if fields[k].converter is not None:
+            # The class converts this field itself (e.g. a spec string or a sub-table): hand it
+            # the raw value and report its complaint under the dotted key.
+            kwargs[k] = v
+        else:
+            kwargs[k] = _convert(v, hints[k], key)
     try:
         return cls(**kwargs)
     except ConfigError:

@@ -7,14 +7,17 @@ Sinks (all under ``log_dir``):
   (``event="supervision"``), exactly as emitted, one per line.
 - ``tape.log``: the decision tape (``event="tape"``): one line per TAKE and unusual PASS,
   like a trader's blotter.
-- the console: human-readable, ``console_level`` and above, without per-decision tape noise
-  unless ``console_tape`` is set.
+- the console: human-readable, ``console_level`` and above; supervision events only when
+  something failed (crash, restart, give-up, stuck shutdown); the tape when ``console_tape``.
 
 Standard-library loggers of dependencies (hypercorn, httpx, alembic, trio-websocket, ...) are
 routed into loguru so one configuration governs everything.
 
 File sinks write synchronously from the Trio thread: small buffered appends, a few microseconds
 each; no per-message INFO logging happens on hot paths, so this never stalls the loop.
+
+Tracebacks are logged without loguru's ``diagnose`` variable dumps: those print the values of
+local variables, configuration objects included, and a log must never carry a secret.
 """
 
 from __future__ import annotations
@@ -59,11 +62,17 @@ def _is(event: str):
     return f
 
 
+_CONSOLE_SUPERVISION = frozenset({"crashed", "restarting", "gave_up", "shutdown_timeout"})
+
+
 def _console_filter(show_tape: bool):
     def f(record: Any) -> bool:
         ev = record["extra"].get("event")
         if ev == "tape":
             return show_tape
+        if ev == "supervision":
+            # starts and stops of hundreds of pricers belong in the restart log, not on screen
+            return record["extra"].get("supervision", {}).get("kind") in _CONSOLE_SUPERVISION
         return True
 
     return f
@@ -84,12 +93,12 @@ def setup_logging(
     ids: list[int] = []
     if console:
         ids.append(logger.add(sys.stderr, level=console_level, format=CONSOLE_FORMAT,
-                              filter=_console_filter(console_tape), colorize=None))
+                              filter=_console_filter(console_tape), colorize=None, diagnose=False))
     if log_dir is not None:
         d = Path(log_dir)
         d.mkdir(parents=True, exist_ok=True)
         ids.append(logger.add(d / "kbot.jsonl", level=file_level, serialize=True, rotation=rotation,
-                              retention=retention, encoding="utf-8"))
+                              retention=retention, encoding="utf-8", diagnose=False))
         ids.append(logger.add(d / "restarts.jsonl", level="DEBUG", format="{message}", filter=_is("supervision"),
                               rotation=rotation, retention=retention, encoding="utf-8"))
         ids.append(logger.add(d / "tape.log", level="DEBUG", format=TAPE_FORMAT, filter=_is("tape"),

@@ -41,6 +41,7 @@ class MailboxStats:
     received: int
     capacity: int | None
     replaced: int = 0
+    suppressed: int = 0  # LatestMailbox: messages stored without waking the reader (put_quiet)
 
 
 class _Base(Generic[T]):
@@ -88,6 +89,11 @@ class _Base(Generic[T]):
         if not len(self):
             raise trio.WouldBlock
         return self._take(1)[0]
+
+    def take_ready(self) -> list[T]:
+        """Take every pending message without waiting (possibly none)."""
+        n = len(self)
+        return self._take(n) if n else []
 
 
 class Mailbox(_Base[T]):
@@ -167,9 +173,14 @@ class LatestMailbox(_Base[T]):
     order they first became pending (no key can starve another). The number of pending
     messages is bounded by the number of distinct keys (``max_keys`` enforces a limit if
     given: a message with a new key beyond it raises ``trio.WouldBlock``).
+
+    ``put_quiet`` stores a message like ``send_nowait`` but does not wake a waiting reader: the
+    reader sees the newest value the next time something else wakes it (or its own timeout
+    does). For a sender that knows the update cannot matter to the reader right now, it saves
+    a scheduler pass per message.
     """
 
-    __slots__ = ("_items", "_key", "_replaced", "max_keys")
+    __slots__ = ("_items", "_key", "_replaced", "max_keys", "_suppressed")
 
     def __init__(self, key: Callable[[T], Hashable], name: str = "", max_keys: int | None = None) -> None:
         super().__init__(name)
@@ -177,12 +188,22 @@ class LatestMailbox(_Base[T]):
         self._items: dict[Hashable, T] = {}
         self._replaced = 0
         self.max_keys = max_keys
+        self._suppressed = 0
 
     def __len__(self) -> int:
         return len(self._items)
 
     def send_nowait(self, item: T) -> None:
         """Never blocks (except past ``max_keys``): replaces a pending message with the same key."""
+        self._store(item)
+        self._receivers.unpark()
+
+    def put_quiet(self, item: T) -> None:
+        """Store like ``send_nowait`` without waking the reader."""
+        self._store(item)
+        self._suppressed += 1
+
+    def _store(self, item: T) -> None:
         k = self._key(item)
         items = self._items
         if k in items:
@@ -194,12 +215,12 @@ class LatestMailbox(_Base[T]):
         n = len(items)
         if n > self._peak:
             self._peak = n
-        self._receivers.unpark()
 
     async def send(self, item: T) -> None:
         await checkpoint_if_cancelled()
         self.send_nowait(item)
         await cancel_shielded_checkpoint()
+
 
     def _take(self, n: int) -> list[T]:
         items = self._items
@@ -221,6 +242,7 @@ class LatestMailbox(_Base[T]):
             received=self._received,
             capacity=self.max_keys,
             replaced=self._replaced,
+            suppressed=self._suppressed,
         )
 
 

@@ -135,6 +135,8 @@ class VolConfig:
 class PricerConfig:
     """Per-market pricer: when an input is too old to trade on, materiality, snapshot cadence."""
 
+    # Longest a pricer's quiet band may hold index updates back (clock seconds; see kbot.model.band).
+    max_band_s: float = attrs.field(default=30.0, validator=_positive)
     # Settlement averaging window of the BTC series (60 s BRTI average before close).
     window_s: float = attrs.field(default=60.0, validator=_non_negative)
     # An index update older than this (on the pricer's clock) is stale spot.
@@ -155,7 +157,7 @@ class PricerConfig:
     prob_epsilon: float = attrs.field(default=0.001, validator=_non_negative)
     # Re-send an unchanged edge to the decision actor at least this often (cooldowns expire,
     # pending takes resolve: the candidate deserves a fresh look).
-    max_emit_interval_s: float = attrs.field(default=5.0, validator=_positive)
+    max_emit_interval_s: float = attrs.field(default=15.0, validator=_positive)
     # Edge snapshot for the record at least this often per market (and on reason/side changes).
     snapshot_interval_s: float = attrs.field(default=10.0, validator=_positive)
     # Re-price at least this often without input (horizon and input ages move with time).

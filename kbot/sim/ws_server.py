@@ -114,9 +114,10 @@ def kalshi_endpoint(venue: SimVenue) -> Callable[[WebSocket], Awaitable[None]]:
                 nursery.start_soon(_kalshi_reader, venue, ws, session, nursery.cancel_scope)
                 await _kalshi_writer(venue, ws, session)
                 nursery.cancel_scope.cancel()
-        except _Dropped:
+        # The nursery wraps whatever its body or tasks raise in an exception group.
+        except* _Dropped:
             await _close(ws, 1011)
-        except _DISCONNECTS:
+        except* _DISCONNECTS:
             pass
         finally:
             session.closed = True
@@ -251,11 +252,12 @@ def feed_routes(venue: SimVenue) -> list[WebSocketRoute]:
                     nursery.start_soon(_feed_idle, venue, conn)
                     await _feed_writer(venue, ws, conn, name)
                     nursery.cancel_scope.cancel()
-            except _Dropped:
+            # The nursery wraps whatever its body or tasks raise in an exception group.
+            except* _Dropped:
                 await _close(ws, 1011)
-            except _SlowConsumer:
+            except* _SlowConsumer:
                 await _close(ws, 1008)
-            except _DISCONNECTS:
+            except* _DISCONNECTS:
                 pass
             finally:
                 hub.conns.discard(conn)

@@ -95,6 +95,7 @@ class WsLinkConfig:
     # stops reading the socket and stops answering pings.
     ws_message_queue: int = attrs.field(default=256, validator=_pos)
     max_message_bytes: int = attrs.field(default=16 * 1024 * 1024, validator=_pos)  # larger closes 1009
+    drain_batch: int = attrs.field(default=1000, validator=_pos)  # frames handed on per scheduler pass
     max_age_s: float | None = None  # reconnect proactively after this long (Binance: 24 h limit)
     stable_after_s: float = attrs.field(default=60.0, validator=_pos)  # connected this long resets backoff
 

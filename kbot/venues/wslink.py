@@ -154,12 +154,13 @@ async def _reader(
     out: trio.MemorySendChannel[Frame],
     clock: Clock,
     recorder: Recorder | None,
+    batch: int = 1000,
 ) -> None:
     log = logger.bind(feed=link.source)
     async with out:
         while True:
             try:
-                msg = await ws.get_message()
+                msgs = await _get_messages(ws, batch)
             except trio_websocket.ConnectionClosed as exc:
                 if link.close_reason is None:
                     r = exc.reason
@@ -167,20 +168,57 @@ async def _reader(
                 return
             rt = trio.current_time()
             link.last_rx_rt = rt
-            link.frames += 1
-            text = msg if isinstance(msg, str) else msg.decode("utf-8", "replace")
             recv_ts = clock.now()
-            if recorder is not None:
+            for msg in msgs:
+                link.frames += 1
+                text = msg if isinstance(msg, str) else msg.decode("utf-8", "replace")
+                if recorder is not None:
+                    try:
+                        recorder(link.source, recv_ts, text)
+                    except Exception as exc:  # noqa: BLE001 - a recorder bug must not kill the feed
+                        log.opt(exception=exc).error("recorder hook failed")
                 try:
-                    recorder(link.source, recv_ts, text)
-                except Exception as exc:  # noqa: BLE001 - a recorder bug must not kill the feed
-                    log.opt(exception=exc).error("recorder hook failed")
+                    out.send_nowait(Frame(text, recv_ts, rt, time.perf_counter()))
+                except trio.WouldBlock:
+                    link.dropped += 1
+                    if link.dropped == 1 or link.dropped % 1000 == 0:
+                        log.error("frame queue full: {} frames dropped so far (consumer too slow)", link.dropped)
+
+
+async def _get_messages(ws: trio_websocket.WebSocketConnection, batch: int) -> list[str | bytes]:
+    """The next message, plus every message trio-websocket has already queued (up to
+    ``batch``), with one scheduler pass instead of one per message. Reaches into the
+    connection's receive channel (not public API); without it, one message per call."""
+    msgs = [await ws.get_message()]
+    chan = getattr(ws, "_recv_channel", None)
+    if chan is not None:
+        while len(msgs) < batch:
             try:
-                out.send_nowait(Frame(text, recv_ts, rt, time.perf_counter()))
+                msgs.append(chan.receive_nowait())
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break  # closed: the next get_message() raises ConnectionClosed
+    return msgs
+
+
+async def _consume(recv: trio.MemoryReceiveChannel[Frame], on_frame: Callable[[Frame], Awaitable[None]],
+                   batch: int) -> None:
+    """Hand frames on in batches: wait for one, then take every frame already queued (up to
+    ``batch``) without a scheduler pass per frame. With hundreds of other tasks runnable (one
+    pricer per market), one frame per pass would starve the feed."""
+    while True:
+        try:
+            frame = await recv.receive()
+        except trio.EndOfChannel:
+            return
+        await on_frame(frame)
+        for _ in range(batch):
+            try:
+                frame = recv.receive_nowait()
             except trio.WouldBlock:
-                link.dropped += 1
-                if link.dropped == 1 or link.dropped % 1000 == 0:
-                    log.error("frame queue full: {} frames dropped so far (consumer too slow)", link.dropped)
+                break
+            except trio.EndOfChannel:
+                return
+            await on_frame(frame)
 
 
 async def _watchdog(link: WsLink, ws: trio_websocket.WebSocketConnection, cfg: WsLinkConfig) -> None:
@@ -242,14 +280,13 @@ async def run_link(
                 on_connected(link)
             send, recv = trio.open_memory_channel[Frame](cfg.queue_frames)
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_reader, link, ws, send, clock, recorder)
+                nursery.start_soon(_reader, link, ws, send, clock, recorder, cfg.drain_batch)
                 nursery.start_soon(_watchdog, link, ws, cfg)
                 for task in tasks:
                     nursery.start_soon(task, link)
                 await on_open(link)
                 async with recv:
-                    async for frame in recv:
-                        await on_frame(frame)
+                    await _consume(recv, on_frame, cfg.drain_batch)
                 nursery.cancel_scope.cancel()
     except trio_websocket.ConnectionRejected as exc:
         if link is None:

@@ -2,10 +2,13 @@
 
 from decimal import Decimal as D
 
+import attrs
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.pricer import PricerCore
+from kbot.model.board import PricingBoard
 from kbot.messages import IndexUpdate, MarketInfo, Quote
 from kbot.model.config import PricerConfig
 
@@ -66,3 +69,75 @@ def test_far_strike_skips_most_ticks():
             built += 1
             core.route(core.edge(t))
     assert skipped > 150 and built >= 10  # rebuilt at least every snapshot/emit interval
+
+
+MARKETS = [("greater", 96000.0, None), ("greater", 95100.0, None), ("greater", 94800.0, None),
+           ("between", 94000.0, 94250.0), ("between", 95000.0, 95250.0), ("less", None, 93000.0),
+           ("less", None, 95050.0), ("greater", 99000.0, None)]
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.floats(300.0, 20000.0),  # horizon at the start, seconds
+    st.lists(st.tuples(st.floats(0.05, 2.0), st.floats(-30.0, 30.0), st.booleans()), min_size=1, max_size=40),
+    st.lists(st.integers(min_value=2, max_value=98), min_size=len(MARKETS), max_size=len(MARKETS)),
+)
+def test_board_never_skips_a_pricer_that_would_send(horizon, moves, asks):
+    """For every index update, a pricer the board does not wake would have sent nothing:
+    leaving it asleep loses nothing (the board and PricerCore apply the same rule)."""
+    cfg = PricerConfig()
+    board = PricingBoard(cfg.window_s)
+    cores = {}
+    t, price, sigma = 1000.0, 95000.0, 0.4
+    for i, (kind, ask) in enumerate(zip(MARKETS, asks)):
+        tk = f"M{i}"
+        m = attrs.evolve(market(*kind), ticker=tk, close_ts=1000.0 + horizon)
+        core = cores[tk] = PricerCore(m, cfg)
+        board.set_market(tk, m.strike_type, m.floor_strike, m.cap_strike, m.close_ts)
+        core.on_quote(Quote(ts=999.0, ticker=tk, yes_bid=D(ask - 1) / 100, yes_ask=D(ask) / 100, yes_bid_size=D(5),
+                            yes_ask_size=D(5), recv_ts=999.0, source="book"))
+    quiet_total = 0
+    for dt, move, vol_step in moves:
+        t += dt
+        price += move
+        if vol_step:
+            sigma *= 1.001
+        u = IndexUpdate(ts=t, price=price, n_sources=3, sources=("a", "b", "c"), stale=False, avg_60s=price,
+                        sigma=sigma, sigma_source="ewma")
+        wake = set(board.to_wake(u))
+        for tk, core in cores.items():
+            core.on_index(u)
+            if tk not in wake:
+                quiet_total += 1
+                assert core.route(core.edge(t)) == (None, None), tk
+                continue
+            core.route(core.edge(t))
+            p_ref, tol, until = core.quiet_state()
+            board.publish(tk, p_ref, tol, until, sigma, "ewma")
+    assert quiet_total >= 0
+
+
+def test_board_keeps_far_strikes_asleep_and_wakes_near_ones():
+    cfg = PricerConfig()
+    board = PricingBoard(cfg.window_s)
+    cores = {}
+    for tk, k in (("near", 95050.0), ("far", 99000.0)):
+        m = attrs.evolve(market("greater", k, None), ticker=tk, close_ts=5000.0)
+        cores[tk] = PricerCore(m, cfg)
+        board.set_market(tk, "greater", k, None, 5000.0)
+        cores[tk].on_quote(Quote(ts=0.0, ticker=tk, yes_bid=D("0.40"), yes_ask=D("0.45"), yes_bid_size=D(5),
+                                 yes_ask_size=D(5), recv_ts=0.0, source="book"))
+    woken = {"near": 0, "far": 0}
+    for i in range(40):
+        t = 100.0 + 0.25 * i
+        u = IndexUpdate(ts=t, price=95000.0 + 10.0 * (i % 2), n_sources=3, sources=("a",), stale=False,
+                        avg_60s=95000.0, sigma=0.4, sigma_source="ewma")
+        for tk in board.to_wake(u):
+            woken[tk] += 1
+            c = cores[tk]
+            c.on_index(u)
+            c.route(c.edge(t))
+            board.publish(tk, *c.quiet_state(), 0.4, "ewma")
+    assert woken["near"] >= 30 and woken["far"] <= 4
+    board.remove("far")
+    assert board.to_wake(attrs.evolve(u, ts=u.ts + 1.0, price=94900.0)) == ["near"]

@@ -55,7 +55,7 @@ def test_fallback_to_expected_expiration_and_missing_close():
         (market(), index(ts=T0 - 6), quote(), T0, "stale_spot"),
         (market(), index(), None, T0, "missing_quote"),
         (market(), index(), quote(stale=True), T0, "stale_quote"),
-        (market(), index(), quote(ts=T0 - 301), T0, "stale_quote"),
+        (market(), index(), quote(ts=T0 - 3601), T0, "stale_quote"),
         (market(), index(), quote(ts=T0 - 31, source="rest"), T0, "stale_quote"),
         (market(), index(sigma=-1.0), quote(), T0, "invalid_sigma"),
         (market(close_ts=T0 - 1), index(), quote(), T0, "closed"),

@@ -373,3 +373,26 @@ def test_periodic_book_snapshots_for_the_record():
     d.drain()
     snaps = [m for m in d.msgs if isinstance(m, BookSnapshot)]
     assert {s.ticker for s in snaps} == {T1, T2} and snaps[0].yes_bids[0] == (D("0.42"), D(5))
+
+
+def test_unknown_sid_for_a_replaced_subscription_is_ignored():
+    """An update in flight for a sid that was replaced (e.g. the last market unwatched, then a new
+    one watched) comes back as "unknown sid": it must not resubscribe again and again."""
+    d = live_driver()
+    old = d.sids["orderbook_delta"]
+    d.cmds.clear()
+    d.s.watch([T3], d.now, d.rt)
+    d.drain()
+    stale_update = next(c for c in d.cmds if c["cmd"] == "update_subscription" and c["params"]["sids"] == [old])
+    d.s.unwatch([T1, T2, T3], d.now, d.rt)  # everything unwatched: channels unsubscribed
+    d.drain()
+    d.s.watch([T1], d.now, d.rt)  # and watched again: a new subscription
+    _, cmds, _ = d.drain()
+    d.ack_all([c for c in cmds if c["cmd"] == "subscribe"])
+    assert d.sids["orderbook_delta"] != old
+    d.cmds.clear()
+    d.frame({"id": stale_update["id"], "type": "error", "msg": {"code": 7, "msg": "Unknown subscription ID"}})
+    assert not any(c["cmd"] in ("subscribe", "unsubscribe") for c in d.cmds)
+    # an unknown sid for the live subscription still resubscribes it
+    d.frame({"type": "error", "sid": d.sids["orderbook_delta"], "msg": {"code": 7, "msg": "Unknown subscription ID"}})
+    assert [c["cmd"] for c in d.cmds] == ["unsubscribe", "subscribe"]

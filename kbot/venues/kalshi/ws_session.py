@@ -149,7 +149,10 @@ class KalshiWsSession:
         if params is not None:
             c["params"] = params
         self._cmds.append(c)
-        self._pending[cid] = (kind, channel, detail)
+        sids = (params or {}).get("sids") or ([params["sid"]] if params and "sid" in params else [])
+        # (kind, channel, detail, the sid the command addressed): an error about an old sid
+        # after a resubscribe must not trigger another one
+        self._pending[cid] = (kind, channel, detail, sids[0] if sids else None)
         return cid
 
     def _status(self, now: float, status: str, detail: str | None = None) -> None:
@@ -483,7 +486,14 @@ class KalshiWsSession:
         elif kind == "get_snapshot":
             self._resubscribe("orderbook_delta", now, rt, f"get_snapshot refused ({code} {reason})")
         elif code == UNKNOWN_SID and ch is not None:
-            self._resubscribe(ch, now, rt, f"unknown sid ({reason})")
+            addressed = pending[3] if pending is not None and len(pending) > 3 else None
+            current = self.subs[ch].sid if ch in self.subs else None
+            if addressed is not None and addressed != current:
+                self.log.debug("unknown sid {} for {} (already replaced by {}): ignored", addressed, ch, current)
+            elif ch in self.subs and self.subs[ch].state == "subscribing":
+                self.log.debug("unknown sid for {} while resubscribing: ignored", ch)
+            else:
+                self._resubscribe(ch, now, rt, f"unknown sid ({reason})")
         elif code == RATE_LIMITED and pending is not None:
             self._warn_once("rate", "WS command rate limited (27): retrying in 1 s")
             self._retry.append((rt + 1.0, pending[0], pending[1], pending[2]))
