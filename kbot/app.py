@@ -547,10 +547,12 @@ def save_sim_epoch(cfg: AppConfig, epoch: float) -> None:
         logger.warning("could not save the simulated clock to {}: {}", p, exc)
 
 
-async def _stop_on_signals(scope: trio.CancelScope) -> None:
+async def _stop_on_signals(scope: trio.CancelScope, stopped_by: list[str]) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for sig in signals:
-            logger.warning("received {}: stopping cleanly", signal.Signals(sig).name)
+            name = signal.Signals(sig).name
+            logger.warning("received {}: stopping cleanly", name)
+            stopped_by.append(name)
             scope.cancel()
             return
 
@@ -704,6 +706,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         root = tree.root()
 
         gave_up: SupervisorGaveUp | None = None
+        stopped_by: list[str] = []
         async with trio.open_nursery() as nursery:
             async def supervise() -> None:
                 nonlocal gave_up
@@ -715,7 +718,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
                     nursery.cancel_scope.cancel()
 
             nursery.start_soon(supervise)
-            nursery.start_soon(_stop_on_signals, nursery.cancel_scope)
+            nursery.start_soon(_stop_on_signals, nursery.cancel_scope, stopped_by)
             if cfg.minutes is not None:
                 nursery.start_soon(_stop_after, cfg.minutes * 60.0, nursery.cancel_scope)
 
@@ -734,6 +737,8 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
                          cfg.storage.drain_s + 5.0)
         ended = clock.now()
         status, reason, code = "ok", None, 0
+        if stopped_by:
+            status, reason = "interrupted", f"stopped by {stopped_by[0]}"
         if gave_up is not None:
             status, reason, code = "error", str(gave_up), 1
             cause = gave_up.__cause__

@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "status": "the current tree, feeds, open markets, positions, today's PnL and last alerts",
     "db": "database migrations: kbot db upgrade | kbot db current",
     "config": "show the effective configuration (secrets redacted)",
+    "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
     "bench": "run the benchmark suite (python -m bench)",
 }
 

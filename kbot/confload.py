@@ -174,7 +174,7 @@ def redact(plain: Any, name: str = "") -> Any:
         return {k: redact(v, k) for k, v in plain.items()}
     if isinstance(plain, list):
         return [redact(v, name) for v in plain]
-    if plain not in (None, "") and is_secret(name):
+    if isinstance(plain, str) and plain and is_secret(name):
         return "<redacted>"
     return plain
 

@@ -190,3 +190,43 @@ def test_run_with_faults_and_crashes_loses_nothing(tmp_path: Path):
     assert report.returncode == 0
     rows = json.loads(report.stdout)["rows"]
     assert {"decision", "ledger", "executor"} <= {r.get("child") for r in rows}
+
+
+def test_sigterm_stops_cleanly_within_seconds(tmp_path: Path):
+    import signal
+    import time
+
+    (tmp_path / "kbot.toml").write_text(SMALL_SIM.format(seed=3, faults="", chaos=""))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KBOT_LOGGING__CONSOLE_LEVEL="WARNING")
+    env.pop("KBOT_DB_URL", None)
+    proc = subprocess.Popen([sys.executable, "-m", "kbot", "run", "--speed", "60"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db_path = tmp_path / "data" / "kbot.sqlite"
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            if db_path.exists():
+                try:
+                    with sqlite3.connect(db_path) as db:
+                        if q(db, "select count(*) from edges")[0][0] > 20:
+                            break
+                except sqlite3.OperationalError:
+                    pass
+        else:
+            pytest.fail("kbot never recorded edges")
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    assert took < 15  # "within a few seconds" (generous for a loaded CI machine)
+    db = sqlite3.connect(db_path)
+    status, reason, ended = q(db, "select exit_status, exit_reason, ended_ts from runs")[0]
+    assert status == "interrupted" and "SIGTERM" in reason and ended is not None
+    stops = {r[0] for r in q(db, "select child from supervision_events where kind = 'stopped' and supervisor = 'root'")}
+    assert {"health", "feeds", "pricers", "decision", "ledger"} <= stops
+    check_money_invariants(db)
