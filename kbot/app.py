@@ -625,9 +625,9 @@ async def final_drain(tree: Tree) -> None:
 async def run_kbot(cfg: AppConfig, *, environ: dict[str, str] | None = None) -> int:
     """Run the whole tree until ``cfg.minutes`` elapse, a signal arrives, or the root gives up.
     Returns the process exit code: 0 clean stop, 1 the tree gave up, 2 a startup problem."""
-    import os
+    from kbot.confload import environment_with_dotenv
 
-    env = dict(os.environ) if environ is None else environ
+    env = environment_with_dotenv() if environ is None else environ  # .env may hold the Kalshi keys
     try:
         return await _run(cfg, env)
     except StartupError as exc:

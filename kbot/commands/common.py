@@ -31,3 +31,23 @@ def load_from_args(args: argparse.Namespace, cli: dict[str, Any] | None = None) 
     except (ConfigError, ValueError, TypeError) as exc:
         print(f"kbot: invalid configuration: {exc}", file=sys.stderr)
         return None
+
+
+def database_url(args: argparse.Namespace) -> str:
+    """The database the other commands should read: ``--db``, else the one ``kbot run`` would use
+    with the same configuration (``--config``/``./kbot.toml``, ``KBOT_DB_URL``, ``.env``)."""
+    if getattr(args, "db", None):
+        return str(args.db)
+    from pathlib import Path
+
+    from kbot.config import load_config
+    from storage.config import resolve_url
+
+    path = getattr(args, "config", None)
+    if path is None and Path("kbot.toml").is_file():
+        path = "kbot.toml"
+    try:
+        return load_config(path).db_url
+    except (ConfigError, ValueError, TypeError) as exc:
+        print(f"kbot: ignoring the configuration for the database URL ({exc})", file=sys.stderr)
+        return resolve_url(None)

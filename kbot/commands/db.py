@@ -4,13 +4,16 @@
   the head (``kbot run`` also does this at start).
 - ``kbot db current [--db URL]``: print the database's revision id (and whether it is the head).
 
-The URL comes from ``--db``, else ``KBOT_DB_URL``, else ``sqlite:///./data/kbot.sqlite``.
+The URL comes from ``--db``, else the configuration ``kbot run`` would use (``--config`` or
+``./kbot.toml``, ``KBOT_DB_URL``, ``.env``), else ``sqlite:///./data/kbot.sqlite``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+from kbot.commands.common import database_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,20 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("current", "print the database's revision id"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: $KBOT_DB_URL or sqlite:///./data/kbot.sqlite)")
+        p.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
+        p.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
 
 
 def main(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from storage.config import resolve_url
     from storage.db import DatabaseMissing, create_engine, current_revision, head_revision, open_database, sqlite_path
 
     action = getattr(args, "db_command", None)
     if action not in ("upgrade", "current"):
         print("usage: kbot db {upgrade,current} [--db URL]", file=sys.stderr)
         return 2
-    url = resolve_url(args.db)
+    url = database_url(args)
     try:
         if action == "upgrade":
             engine = open_database(url)

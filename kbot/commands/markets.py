@@ -39,6 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"comma-separated series tickers (default {','.join(BTC_SERIES)})",
     )
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
+    parser.add_argument("--config", metavar="TOML", help="configuration file for [kalshi] (default: ./kbot.toml when present)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -54,8 +55,11 @@ def main(args: argparse.Namespace) -> int:
     if not series:
         print("kbot markets: --series is empty", file=sys.stderr)
         return 2
+    kalshi, environ = _kalshi_config(args)
+    if kalshi is None:
+        return 2
     try:
-        rows = trio.run(_collect, args.venue, series)
+        rows = trio.run(_collect, args.venue, series, kalshi, environ)
     except CredentialsError as e:
         print(f"kbot markets: {e}", file=sys.stderr)
         return 2
@@ -78,7 +82,28 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _collect(venue: str, series: list[str]) -> list[dict[str, Any]]:
+def _kalshi_config(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
+    """The ``[kalshi]`` settings ``kbot run`` would use (``--config``/``./kbot.toml``, ``.env``),
+    for the venue asked for; the environment includes ``.env`` values."""
+    from pathlib import Path
+
+    import attrs
+
+    from kbot.confload import ConfigError, environment_with_dotenv
+    from kbot.config import load_config
+
+    path = args.config
+    if path is None and Path("kbot.toml").is_file():
+        path = "kbot.toml"
+    try:
+        cfg = load_config(path)
+    except (ConfigError, ValueError, TypeError) as e:
+        print(f"kbot markets: invalid configuration: {e}", file=sys.stderr)
+        return None, {}
+    return attrs.evolve(cfg.kalshi, venue=args.venue), environment_with_dotenv()
+
+
+async def _collect(venue: str, series: list[str], cfg: Any = None, environ: dict[str, str] | None = None) -> list[dict[str, Any]]:
     from kbot.clock import WallClock
     from kbot.venues.config import KalshiConfig
     from kbot.venues.kalshi.auth import Credentials
@@ -91,9 +116,9 @@ async def _collect(venue: str, series: list[str]) -> list[dict[str, Any]]:
         async with running_sim(SimConfig(), clock=None) as ep:
             creds = Credentials.from_files(ep.key_id, str(ep.private_key_path))
             return await _list(ep.rest_url, creds, series, ep.clock)
-    cfg = KalshiConfig(venue=venue)
-    endpoints = cfg.endpoints()
-    creds = cfg.credentials(required=False)
+    cfg = cfg if cfg is not None else KalshiConfig(venue=venue)
+    endpoints = cfg.endpoints(environ)
+    creds = cfg.credentials(environ, required=False)
     if creds is None:
         print(
             "no credentials (KALSHI_API_KEY_ID / KALSHI_PRIVATE_KEY_PATH): listing public market data only",

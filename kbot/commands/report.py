@@ -12,11 +12,14 @@ import argparse
 import sys
 import time
 
+from kbot.commands.common import database_url
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", metavar="NAME", help="the report to run (see --list)")
     parser.add_argument("--list", action="store_true", help="list the reports with a one-line description each")
-    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: $KBOT_DB_URL or sqlite:///./data/kbot.sqlite)")
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
+    parser.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
     parser.add_argument(
         "--since", default="24h", metavar="WHEN", help="24h, 90m, 7d, 2w, an ISO date/time (UTC) or 'all' (default: 24h)"
     )
@@ -53,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"kbot report: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
     try:
-        engine = open_reader(args.db)
+        engine = open_reader(database_url(args))
     except (DatabaseMissing, SchemaOutOfDate) as exc:
         print(f"kbot report: {exc}", file=sys.stderr)
         return 1

@@ -35,6 +35,8 @@ from collections.abc import Collection
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from kbot.commands.common import database_url
+
 if TYPE_CHECKING:  # imported lazily: `kbot --help` stays fast
     from storage.queries import StatusSnapshot
 
@@ -44,7 +46,8 @@ GROUP_OVER = 3  # more instances than this of one actor kind are shown as one su
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: $KBOT_DB_URL or sqlite:///./data/kbot.sqlite)")
+    parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
+    parser.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
     parser.add_argument("--run", metavar="ID", help="this run instead of the latest (a runs.run_id; see `kbot report runs`)")
     parser.add_argument("--format", choices=("table", "json"), default="table", help="output format (default: table)")
     parser.add_argument(
@@ -339,7 +342,7 @@ def main(args: argparse.Namespace, now: float | None = None) -> int:
         print("kbot status: --limit must be at least 1", file=sys.stderr)
         return 2
     try:
-        engine = open_reader(args.db)
+        engine = open_reader(database_url(args))
     except (DatabaseMissing, SchemaOutOfDate) as exc:
         print(f"kbot status: {exc}", file=sys.stderr)
         return 2
