@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 import trio
+from loguru import logger
 
 from kbot.actorkit import ActorStats, Outbox
 from kbot.alerts import AlertSink
@@ -34,6 +35,8 @@ class HealthSources(Protocol):
 
     def total_restarts(self) -> int: ...
 
+    def summary(self) -> str: ...
+
 
 async def run_health(
     sources: HealthSources,
@@ -44,10 +47,17 @@ async def run_health(
     clock: Clock,
     stats: ActorStats,
     started_ts: float,
+    summary_every_s: float = 0.0,
 ) -> None:
+    """``summary_every_s`` > 0: also log a one-line status summary (INFO, ``event="summary"``)
+    that often (real seconds), for whoever watches the console."""
     interval = monitor.cfg.interval_s
+    last_summary = trio.current_time()
     while True:
         await trio.sleep(interval)  # real seconds: see kbot.health
+        if summary_every_s > 0 and trio.current_time() - last_summary >= summary_every_s:
+            last_summary = trio.current_time()
+            logger.bind(event="summary").info(sources.summary())
         now = clock.now()
         try:
             samples = sources.samples()

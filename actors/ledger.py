@@ -119,6 +119,10 @@ async def run_ledger(
     bad = BadInputLog("ledger")
     stats.state = state.book.mode
     await _deliver(state, out, portfolio_out, stats)  # what a crashed incarnation left
+    # The decision actor needs a portfolio before its first candidate: publish one right away.
+    pf = state.portfolio(clock.now())
+    state.pending.append(("portfolio", pf))
+    await _deliver(state, out, portfolio_out, stats)
     while True:
         batch: list[Any] = []
         with trio.move_on_after(publish_every_s / clock.speed):

@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import attrs
 from loguru import logger
+
+from kbot.messages import BadInput
 
 
 class Outbox(Protocol):
@@ -54,7 +57,13 @@ class StatsRegistry:
 
 class BadInputLog:
     """Counts bad inputs per kind; logs the first of each kind (with a truncated sample) and
-    then every ``every``-th one, so a flood never floods the log."""
+    then every ``every``-th one, so a flood never floods the log.
+
+    ``BadInputLog.sink``: when the application sets it (``kbot run`` points it at the recorder),
+    every logged sample is also handed to it as a ``BadInput`` record (table ``bad_inputs``). It
+    must not block or raise; a failure is ignored (the log line already says everything)."""
+
+    sink: Callable[[BadInput], None] | None = None
 
     def __init__(self, source: str, *, every: int = 1000, sample_chars: int = 300) -> None:
         self.source = source
@@ -76,6 +85,13 @@ class BadInputLog:
             logger.bind(event="bad_input", source=self.source, kind=kind, count=n).warning(
                 "bad input from {} ({}, #{}){}: {}", self.source, kind, n, f" {detail}" if detail else "", text
             )
+            sink = BadInputLog.sink
+            if sink is not None:
+                try:
+                    sink(BadInput(ts=time.time(), source=self.source, kind=kind,
+                                  sample=f"#{n}{' ' + detail if detail else ''}: {text}"))
+                except Exception:  # noqa: BLE001 - the record is best effort; the log line stands
+                    pass
         return n
 
 

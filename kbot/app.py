@@ -65,7 +65,7 @@ from actors.scorer import run_scorer
 from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
-from kbot.actorkit import ActorStats, StatsRegistry, Tee
+from kbot.actorkit import ActorStats, BadInputLog, StatsRegistry, Tee
 from kbot.alerts import AlertSink
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
@@ -392,6 +392,24 @@ class Tree:
     def total_restarts(self) -> int:
         return self.restarts
 
+    def summary(self) -> str:
+        """One line for the console: what kbot is doing right now."""
+        idx = self.last_index
+        if idx is None:
+            spot = "no spot index yet"
+        else:
+            spot = (f"BTC {idx.price:,.2f} ({'STALE' if idx.stale else f'{idx.n_sources} sources'}, "
+                    f"sigma {idx.sigma:.2f} {idx.sigma_source})")
+        pf = self.ledger_state.last_portfolio
+        money = ""
+        if pf is not None:
+            eq = f"${pf.equity:,.2f}" if pf.equity is not None else "-"
+            money = (f"; {pf.open_positions} open positions, exposure ${pf.exposure:,.2f}, equity {eq}, "
+                     f"realized today ${pf.daily_realized_pnl:+,.2f}")
+        d = self.stats.get("decision")
+        return (f"{len(self.market_registry.priced)} markets priced, {spot}; {len(self.executed)} TAKEs, "
+                f"{d.msgs_out} decisions{money}; {self.restarts} restarts")
+
     # ------------------------------------------------------------------ building
 
     def _maybe_chaotic(self, name: str, run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -472,7 +490,7 @@ class Tree:
             self._spec("scorer", run_scorer, self._fetch_unscored, rec, clock=clock, stats=st.get("scorer"),
                        every_s=cfg.scorer.every_s, batch=cfg.scorer.batch),
             self._spec("health", run_health, _TreeHealth(self), rec, health, self.alert_sink, clock=clock, stats=st.get("health"),
-                       started_ts=self.started_ts),
+                       started_ts=self.started_ts, summary_every_s=cfg.logging.summary_every_s),
         ]
         root = Supervisor("root", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.root_max_restarts,
                           within_s=cfg.tree.root_within_s, on_event=self.on_event, now=clock.now)
@@ -511,8 +529,21 @@ class _TreeHealth:
     def total_restarts(self) -> int:
         return self.t.total_restarts()
 
+    def summary(self) -> str:
+        return self.t.summary()
+
 
 # ----------------------------------------------------------------------------- the process
+
+
+def _bad_input_sink(recorder: Recorder) -> Callable[[Any], None]:
+    def sink(rec: Any) -> None:
+        try:
+            recorder.inbox.send_nowait(rec)
+        except trio.WouldBlock:
+            pass  # the recorder is saturated: the log line is the record of last resort
+
+    return sink
 
 
 class StartupError(Exception):
@@ -590,7 +621,6 @@ async def final_drain(tree: Tree) -> None:
     recorder's mailbox (flushed next). So a stop never leaves a TAKE without its fill or a fill
     without its ledger entries."""
     from actors.ledger import apply as ledger_apply
-    from kbot.actorkit import BadInputLog
 
     now = tree.clock.now()
     rec = tree.recorder.inbox
@@ -702,6 +732,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
                     run_id=run_id, started_ts=started, stats=stats)
+        BadInputLog.sink = _bad_input_sink(recorder)
         await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
         root = tree.root()
 
@@ -748,6 +779,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         if cfg.venue == "sim":
             save_sim_epoch(cfg, ended)
         await tree.alert_sink.aclose()
+        BadInputLog.sink = None
         logger.bind(event="run", run_id=run_id).info(
             "run {} ended ({}) after {:.0f}s ({:.0f}s of market time)", run_id, status, time.time() - wall_start,
             ended - started)

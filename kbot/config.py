@@ -81,7 +81,14 @@ class ScorerConfig:
 class LoggingConfig:
     console_level: str = "INFO"
     file_level: str = "DEBUG"
-    console_tape: bool = True  # show TAKE/unusual PASS tape lines on the console too
+    # tape lines on the console too: "takes" (TAKEs and kill-switch lines), "all" (also unusual
+    # PASSes), "none". logs/tape.log always has them all.
+    console_tape: str = "takes"
+    summary_every_s: float = 30.0  # a one-line status summary on the console every N real seconds (0: off)
+
+    def __attrs_post_init__(self) -> None:
+        if self.console_tape not in ("takes", "all", "none"):
+            raise ValueError("logging.console_tape must be takes, all or none")
     rotation: str = "50 MB"
     retention: int = 10
 

@@ -8,7 +8,7 @@ Sinks (all under ``log_dir``):
 - ``tape.log``: the decision tape (``event="tape"``): one line per TAKE and unusual PASS,
   like a trader's blotter.
 - the console: human-readable, ``console_level`` and above; supervision events only when
-  something failed (crash, restart, give-up, stuck shutdown); the tape when ``console_tape``.
+  something failed (crash, restart, give-up, stuck shutdown); the tape per ``console_tape`` ("takes": TAKE and kill-switch lines; "all"; "none").
 
 Standard-library loggers of dependencies (hypercorn, httpx, alembic, trio-websocket, ...) are
 routed into loguru so one configuration governs everything.
@@ -65,11 +65,15 @@ def _is(event: str):
 _CONSOLE_SUPERVISION = frozenset({"crashed", "restarting", "gave_up", "shutdown_timeout"})
 
 
-def _console_filter(show_tape: bool):
+def _console_filter(show_tape: str | bool):
     def f(record: Any) -> bool:
         ev = record["extra"].get("event")
         if ev == "tape":
-            return show_tape
+            if show_tape in (True, "all"):
+                return True
+            if show_tape == "takes":
+                return record["message"].startswith(("TAKE", "KILL"))
+            return False
         if ev == "supervision":
             # starts and stops of hundreds of pricers belong in the restart log, not on screen
             return record["extra"].get("supervision", {}).get("kind") in _CONSOLE_SUPERVISION
@@ -83,7 +87,7 @@ def setup_logging(
     *,
     console_level: str = "INFO",
     file_level: str = "DEBUG",
-    console_tape: bool = False,
+    console_tape: str | bool = "takes",
     rotation: str = "50 MB",
     retention: int = 10,
     console: bool = True,

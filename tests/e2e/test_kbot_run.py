@@ -182,6 +182,8 @@ def test_run_with_faults_and_crashes_loses_nothing(tmp_path: Path):
     # the faults were felt and survived
     feed_trouble = q(db, "select count(*) from feed_events where status != 'connected'")[0][0]
     assert feed_trouble >= 1
+    bad = {r[0] for r in q(db, "select kind from bad_inputs")}
+    assert any("bad_json" in k for k in bad) and any("wrong_type" in k or "type" in k for k in bad), bad
     counts = check_money_invariants(db)
     assert counts["takes"] >= 1
     restart_log = [json.loads(x) for x in (tmp_path / "logs" / "restarts.jsonl").read_text().splitlines()]
