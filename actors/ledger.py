@@ -119,10 +119,14 @@ async def run_ledger(
     bad = BadInputLog("ledger")
     stats.state = state.book.mode
     await _deliver(state, out, portfolio_out, stats)  # what a crashed incarnation left
+    # The first pass does not wait: the decision actor sizes and gates every candidate on the
+    # portfolio (``no_portfolio`` until it has one), so it gets one at start.
+    wait = 0.0
     while True:
         batch: list[Any] = []
-        with trio.move_on_after(publish_every_s / clock.speed):
+        with trio.move_on_after(wait):
             batch = await inbox.receive_batch()
+        wait = publish_every_s / clock.speed
         now = clock.now()
         if batch:
             stats.msgs_in += len(batch)

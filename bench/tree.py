@@ -9,7 +9,8 @@ through ``tree.router``, the ``FeedRouter`` the real feeds send to.
 ``Workload`` generates the input stream of the benchmarks: ``MarketInfo`` for N open markets
 (KXBTCD-style ladders, 50 strikes per hourly event, $100 apart around spot), ``SpotTick`` from
 three exchanges around a GBM path, and book ``Quote``s (three ask levels per side) whose top
-moves a tick now and then and whose sizes change otherwise, as order-book deltas do.
+follows the fair value with some noise now and then and whose sizes change otherwise, as
+order-book deltas do.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import trio
 
 from actors.recorder import Recorder
 from kbot.actorkit import StatsRegistry
-from kbot.app import Tree, drain_control, settle_after_stop
+from kbot.app import Tree, drain_control, freeze_startup_objects, settle_after_stop
 from kbot.clock import Clock
 from kbot.config import AppConfig
 from kbot.logs import setup_logging
@@ -68,9 +69,12 @@ class RunningTree:
 
 @asynccontextmanager
 async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bool = True,
-                       tmp: Path | None = None, **cfg_overrides: Any) -> AsyncIterator[RunningTree]:
+                       tmp: Path | None = None, warm_vol: bool = True,
+                       **cfg_overrides: Any) -> AsyncIterator[RunningTree]:
     """Start the tree; on exit stop it the way ``kbot run`` does (cancel, settle lossless
-    mailboxes, flush the recorder, end the run)."""
+    mailboxes, flush the recorder, end the run). ``warm_vol``: start like a restart after a
+    long run (the volatility estimator's persisted state is warm: sigma from the EWMA, not the
+    cold-start default that blocks every trade)."""
     with tempfile.TemporaryDirectory(prefix="kbot-bench-") as d:
         tmp = tmp or Path(d)
         cfg = bench_config(tmp, **cfg_overrides)
@@ -83,11 +87,14 @@ async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bo
             start_run, engine, now=started, mode=cfg.mode, venue="bench", config_digest="bench", version="bench"))
         stats = StatsRegistry()
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
+        if warm_vol:
+            warm_vol_state(cfg, started)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=None, rest_client=None, engine=engine,
                     run_id=run_id, started_ts=started, stats=stats)
         tree.ledger_state.pending.append(("out", tree.ledger_state.book.deposit(started)))
         children = [ChildSpec("control", functools.partial(drain_control, tree), restart=Restart.PERMANENT), *feeds]
         root = tree.root(feeds=children)
+        freeze_startup_objects()  # as kbot run does
         rt = RunningTree(tree=tree, root=root, cfg=cfg, tmp=tmp, engine=engine)
         try:
             async with trio.open_nursery() as n:
@@ -109,6 +116,23 @@ async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bo
                 from loguru import logger
 
                 logger.remove()
+
+
+def warm_vol_state(cfg: AppConfig, now: float, sigma: float = SIGMA, seed: int = 3) -> None:
+    """Persist a warmed-up EWMA (an hour of 10 s samples of a GBM with ``sigma``) where the spot
+    index actor loads it from at start."""
+    from kbot.model.vol import EwmaVol
+    from kbot.statestore import JsonFileStateStore
+
+    rng = random.Random(seed)
+    vol = EwmaVol(cfg.vol)
+    step = cfg.vol.sample_interval_s
+    px = SPOT
+    n = int(3600 / step)
+    for k in range(n + 1):
+        vol.add_sample(now - (n - k) * step, px)
+        px *= math.exp(sigma * math.sqrt(step / 31_557_600.0) * rng.gauss(0.0, 1.0))
+    JsonFileStateStore(cfg.state_dir).save("vol", vol.to_state())
 
 
 async def wait_for_pricers(tree: Tree, n: int, timeout_s: float = 60.0) -> None:
@@ -178,15 +202,20 @@ class Workload:
                         mono=time.perf_counter())
 
     def quote(self, i: int | None = None) -> Quote:
+        """The next book update of market ``i`` (random if None): with probability ``move_p``
+        the top moves (market makers re-center on the fair value at the current spot, with a
+        noise of ~1.5 cents, so a taker edge appears now and then), otherwise a size changes
+        at one of the three levels of a side."""
         rng = self.rng
         if i is None:
             i = rng.randrange(len(self.markets))
         b = self.books[i]
         if rng.random() < self.move_p:
-            step = rng.choice((-1, 1))
-            if 1 <= b.bid + step and b.bid + step + 2 <= 99:
-                b.bid += step
-                b.ask = b.bid + 2
+            m = self.markets[i]
+            now = self.clock.now()
+            p = prob_yes("greater", m.floor_strike, None, self.spot, SIGMA, (m.close_ts or now) - now) or 0.5
+            b.bid = max(1, min(97, int(round(p * 100 + rng.gauss(0.0, 1.5))) - 1))
+            b.ask = b.bid + 2
         else:
             b.sizes[rng.randrange(6)] = Decimal(rng.randint(5, 500))
         s = b.sizes

@@ -37,6 +37,7 @@ a restart (ledger book, executed decision ids, market registry, WS watch list) b
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import math
 import signal
@@ -508,6 +509,15 @@ class Tree:
         return root
 
 
+def freeze_startup_objects() -> None:
+    """Take everything alive after start-up (modules, configuration, the database engine, the
+    tree) out of the garbage collector's view (``gc.freeze``). Otherwise each full collection
+    scans those ~150,000 objects again: a 30-70 ms pause on a small machine, landing on
+    whatever decision is in flight. What is created later is collected as usual."""
+    gc.collect()
+    gc.freeze()
+
+
 async def drain_control(tree: Tree) -> None:
     """A feeds child for trees without network feeds (replays, benchmarks): takes the market
     registry's watch and refresh commands, which only the network feeds act on, and drops them."""
@@ -820,6 +830,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
                     run_id=run_id, started_ts=started, stats=stats)
         await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
         root = tree.root()
+        freeze_startup_objects()
 
         gave_up: SupervisorGaveUp | None = None
         async with trio.open_nursery() as nursery:
