@@ -37,10 +37,11 @@ from kbot.config import AppConfig
 from kbot.logs import setup_logging
 from kbot.messages import MarketInfo, Quote, SpotTick
 from kbot.model import prob_yes
+from kbot.statestore import inline
 from storage.config import StorageConfig
 from storage.db import open_database
 from storage.runs import end_run, start_run
-from supervision import ChildSpec, Restart, Supervisor
+from supervision import ChildSpec, Restart, Supervisor, SupervisorGaveUp
 
 SPOT = 95_000.0
 SIGMA = 0.5
@@ -69,24 +70,28 @@ class RunningTree:
 
 @asynccontextmanager
 async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bool = True,
-                       tmp: Path | None = None, warm_vol: bool = True,
+                       tmp: Path | None = None, warm_vol: bool = True, inline_writes: bool = False,
+                       console_level: str = "WARNING",
                        **cfg_overrides: Any) -> AsyncIterator[RunningTree]:
     """Start the tree; on exit stop it the way ``kbot run`` does (cancel, settle lossless
     mailboxes, flush the recorder, end the run). ``warm_vol``: start like a restart after a
     long run (the volatility estimator's persisted state is warm: sigma from the EWMA, not the
-    cold-start default that blocks every trade)."""
+    cold-start default that blocks every trade). ``inline_writes``: the recorder writes on the
+    Trio thread instead of a worker thread (replays on a virtual clock: a thread's work takes
+    no virtual time, so timeouts around it would fire at once)."""
     with tempfile.TemporaryDirectory(prefix="kbot-bench-") as d:
         tmp = tmp or Path(d)
         cfg = bench_config(tmp, **cfg_overrides)
         if log:
             # kbot run's sinks (JSON log, tape, restart log), console at WARNING
-            setup_logging(cfg.log_dir, console_level="WARNING", file_level="DEBUG", console_tape=False)
+            setup_logging(cfg.log_dir, console_level=console_level, file_level="DEBUG", console_tape=False)
         engine = await trio.to_thread.run_sync(open_database, cfg.db_url, cfg.storage)
         started = clock.now()
         run_id = await trio.to_thread.run_sync(functools.partial(
             start_run, engine, now=started, mode=cfg.mode, venue="bench", config_digest="bench", version="bench"))
         stats = StatsRegistry()
-        recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
+        recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock,
+                            **({"offload": inline} if inline_writes else {}))
         if warm_vol:
             warm_vol_state(cfg, started)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=None, rest_client=None, engine=engine,
@@ -101,7 +106,7 @@ async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bo
                 async def supervise() -> None:
                     try:
                         await root.run()
-                    except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                    except SupervisorGaveUp as exc:
                         rt.gave_up = exc
                         raise
 

@@ -89,7 +89,8 @@ class LatencyMeter:
         for i, c in enumerate(self.counts):
             seen += c
             if seen >= rank:
-                return min(_upper_edge(i), self.max)
+                # the last bucket is open-ended: beyond its edge only the maximum is known
+                return self.max if i == _BUCKETS else min(_upper_edge(i), self.max)
         return self.max  # pragma: no cover - unreachable: the counts sum to n
 
     def summary(self) -> LatencySummary:
