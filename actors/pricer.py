@@ -262,7 +262,8 @@ async def run_pricer(
         """Apply a batch and send what it produced without waiting; returns the sends that
         must wait (a full outbox), for the loop to make outside its timeout scope."""
         mono = 0.0
-        top_before = core.top()
+        # the top of book before the batch (only a quote can change it)
+        top_before = core.top() if any(type(m) is not IndexUpdate for m in batch) else None
         market_changed = False
         only_index = True
         for msg in batch:
@@ -295,7 +296,8 @@ async def run_pricer(
             # vectorized version of this same check already failed for the newest of them:
             # running it again would only cost a scalar probability (outputs are the same).
             board_woke = publish is not None and only_index
-            if not board_woke and not market_changed and core.top() == top_before and core.unchanged_by_index(now):
+            top_same = only_index or core.top() == top_before
+            if not board_woke and not market_changed and top_same and core.unchanged_by_index(now):
                 return []  # nothing this batch could send: skip building the edge
         to_decision, to_record = core.route(core.edge(now, mono))
         if publish is not None:
@@ -323,20 +325,23 @@ async def run_pricer(
         while the board holds quiet index updates back (the first one past ``until`` wakes us)."""
         return max(idle, (quiet_until[0] - clock.now()) / clock.speed)
 
+    # The idle timer: an input pushes the moment of the next idle re-price to ``due``; the timeout
+    # scope is re-armed only when it fires early (an input came meanwhile), not moved on every
+    # batch (setting a Trio deadline costs more than the rest of a fan-out wake-up's overhead).
+    due = trio.current_time() + quiet_for()
     while True:
-        # One timeout scope per quiet period (not one per receive): each batch pushes the
-        # deadline on; it fires only after ``quiet_for()`` without any input. ``step`` never
-        # waits; a send that must wait (a full outbox) is made outside the scope, so the timeout
-        # can never cancel it half-way.
+        # ``step`` never waits; a send that must wait (a full outbox) is made outside the
+        # scope, so the timeout can never cancel it half-way.
         blocked: list[tuple[Outbox, Edge]] = []
-        with trio.move_on_after(quiet_for()) as quiet:
+        with trio.move_on_at(due) as quiet:
             while True:
                 blocked = step(await inbox.receive_batch())
+                due = trio.current_time() + quiet_for()
                 if blocked:
                     break
-                quiet.deadline = trio.current_time() + quiet_for()
-        if quiet.cancelled_caught:
+        if quiet.cancelled_caught and trio.current_time() >= due:
             # idle re-price (the horizon shrinks, inputs age), with what the board held back
             blocked = step(inbox.take_ready())
+            due = trio.current_time() + quiet_for()
         for out, e in blocked:
             await out.send(e)
