@@ -27,13 +27,10 @@ calls a backtest below 40,000 data points/s slow).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
-import math
 import tempfile
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import trio
