@@ -5,7 +5,9 @@ Receives: nothing; wakes every ``interval_s`` real seconds and samples ``HealthS
           feed/spot/quote freshness).
 Applies:  ``kbot.health.HealthMonitor.check`` (pure).
 Sends:    ``HealthSnapshot`` and ``Alert`` records to ``out`` (the recorder); every alert also
-          goes to the ``AlertSink`` (loguru ``event="alert"`` line, optional webhook).
+          goes to the ``AlertSink`` (loguru ``event="alert"`` line, optional webhook). With a
+          ``latency`` meter: one DEBUG line per interval (``event="latency"``, fields in
+          milliseconds) with the tick-to-decision percentiles of the interval, then a new one.
 Fails:    a failing source sample is counted and skipped for that round; webhook failures are
           logged by the sink and never raised.
 """
@@ -22,6 +24,7 @@ from kbot.actorkit import ActorStats, Outbox
 from kbot.alerts import AlertSink
 from kbot.clock import Clock
 from kbot.health import ActorSample, HealthMonitor
+from kbot.latency import LatencyMeter
 
 
 class HealthSources(Protocol):
@@ -48,6 +51,7 @@ async def run_health(
     stats: ActorStats,
     started_ts: float,
     summary_every_s: float = 0.0,
+    latency: LatencyMeter | None = None,
 ) -> None:
     """``summary_every_s`` > 0: also log a one-line status summary (INFO, ``event="summary"``)
     that often (real seconds), for whoever watches the console."""
@@ -76,3 +80,9 @@ async def run_health(
             stats.msgs_out += 1
         for a in alerts:
             await sink.send(a)
+        if latency is not None and latency.n:
+            s = latency.take()
+            fields = s.as_ms()
+            logger.bind(event="latency", interval_s=interval, **fields).debug(
+                "tick-to-decision over the last {:g}s: p50 {} ms, p99 {} ms, max {} ms ({} decisions)",
+                interval, fields["p50_ms"], fields["p99_ms"], fields["max_ms"], s.n)

@@ -36,7 +36,6 @@ Fails
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -259,15 +258,23 @@ async def run_pricer(
     bad = BadInputLog(f"pricer:{ticker}")
     idle = config.idle_reprice_s / clock.speed
 
-    async def step(batch: list[Any]) -> None:
+    def step(batch: list[Any]) -> list[tuple[Outbox, Edge]]:
+        """Apply a batch and send what it produced without waiting; returns the sends that
+        must wait (a full outbox), for the loop to make outside its timeout scope."""
         mono = 0.0
-        top_before = core.top()
+        # the top of book before the batch (only a quote can change it)
+        top_before = core.top() if any(type(m) is not IndexUpdate for m in batch) else None
         market_changed = False
+        only_index = True
         for msg in batch:
             stats.msgs_in += 1
             if isinstance(msg, IndexUpdate):
                 core.on_index(msg)
-            elif isinstance(msg, Quote):
+                if msg.mono > mono:
+                    mono = msg.mono
+                continue
+            only_index = False
+            if isinstance(msg, Quote):
                 if msg.ticker != ticker:
                     bad.record("quote_for_another_ticker", msg.ticker)
                     continue
@@ -285,21 +292,31 @@ async def run_pricer(
         now = clock.now()
         if batch:
             stats.last_msg_ts = now
-            if not market_changed and core.top() == top_before and core.unchanged_by_index(now):
-                return  # nothing this batch could send: skip building the edge
+            # With a board, a batch of index updates alone reached us because the board's
+            # vectorized version of this same check already failed for the newest of them:
+            # running it again would only cost a scalar probability (outputs are the same).
+            board_woke = publish is not None and only_index
+            top_same = only_index or core.top() == top_before
+            if not board_woke and not market_changed and top_same and core.unchanged_by_index(now):
+                return []  # nothing this batch could send: skip building the edge
         to_decision, to_record = core.route(core.edge(now, mono))
         if publish is not None:
             p_ref, tol, until = core.quiet_state()
             quiet_until[0] = until if p_ref is not None and tol > 0 else 0.0
             idx = core.index
             publish(ticker, p_ref, tol, until, idx.sigma if idx else None, idx.sigma_source if idx else None)
-        if to_record is not None:
-            await record_out.send(to_record)
+        blocked: list[tuple[Outbox, Edge]] = []
+        for out, e in ((record_out, to_record), (edges_out, to_decision)):
+            if e is None:
+                continue
+            try:
+                out.send_nowait(e)
+            except trio.WouldBlock:
+                blocked.append((out, e))
             stats.msgs_out += 1
         if to_decision is not None:
-            await edges_out.send(to_decision)
-            stats.msgs_out += 1
             stats.state = ",".join(to_decision.reasons) or "ok"
+        return blocked
 
     quiet_until = [0.0]  # while the board holds index updates back for us (clock time)
 
@@ -308,14 +325,23 @@ async def run_pricer(
         while the board holds quiet index updates back (the first one past ``until`` wakes us)."""
         return max(idle, (quiet_until[0] - clock.now()) / clock.speed)
 
+    # The idle timer: an input pushes the moment of the next idle re-price to ``due``; the timeout
+    # scope is re-armed only when it fires early (an input came meanwhile), not moved on every
+    # batch (setting a Trio deadline costs more than the rest of a fan-out wake-up's overhead).
+    due = trio.current_time() + quiet_for()
     while True:
-        # One timeout scope per quiet period (not one per receive): each batch pushes the
-        # deadline on; it fires only after ``quiet_for()`` without any input.
-        with trio.move_on_after(quiet_for()) as quiet:
+        # ``step`` never waits; a send that must wait (a full outbox) is made outside the
+        # scope, so the timeout can never cancel it half-way.
+        blocked: list[tuple[Outbox, Edge]] = []
+        with trio.move_on_at(due) as quiet:
             while True:
-                batch = await inbox.receive_batch()
-                quiet.deadline = math.inf  # never cancel a send half-way
-                await step(batch)
-                quiet.deadline = trio.current_time() + quiet_for()
-        # idle re-price (the horizon shrinks, inputs age), with what the band held back
-        await step(inbox.take_ready())
+                blocked = step(await inbox.receive_batch())
+                due = trio.current_time() + quiet_for()
+                if blocked:
+                    break
+        if quiet.cancelled_caught and trio.current_time() >= due:
+            # idle re-price (the horizon shrinks, inputs age), with what the board held back
+            blocked = step(inbox.take_ready())
+            due = trio.current_time() + quiet_for()
+        for out, e in blocked:
+            await out.send(e)

@@ -42,6 +42,7 @@ from scipy.stats import norm
 
 from actors.decision import DecisionCore, decision_inbox_key, run_decision
 from actors.pricer import PricerCore, pricer_inbox_key, run_pricer
+from bench.suite import Row, run_alone
 from kbot.clock import WallClock
 from kbot.messages import Decision, IndexUpdate, MarketInfo, PortfolioState, Quote
 from kbot.model import YEAR_S, prob_between, prob_yes, prob_yes_ladder
@@ -314,27 +315,46 @@ def _summary(xs: list[float]) -> tuple[float, float, float]:
     return statistics.median(xs), _pct(xs, 0.99), max(xs)
 
 
+def rows(quick: bool) -> list[Row]:
+    """Sections 1 and 2 printed as before; the suite's rows: the fast ladder path vs the
+    ``norm.cdf`` loop, and the per-update pricer+decision core vs re-pricing everything."""
+    # The decision tape goes to a file in production: format it, write it to /dev/null.
+    logger.remove()
+    logger.add(os.devnull, filter=lambda r: r["extra"].get("event") == "tape", format="{time} {message}")
+    print("4. pricing")
+    print("   200-strike ladder probabilities, per call (target <= 50 us)")
+    print(f"   {'method':<50} {'us/call':>10} {'speed-up':>9}")
+    ladder = bench_ladder(quick)
+    for name, us, speed in ladder:
+        print(f"   {name:<50} {us:>10.1f} {speed:>9}")
+    print(f"   pricer+decision path per update at {N} markets (target p99 <= 1000 us)")
+    print(f"   {'path':<50} {'p50 us':>9} {'p99 us':>9} {'max us':>9}")
+    compute = bench_compute(quick)
+    for name, p50, p99, mx in compute:
+        print(f"   {name:<50} {p50:>9.1f} {p99:>9.1f} {mx:>9.1f}", flush=True)
+    actors, decisions = bench_actors(quick)
+    for name, p50, p99, mx in actors:
+        print(f"   {name:<50} {p50:>9.1f} {p99:>9.1f} {mx:>9.1f}")
+    print(f"   ({decisions} decisions emitted by the actor run)")
+    base = ladder[0][1]
+    fast = ladder[-1][1]
+    naive, core = compute
+    return [
+        Row(bench="pricing", what="200-strike ladder probabilities", workload="prob_between, bounds prepared",
+            kbot=fast, baseline=base, unit="us/call", better="lower", baseline_what="norm.cdf loop", target=50.0),
+        Row(bench="pricing", what="pricer+decision core per update, p50", workload=f"{N} markets, 200 quotes/s",
+            kbot=core[1], baseline=naive[1], unit="us", better="lower", baseline_what="re-price+decide all"),
+        Row(bench="pricing", what="pricer+decision core per update, p99", workload=f"{N} markets, 200 quotes/s",
+            kbot=core[2], baseline=naive[2], unit="us", better="lower", baseline_what="re-price+decide all",
+            target=1000.0),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.pricing", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer iterations (CI smoke run)")
     args = ap.parse_args(argv)
-    # The decision tape goes to a file in production: format it, write it to /dev/null.
-    logger.remove()
-    logger.add(os.devnull, filter=lambda r: r["extra"].get("event") == "tape", format="{time} {message}")
-
-    print("1. 200-strike ladder probabilities, per call (target <= 50 us)")
-    print(f"   {'method':<50} {'us/call':>10} {'speed-up':>9}")
-    for name, us, speed in bench_ladder(args.quick):
-        print(f"   {name:<50} {us:>10.1f} {speed:>9}")
-    print()
-    print(f"2. pricer+decision path per update at {N} markets (target p99 <= 1000 us)")
-    print(f"   {'path':<50} {'p50 us':>9} {'p99 us':>9} {'max us':>9}")
-    for name, p50, p99, mx in bench_compute(args.quick):
-        print(f"   {name:<50} {p50:>9.1f} {p99:>9.1f} {mx:>9.1f}")
-    rows, decisions = bench_actors(args.quick)
-    for name, p50, p99, mx in rows:
-        print(f"   {name:<50} {p50:>9.1f} {p99:>9.1f} {mx:>9.1f}")
-    print(f"   ({decisions} decisions emitted by the actor run)")
+    run_alone("pricing", rows, args.quick)
     return 0
 
 

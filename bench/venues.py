@@ -1,6 +1,6 @@
 """Venue client throughput: frames/s through the Kalshi WS session (parse + seq check + local
 book + Quote) and through the spot parsers, beside the baseline of ``json.loads`` alone on the
-same frames, measured in the same run. ``python -m bench.venues [--frames N]``.
+same frames, measured in the same run. ``python -m bench.venues [--quick] [--frames N]``.
 
 The Kalshi stream is synthetic (a 100-level snapshot then random deltas that keep every level
 positive), so the figure is reproducible on a fresh machine; when ../shared/data is present the
@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.suite import Row, run_alone
 from kbot.actorkit import BadInputLog
 from kbot.venues.config import KalshiWsConfig
 from kbot.venues.kalshi.ws_session import KalshiWsSession
@@ -105,38 +106,53 @@ def session_run(frames: list[str]) -> Callable[[], None]:
     return run
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--frames", type=int, default=100_000)
-    args = ap.parse_args()
-    rows = []
-
-    frames = synthetic_kalshi(args.frames)
+def measure_all(frames_n: int) -> list[tuple[str, float, float]]:
+    global TICKER
+    rows_ = []
+    frames = synthetic_kalshi(frames_n)
     base = rate(lambda: _loads_all(frames), len(frames))
-    rows.append(("kalshi orderbook (synthetic)", base, rate(session_run(frames), len(frames))))
+    rows_.append(("kalshi orderbook (synthetic)", base, rate(session_run(frames), len(frames))))
 
-    rec = recorded_kalshi(args.frames)
+    rec = recorded_kalshi(frames_n)
     if rec:
-        global TICKER
         TICKER = json.loads(rec[1])["msg"]["market_ticker"]
         base = rate(lambda: _loads_all(rec), len(rec))
-        rows.append(("kalshi orderbook (recorded KXBTC15M)", base, rate(session_run(rec), len(rec))))
+        rows_.append(("kalshi orderbook (recorded KXBTC15M)", base, rate(session_run(rec), len(rec))))
 
     cb = CoinbaseProtocol("x")
     cb_frame = json.dumps({"channel": "ticker", "client_id": "", "timestamp": "2026-04-07T14:30:03.000000Z", "sequence_num": 12,
                            "events": [{"type": "update", "tickers": [{"type": "ticker", "product_id": "BTC-USD", "price": "68900.50",
                                        "best_bid": "68900.00", "best_ask": "68901.00"}]}]})
-    n = args.frames
-    rows.append(("coinbase ticker", rate(lambda: _loads_all([cb_frame] * n), n), rate(lambda: _parse_all(cb, cb_frame, n), n)))
+    n = frames_n
+    rows_.append(("coinbase ticker", rate(lambda: _loads_all([cb_frame] * n), n), rate(lambda: _parse_all(cb, cb_frame, n), n)))
     kr = KrakenProtocol("x")
     kr_frame = json.dumps({"channel": "ticker", "type": "update", "data": [{"symbol": "BTC/USD", "bid": 105944.2, "ask": 105944.3, "last": 105899.4,
                                                                              "timestamp": "2022-12-25T09:30:59.123456Z"}]})
-    rows.append(("kraken ticker", rate(lambda: _loads_all([kr_frame] * n), n), rate(lambda: _parse_all(kr, kr_frame, n), n)))
+    rows_.append(("kraken ticker", rate(lambda: _loads_all([kr_frame] * n), n), rate(lambda: _parse_all(kr, kr_frame, n), n)))
 
+    print(f"venue clients: frames parsed per second ({n:,} frames)")
     print(f"{'stream':40} {'json.loads only':>18} {'kbot client':>14} {'ratio':>7}")
-    for name, b, k in rows:
-        print(f"{name:40} {b:>14,.0f} f/s {k:>10,.0f} f/s {k / b:>7.2f}")
+    for name, b, k in rows_:
+        print(f"{name:40} {b:>14,.0f} f/s {k:>10,.0f} f/s {k / b:>7.2f}", flush=True)
+    return rows_
+
+
+def rows(quick: bool, frames_n: int | None = None) -> list[Row]:
+    out = []
+    for name, b, k in measure_all(frames_n or (20_000 if quick else 100_000)):
+        out.append(Row(bench="venues", what=f"client parse: {name}", workload="frames -> domain messages",
+                       kbot=k, baseline=b, unit="frames/s", baseline_what="json.loads only"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.venues", description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer frames (20,000)")
+    ap.add_argument("--frames", type=int, default=None)
+    args = ap.parse_args(argv)
+    run_alone("venues", lambda q: rows(q, args.frames), args.quick)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -38,6 +38,7 @@ from pathlib import Path
 import trio
 
 from actors.recorder import Recorder
+from bench.suite import Row, run_alone
 from kbot.messages import Edge, Fill, LedgerEntry
 from storage.config import StorageConfig
 from storage.db import open_database
@@ -172,27 +173,30 @@ def commit_latency(dirpath: Path, sync: str, commits: int, kind: str) -> float:
     return statistics.median(times) * 1000
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.writer", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="short run (20k rows, fewer commits)")
-    p.add_argument("--rows", type=int, help="rows per throughput measurement (default 200000, quick 20000)")
-    args = p.parse_args(argv)
-    n = args.rows or (20_000 if args.quick else 200_000)
-    commits = 20 if args.quick else 100
+def measure(quick: bool, rows: int | None = None) -> dict[str, float]:
+    """Every figure above, printed as it comes; returned for the suite's rows."""
+    n = rows or (20_000 if quick else 200_000)
+    commits = 20 if quick else 100
+    out: dict[str, float] = {"rows": n}
     gc.collect()
     with tempfile.TemporaryDirectory(prefix="kbot-bench-") as d:
         dirpath = Path(d)
-        print(f"edge snapshots, {n:,} rows per measurement, SQLite {sqlite3.sqlite_version}, WAL, synchronous=NORMAL")
-        raw = bench_raw(dirpath, n, 5000)
-        print(f"  raw sqlite3 executemany (baseline)   {raw:>10,.0f} rows/s")
-        per_row = bench_raw(dirpath, min(n, 2000), 1)
-        print(f"  raw per-row commit                   {per_row:>10,.0f} rows/s")
-        bw = bench_batch_writer(dirpath, n)
-        print(f"  BatchWriter.write (no actor)         {bw:>10,.0f} rows/s  ({bw / raw:.0%} of raw)")
+        print(f"3. writer: edge snapshots, {n:,} rows per measurement, SQLite {sqlite3.sqlite_version}, WAL, "
+              "synchronous=NORMAL", flush=True)
+        raw = out["raw"] = bench_raw(dirpath, n, 5000)
+        print(f"  raw sqlite3 executemany (baseline)   {raw:>10,.0f} rows/s", flush=True)
+        per_row = out["per_row"] = bench_raw(dirpath, min(n, 2000), 1)
+        print(f"  raw per-row commit                   {per_row:>10,.0f} rows/s", flush=True)
+        bw = out["batch_writer"] = bench_batch_writer(dirpath, n)
+        print(f"  BatchWriter.write (no actor)         {bw:>10,.0f} rows/s  ({bw / raw:.0%} of raw)", flush=True)
         r_await, mb1 = bench_recorder(dirpath, n, chunk=1)
-        print(f"  recorder, await send per edge        {r_await:>10,.0f} rows/s  ({r_await / raw:.0%} of raw; max batch {mb1})")
+        out["recorder_await"] = r_await
+        print(f"  recorder, await send per edge        {r_await:>10,.0f} rows/s  ({r_await / raw:.0%} of raw; "
+              f"max batch {mb1})", flush=True)
         r_many, mb2 = bench_recorder(dirpath, n, chunk=50)
-        print(f"  recorder, send_many(50)              {r_many:>10,.0f} rows/s  ({r_many / raw:.0%} of raw; max batch {mb2})")
+        out["recorder_many"] = r_many
+        print(f"  recorder, send_many(50)              {r_many:>10,.0f} rows/s  ({r_many / raw:.0%} of raw; "
+              f"max batch {mb2})", flush=True)
         target = 100_000
         best = max(r_await, r_many)
         print(f"  target >= {target:,} rows/s end to end: {'met' if best >= target else 'NOT met'}")
@@ -201,7 +205,34 @@ def main(argv: list[str] | None = None) -> int:
             k = commits if kind == "money" else max(3, commits // 10)
             normal = commit_latency(dirpath, "NORMAL", k, kind)
             full = commit_latency(dirpath, "FULL", k, kind)
-            print(f"  {label:40s} NORMAL {normal:7.2f}   FULL {full:7.2f}   (+{full - normal:.2f} ms)")
+            out[f"commit_{kind}_normal_ms"], out[f"commit_{kind}_full_ms"] = normal, full
+            print(f"  {label:40s} NORMAL {normal:7.2f}   FULL {full:7.2f}   (+{full - normal:.2f} ms)", flush=True)
+    return out
+
+
+def rows(quick: bool, n: int | None = None) -> list[Row]:
+    m = measure(quick, n)
+    wl = f"{int(m['rows']):,} edge snapshots, WAL"
+    base = "raw sqlite3 executemany"
+    return [
+        Row(bench="writer", what="recorder, await send per edge", workload=wl, kbot=m["recorder_await"],
+            baseline=m["raw"], unit="rows/s", baseline_what=base, target=100_000),
+        Row(bench="writer", what="recorder, send_many(50)", workload=wl, kbot=m["recorder_many"], baseline=m["raw"],
+            unit="rows/s", baseline_what=base, target=100_000),
+        Row(bench="writer", what="BatchWriter.write (no actor)", workload=wl, kbot=m["batch_writer"],
+            baseline=m["raw"], unit="rows/s", baseline_what=base),
+        Row(bench="writer", what="money batch commit, synchronous=FULL", workload="1 fill + 1 ledger entry",
+            kbot=m["commit_money_full_ms"], baseline=m["commit_money_normal_ms"], unit="ms", better="lower",
+            baseline_what="synchronous=NORMAL"),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.writer", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="short run (20k rows, fewer commits)")
+    p.add_argument("--rows", type=int, help="rows per throughput measurement (default 200000, quick 20000)")
+    args = p.parse_args(argv)
+    run_alone("writer", lambda q: rows(q, args.rows), args.quick)
     return 0
 
 

@@ -6,6 +6,7 @@
   it once per kind with a sample, keep going".
 - ``Outbox``: what an actor sends to. A ``supervision.Mailbox``/``LatestMailbox`` is one;
   ``Tee`` sends one message to several; ``Collect`` is a list-backed outbox for tests.
+- ``deliver``: send without a scheduler pass when the outbox can take the message now.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 import attrs
+import trio
 from loguru import logger
 
 from kbot.messages import BadInput
@@ -95,8 +97,22 @@ class BadInputLog:
         return n
 
 
+async def deliver(out: Outbox, msg: Any) -> None:
+    """``out.send_nowait(msg)``, or ``await out.send(msg)`` when the outbox cannot take it now
+    (full: backpressure, never loss). An ``await send`` on a mailbox with room is still a Trio
+    checkpoint, i.e. a trip through the scheduler (~10-20 us and, worse, a wait behind every
+    other runnable task) for each message; actors already checkpoint once per batch when they
+    receive, so their sends need not. Outboxes without a synchronous path raise
+    ``trio.WouldBlock`` from ``send_nowait`` and are awaited."""
+    try:
+        out.send_nowait(msg)
+    except trio.WouldBlock:
+        await out.send(msg)
+
+
 class Tee:
-    """Sends each message to every target in order (e.g. a pricer's inbox and the recorder)."""
+    """Sends each message to every target in order (e.g. a pricer's inbox and the recorder),
+    each through ``deliver`` (no scheduler pass unless a target is full)."""
 
     __slots__ = ("targets",)
 
@@ -105,7 +121,10 @@ class Tee:
 
     async def send(self, msg: Any) -> None:
         for t in self.targets:
-            await t.send(msg)
+            try:
+                t.send_nowait(msg)
+            except trio.WouldBlock:
+                await t.send(msg)
 
     def send_nowait(self, msg: Any) -> None:
         for t in self.targets:

@@ -37,11 +37,12 @@ a restart (ledger book, executed decision ids, market registry, WS watch list) b
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import math
 import signal
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ from kbot.alerts import AlertSink
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
 from kbot.health import ActorSample, HealthMonitor
+from kbot.latency import LatencyMeter, LatencyTap
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
 from kbot.model.board import PricingBoard
@@ -92,7 +94,7 @@ from kbot.messages import (
     Trade,
 )
 from kbot.statestore import JsonFileStateStore
-from kbot.venues.config import KalshiEndpoints
+from kbot.venues.config import ENV_REST_URL, ENV_WS_URL, KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
 from kbot.venues.wslink import LinkHealth
@@ -243,8 +245,13 @@ def chaotic(run: Callable[[], Awaitable[None]], name: str, period_s: float, cloc
 
 
 class Tree:
-    def __init__(self, cfg: AppConfig, *, clock: Clock, recorder: Recorder, endpoints: Endpoints,
-                 rest_client: KalshiRestClient, engine: Any, run_id: str, started_ts: float,
+    """The mailboxes, the state that outlives actor incarnations, and the supervisors.
+
+    ``endpoints`` and ``rest_client`` serve the network feeds only: a tree whose feeds are
+    supplied by the caller (``root(feeds=...)``: a replay, a benchmark) may pass None."""
+
+    def __init__(self, cfg: AppConfig, *, clock: Clock, recorder: Recorder, endpoints: Endpoints | None,
+                 rest_client: KalshiRestClient | None, engine: Any, run_id: str, started_ts: float,
                  stats: StatsRegistry | None = None) -> None:
         self.cfg = cfg
         self.clock = clock
@@ -284,6 +291,12 @@ class Tree:
         self.quote_last: dict[str, float] = {}
         self.recent_decisions: list[Any] = []
         self.board = PricingBoard(cfg.pricer.window_s)
+        # feed receipt -> Decision (``mono`` -> emission): per health interval (the health actor
+        # logs and resets it) and over the whole run (logged at the end; benchmarks read it)
+        self.latency = LatencyMeter()
+        self.latency_run = LatencyMeter()
+        # what every feed sends to (built once: feeds restart, the routing does not change)
+        self.router = FeedRouter(self)
         self.pricers = Supervisor(
             "pricers", [], Strategy.ONE_FOR_ONE, max_restarts=tc.pricers_max_restarts,
             within_s=tc.pricers_within_s, on_event=self.on_event, now=clock.now,
@@ -422,9 +435,22 @@ class Tree:
         return ChildSpec(name, self._maybe_chaotic(name, bound), restart=Restart.PERMANENT, shutdown_s=shutdown_s,
                          backoff=backoff or Backoff(initial_s=0.5, max_s=15.0))
 
-    def feeds_supervisor(self) -> Supervisor:
-        cfg, clock, st = self.cfg, self.clock, self.stats
-        router = FeedRouter(self)
+    def feeds_supervisor(self, children: Sequence[ChildSpec] | None = None) -> Supervisor:
+        """The ``feeds`` supervisor: ``children`` as given, or (None) the network feeds built
+        from the configuration and the endpoints."""
+        cfg = self.cfg
+        if children is None:
+            children = self.network_feeds()
+        sup = Supervisor("feeds", list(children), Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.feeds_max_restarts,
+                         within_s=cfg.tree.feeds_within_s, on_event=self.on_event, now=self.clock.now)
+        self.supervisors.append(sup)
+        return sup
+
+    def network_feeds(self) -> list[ChildSpec]:
+        """Spot WebSockets, Kalshi WS and Kalshi REST, all sending to ``self.router``."""
+        cfg, clock, st, router = self.cfg, self.clock, self.stats, self.router
+        if self.endpoints is None or self.rest_client is None:
+            raise ValueError("network feeds need endpoints and a REST client")
         # Feeds reconnect by themselves; a crash here is a bug or a fatal venue answer, so
         # back off from 1 s up to a minute rather than hammer the venue.
         feed_backoff = Backoff(initial_s=1.0, max_s=60.0, reset_after_s=120.0)
@@ -447,10 +473,7 @@ class Tree:
             "kalshi_rest", run_kalshi_rest_feed, rest_cfg, self.rest_client, router, st.get("kalshi_rest"), clock,
             ws_health=self.ws_health, control=self.rest_control, backoff=feed_backoff,
         ))
-        sup = Supervisor("feeds", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.feeds_max_restarts,
-                         within_s=cfg.tree.feeds_within_s, on_event=self.on_event, now=clock.now)
-        self.supervisors.append(sup)
-        return sup
+        return children
 
     async def _fetch_unscored(self, after_id: int, limit: int) -> list[Any]:
         def q() -> list[Any]:
@@ -459,11 +482,17 @@ class Tree:
 
         return await trio.to_thread.run_sync(q)
 
-    def root(self) -> Supervisor:
+    def root(self, feeds: Sequence[ChildSpec] | None = None) -> Supervisor:
+        """The root supervisor. ``feeds``: the children of the ``feeds`` supervisor; None (the
+        default) builds the network feeds; a replay or a benchmark passes its own children that
+        send to ``self.router`` (or none at all). Feeds given here also receive the registry's
+        watch commands on ``ws_control``/``rest_control`` (bounded): one that has no use for them
+        must still drain them (``drain_control``)."""
         cfg, clock, st = self.cfg, self.clock, self.stats
         rec = _RecordOut(self.recorder)
         health = HealthMonitor(cfg.health)
-        decision_out = Tee(self.executor_in, rec)
+        # the latency tap first: it measures at emission, before the sends below yield
+        decision_out = Tee(LatencyTap(self.latency, self.latency_run), self.executor_in, rec)
         children = [
             # The recorder drains what it holds for up to drain_s on stop; give it that and a batch.
             ChildSpec("recorder", self.recorder.run, restart=Restart.PERMANENT,
@@ -485,17 +514,39 @@ class Tree:
             self._spec("markets", run_markets, self.markets_in, self.market_registry, self, clock=clock,
                        stats=st.get("markets"), ws_control=self.ws_control, watch_commands=WatchCmds(),
                        refresh=self.rest_control, refresh_command=RefreshMarket, tick_s=cfg.tree.registry_tick_s),
-            ChildSpec("feeds", self.feeds_supervisor().run, restart=Restart.PERMANENT, shutdown_s=30.0,
+            ChildSpec("feeds", self.feeds_supervisor(feeds).run, restart=Restart.PERMANENT, shutdown_s=30.0,
                       backoff=Backoff(initial_s=2.0, max_s=60.0)),
             self._spec("scorer", run_scorer, self._fetch_unscored, rec, clock=clock, stats=st.get("scorer"),
                        every_s=cfg.scorer.every_s, batch=cfg.scorer.batch),
             self._spec("health", run_health, _TreeHealth(self), rec, health, self.alert_sink, clock=clock, stats=st.get("health"),
-                       started_ts=self.started_ts, summary_every_s=cfg.logging.summary_every_s),
+                       started_ts=self.started_ts, summary_every_s=cfg.logging.summary_every_s,
+                       latency=self.latency),
         ]
         root = Supervisor("root", children, Strategy.ONE_FOR_ONE, max_restarts=cfg.tree.root_max_restarts,
                           within_s=cfg.tree.root_within_s, on_event=self.on_event, now=clock.now)
         self.supervisors[:0] = [root, self.pricers]
         return root
+
+
+def freeze_startup_objects() -> None:
+    """Take everything alive after start-up (modules, configuration, the database engine, the
+    tree) out of the garbage collector's view (``gc.freeze``). Otherwise each full collection
+    scans those ~150,000 objects again: a 30-70 ms pause on a small machine, landing on
+    whatever decision is in flight. What is created later is collected as usual."""
+    gc.collect()
+    gc.freeze()
+
+
+async def drain_control(tree: Tree) -> None:
+    """A feeds child for trees without network feeds (replays, benchmarks): takes the market
+    registry's watch and refresh commands, which only the network feeds act on, and drops them."""
+    async with trio.open_nursery() as n:
+        for box in (tree.ws_control, tree.rest_control):
+            async def drain(box: Mailbox = box) -> None:
+                while True:
+                    await box.receive_batch()
+
+            n.start_soon(drain)
 
 
 class _RecordOut(_Recording):
@@ -652,6 +703,75 @@ async def final_drain(tree: Tree) -> None:
                 await rec.send(msg)
 
 
+def _sim_base(rest_url: str) -> str:
+    base = rest_url.rstrip("/")
+    return base.removesuffix("/trade-api/v2")
+
+
+async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clock, Endpoints]:
+    """``--venue sim`` with ``KALSHI_REST_URL`` (or ``kalshi.rest_url``) set: use the simulated
+    venue already serving there (``kbot sim``, e.g. in its own process) instead of starting one.
+    The clock follows the sim's ``/sim/clock``; the WebSocket URL defaults to the sim's (override:
+    ``KALSHI_WS_URL``), the spot feeds use the sim's exchanges; the key is ``KALSHI_API_KEY_ID`` /
+    ``KALSHI_PRIVATE_KEY_PATH`` if set, else the sim's demo key in ``sim.data_dir`` (the same
+    default directory as ``kbot sim --data-dir``)."""
+    import httpx
+
+    from kbot.sim.auth import DEMO_KEY_FILE, DEMO_KEY_ID_FILE
+    from kbot.venues.kalshi.auth import CredentialsError
+
+    rest_url = env.get(ENV_REST_URL) or cfg.kalshi.rest_url or ""
+    base = _sim_base(rest_url)
+    ws_base = "ws" + base.removeprefix("http")  # http -> ws, https -> wss
+    ws_url = env.get(ENV_WS_URL) or cfg.kalshi.ws_url or f"{ws_base}/trade-api/ws/v2"
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            t0 = trio.current_time()
+            r = await client.get(f"{base}/sim/clock")
+            rtt = trio.current_time() - t0
+            r.raise_for_status()
+            adv = r.json()
+            epoch, speed = float(adv["epoch"]), float(adv["speed"])
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise StartupError(
+            f"no simulated venue answers at {base}/sim/clock ({exc}); start one with `kbot sim`, or unset "
+            f"{ENV_REST_URL} to run the built-in one") from exc
+    clock = ScaledClock.follow(epoch, speed, rtt_s=rtt)
+    try:
+        creds = cfg.kalshi.credentials(env, required=False)
+        if creds is None:
+            d = Path(cfg.sim.data_dir)
+            key_id = (d / DEMO_KEY_ID_FILE).read_text().strip() if (d / DEMO_KEY_ID_FILE).exists() else None
+            creds = Credentials.from_files(key_id, str(d / DEMO_KEY_FILE) if key_id else None)
+    except (CredentialsError, OSError) as exc:
+        raise StartupError(
+            f"no key for the simulated venue at {base}: {exc}. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH "
+            f"to the demo key `kbot sim` printed, or run kbot in the directory whose {cfg.sim.data_dir} holds it"
+        ) from exc
+    endpoints = Endpoints(
+        kalshi=KalshiEndpoints(rest_url=rest_url, ws_url=ws_url), credentials=creds,
+        spot_urls={"coinbase": f"{ws_base}/coinbase", "binance": f"{ws_base}/binance", "kraken": f"{ws_base}/kraken/v2"},
+    )
+    return clock, endpoints
+
+
+async def settle_after_stop(tree: Tree) -> bool:
+    """After the tree stopped: ``final_drain``, then run the recorder until everything it was
+    sent is written (at most ``storage.drain_s + 5`` s). False when it could not drain in time."""
+    with trio.CancelScope(shield=True):
+        await final_drain(tree)
+    limit = tree.cfg.storage.drain_s + 5.0
+    with trio.move_on_after(limit) as drain:
+        async with trio.open_nursery() as n:
+            n.start_soon(tree.recorder.run)
+            await tree.recorder.flush()
+            n.cancel_scope.cancel()
+    if drain.cancelled_caught:
+        logger.error("the recorder could not drain within {}s: some records of the last moments are missing", limit)
+        return False
+    return True
+
+
 async def run_kbot(cfg: AppConfig, *, environ: dict[str, str] | None = None) -> int:
     """Run the whole tree until ``cfg.minutes`` elapse, a signal arrives, or the root gives up.
     Returns the process exit code: 0 clean stop, 1 the tree gave up, 2 a startup problem."""
@@ -676,7 +796,16 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         raise StartupError(f"database {cfg.db_url!r} could not be opened/upgraded: {exc}") from exc
 
     async with AsyncExitStack() as stack:
-        if cfg.venue == "sim":
+        external_sim = cfg.venue == "sim" and bool(env.get(ENV_REST_URL) or cfg.kalshi.rest_url)
+        if external_sim:
+            clock, endpoints = await connect_external_sim(cfg, env)
+            logger.warning(
+                "*** SIMULATED VENUE *** kbot is trading against the simulated venue at {} (speed {}x); nothing here "
+                "is real.", endpoints.kalshi.rest_url, clock.speed,
+            )
+            for f in cfg.state_dir.glob("*.json"):
+                f.unlink(missing_ok=True)
+        elif cfg.venue == "sim":
             from kbot.sim import running_sim
 
             epoch0 = sim_start_epoch(cfg, wall_start)
@@ -735,6 +864,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         BadInputLog.sink = _bad_input_sink(recorder)
         await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
         root = tree.root()
+        freeze_startup_objects()
 
         gave_up: SupervisorGaveUp | None = None
         stopped_by: list[str] = []
@@ -756,16 +886,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         # The tree has stopped. Settle what the lossless mailboxes still hold (an actor may have
         # been down, waiting out a restart backoff, when the stop came), then write what the last
         # moments produced (the final supervision events and ledger entries), then close the run.
-        with trio.CancelScope(shield=True):
-            await final_drain(tree)
-        with trio.move_on_after(cfg.storage.drain_s + 5.0) as drain:
-            async with trio.open_nursery() as n:
-                n.start_soon(recorder.run)
-                await recorder.flush()
-                n.cancel_scope.cancel()
-        if drain.cancelled_caught:
-            logger.error("the recorder could not drain within {}s: some records of the last moments are missing",
-                         cfg.storage.drain_s + 5.0)
+        await settle_after_stop(tree)
         ended = clock.now()
         status, reason, code = "ok", None, 0
         if stopped_by:
@@ -776,9 +897,14 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             logger.critical("kbot stopped: {} (last failure: {!r}); see logs/restarts.jsonl and `kbot report restarts`",
                             gave_up, cause)
         await trio.to_thread.run_sync(functools.partial(end_run, engine, run_id, now=ended, status=status, reason=reason))
-        if cfg.venue == "sim":
+        if cfg.venue == "sim" and not external_sim:
             save_sim_epoch(cfg, ended)
         await tree.alert_sink.aclose()
+        if tree.latency_run.n:
+            lat = tree.latency_run.summary().as_ms()
+            logger.bind(event="latency", scope="run", **lat).info(
+                "tick-to-decision over the run: p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms ({} decisions)",
+                lat["p50_ms"], lat["p99_ms"], lat["p999_ms"], lat["max_ms"], lat["n"])
         BadInputLog.sink = None
         logger.bind(event="run", run_id=run_id).info(
             "run {} ended ({}) after {:.0f}s ({:.0f}s of market time)", run_id, status, time.time() - wall_start,

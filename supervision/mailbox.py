@@ -118,7 +118,8 @@ class Mailbox(_Base[T]):
         n = len(self._items)
         if n > self._peak:
             self._peak = n
-        self._receivers.unpark()
+        if self._receivers:  # ParkingLot.unpark costs ~1 us even with nobody parked
+            self._receivers.unpark()
 
     def send_nowait(self, item: T) -> None:
         """Put ``item`` in the mailbox or raise ``trio.WouldBlock`` when it is full."""
@@ -153,7 +154,7 @@ class Mailbox(_Base[T]):
         items = list(items)
         self._items.extendleft(reversed(items))
         self._received -= len(items)
-        if items:
+        if items and self._receivers:
             self._receivers.unpark()
 
     def stats(self) -> MailboxStats:
@@ -196,7 +197,8 @@ class LatestMailbox(_Base[T]):
     def send_nowait(self, item: T) -> None:
         """Never blocks (except past ``max_keys``): replaces a pending message with the same key."""
         self._store(item)
-        self._receivers.unpark()
+        if self._receivers:
+            self._receivers.unpark()
 
     def put_quiet(self, item: T) -> None:
         """Store like ``send_nowait`` without waking the reader."""

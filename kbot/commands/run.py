@@ -11,7 +11,9 @@ from kbot.commands.common import add_config_arguments, load_from_args
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(parser)
-    parser.add_argument("--venue", choices=("sim", "demo", "prod"), help="where to trade (default: sim, the built-in simulated venue)")
+    parser.add_argument("--venue", choices=("sim", "demo", "prod"),
+                        help="where to trade (default: sim, the built-in simulated venue; with KALSHI_REST_URL set, "
+                             "the simulated venue a `kbot sim` serves there)")
     parser.add_argument("--mode", choices=("shadow",), help="shadow (default): hypothetical positions, no orders sent")
     parser.add_argument("--minutes", type=float, help="wall-clock minutes before a clean stop (default: run until interrupted)")
     parser.add_argument("--speed", type=float, help="simulated venue only: how many times faster than real time (default 20)")

@@ -27,6 +27,8 @@ when the state file is lost. Pure: every method takes ``now``.
 
 from __future__ import annotations
 
+import functools
+
 import math
 from collections import deque
 from collections.abc import Iterable
@@ -45,7 +47,13 @@ HOUR_S = 3600.0
 
 
 def utc_day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).date().isoformat()
+    """The UTC date of ``ts`` as ``YYYY-MM-DD`` (asked for every decision: cached per day)."""
+    return _utc_day_of(math.floor(ts / DAY_S))
+
+
+@functools.lru_cache(maxsize=64)
+def _utc_day_of(day: int) -> str:
+    return datetime.fromtimestamp(day * DAY_S, tz=UTC).date().isoformat()
 
 
 @attrs.frozen(slots=True)

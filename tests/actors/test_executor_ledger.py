@@ -120,3 +120,15 @@ async def test_ledger_restart_delivers_pending_outputs(autojump_clock):
     with trio.move_on_after(1):
         await run_ledger(inbox, marks, out, pf_out, state, clock=ScaledClock(epoch0=0.0), stats=ActorStats("l"))
     assert out.items[0] == "left-over" and not state.pending
+
+
+async def test_ledger_publishes_the_portfolio_at_start(autojump_clock):
+    """The decision actor gates every candidate on the portfolio (no_portfolio until it has one):
+    the ledger publishes it at once, not after its first publish interval."""
+    state = LedgerState(Book("shadow", D(1000)))
+    state.book.deposit(0.0)
+    out, pf_out = Collect(), Collect()
+    with trio.move_on_after(0.5):
+        await run_ledger(Mailbox(10), LatestMailbox(key=lambda q: q.ticker), out, pf_out, state,
+                         clock=ScaledClock(epoch0=0.0), stats=ActorStats("l"), publish_every_s=10)
+    assert len(pf_out.items) == 1 and pf_out.items[0].balance == D(1000)

@@ -134,3 +134,27 @@ def test_core_market_update_resets_the_window_and_ignores_old_info():
     assert core.window is not w and core.window.close_ts == T0 + 7200
     assert core.on_index(index(ts=T0 + 5))
     assert not core.on_index(index(ts=T0 + 4))
+
+
+async def test_a_send_to_a_full_outbox_waits_and_is_not_lost(autojump_clock):
+    """Sends that cannot go now (a full lossless outbox) are made outside the idle-timeout scope:
+    the pricer waits for room (backpressure) and the edge is delivered, not dropped or cancelled."""
+    from supervision import Mailbox
+
+    clock = ScaledClock(epoch0=T0)
+    inbox = LatestMailbox(pricer_inbox_key)
+    edges = Collect()
+    record: Mailbox = Mailbox(1)
+    record.send_nowait("occupied")  # full: the first snapshot must wait
+    async with trio.open_nursery() as n:
+        n.start_soon(partial(run_pricer, market(), inbox, edges, record, clock=clock, config=PricerConfig()))
+        inbox.send_nowait(index(ts=clock.now()))
+        inbox.send_nowait(quote(ts=clock.now()))
+        await clock.sleep(5.0)  # longer than the idle timeout: it must not cancel the waiting send
+        sent = edges.of(Edge)
+        assert len(sent) == 1 and len(record) == 1  # the decision got its edge; the snapshot waits
+        assert record.receive_nowait() == "occupied"
+        await clock.sleep(0.01)
+        snap = record.receive_nowait()
+        assert isinstance(snap, Edge) and snap.snapshot and snap.ts == sent[0].ts
+        n.cancel_scope.cancel()

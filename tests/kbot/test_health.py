@@ -104,3 +104,26 @@ async def test_health_actor_records_snapshots_and_alerts(autojump_clock):
     assert [s.ts for s in snaps] == pytest.approx([1010.0, 1020.0, 1030.0])
     kinds = [a.kind for a in out.of(Alert)]
     assert kinds == ["spot_gap", "feed_gap"]  # spot silent > 15 s at t=20, the feed > 25 s at t=30
+
+
+async def test_health_actor_logs_the_latency_of_each_interval(autojump_clock):
+    from loguru import logger
+
+    from kbot.latency import LatencyMeter
+
+    lines: list[dict] = []
+    sink_id = logger.add(lambda m: lines.append(m.record["extra"]), level="DEBUG",
+                         filter=lambda r: r["extra"].get("event") == "latency")
+    meter = LatencyMeter()
+    for ms in (0.2, 0.4, 30.0):
+        meter.add(ms / 1000.0)
+    try:
+        with trio.move_on_after(25):
+            await run_health(FakeSources(), Collect(), HealthMonitor(HealthConfig(interval_s=10)), AlertSink(None),
+                             clock=ScaledClock(epoch0=1000.0), stats=ActorStats("health"), started_ts=1000.0,
+                             latency=meter)
+    finally:
+        logger.remove(sink_id)
+    assert len(lines) == 1  # the second interval had no decision: no line
+    assert lines[0]["n"] == 3 and lines[0]["max_ms"] == 30.0 and 0.2 <= lines[0]["p50_ms"] <= 0.41
+    assert meter.n == 0  # a new interval started
