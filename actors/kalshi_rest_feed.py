@@ -156,7 +156,10 @@ class RestFeed:
                 info = discovery.with_fees(pm.info, self.series.get(s), self.events.get(pm.info.event_ticker))
                 if info.ticker in self.markets:
                     await self.send_market(info)
-                ms = settled_from_market(info, now)
+                # Stamped when the listing arrived, not when the sweep began: retries under a
+                # fast simulated clock can take minutes of market time, and a settlement must
+                # never look older than the fills it closes.
+                ms = settled_from_market(info, self.clock.now())
                 if ms is not None and (ms.ticker, ms.final) not in self.settled:
                     self.settled.put((ms.ticker, ms.final), None)
                     await self.send(ms)

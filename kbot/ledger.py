@@ -232,15 +232,18 @@ class Book:
             value = s.settlement_value if p.side == "yes" else ONE - s.settlement_value
             payout = p.count * value
         realized = payout - p.cost - p.fees
+        # The position's record is "newest ts wins": a settlement stamped before the last fill
+        # (a late report of an earlier determination) must still close it.
+        ts = max(s.ts, p.last_ts)
         entries = []
         if payout:
-            entries.append(self._entry(s.ts, s.ticker, "settlement", payout, ref, note=f"result {s.result}"))
-        entries.append(self._entry(s.ts, s.ticker, "realized_pnl", realized, ref))
+            entries.append(self._entry(ts, s.ticker, "settlement", payout, ref, note=f"result {s.result}"))
+        entries.append(self._entry(ts, s.ticker, "realized_pnl", realized, ref))
         self.cash += payout
         p.realized_pnl += realized
         p.status = "settled"
-        p.closed_ts = s.ts
-        p.last_ts = s.ts
+        p.closed_ts = ts
+        p.last_ts = ts
         p.result = s.result
         p.mark = None
         self._realize(day, realized)

@@ -137,3 +137,16 @@ def test_cash_reconciles_with_realized_and_open_cost(trades, result):
     total_realized = sum((q.realized_pnl for q in b.positions.values()), D(0))
     assert b.cash == total_realized == b.daily_realized("d")
     assert b.exposure() == 0
+
+
+def test_a_settlement_stamped_before_the_last_fill_still_closes_the_position_record():
+    """The positions table keeps the newest ts per position: a settlement reported with an
+    older ts than the last fill (a REST sweep that began before the fill) must produce a
+    record at least as new as the fill's, or the open record would win."""
+    b = Book("shadow", D(100))
+    b.deposit(0.0)
+    opened = b.apply_fill(fill("f1", "M", "no", "44", "0.57", ts=300.0), "2026-11-21").position
+    s = b.settle(settled("M", "no", ts=250.0), "2026-11-21")
+    assert s.position.status == "settled"
+    assert s.position.ts >= opened.ts
+    assert all(e.ts >= opened.ts for e in s.entries)
