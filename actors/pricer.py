@@ -21,7 +21,9 @@ Applies (pure, ``kbot.model.pricing``)
     ``window_unobserved`` and is not traded.
 
 Sends
-    Every *material* change (``EdgeThrottle``) to ``edges_out`` (the decision actor), and an
+    Every *material* change (``EdgeThrottle``: reasons, top of book, sigma source, a
+    ``prob_epsilon`` move unless the edge stays below the decision's ``min_ev`` bar, at least
+    every ``max_emit_interval_s``) to ``edges_out`` (the decision actor), and an
     edge snapshot (``snapshot=True``) to ``record_out`` (the recorder) on the first edge, on a
     change of reasons or of the side with positive EV, and at least every
     ``snapshot_interval_s``. An edge that is both goes to both. Without input the pricer
@@ -36,6 +38,7 @@ Fails
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -46,9 +49,12 @@ from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
 from kbot.model.config import PricerConfig
-from kbot.model.pricing import EdgeThrottle, horizon_end, price_market, quote_age_limit
+from kbot.model.pricing import EdgeThrottle, positive_side, best_ev_at, horizon_end, price_market, quote_age_limit
 from kbot.model.prob import prob_yes
 from kbot.model.settlement import WindowObserver
+
+
+_GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float rounding)
 
 
 def pricer_inbox_key(msg: Any) -> Hashable:
@@ -65,12 +71,15 @@ def pricer_inbox_key(msg: Any) -> Hashable:
 class PricerCore:
     """A pricer's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
 
-    def __init__(self, market: MarketInfo, config: PricerConfig) -> None:
+    def __init__(self, market: MarketInfo, config: PricerConfig, min_ev: float | None = None) -> None:
+        """``min_ev``: the decision's ``gates.min_ev``, for the throttle (``EdgeThrottle``):
+        probability moves of an edge below that bar are not re-sent. None: every move of
+        ``prob_epsilon`` is."""
         self.config = config
         self.market = market
         self.index: IndexUpdate | None = None
         self.quotes: dict[str, Quote] = {}
-        self.throttle = EdgeThrottle(config)
+        self.throttle = EdgeThrottle(config, min_ev)
         self.window = self._observer(market)
         self.closed_sent = False
         self._boundary = float("-inf")  # next time the reasons may change by time alone
@@ -165,24 +174,42 @@ class PricerCore:
             return False
         m = self.market
         p = prob_yes(m.strike_type, m.floor_strike, m.cap_strike, idx.price, idx.sigma, end - now, window_s=cfg.window_s)
-        if p is None or abs(p - sent.prob_yes) >= cfg.prob_epsilon:
+        if p is None:
             return False
-        dp = abs(p - snap.prob_yes)
-        y, n = snap.ev_yes, snap.ev_no
-        if (y is not None and dp >= abs(y)) or (n is not None and dp >= abs(n)):
+        # (guards: the edge built for real computes its EVs afresh; stay clear of the exact bars)
+        th = self.throttle
+        if abs(p - sent.prob_yes) >= cfg.prob_epsilon and not (th.below_bar(sent) and th.below_bar(sent, p, _GUARD)):
             return False
-        return not (y is not None and n is not None and 2 * dp >= abs(y - n))
+        return self._snapshot_slack(p, snap) > _GUARD
 
     def slack(self, p: float) -> float:
         """How far the probability may still move from ``p`` without changing what ``route``
-        sends: within ``prob_epsilon`` of the last sent edge and short of flipping the side with
-        positive EV of the last snapshot (EV is linear in p)."""
+        sends. To the decision: within ``prob_epsilon`` of the last sent edge, or, while that
+        edge is below the decision's bar (``EdgeThrottle.below_bar``), until the better EV
+        reaches ``min_ev``. To the record: short of changing the side with positive EV of the
+        last snapshot. EV is linear in p (slope +1 for YES, -1 for NO)."""
         sent, snap = self.throttle.last_sent, self.throttle.last_snapshot
         if sent is None or snap is None or sent.prob_yes is None or snap.prob_yes is None:
             return 0.0
         tol = self.config.prob_epsilon - abs(p - sent.prob_yes)
+        th = self.throttle
+        if th.min_ev is not None and th.below_bar(sent):
+            best = best_ev_at(sent, p)
+            if best is not None:
+                tol = max(tol, th.min_ev - best)
+        return min(tol, self._snapshot_slack(p, snap))
+
+    @staticmethod
+    def _snapshot_slack(p: float, snap: Edge) -> float:
+        """How far p may move before the side with positive EV of ``snap`` could change. With no
+        positive side (both EVs <= 0) that is until the better EV reaches 0; with one, short of
+        either EV changing sign or the two crossing."""
+        if positive_side(snap) is None:
+            best = best_ev_at(snap, p)
+            return math.inf if best is None else -best
         y, n = snap.ev_yes, snap.ev_no
-        d = abs(p - snap.prob_yes)
+        d = abs(p - snap.prob_yes)  # type: ignore[operator]
+        tol = math.inf
         for margin in ([abs(y)] if y is not None else []) + ([abs(n)] if n is not None else []) + (
             [abs(y - n) / 2.0] if y is not None and n is not None else []
         ):
@@ -247,12 +274,14 @@ async def run_pricer(
     config: PricerConfig | None = None,
     stats: ActorStats | None = None,
     publish: Callable[[str, float | None, float, float, float | None, str | None], None] | None = None,
+    min_ev: float | None = None,
 ) -> None:
     """Run until cancelled (the market registry stops it when the market is gone).
     ``publish(ticker, p_ref, tol, until, sigma, sigma_source)``: where to publish the quiet state
-    after each edge (the tree's ``PricingBoard``); without it every index update wakes the pricer."""
+    after each edge (the tree's ``PricingBoard``); without it every index update wakes the pricer.
+    ``min_ev``: the decision's ``gates.min_ev`` (see ``EdgeThrottle``); the tree passes it."""
     config = config or PricerConfig()
-    core = PricerCore(market, config)
+    core = PricerCore(market, config, min_ev)
     ticker = market.ticker
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")

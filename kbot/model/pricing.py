@@ -163,16 +163,43 @@ def price_market(
     )
 
 
-def _positive_side(e: Edge) -> str | None:
+def positive_side(e: Edge) -> str | None:
     best = max(((e.ev_yes, "yes"), (e.ev_no, "no")), key=lambda t: -1e9 if t[0] is None else t[0])
     return best[1] if best[0] is not None and best[0] > 0 else None
 
 
-class EdgeThrottle:
-    """Per-market memory of what was last sent: material change and snapshot cadence."""
+def best_ev_at(e: Edge, p: float) -> float | None:
+    """The larger of the two taker EVs of ``e``'s book at probability ``p`` (None: no side has
+    an EV). Exact by linearity: EV = P(side) - price - fee per contract, and neither the price
+    nor the fee depends on p, so YES moves by +dp and NO by -dp."""
+    if e.prob_yes is None:
+        return None
+    dp = p - e.prob_yes
+    if e.ev_yes is None:
+        return None if e.ev_no is None else e.ev_no - dp
+    if e.ev_no is None:
+        return e.ev_yes + dp
+    return max(e.ev_yes + dp, e.ev_no - dp)
 
-    def __init__(self, cfg: PricerConfig) -> None:
+
+class EdgeThrottle:
+    """Per-market memory of what was last sent: material change and snapshot cadence.
+
+    An edge is material to the decision actor when its reasons, sigma source, top of book or
+    the presence of a probability changed, when ``max_emit_interval_s`` passed, or when the
+    probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
+    decision's ``gates.min_ev``) a probability move is not material while both the last edge
+    sent and the new one are *below the bar*: the better side's EV under ``min_ev``. Such an
+    edge can only be a PASS with ``ev_below_min`` (the decision takes nothing whose EV at the
+    sized count is below ``min_ev``, and the EV at the reference count is at least the EV at
+    one contract: fees round up on the whole order), so re-deciding it on every 0.1 pp move
+    only re-records the same PASS. It is re-decided on any other change and at least every
+    ``max_emit_interval_s``, which also refreshes its point in the decision's implied-vol fit.
+    """
+
+    def __init__(self, cfg: PricerConfig, min_ev: float | None = None) -> None:
         self.cfg = cfg
+        self.min_ev = min_ev
         self._sent: Edge | None = None
         self._sent_ts = float("-inf")
         self._snap: Edge | None = None
@@ -195,17 +222,23 @@ class EdgeThrottle:
             return True
         if (e.prob_yes is None) != (last.prob_yes is None):
             return True
-        return (
-            e.prob_yes is not None
-            and last.prob_yes is not None
-            and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
-        )
+        if e.prob_yes is None or last.prob_yes is None or abs(e.prob_yes - last.prob_yes) < self.cfg.prob_epsilon:
+            return False
+        return not (self.below_bar(last) and self.below_bar(e))
+
+    def below_bar(self, e: Edge, p: float | None = None, guard: float = 0.0) -> bool:
+        """True when ``e``'s better taker EV (at ``p``, default its own probability) is under
+        ``min_ev - guard``: the decision can only PASS it (see the class docstring)."""
+        if self.min_ev is None or e.prob_yes is None:
+            return False
+        best = best_ev_at(e, e.prob_yes if p is None else p)
+        return best is not None and best < self.min_ev - guard
 
     def snapshot_due(self, e: Edge) -> bool:
         last = self._snap
         if last is None or e.ts - self._snap_ts >= self.cfg.snapshot_interval_s:
             return True
-        return e.reasons != last.reasons or _positive_side(e) != _positive_side(last)
+        return e.reasons != last.reasons or positive_side(e) != positive_side(last)
 
     @property
     def last_sent(self) -> Edge | None:

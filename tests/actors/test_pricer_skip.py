@@ -4,6 +4,7 @@ from decimal import Decimal as D
 
 import attrs
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,10 +26,11 @@ def market(strike_type, floor, cap):
     st.integers(min_value=2, max_value=97),
     st.sampled_from(["ewma", "default"]),
 )
-def test_skipping_never_changes_outputs(kind, steps, ask_cents, sigma_source):
+@pytest.mark.parametrize("min_ev", [None, 0.02])
+def test_skipping_never_changes_outputs(min_ev, kind, steps, ask_cents, sigma_source):
     cfg = PricerConfig()
     m = market(*kind)
-    full, fast = PricerCore(m, cfg), PricerCore(m, cfg)
+    full, fast = PricerCore(m, cfg, min_ev), PricerCore(m, cfg, min_ev)
     q = Quote(ts=0.0, ticker="M", yes_bid=D(ask_cents - 1) / 100, yes_ask=D(ask_cents) / 100, yes_bid_size=D(5),
               yes_ask_size=D(5), recv_ts=0.0, source="book")
     full.on_quote(q)
@@ -82,7 +84,8 @@ MARKETS = [("greater", 96000.0, None), ("greater", 95100.0, None), ("greater", 9
     st.lists(st.tuples(st.floats(0.05, 2.0), st.floats(-30.0, 30.0), st.booleans()), min_size=1, max_size=40),
     st.lists(st.integers(min_value=2, max_value=98), min_size=len(MARKETS), max_size=len(MARKETS)),
 )
-def test_board_never_skips_a_pricer_that_would_send(horizon, moves, asks):
+@pytest.mark.parametrize("min_ev", [None, 0.02])
+def test_board_never_skips_a_pricer_that_would_send(min_ev, horizon, moves, asks):
     """For every index update, a pricer the board does not wake would have sent nothing:
     leaving it asleep loses nothing (the board and PricerCore apply the same rule)."""
     cfg = PricerConfig()
@@ -92,7 +95,7 @@ def test_board_never_skips_a_pricer_that_would_send(horizon, moves, asks):
     for i, (kind, ask) in enumerate(zip(MARKETS, asks)):
         tk = f"M{i}"
         m = attrs.evolve(market(*kind), ticker=tk, close_ts=1000.0 + horizon)
-        core = cores[tk] = PricerCore(m, cfg)
+        core = cores[tk] = PricerCore(m, cfg, min_ev)
         board.set_market(tk, m.strike_type, m.floor_strike, m.cap_strike, m.close_ts)
         core.on_quote(Quote(ts=999.0, ticker=tk, yes_bid=D(ask - 1) / 100, yes_ask=D(ask) / 100, yes_bid_size=D(5),
                             yes_ask_size=D(5), recv_ts=999.0, source="book"))
@@ -141,3 +144,75 @@ def test_board_keeps_far_strikes_asleep_and_wakes_near_ones():
     assert woken["near"] >= 30 and woken["far"] <= 4
     board.remove("far")
     assert board.to_wake(attrs.evolve(u, ts=u.ts + 1.0, price=94900.0)) == ["near"]
+
+
+def _view():
+    from kbot.model.risk import RiskView
+
+    return RiskView(kill_reason=None, has_portfolio=True, balance=D(1000), total_exposure=D(0), market_exposure=D(0),
+                    open_orders_total=0, open_orders_market=0, pending=False, takes_hour=0, takes_day=0,
+                    daily_pnl=D(0))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([("greater", 95000.0, None), ("between", 94900.0, 95100.0), ("less", None, 95050.0)]),
+    st.lists(st.floats(-60.0, 60.0), min_size=1, max_size=60),
+    st.integers(min_value=2, max_value=97),
+    st.integers(min_value=1, max_value=8),
+    st.sampled_from([0.0, 0.02, 0.05]),
+)
+def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(kind, moves, ask, spread, min_ev):
+    """Money safety of the decision-aware throttle: whenever an edge whose probability moved by
+    ``prob_epsilon`` or more is held back because it is below the bar, the decision would have
+    answered PASS with ``ev_below_min`` for it; and every edge that could be a TAKE is sent."""
+    from kbot.model.config import GateConfig, RiskConfig, SizingConfig
+    from kbot.model.decide import evaluate
+
+    cfg = PricerConfig()
+    gates = attrs.evolve(GateConfig(), min_ev=min_ev)
+    core = PricerCore(attrs.evolve(market(*kind), close_ts=3000.0), cfg, min_ev)
+    bid = max(1, ask - spread)
+    core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D(bid) / 100, yes_ask=D(ask) / 100, no_bid=D(100 - ask) / 100,
+                        no_ask=D(100 - bid) / 100, yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=0.0,
+                        source="book"))
+    t, price = 100.0, 95000.0
+    held = 0
+    for move in moves:
+        t += 0.5
+        price += move
+        core.on_index(IndexUpdate(ts=t, price=price, n_sources=3, sources=("a", "b", "c"), stale=False,
+                                  avg_60s=price, sigma=0.45, sigma_source="ewma"))
+        sent = core.throttle.last_sent
+        e = core.edge(t)
+        to_decision, _ = core.route(e)
+        ev = evaluate(e, now=t, risk=_view(), implied_sigma=None, gates=gates, sizing=SizingConfig(),
+                      risk_config=RiskConfig())
+        if to_decision is None and sent is not None and e.prob_yes is not None and sent.prob_yes is not None \
+                and abs(e.prob_yes - sent.prob_yes) >= cfg.prob_epsilon:
+            held += 1
+            assert ev.action == "PASS" and "ev_below_min" in ev.reasons, (e, ev)
+
+
+def _sent_per_market(min_ev):
+    """Edges a near-the-money pricer sends over 200 index moves of ~1 bp, its book 6 cents wide."""
+    cfg = PricerConfig()
+    core = PricerCore(attrs.evolve(market("greater", 95000.0, None), close_ts=90000.0), cfg, min_ev)
+    core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.47"), yes_ask=D("0.53"), no_bid=D("0.47"), no_ask=D("0.53"),
+                        yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=0.0, source="book"))
+    sent = 0
+    for i in range(200):
+        t = 100.0 + 0.05 * i  # 10 s: no emit/snapshot interval in between
+        price = 95000.0 + 10.0 * ((i * 7) % 5 - 2)
+        core.on_index(IndexUpdate(ts=t, price=price, n_sources=3, sources=("a",), stale=False, avg_60s=price,
+                                  sigma=0.4, sigma_source="ewma"))
+        to_decision, _ = core.route(core.edge(t))
+        sent += to_decision is not None
+    return sent
+
+
+def test_below_the_bar_an_index_jitter_is_not_re_decided():
+    """With the decision's bar, a market whose better EV is far below ``min_ev`` is not re-sent
+    on every 0.1 pp move (only the first edge goes); without it, nearly every move is."""
+    assert _sent_per_market(None) > 100
+    assert _sent_per_market(0.02) == 1
