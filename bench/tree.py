@@ -31,7 +31,7 @@ import trio
 
 from actors.recorder import Recorder
 from kbot.actorkit import StatsRegistry
-from kbot.app import Tree, drain_control, freeze_startup_objects, settle_after_stop
+from kbot.app import Tree, drain_control, freeze_startup_objects, settle_after_stop, shorten_gil_switch_interval
 from kbot.clock import Clock
 from kbot.config import AppConfig
 from kbot.logs import setup_logging
@@ -100,6 +100,7 @@ async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bo
         children = [ChildSpec("control", functools.partial(drain_control, tree), restart=Restart.PERMANENT), *feeds]
         root = tree.root(feeds=children)
         freeze_startup_objects()  # as kbot run does
+        shorten_gil_switch_interval()
         rt = RunningTree(tree=tree, root=root, cfg=cfg, tmp=tmp, engine=engine)
         try:
             async with trio.open_nursery() as n:

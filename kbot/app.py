@@ -41,6 +41,7 @@ import gc
 import json
 import math
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
@@ -538,6 +539,19 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+GIL_SWITCH_INTERVAL_S = 0.0002
+
+
+def shorten_gil_switch_interval() -> None:
+    """Let the recorder's SQLite thread have the GIL back within 0.2 ms instead of CPython's
+    5 ms. ``sqlite3`` releases the GIL around every row it steps and must take it back for the
+    next one; while the Trio thread is busy that wait is up to one switch interval per row (the
+    convoy effect), so the writer crawls exactly when the tree is busiest. Measured on 2 cores
+    (bench.saturation 20 s / bench.latency --quick): 5 ms 30,500 inputs/s, p99 4.5 ms; 0.2 ms
+    36,400 inputs/s, p99 3.5 ms, max 6 ms instead of 10.6 ms (the tree gets the GIL back sooner too)."""
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
 async def drain_control(tree: Tree) -> None:
     """A feeds child for trees without network feeds (replays, benchmarks): takes the market
     registry's watch and refresh commands, which only the network feeds act on, and drops them."""
@@ -866,6 +880,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
         root = tree.root()
         freeze_startup_objects()
+        shorten_gil_switch_interval()
 
         gave_up: SupervisorGaveUp | None = None
         stopped_by: list[str] = []
