@@ -3,6 +3,10 @@
 - ``kbot db upgrade [--db URL]``: create the database if needed and apply every migration up to
   the head (``kbot run`` also does this at start).
 - ``kbot db current [--db URL]``: print the database's revision id (and whether it is the head).
+- ``kbot db prune --older-than 30d [--with-scores] [--dry-run] [--vacuum] [--db URL]``: delete
+  market data, PASS decisions and unscored edge snapshots older than the cutoff (never money,
+  markets, runs or the restart log; see ``storage.retention``). Safe while kbot runs, except
+  ``--vacuum``.
 
 The URL comes from ``--db``, else the configuration ``kbot run`` would use (``--config`` or
 ``./kbot.toml``, ``KBOT_DB_URL``, ``.env``), else ``sqlite:///./data/kbot.sqlite``.
@@ -23,8 +27,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         ("current", "print the database's revision id"),
     ):
         p = sub.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
-        p.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
+        _common(p)
+    p = sub.add_parser(
+        "prune", help="delete old market data, PASS decisions and unscored edges (never money)",
+        description="Delete rows older than --older-than from the market-data tables (quotes, spot_ticks, "
+        "index_prices, book_snapshots, trades, feed_events, health, bad_inputs), PASS decisions with their "
+        "reasons, and edge snapshots no score refers to. Orders, fills, positions, ledger entries, settlements, "
+        "portfolio snapshots, markets, runs, supervision events and alerts are never deleted. Runs in small "
+        "transactions: safe while kbot runs (except --vacuum).",
+    )
+    _common(p)
+    p.add_argument("--older-than", required=True, metavar="AGE",
+                   help="30d, 2w, 48h, or an ISO date/time (UTC); at least one day ago")
+    p.add_argument("--with-scores", action="store_true",
+                   help="also delete model scores (and their edge snapshots) older than that: their model-vs-market "
+                   "history leaves the reports")
+    p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
+    p.add_argument("--vacuum", action="store_true", help="SQLite: VACUUM afterwards to shrink the file (stop kbot first)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
+    p.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -33,10 +57,12 @@ def main(args: argparse.Namespace) -> int:
     from storage.db import DatabaseMissing, create_engine, current_revision, head_revision, open_database, sqlite_path
 
     action = getattr(args, "db_command", None)
-    if action not in ("upgrade", "current"):
-        print("usage: kbot db {upgrade,current} [--db URL]", file=sys.stderr)
+    if action not in ("upgrade", "current", "prune"):
+        print("usage: kbot db {upgrade,current,prune} [--db URL]", file=sys.stderr)
         return 2
     url = database_url(args)
+    if action == "prune":
+        return _prune(args, url)
     try:
         if action == "upgrade":
             engine = open_database(url)
@@ -62,3 +88,50 @@ def main(args: argparse.Namespace) -> int:
     except SQLAlchemyError as exc:
         print(f"kbot db {action}: cannot use database {url}: {exc}", file=sys.stderr)
         return 1
+
+
+def _prune(args: argparse.Namespace, url: str) -> int:
+    import time
+
+    from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+    from storage.db import DatabaseMissing, SchemaOutOfDate, create_engine, open_reader
+    from storage.report import parse_since
+    from storage.retention import prune
+
+    now = time.time()
+    try:
+        cutoff = parse_since(args.older_than, now)
+    except ValueError as exc:
+        print(f"kbot db prune: --older-than {args.older_than!r}: {exc}", file=sys.stderr)
+        return 2
+    if cutoff is None or cutoff <= 0:
+        print("kbot db prune: --older-than needs an age (30d) or a date, not 'all'", file=sys.stderr)
+        return 2
+    try:
+        reader = open_reader(url)  # the database exists and its schema is at the head
+        resolved = reader.url.render_as_string(hide_password=False)
+        reader.dispose()
+        engine = create_engine(resolved)
+
+        def show(table: str, n: int) -> None:
+            print(f"  {table}: {n:,} deleted so far", file=sys.stderr, flush=True)
+
+        res = prune(engine, cutoff, scores=args.with_scores, dry_run=args.dry_run, vacuum=args.vacuum, now=now,
+                    progress=None if args.dry_run else show)
+        engine.dispose()
+    except (ValueError, DatabaseMissing, SchemaOutOfDate, SQLAlchemyError) as exc:
+        if isinstance(exc, OperationalError):
+            why = f"{exc.orig} (a VACUUM needs kbot stopped; otherwise retry)"
+        elif isinstance(exc, SQLAlchemyError):
+            why = f"cannot use database {url}: {exc}"
+        else:
+            why = str(exc)
+        print(f"kbot db prune: {why}", file=sys.stderr)
+        return 2 if isinstance(exc, ValueError) else 1
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(res.cutoff))
+    verb = "would delete" if res.dry_run else "deleted"
+    print(f"rows before {when}: {verb} {res.total:,}" + (" (then VACUUM)" if res.vacuumed else ""))
+    for table, n in res.rows.items():
+        print(f"  {table:16} {n:>12,}")
+    return 0
