@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "the simulated venue a `kbot sim` serves there)")
     parser.add_argument("--mode", choices=("shadow",), help="shadow (default): hypothetical positions, no orders sent")
     parser.add_argument("--minutes", type=float, help="wall-clock minutes before a clean stop (default: run until interrupted)")
-    parser.add_argument("--speed", type=float, help="simulated venue only: how many times faster than real time (default 20)")
+    parser.add_argument("--speed", type=float, help="simulated venue only: how many times faster than real time (default 15)")
     parser.add_argument("--seed", type=int, help="simulated venue only: random seed of the simulated world")
 
 

@@ -30,7 +30,7 @@ def test_config_show_merges_sources_and_redacts_secrets(tmp_path):
     assert data["health"]["webhook_url"] == "<redacted>"
     assert data["gates"]["min_ev"] == 0.04  # environment beats .env and the file
     assert data["sizing"]["kelly_fraction"] == 0.1  # .env fills what the environment lacks
-    assert data["venue"] == "sim" and data["sim"]["speed"] == 20.0
+    assert data["venue"] == "sim" and data["sim"]["speed"] == 15.0
     j = json.loads(kbot(tmp_path, "config", "show", "--format", "json", "--venue", "demo").stdout)
     assert j["venue"] == "demo" and j["kalshi"]["venue"] == "demo"
 
