@@ -123,12 +123,10 @@ async def run_ledger(
     pf = state.portfolio(clock.now())
     state.pending.append(("portfolio", pf))
     await _deliver(state, out, portfolio_out, stats)
-    wait = publish_every_s / clock.speed
     while True:
         batch: list[Any] = []
-        with trio.move_on_after(wait):
+        with trio.move_on_after(publish_every_s / clock.speed):
             batch = await inbox.receive_batch()
-        wait = publish_every_s / clock.speed
         now = clock.now()
         if batch:
             stats.msgs_in += len(batch)

@@ -21,7 +21,6 @@ recompute that read it (or newer data of the same market/source) from the databa
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import math
 import sqlite3
@@ -32,8 +31,8 @@ from pathlib import Path
 
 import trio
 
-from bench.suite import Row, run_alone
-from bench.tree import SIGMA, SOURCES, Workload, make_markets, mailbox_report, running_tree, wait_for_pricers
+from bench.suite import Row, main_alone
+from bench.tree import SIGMA, SOURCES, Workload, make_markets, mailbox_report, running_tree, open_markets
 from kbot.clock import WallClock
 from kbot.fees import trade_fee
 from kbot.latency import LatencyMeter
@@ -76,9 +75,7 @@ async def tree_run(seconds: float, warmup_s: float = 3.0) -> dict:
     markets = make_markets(N_MARKETS, clock.now())
     async with running_tree(clock) as rt:
         t = rt.tree
-        for m in markets:
-            await t.router.send(m)
-        await wait_for_pricers(t, N_MARKETS)
+        await open_markets(t, markets)
         wl = Workload(markets, clock, seed=11)
         await inject(wl, warmup_s, t.router.send, t.router.send)
         t.latency_run.reset()
@@ -241,12 +238,8 @@ def rows(quick: bool, seconds: float | None = None) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.latency", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a short run")
-    ap.add_argument("--seconds", type=float, help="measurement length (default 60, quick 12)")
-    args = ap.parse_args(argv)
-    run_alone("latency", lambda q: rows(q, args.seconds), args.quick)
-    return 0
+    return main_alone("latency", __doc__ or "", rows, argv, quick_help="a short run",
+                      option=("--seconds", float, "measurement length (default 60, quick 12)"))
 
 
 if __name__ == "__main__":

@@ -58,7 +58,7 @@ async def _tree_child(events: int, soak_minutes: float, rate: float) -> dict[str
     import trio
 
     from bench.saturation import BURST, FastStream
-    from bench.tree import Workload, make_markets, running_tree, wait_for_pricers
+    from bench.tree import Workload, make_markets, running_tree, open_markets
     from kbot.clock import WallClock
 
     clock = WallClock()
@@ -66,9 +66,7 @@ async def _tree_child(events: int, soak_minutes: float, rate: float) -> dict[str
     out: dict[str, Any] = {}
     async with running_tree(clock) as rt:
         t = rt.tree
-        for m in markets:
-            await t.router.send(m)
-        await wait_for_pricers(t, N_MARKETS, timeout_s=300.0)
+        await open_markets(t, markets, timeout_s=300.0)
         await trio.sleep(2.0)
         gc.collect()
         out["start_mb"] = rss_mb()

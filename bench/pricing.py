@@ -42,7 +42,7 @@ from scipy.stats import norm
 
 from actors.decision import DecisionCore, decision_inbox_key, run_decision
 from actors.pricer import PricerCore, pricer_inbox_key, run_pricer
-from bench.suite import Row, run_alone
+from bench.suite import Row, percentile, run_alone
 from kbot.clock import WallClock
 from kbot.messages import Decision, IndexUpdate, MarketInfo, PortfolioState, Quote
 from kbot.model import YEAR_S, prob_between, prob_yes, prob_yes_ladder
@@ -66,11 +66,6 @@ def _per_call_us(fn, repeat: int) -> float:
             fn()
         best = min(best, (time.perf_counter() - t0) / repeat)
     return best * 1e6
-
-
-def _pct(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
 # ----------------------------------------------------------------------------- 1. ladders
@@ -214,8 +209,8 @@ def bench_compute(quick: bool) -> list[tuple[str, float, float, float]]:
             dec.step(e, now)
         naive.append((time.perf_counter_ns() - t0) / 1000)
     return [
-        ("baseline: re-price + re-decide all 200 markets", statistics.median(naive), _pct(naive, 0.99), max(naive)),
-        ("per-market core: quote -> edge -> decision", statistics.median(lat), _pct(lat, 0.99), max(lat)),
+        ("baseline: re-price + re-decide all 200 markets", statistics.median(naive), percentile(naive, 0.99), max(naive)),
+        ("per-market core: quote -> edge -> decision", statistics.median(lat), percentile(lat, 0.99), max(lat)),
     ]
 
 
@@ -312,7 +307,7 @@ def bench_actors(quick: bool, quote_rate: float = 200.0) -> tuple[list[tuple[str
 def _summary(xs: list[float]) -> tuple[float, float, float]:
     if not xs:
         return math.nan, math.nan, math.nan
-    return statistics.median(xs), _pct(xs, 0.99), max(xs)
+    return statistics.median(xs), percentile(xs, 0.99), max(xs)
 
 
 def rows(quick: bool) -> list[Row]:

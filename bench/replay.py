@@ -26,7 +26,6 @@ calls a backtest below 40,000 data points/s slow).
 
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 import time
@@ -36,7 +35,7 @@ from typing import Any
 import trio
 import trio.testing
 
-from bench.suite import Row, run_alone
+from bench.suite import Row, main_alone
 from bench.tree import running_tree
 from kbot.actorkit import BadInputLog
 from kbot.clock import ScaledClock
@@ -215,12 +214,8 @@ def rows(quick: bool, sim_minutes: float | None = None) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a short session (4 simulated minutes)")
-    ap.add_argument("--sim-minutes", type=float, help="length of the recorded session (default 30, quick 4)")
-    args = ap.parse_args(argv)
-    run_alone("replay", lambda q: rows(q, args.sim_minutes), args.quick)
-    return 0
+    return main_alone("replay", __doc__ or "", rows, argv, quick_help="a short session (4 simulated minutes)",
+                      option=("--sim-minutes", float, "length of the recorded session (default 30, quick 4)"))
 
 
 if __name__ == "__main__":

@@ -22,15 +22,14 @@ Target: >= 50,000 messages/s.
 
 from __future__ import annotations
 
-import argparse
 import random
 import time
 from typing import Any
 
 import trio
 
-from bench.suite import Row, run_alone
-from bench.tree import SOURCES, Workload, mailbox_report, make_markets, running_tree, wait_for_pricers
+from bench.suite import Row, main_alone
+from bench.tree import SOURCES, Workload, mailbox_report, make_markets, running_tree, open_markets
 from kbot.clock import WallClock
 from kbot.messages import Quote, SpotTick
 
@@ -76,9 +75,7 @@ async def tree_run(seconds: float) -> dict[str, Any]:
     markets = make_markets(N_MARKETS, clock.now())
     async with running_tree(clock) as rt:
         t = rt.tree
-        for m in markets:
-            await t.router.send(m)
-        await wait_for_pricers(t, N_MARKETS)
+        await open_markets(t, markets)
         stream = FastStream(Workload(markets, clock, seed=21))
         send = t.router.send
         sent = 0
@@ -174,12 +171,8 @@ def rows(quick: bool, seconds: float | None = None) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.saturation", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="a short run")
-    ap.add_argument("--seconds", type=float, help="run length (default 60, quick 12)")
-    args = ap.parse_args(argv)
-    run_alone("saturation", lambda q: rows(q, args.seconds), args.quick)
-    return 0
+    return main_alone("saturation", __doc__ or "", rows, argv, quick_help="a short run",
+                      option=("--seconds", float, "run length (default 60, quick 12)"))
 
 
 if __name__ == "__main__":

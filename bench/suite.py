@@ -212,6 +212,29 @@ def run_alone(name: str, rows_fn: Callable[[bool], list[Row]], quick: bool) -> l
     return rows
 
 
+def main_alone(
+    name: str,
+    doc: str,
+    rows_fn: Callable[[bool, Any], list[Row]],
+    argv: list[str] | None,
+    *,
+    quick_help: str,
+    option: tuple[str, type, str] | None = None,
+) -> int:
+    """``python -m bench.<name> [--quick] [--<option> N]`` for a benchmark whose only knob is
+    one size (``rows_fn(quick, value)``; value None: the benchmark's default)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc.strip().splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    if option is not None:
+        ap.add_argument(option[0], type=option[1], help=option[2], dest="value", metavar="N")
+    args = ap.parse_args(argv)
+    value = getattr(args, "value", None)
+    run_alone(name, lambda q: rows_fn(q, value), args.quick)
+    return 0
+
+
 def percentile(xs: list[float], q: float) -> float:
     """Nearest-rank percentile (``q`` in [0, 1]) of an unsorted list; NaN when empty."""
     if not xs:

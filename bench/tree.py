@@ -141,9 +141,12 @@ def warm_vol_state(cfg: AppConfig, now: float, sigma: float = SIGMA, seed: int =
     JsonFileStateStore(cfg.state_dir).save("vol", vol.to_state())
 
 
-async def wait_for_pricers(tree: Tree, n: int, timeout_s: float = 60.0) -> None:
+async def open_markets(tree: Tree, markets: Sequence[MarketInfo], timeout_s: float = 60.0) -> None:
+    """Announce ``markets`` at the feed boundary and wait until each has its pricer."""
+    for m in markets:
+        await tree.router.send(m)
     with trio.fail_after(timeout_s):
-        while len(tree.pricers.children()) < n:
+        while len(tree.pricers.children()) < len(markets):
             await trio.sleep(0.01)
 
 

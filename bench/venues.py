@@ -9,7 +9,6 @@ real KXBTC15M delta stream of one recorded session is replayed too.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import random
@@ -17,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.suite import Row, run_alone
+from bench.suite import Row, main_alone
 from kbot.actorkit import BadInputLog
 from kbot.venues.config import KalshiWsConfig
 from kbot.venues.kalshi.ws_session import KalshiWsSession
@@ -146,12 +145,8 @@ def rows(quick: bool, frames_n: int | None = None) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.venues", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="fewer frames (20,000)")
-    ap.add_argument("--frames", type=int, default=None)
-    args = ap.parse_args(argv)
-    run_alone("venues", lambda q: rows(q, args.frames), args.quick)
-    return 0
+    return main_alone("venues", __doc__ or "", rows, argv, quick_help="fewer frames (20,000)",
+                      option=("--frames", int, "frames per parser (default 100,000, quick 20,000)"))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ Then commit latency with ``synchronous=NORMAL`` vs ``FULL`` (WAL mode) for a sma
 
 from __future__ import annotations
 
-import argparse
 import gc
 import sqlite3
 import statistics
@@ -38,7 +37,7 @@ from pathlib import Path
 import trio
 
 from actors.recorder import Recorder
-from bench.suite import Row, run_alone
+from bench.suite import Row, main_alone
 from kbot.messages import Edge, Fill, LedgerEntry
 from storage.config import StorageConfig
 from storage.db import open_database
@@ -228,12 +227,8 @@ def rows(quick: bool, n: int | None = None) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.writer", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="short run (20k rows, fewer commits)")
-    p.add_argument("--rows", type=int, help="rows per throughput measurement (default 200000, quick 20000)")
-    args = p.parse_args(argv)
-    run_alone("writer", lambda q: rows(q, args.rows), args.quick)
-    return 0
+    return main_alone("writer", __doc__.split("\n\n")[0] or "", rows, argv, quick_help="short run (20k rows, fewer commits)",
+                      option=("--rows", int, "rows per throughput measurement (default 200000, quick 20000)"))
 
 
 if __name__ == "__main__":

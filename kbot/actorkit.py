@@ -121,10 +121,7 @@ class Tee:
 
     async def send(self, msg: Any) -> None:
         for t in self.targets:
-            try:
-                t.send_nowait(msg)
-            except trio.WouldBlock:
-                await t.send(msg)
+            await deliver(t, msg)
 
     def send_nowait(self, msg: Any) -> None:
         for t in self.targets:

@@ -67,7 +67,7 @@ from actors.scorer import run_scorer
 from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
-from kbot.actorkit import ActorStats, BadInputLog, StatsRegistry, Tee
+from kbot.actorkit import ActorStats, BadInputLog, StatsRegistry, Tee, deliver
 from kbot.alerts import AlertSink
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
@@ -139,10 +139,7 @@ class _Recording:
         self.box = recorder.inbox
 
     async def record(self, msg: Any) -> None:
-        try:
-            self.box.send_nowait(msg)
-        except trio.WouldBlock:
-            await self.box.send(msg)  # backpressure: the record is lossless
+        await deliver(self.box, msg)  # backpressure when full: the record is lossless
 
 
 class FeedRouter(_Recording):
@@ -712,10 +709,7 @@ async def final_drain(tree: Tree) -> None:
     while state.pending:
         where, msg = state.pending.popleft()
         if where == "out":
-            try:
-                rec.send_nowait(msg)
-            except trio.WouldBlock:
-                await rec.send(msg)
+            await deliver(rec, msg)
 
 
 def _sim_base(rest_url: str) -> str:

@@ -223,7 +223,6 @@ class LatestMailbox(_Base[T]):
         self.send_nowait(item)
         await cancel_shielded_checkpoint()
 
-
     def _take(self, n: int) -> list[T]:
         items = self._items
         if n >= len(items):

@@ -63,3 +63,14 @@ def test_every_benchmark_runs_alone_and_in_the_suite():
     assert out.returncode == 0 and all(n in out.stdout for n in BENCHMARKS)
     bad = subprocess.run([sys.executable, "-m", "bench", "nosuch"], cwd=ROOT, capture_output=True, text=True)
     assert bad.returncode == 2 and "unknown benchmark" in bad.stderr
+
+
+def test_main_alone_passes_quick_and_the_size_option(monkeypatch):
+    import bench.suite as suite
+
+    seen = []
+    monkeypatch.setattr(suite, "run_alone", lambda name, fn, quick: seen.append((name, quick, fn(quick))))
+    rows_fn = lambda quick, value: [("rows", quick, value)]  # noqa: E731
+    assert suite.main_alone("x", "doc", rows_fn, ["--quick", "--n", "3"], quick_help="h", option=("--n", int, "n")) == 0
+    assert suite.main_alone("x", "doc", rows_fn, [], quick_help="h", option=("--n", int, "n")) == 0
+    assert seen == [("x", True, [("rows", True, 3)]), ("x", False, [("rows", False, None)])]
