@@ -258,7 +258,7 @@ async def run_decision(
                     continue
             await out.send(d)
             stats.msgs_out += 1
-            if how == "take" or how == "new" and is_unusual_pass(d, core.gates.min_ev):
+            if how == "take" or (how == "new" and is_unusual_pass(d, core.gates.min_ev)):
                 tape.info(tape_line(d))
         stats.state = f"kill: {book.kill_reason()}" if book.kill_reason() else "ok"
 

@@ -127,7 +127,7 @@ class RestFeed:
 
     async def discover(self, *, full: bool, quotes: bool) -> list[ParsedMarket]:
         now = self.clock.now()
-        usable, skipped, pending = await discovery.open_markets(
+        usable, _skipped, pending = await discovery.open_markets(
             self.client, self.cfg.series, now, reread_max=self.cfg.reread_max,
             series_info=self.series, events=self.events, skip_log=self.skip_log,
         )

@@ -118,7 +118,7 @@ async def run_markets(
         if now >= next_tick:
             actions.extend(registry.tick(now))
             next_tick = now + tick_s
-        for i, action in enumerate(actions):
+        for action in actions:
             try:
                 await _execute(action, pool, ws_control, watch_commands, stats)
             except Exception:

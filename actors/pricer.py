@@ -49,10 +49,9 @@ from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
 from kbot.model.config import PricerConfig
-from kbot.model.pricing import EdgeThrottle, positive_side, best_ev_at, horizon_end, price_market, quote_age_limit
+from kbot.model.pricing import EdgeThrottle, best_ev_at, horizon_end, positive_side, price_market, quote_age_limit
 from kbot.model.prob import prob_yes
 from kbot.model.settlement import WindowObserver
-
 
 _GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float rounding)
 

@@ -37,12 +37,12 @@ import attrs
 import trio
 from loguru import logger
 from sqlalchemy.engine import Engine
-from supervision import Mailbox, SupervisionEvent
 
 from kbot.actorkit import ActorStats
 from kbot.clock import Clock
 from storage.config import StorageConfig
 from storage.writer import BatchWriter, DatabaseBusy, WriteResult
+from supervision import Mailbox, SupervisionEvent
 
 
 @attrs.define(eq=False, slots=True)

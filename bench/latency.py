@@ -32,7 +32,7 @@ from pathlib import Path
 import trio
 
 from bench.suite import Row, main_alone
-from bench.tree import SIGMA, SOURCES, Workload, make_markets, mailbox_report, running_tree, open_markets
+from bench.tree import SIGMA, SOURCES, Workload, mailbox_report, make_markets, open_markets, running_tree
 from kbot.clock import WallClock
 from kbot.fees import trade_fee
 from kbot.latency import LatencyMeter
@@ -43,7 +43,7 @@ SPOT_RATE = 20.0  # per source
 QUOTE_RATE = 1_000.0
 
 
-async def inject(wl: Workload, seconds: float, send_quote, send_tick) -> int:  # noqa: ANN001
+async def inject(wl: Workload, seconds: float, send_quote, send_tick) -> int:
     """Send the stream for ``seconds`` at the planned rates (each message created when due)."""
     n = 0
     t0 = time.perf_counter()
@@ -118,11 +118,11 @@ class Polling:
         self.recomputes: list[tuple[float, float, float]] = []  # (last poll read, last tick write read, done)
         self.decisions = 0
 
-    async def send_quote(self, q) -> None:  # noqa: ANN001
+    async def send_quote(self, q) -> None:
         self.venue[q.ticker] = q
         self.quote_monos.append(q.mono)
 
-    async def send_tick(self, t) -> None:  # noqa: ANN001
+    async def send_tick(self, t) -> None:
         self.ticks.append((t.source, t.ts, t.price))
         self.tick_monos.append(t.mono)
 

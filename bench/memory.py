@@ -58,7 +58,7 @@ async def _tree_child(events: int, soak_minutes: float, rate: float) -> dict[str
     import trio
 
     from bench.saturation import BURST, FastStream
-    from bench.tree import Workload, make_markets, running_tree, open_markets
+    from bench.tree import Workload, make_markets, open_markets, running_tree
     from kbot.clock import WallClock
 
     clock = WallClock()

@@ -29,7 +29,7 @@ from typing import Any
 import trio
 
 from bench.suite import Row, main_alone
-from bench.tree import SOURCES, Workload, mailbox_report, make_markets, running_tree, open_markets
+from bench.tree import SOURCES, Workload, mailbox_report, make_markets, open_markets, running_tree
 from kbot.clock import WallClock
 from kbot.messages import Quote, SpotTick
 

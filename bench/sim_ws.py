@@ -55,7 +55,7 @@ MSG = json.dumps(
 
 # ---------------------------------------------------------------------------- servers (subprocess)
 async def _serve_bare(port: int) -> None:
-    async def handler(request):  # noqa: ANN001
+    async def handler(request):
         ws = await request.accept()
         try:
             while True:
@@ -74,7 +74,7 @@ async def _serve_asgi(port: int) -> None:
     from starlette.applications import Starlette
     from starlette.routing import WebSocketRoute
 
-    async def push(ws) -> None:  # noqa: ANN001
+    async def push(ws) -> None:
         await ws.accept()
         while True:
             await ws.send_text(MSG)

@@ -141,7 +141,7 @@ def table(rows: Iterable[Row]) -> str:
         body.append((r.bench, r.what, r.workload, fmt(r.kbot, r.unit), fmt(r.baseline, r.unit) if r.baseline is not None
                      else "-", fmt_ratio(r.ratio), tgt))
     widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) if i < 6 else c  # noqa: E731
+    line = lambda cells: "  ".join(c.ljust(w) if i < 3 else c.rjust(w) if i < 6 else c
                                    for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
     out = [line(head), "  ".join("-" * w for w in widths)]
     out += [line(b) for b in body]

@@ -92,7 +92,7 @@ class BadInputLog:
                 try:
                     sink(BadInput(ts=time.time(), source=self.source, kind=kind,
                                   sample=f"#{n}{' ' + detail if detail else ''}: {text}"))
-                except Exception:  # noqa: BLE001 - the record is best effort; the log line stands
+                except Exception:
                     pass
         return n
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import functools
 import gc
 import json
-import math
 import signal
 import sys
 import time
@@ -67,7 +66,7 @@ from actors.scorer import run_scorer
 from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
-from kbot.actorkit import ActorStats, BadInputLog, StatsRegistry, Tee, deliver
+from kbot.actorkit import BadInputLog, StatsRegistry, Tee, deliver
 from kbot.alerts import AlertSink
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
@@ -75,8 +74,6 @@ from kbot.health import ActorSample, HealthMonitor
 from kbot.latency import LatencyMeter, LatencyTap
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
-from kbot.model.board import PricingBoard
-from kbot.model.pricing import horizon_end
 from kbot.messages import (
     Alert,
     BookSnapshot,
@@ -94,6 +91,8 @@ from kbot.messages import (
     SpotTick,
     Trade,
 )
+from kbot.model.board import PricingBoard
+from kbot.model.pricing import horizon_end
 from kbot.statestore import JsonFileStateStore
 from kbot.venues.config import ENV_REST_URL, ENV_WS_URL, KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials

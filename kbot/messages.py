@@ -29,13 +29,12 @@ Mode = Literal["shadow", "paper", "live"]
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
-frozen = attrs.frozen(slots=True, kw_only=True)
 
 
 # ----------------------------------------------------------------------------- spot
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SpotTick:
     """One BTC-USD observation from an exchange feed (``coinbase``, ``binance``, ``kraken``) or
     from Kalshi's CF Benchmarks stream (``brti``, which also carries its 60 s average)."""
@@ -54,7 +53,7 @@ class SpotTick:
     avg_60s_15min_n: int | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class IndexUpdate:
     """The combined spot index (median of fresh sources) with volatility."""
 
@@ -76,7 +75,7 @@ class IndexUpdate:
 # ----------------------------------------------------------------------------- reference data
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SeriesInfo:
     ticker: str  # series ticker, e.g. KXBTCD
     title: str | None = None
@@ -86,7 +85,7 @@ class SeriesInfo:
     updated_ts: float | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class EventInfo:
     event_ticker: str
     series_ticker: str
@@ -97,7 +96,7 @@ class EventInfo:
     updated_ts: float | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class EventFeeUpdate:
     """An event's fee override changed (WS ``event_fee_update``). ``None`` overrides mean the
     override was cleared: the series' fee type/multiplier apply again."""
@@ -109,7 +108,7 @@ class EventFeeUpdate:
     recv_ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class MarketInfo:
     """A contract's reference data and lifecycle state. Bounds come from ``strike_type``,
     ``floor_strike`` and ``cap_strike`` only, never from the ticker."""
@@ -145,7 +144,7 @@ class MarketInfo:
 Levels = tuple[tuple[Decimal, Decimal], ...]  # ((price, count), ...) best first
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Quote:
     """Top of book for one market, in YES-leg and NO-leg dollars.
 
@@ -175,7 +174,7 @@ class Quote:
     mono: float = 0.0
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class BookSnapshot:
     """Periodic top-N snapshot of a local order book (bids only, per Kalshi), for the record."""
 
@@ -187,7 +186,7 @@ class BookSnapshot:
     recv_ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Trade:
     ts: float
     ticker: str
@@ -198,7 +197,7 @@ class Trade:
     recv_ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class MarketLifecycle:
     """A ``market_lifecycle_v2`` event (or the REST equivalent): created, activated,
     deactivated, close_date_updated, determined, settled, metadata_updated,
@@ -221,7 +220,7 @@ class MarketLifecycle:
     recv_ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class MarketSettled:
     """A market's outcome is known (determined or finalized). Closes positions exactly once."""
 
@@ -233,7 +232,7 @@ class MarketSettled:
     final: bool = False  # True once finalized/settled, False when only determined
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class FeedStatus:
     """A feed's connection state changed (connected, disconnected, stale, resubscribed)."""
 
@@ -246,7 +245,7 @@ class FeedStatus:
 # ----------------------------------------------------------------------------- model & decisions
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Edge:
     """A pricer's view of one market at one moment: the model probability and fee-aware EV
     of buying YES at the YES ask and NO at the NO ask. ``reasons`` lists why it cannot be
@@ -290,7 +289,7 @@ class Edge:
     sigma_reason: str | None = None  # why sigma_source is not "ewma" (from the IndexUpdate)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Decision:
     """TAKE or PASS for one candidate, with every failing reason code and what is needed to
     reproduce it (the edge, the sizing inputs and the risk state it saw)."""
@@ -318,7 +317,7 @@ class Decision:
 # ----------------------------------------------------------------------------- trading
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class OrderEvent:
     """An order's life: ``new``, ``resting``, ``filled``, ``partially_filled``, ``canceled``,
     ``rejected``. Prices are of the side bought (``side``); ``book_side``/``yes_price`` give
@@ -339,7 +338,7 @@ class OrderEvent:
     reason: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Fill:
     fill_id: str
     order_id: str
@@ -355,7 +354,7 @@ class Fill:
     decision_id: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class LedgerEntry:
     """Append-only cash/fee/PnL movement. ``amount`` is signed dollars (cash in > 0)."""
 
@@ -369,7 +368,7 @@ class LedgerEntry:
     note: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Position:
     """State of one position (per run, mode and ticker)."""
 
@@ -390,7 +389,7 @@ class Position:
     result: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PortfolioState:
     """The ledger's view for risk and sizing, published on every change: cash balance,
     open exposure (cost of open positions) in total and per ticker, today's (UTC) realized
@@ -408,7 +407,7 @@ class PortfolioState:
     open_positions: int = 0
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class VenueBalance:
     """The venue's view of the account's cash (REST ``/portfolio/balance``), dollars."""
 
@@ -418,7 +417,7 @@ class VenueBalance:
     by_exchange_index: tuple[tuple[int, Decimal], ...] = ()  # per shard balances
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class VenuePosition:
     """The venue's view of one market position (REST ``/portfolio/positions`` or WS
     ``market_position``): ``position`` is signed, + YES contracts, - NO contracts."""
@@ -433,7 +432,7 @@ class VenuePosition:
     source: str = "rest"  # rest | ws
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class VenueSettlement:
     """A settlement of the account's position in one market (REST ``/portfolio/settlements``)."""
 
@@ -453,7 +452,7 @@ class VenueSettlement:
 # ----------------------------------------------------------------------------- evaluation & ops
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Score:
     edge_id: int
     ts: float  # edge snapshot time
@@ -471,7 +470,7 @@ class Score:
     pnl_no: float | None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class HealthSnapshot:
     ts: float
     actor: str
@@ -485,7 +484,7 @@ class HealthSnapshot:
     state: str | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Alert:
     ts: float
     kind: str  # spot_gap | quote_gap | error_spike | restart_storm | kill_switch | ...
@@ -494,7 +493,7 @@ class Alert:
     message: str
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class BadInput:
     """A wire message that could not be used: counted and logged once per kind by the feed."""
 

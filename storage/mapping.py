@@ -19,7 +19,6 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
-from supervision import SupervisionEvent
 
 from kbot.messages import (
     Alert,
@@ -52,6 +51,7 @@ from kbot.messages import (
 )
 from storage import schema
 from storage.types import join_codes
+from supervision import SupervisionEvent
 
 Row = tuple[Any, ...]
 Money = Callable[[Any], Any]

@@ -39,11 +39,8 @@ from storage.schema import (
     runs,
     scores,
     settlements,
-    spot_ticks,
     supervision_events,
 )
-
-frozen = attrs.frozen(slots=True, kw_only=True)
 
 OPEN_MARKET_STATUSES = ("active", "open")
 OUTCOMES = {"yes": 1, "no": 0}
@@ -57,7 +54,7 @@ def utc_midnight(now: float) -> float:
 # ----------------------------------------------------------------------------- runs
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class RunInfo:
     run_id: str
     started_ts: float
@@ -99,7 +96,7 @@ def latest_run(
 # ----------------------------------------------------------------------------- scorer
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class UnscoredEdge:
     edge_id: int
     run_id: str
@@ -184,7 +181,7 @@ def ledger_balance(conn: sa.Connection, *, run_id: str, mode: str) -> Decimal:
 # ----------------------------------------------------------------------------- decision dedup
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class RecentDecision:
     decision_id: str
     run_id: str
@@ -253,7 +250,7 @@ def latest_health(conn: sa.Connection, *, run_id: str) -> list[HealthSnapshot]:
     return [HealthSnapshot(**r._asdict()) for r in conn.execute(q)]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SupervisionRow:
     ts: float
     supervisor: str
@@ -273,7 +270,7 @@ def last_supervision_events(conn: sa.Connection, *, run_id: str | None = None, l
     return [SupervisionRow(**r._asdict()) for r in conn.execute(q.order_by(s.c.ts.desc(), s.c.id.desc()).limit(limit))]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class FeedAge:
     feed: str  # spot:<source>, quotes:<source> or a feed name from FeedStatus
     last_ts: float | None
@@ -324,7 +321,7 @@ def feed_ages(conn: sa.Connection, *, now: float, window_s: float = 3600.0, run_
     return sorted(out.values(), key=lambda f: f.feed)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class OpenMarket:
     ticker: str
     series_ticker: str
@@ -346,7 +343,7 @@ def open_markets(conn: sa.Connection, *, now: float) -> list[OpenMarket]:
     return [OpenMarket(**r._asdict()) for r in conn.execute(q)]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class DayPnl:
     realized: Decimal  # ledger entries of kind realized_pnl since 00:00 UTC
     unrealized: Decimal  # sum of open positions' unrealized PnL at their last mark
@@ -376,7 +373,7 @@ def todays_pnl(conn: sa.Connection, *, now: float, run_id: str, mode: str) -> Da
     return DayPnl(realized=realized, unrealized=unrealized, fees=fees)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class AlertRow:
     ts: float
     kind: str
@@ -392,7 +389,7 @@ def last_alerts(conn: sa.Connection, *, run_id: str | None = None, limit: int = 
     return [AlertRow(**r._asdict()) for r in conn.execute(q.order_by(alerts.c.ts.desc(), alerts.c.id.desc()).limit(limit))]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PortfolioRow:
     """A recorded ``PortfolioState`` (the ledger's view), as stored."""
 
@@ -427,7 +424,7 @@ def last_activity_ts(conn: sa.Connection, *, run_id: str) -> float | None:
     return max(seen) if seen else None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class StatusSnapshot:
     now: float
     run: RunInfo | None

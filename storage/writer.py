@@ -48,7 +48,6 @@ from storage.db import IMMEDIATE
 from storage.mapping import ROUTES, TABLE_ORDER, TABLES, MapContext, Row, columns_of
 from storage.types import money_binder
 
-
 SQLITE_MIN_MAX_VARIABLES = 999  # SQLITE_MAX_VARIABLE_NUMBER before SQLite 3.32
 
 
@@ -257,7 +256,7 @@ class BatchWriter:
                             rows.extend((r.table, x) for x in out)
                         elif out is not None:
                             rows.append((r.table, out))
-            except Exception as exc:  # noqa: BLE001 - bad input is counted, never fatal
+            except Exception as exc:
                 self._reject(rec, f"unmappable:{type(rec).__name__}", f"{type(exc).__name__}: {exc}")
                 res.rejected += 1
                 continue

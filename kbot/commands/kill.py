@@ -30,7 +30,7 @@ def main(args: argparse.Namespace) -> int:
     path = cfg.risk.kill_file
     try:
         who = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name is not a reason to refuse a kill
+    except Exception:
         who = None
     if args.status:
         reason = read_kill(path)

@@ -19,7 +19,7 @@ import csv
 import io
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -89,8 +89,8 @@ def _kalshi_config(args: argparse.Namespace) -> tuple[Any, dict[str, str]]:
 
     import attrs
 
-    from kbot.confload import ConfigError, environment_with_dotenv
     from kbot.config import load_config
+    from kbot.confload import ConfigError, environment_with_dotenv
 
     path = args.config
     if path is None and Path("kbot.toml").is_file():
@@ -170,7 +170,7 @@ def _price(d: Decimal | None) -> str:
 
 
 def _utc(ts: float | None) -> str:
-    return "" if ts is None else datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return "" if ts is None else datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _row(pm: Any) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-rate-limits", action="store_true", help="disable Kalshi-style token-bucket rate limits")
 
 
-def _config(args: argparse.Namespace):  # noqa: ANN202 - SimConfig, imported lazily
+def _config(args: argparse.Namespace):
     from kbot.sim.config import SimConfig
 
     if len(args.key_id) != len(args.public_key):
@@ -50,7 +50,7 @@ def _config(args: argparse.Namespace):  # noqa: ANN202 - SimConfig, imported laz
     )
 
 
-def _banner(ep) -> str:  # noqa: ANN001 - SimEndpoints
+def _banner(ep) -> str:
     lines = [
         "kbot simulated venue (Kalshi Trade API v2 + spot feeds)",
         f"  REST         {ep.rest_url}",
@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         trio.run(serve)
-    except BaseException as exc:  # noqa: BLE001 - unwrap Trio's exception groups into one message
+    except BaseException as exc:
         leaf = _leaf(exc)
         if isinstance(leaf, KeyboardInterrupt):
             print("kbot sim: stopped", file=sys.stderr)

@@ -22,8 +22,6 @@ import attrs
 
 from kbot.fees import FeeRounding
 
-frozen = attrs.frozen(slots=True, kw_only=True)
-
 
 def _dec(x: Any) -> Decimal:
     """TOML -> Decimal: strings and ints exactly; floats through their shortest repr."""
@@ -64,7 +62,7 @@ def _strs(x: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in x)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class IndexConfig:
     """Spot index: median of fresh exchange sources, Kalshi's BRTI preferred when fresh."""
 
@@ -93,7 +91,7 @@ class IndexConfig:
     avg_min_coverage: float = attrs.field(default=0.9, validator=_fraction)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class VolConfig:
     """EWMA volatility on a regular time grid, annualized with a 365.25-day year."""
 
@@ -131,7 +129,7 @@ class VolConfig:
             raise ValueError("VolConfig.rv_horizons_s must be two positive horizons (short, long)")
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PricerConfig:
     """Per-market pricer: when an input is too old to trade on, materiality, snapshot cadence."""
 
@@ -170,7 +168,7 @@ class PricerConfig:
     model_version: str = "gbm-avg60-v1"
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class GateConfig:
     """Decision gates (every failing gate is reported, not only the first)."""
 
@@ -218,7 +216,7 @@ class GateConfig:
             raise ValueError("GateConfig.min_time_to_close_s must be below max_time_to_close_s")
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SizingConfig:
     """Fractional Kelly for a binary contract with the fee folded into the price, then caps."""
 
@@ -234,7 +232,7 @@ class SizingConfig:
     balance_reserve: Decimal = attrs.field(default=Decimal(0), converter=_dec, validator=_non_negative)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class RiskConfig:
     """Risk limits and the kill switch."""
 

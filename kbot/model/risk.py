@@ -28,7 +28,6 @@ when the state file is lost. Pure: every method takes ``now``.
 from __future__ import annotations
 
 import functools
-
 import math
 from collections import deque
 from collections.abc import Iterable

@@ -77,7 +77,7 @@ class StrikeSpec:
 
 
 def to_et(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).astimezone(ET)
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).astimezone(ET)
 
 
 def _date_code(d: dt.datetime) -> str:

@@ -40,7 +40,6 @@ from kbot.sim.book import (
 from kbot.sim.errors import KalshiError
 from kbot.sim.events import BookDelta, Match, OrderUpdate
 
-
 OrderRejected = KalshiError  # what the engine and the exchange raise for a refused order
 
 

@@ -13,10 +13,8 @@ import attrs
 
 from kbot.sim.book import Order
 
-frozen = attrs.frozen(slots=True, kw_only=True)
 
-
-@frozen
+@attrs.frozen(kw_only=True)
 class BookDelta:
     """The aggregated size at one YES-leg price level of one book side changed by ``delta`` (c2)."""
 
@@ -28,7 +26,7 @@ class BookDelta:
     order: Order | None = None  # the order that caused it (owner attribution)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Match:
     """One execution between a taker and a resting maker, at the maker's price."""
 
@@ -41,7 +39,7 @@ class Match:
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class OrderUpdate:
     """An order was created, changed size, filled or ended (``user_orders``)."""
 
@@ -50,7 +48,7 @@ class OrderUpdate:
     reason: str | None = None  # Kalshi last_update_reason (Trade, SelfTradeCancel, ...)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TradeEvent:
     ticker: str
     trade_id: str
@@ -60,7 +58,7 @@ class TradeEvent:
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class FillEvent:
     """One side of a match as its owner sees it (``fill`` channel / ``GET /portfolio/fills``)."""
 
@@ -79,20 +77,20 @@ class FillEvent:
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class PositionEvent:
     user_id: str
     ticker: str
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class TickerEvent:
     ticker: str
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class LifecycleEvent:
     """``market_lifecycle_v2``: ``event_type`` and the wire ``msg`` fields (already formatted)."""
 
@@ -102,7 +100,7 @@ class LifecycleEvent:
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class EventCreated:
     """``event_lifecycle`` on the ``market_lifecycle_v2`` channel."""
 
@@ -111,7 +109,7 @@ class EventCreated:
     ts: float
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class IndexTick:
     """One BRTI-like index value at whole second ``second`` (and its Kalshi averages)."""
 

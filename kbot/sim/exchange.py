@@ -28,8 +28,8 @@ from kbot.fees import maker_fees_apply, trade_fee
 from kbot.sim import calendar as cal
 from kbot.sim.accounts import Account, SettlementRecord, u6_to_decimal
 from kbot.sim.agents import MakerParams, MarketMaker, TakerParams, Takers
-from kbot.sim.brti import index_tick
 from kbot.sim.book import ASK, BID, FOK, GTC, IOC, RESTING, STP_TYPES, TIME_IN_FORCE, Order
+from kbot.sim.brti import index_tick
 from kbot.sim.config import SimConfig
 from kbot.sim.engine import MatchingEngine, OrderRejected
 from kbot.sim.events import FillEvent, IndexTick, Match, PositionEvent, TickerEvent, TradeEvent
@@ -398,7 +398,7 @@ class Exchange:
             raise _reject(400, "invalid_order", "order is not resting")
         new_remaining = order.remaining - reduce_by if reduce_by is not None else reduce_to
         assert new_remaining is not None
-        if reduce_by is not None and reduce_by <= 0 or new_remaining >= order.remaining:
+        if (reduce_by is not None and reduce_by <= 0) or new_remaining >= order.remaining:
             raise _reject(400, "invalid_parameters", "decrease must reduce the remaining count")
         new_remaining = max(0, new_remaining)
         out: list = []

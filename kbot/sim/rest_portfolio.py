@@ -129,11 +129,11 @@ def positions(venue: SimVenue, q: Query, user: str) -> dict[str, Any]:
     acct = venue.exchange.account(user)
     selected = []
     for p in sorted(acct.positions.values(), key=lambda p: p.ticker):
-        if ticker and p.ticker != ticker or event_ticker and p.event_ticker != event_ticker:
+        if (ticker and p.ticker != ticker) or (event_ticker and p.event_ticker != event_ticker):
             continue
         if shard is not None and p.exchange_index != shard:
             continue
-        if settled == "unsettled" and p.settled or settled == "settled" and not p.settled:
+        if (settled == "unsettled" and p.settled) or (settled == "settled" and not p.settled):
             continue
         if filters and not (("position" in filters and p.position != 0) or ("total_traded" in filters and p.total_traded_u6 != 0)):
             continue
@@ -158,13 +158,13 @@ def orders(venue: SimVenue, q: Query, user: str) -> dict[str, Any]:
     ex = venue.exchange
     selected = []
     for o in reversed(ex.user_orders(user)):
-        if status and o.status != status or ticker and o.ticker != ticker:
+        if (status and o.status != status) or (ticker and o.ticker != ticker):
             continue
         if events and ex.markets.get(o.ticker) is not None and ex.markets[o.ticker].event_ticker not in events:
             continue
         if shard is not None and o.exchange_index != shard:
             continue
-        if lo is not None and o.created_ts < lo or hi is not None and o.created_ts > hi:
+        if (lo is not None and o.created_ts < lo) or (hi is not None and o.created_ts > hi):
             continue
         selected.append(o)
     chunk, cursor = page(selected, q.str("cursor"), limit)

@@ -125,13 +125,13 @@ class SpotModel:
 
 # ---------------------------------------------------------------------------- formats
 def rfc3339_ns(ts: float) -> str:
-    d = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
     ns = int(round((ts - math.floor(ts)) * 1e9)) % 1_000_000_000
     return d.strftime("%Y-%m-%dT%H:%M:%S") + f".{ns:09d}Z"
 
 
 def rfc3339_us(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _s(x: float, dp: int = 2) -> str:
@@ -177,7 +177,7 @@ def coinbase_trade(q: SpotQuote, product: str = "BTC-USD") -> dict[str, Any]:
 
 
 def coinbase_heartbeat(ts: float, counter: int, uptime_s: float) -> dict[str, Any]:
-    d = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
     ns = int((ts - math.floor(ts)) * 1e9)
     current = d.strftime("%Y-%m-%d %H:%M:%S") + f".{ns:09d} +0000 UTC m=+{uptime_s:.9f}"
     return {"current_time": current, "heartbeat_counter": counter}

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
+import trio.lowlevel
 from cryptography.hazmat.primitives.asymmetric import rsa
 from loguru import logger
 
@@ -127,4 +128,4 @@ class SimVenue:
                     log.warning("simulated venue is {:.0f} sim seconds behind its clock (speed {}x too high for this machine?)", self.lag_s, self.clock.speed)
                 await trio.sleep(work)
             else:
-                await trio.sleep(0)
+                await trio.lowlevel.checkpoint()

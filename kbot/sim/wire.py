@@ -52,7 +52,7 @@ def count_str(c2: int) -> str:
 
 def iso(ts: float) -> str:
     """Epoch seconds -> RFC 3339 UTC (``2026-08-23T21:00:00Z``, microseconds when fractional)."""
-    d = dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc)
+    d = dt.datetime.fromtimestamp(ts, tz=dt.UTC)
     if d.microsecond:
         return d.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return d.strftime("%Y-%m-%dT%H:%M:%SZ")

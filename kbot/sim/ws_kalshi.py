@@ -397,14 +397,13 @@ class KalshiSession:
                     for sub in bc.get("user_orders", ()):
                         if sub.wants(e.order.ticker):
                             self._publish(sub, "user_order", _dumps(kj.ws_user_order(e.order, e.reason)), seq=False)
-            elif t is PositionEvent:
-                if e.user_id == self.user_id:
-                    for sub in bc.get("market_positions", ()):
-                        if sub.wants(e.ticker):
-                            acct = self.venue.exchange.accounts.get(self.user_id)
-                            pos = acct.positions.get(e.ticker) if acct else None
-                            if pos is not None:
-                                self._publish(sub, "market_position", _dumps(kj.ws_market_position(self.user_id, pos)), seq=False)
+            elif t is PositionEvent and e.user_id == self.user_id:
+                for sub in bc.get("market_positions", ()):
+                    if sub.wants(e.ticker):
+                        acct = self.venue.exchange.accounts.get(self.user_id)
+                        pos = acct.positions.get(e.ticker) if acct else None
+                        if pos is not None:
+                            self._publish(sub, "market_position", _dumps(kj.ws_market_position(self.user_id, pos)), seq=False)
 
     def _delta_body(self, e: BookDelta, use_yes: bool, cache: dict) -> str:
         own = e.order is not None and e.order.user_id == self.user_id and not e.order.is_agent

@@ -141,7 +141,7 @@ async def _kalshi_reader(venue: SimVenue, ws: WebSocket, session: KalshiSession,
             venue.sync()
             try:
                 session.handle_text(text)  # a binary or garbled frame is answered with error 1
-            except Exception as exc:  # noqa: BLE001 - a client's input must never kill the connection
+            except Exception as exc:
                 venue.bad_input.record(f"kalshi_ws:{type(exc).__name__}", text, str(exc))
                 session.handle_text("\x00")
     except _DISCONNECTS:
@@ -305,7 +305,7 @@ async def _feed_reader(venue: SimVenue, ws: WebSocket, hub: FeedHub, conn: FeedC
                 return
             try:
                 replies = conn.proto.on_text(text, venue.clock.now(), hub.last or hub.sample())
-            except Exception as exc:  # noqa: BLE001 - a client's input must never kill the feed
+            except Exception as exc:
                 venue.bad_input.record(f"{hub.name}:{type(exc).__name__}", text, str(exc))
                 replies = [json.dumps({"type": "error", "message": "invalid request"})]
             conn.push(replies)

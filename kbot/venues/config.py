@@ -43,7 +43,7 @@ BTC_SERIES = ("KXBTC", "KXBTCD", "KXBTC15M")
 T = TypeVar("T")
 
 
-def _section(cls: type[T]):  # noqa: ANN202 - attrs converter
+def _section(cls: type[T]):
     def convert(v: Any) -> T:
         if isinstance(v, cls):
             return v
@@ -62,10 +62,9 @@ def _tuple_of_str(v: Any) -> tuple[str, ...]:
 
 _pos = attrs.validators.gt(0)
 _nonneg = attrs.validators.ge(0)
-frozen = attrs.frozen(slots=True, kw_only=True)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class KalshiEndpoints:
     rest_url: str  # ".../trade-api/v2"
     ws_url: str  # ".../trade-api/ws/v2"
@@ -82,7 +81,7 @@ def default_endpoints(venue: str) -> KalshiEndpoints | None:
     raise ValueError(f"unknown venue {venue!r}; one of {', '.join(VENUES)}")
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class WsLinkConfig:
     """One WebSocket connection's plumbing (see ``kbot.venues.wslink``)."""
 
@@ -100,7 +99,7 @@ class WsLinkConfig:
     stable_after_s: float = attrs.field(default=60.0, validator=_pos)  # connected this long resets backoff
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class KalshiRestConfig:
     """The REST client: timeouts, rate-limit budget, retries."""
 
@@ -120,7 +119,7 @@ class KalshiRestConfig:
     max_pages: int = attrs.field(default=100, validator=_pos)  # pagination guard
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class KalshiWsConfig:
     """The Kalshi WebSocket client and feed."""
 
@@ -152,7 +151,7 @@ class KalshiWsConfig:
     )
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class KalshiRestFeedConfig:
     """The REST feed actor: discovery, quote-polling fallback, settlement sweep.
 
@@ -173,7 +172,7 @@ class KalshiRestFeedConfig:
     reread_max: int = attrs.field(default=20, validator=_nonneg)  # GET /markets/{t} per cycle for late strikes
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class KalshiConfig:
     venue: str = attrs.field(default="prod", validator=attrs.validators.in_(VENUES))
     rest_url: str | None = None  # overrides the venue default (env KALSHI_REST_URL wins)
@@ -222,7 +221,7 @@ _SPOT_DEFAULTS: dict[str, tuple[str, str]] = {
 }
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SpotFeedConfig:
     """One spot exchange feed. ``url``/``symbol`` default per exchange."""
 
@@ -253,7 +252,7 @@ def _binance_default() -> SpotFeedConfig:
     return SpotFeedConfig(exchange="binance", enabled=False, link=WsLinkConfig(max_age_s=23.5 * 3600))
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class SpotFeedsConfig:
     coinbase: SpotFeedConfig = attrs.field(
         factory=lambda: SpotFeedConfig(exchange="coinbase"),
@@ -274,7 +273,7 @@ class SpotFeedsConfig:
         return [f for f in (self.coinbase, self.binance, self.kraken) if f.enabled]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class VenueConfig:
     """Everything of the venues area: ``[kalshi]`` and ``[spot]`` sections."""
 

@@ -175,7 +175,7 @@ async def _reader(
                 if recorder is not None:
                     try:
                         recorder(link.source, recv_ts, text)
-                    except Exception as exc:  # noqa: BLE001 - a recorder bug must not kill the feed
+                    except Exception as exc:
                         log.opt(exception=exc).error("recorder hook failed")
                 try:
                     out.send_nowait(Frame(text, recv_ts, rt, time.perf_counter()))

@@ -3,14 +3,13 @@
 from decimal import Decimal as D
 
 import attrs
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.pricer import PricerCore
-from kbot.model.board import PricingBoard
 from kbot.messages import IndexUpdate, MarketInfo, Quote
+from kbot.model.board import PricingBoard
 from kbot.model.config import PricerConfig
 
 

@@ -90,7 +90,7 @@ async def test_a_tree_without_network_feeds_decides_and_records(tmp_path, autoju
     assert await settle_after_stop(tree)
     assert tree.latency_run.n > 0 and tree.latency_run.max < 5.0  # perf_counter seconds: the meter saw decisions
     with engine.connect() as c:
-        count = lambda t: c.exec_driver_sql(f"select count(*) from {t}").scalar()  # noqa: E731
+        count = lambda t: c.exec_driver_sql(f"select count(*) from {t}").scalar()
         assert count("markets") == len(ms)
         assert count("quotes") == 40 * len(ms)
         assert count("spot_ticks") == 40 * 3

@@ -106,7 +106,7 @@ def normal_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subproce
 
 
 def test_run_completes_cleanly(normal_run):
-    tmp, proc = normal_run
+    _tmp, proc = normal_run
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr
 
@@ -114,7 +114,7 @@ def test_run_completes_cleanly(normal_run):
 def test_markets_pricers_edges_decisions(normal_run):
     tmp, _ = normal_run
     db = sqlite3.connect(tmp / "data" / "kbot.sqlite")
-    run_id, started, ended, status = q(db, "select run_id, started_ts, ended_ts, exit_status from runs")[0]
+    _run_id, started, ended, status = q(db, "select run_id, started_ts, ended_ts, exit_status from runs")[0]
     assert status == "ok" and ended - started > 2.5 * 3600  # a few simulated hours
     assert {r[0] for r in q(db, "select distinct series_ticker from markets")} == {"KXBTC", "KXBTCD", "KXBTC15M"}
     # one pricer per open market, started and stopped with the market
@@ -219,7 +219,7 @@ def test_sigterm_stops_cleanly_within_seconds(tmp_path: Path):
             pytest.fail("kbot never recorded edges")
         sent = time.monotonic()
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        _out, err = proc.communicate(timeout=30)
         took = time.monotonic() - sent
     finally:
         if proc.poll() is None:

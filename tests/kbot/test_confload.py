@@ -4,7 +4,15 @@ import attrs
 import pytest
 
 from kbot.confload import (
-    ConfigError, build, deep_merge, digest, env_overrides, environment_with_dotenv, parse_dotenv, redact, to_plain,
+    ConfigError,
+    build,
+    deep_merge,
+    digest,
+    env_overrides,
+    environment_with_dotenv,
+    parse_dotenv,
+    redact,
+    to_plain,
 )
 
 

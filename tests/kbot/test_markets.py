@@ -1,7 +1,11 @@
 from decimal import Decimal as D
 
 from kbot.markets import (
-    MarketRegistry, Skipped, StopPricer, Unsubscribe, bounds_problem,
+    MarketRegistry,
+    Skipped,
+    StopPricer,
+    Unsubscribe,
+    bounds_problem,
 )
 from kbot.messages import MarketInfo, MarketLifecycle, MarketSettled
 

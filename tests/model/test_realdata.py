@@ -52,7 +52,7 @@ def test_ewma_sigma_on_coinbase_one_minute_closes():
     cfg = VolConfig(
         sample_interval_s=60, halflife_s=6 * 3600, min_samples=60, max_gap_s=180, rv_horizons_s=(3600, 86400)
     )
-    vol, rv, samples = run_ewma(series, cfg, every_s=3600)
+    _vol, rv, samples = run_ewma(series, cfg, every_s=3600)
     sigmas = [s.sigma for s in samples if s.source == EWMA]
     assert len(sigmas) > 150  # every hour of the week once warm
     assert all(0.05 < s < 2.0 for s in sigmas)

@@ -70,7 +70,7 @@ def test_main_alone_passes_quick_and_the_size_option(monkeypatch):
 
     seen = []
     monkeypatch.setattr(suite, "run_alone", lambda name, fn, quick: seen.append((name, quick, fn(quick))))
-    rows_fn = lambda quick, value: [("rows", quick, value)]  # noqa: E731
+    rows_fn = lambda quick, value: [("rows", quick, value)]
     assert suite.main_alone("x", "doc", rows_fn, ["--quick", "--n", "3"], quick_help="h", option=("--n", int, "n")) == 0
     assert suite.main_alone("x", "doc", rows_fn, [], quick_help="h", option=("--n", int, "n")) == 0
     assert seen == [("x", True, [("rows", True, 3)]), ("x", False, [("rows", False, None)])]

@@ -11,7 +11,7 @@ from kbot.sim.market import ListingPlan
 
 
 def utc(*a: int) -> float:
-    return dt.datetime(*a, tzinfo=dt.timezone.utc).timestamp()
+    return dt.datetime(*a, tzinfo=dt.UTC).timestamp()
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from kbot.sim.config import SimConfig
 from kbot.sim.engine import OrderRejected
 from kbot.sim.events import LifecycleEvent
 from kbot.sim.exchange import Exchange, OrderRequest
-from kbot.sim.lifecycle import settle_result
 from kbot.sim.faults import FaultInjector
+from kbot.sim.lifecycle import settle_result
 
 Q = 1_787_000_100 - 1_787_000_100 % 900  # a quarter hour
 USER = "user-1"
@@ -91,7 +91,7 @@ def test_lifecycle_to_finalized_with_the_right_result():
 
 
 def test_order_fills_with_fee_and_position():
-    ex, events = make()
+    ex, _events = make()
     m = m15(ex)
     t = until_quoted(ex, m.ticker, Q + 120)
     ask = ex.engines[m.ticker].book.best_ask()

@@ -14,8 +14,8 @@ from trio_websocket import ConnectionClosed, open_websocket_url
 from kbot.commands import sim as sim_cmd
 from kbot.sim import SimConfig, running_sim
 from kbot.sim.faults import Fault, FaultConfig, FaultInjector, FaultSpecError, parse_spec
-from kbot.sim.spot import FEEDS, SpotModel
 from kbot.sim.pricepath import IndexPath
+from kbot.sim.spot import FEEDS, SpotModel
 from kbot.sim.ws_server import wrong_type
 
 

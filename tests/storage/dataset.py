@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import attrs
 import sqlalchemy as sa
-from supervision import SupervisionEvent
 
 from kbot.messages import (
     Alert,
@@ -27,6 +26,7 @@ from kbot.messages import (
 )
 from storage.runs import end_run, start_run
 from storage.writer import BatchWriter
+from supervision import SupervisionEvent
 from tests.storage.records import T0, Distinct, edge
 
 D = Decimal

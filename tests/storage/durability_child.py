@@ -31,7 +31,7 @@ async def main(url: str, run_id: str, until: int | None) -> None:
     engine = open_database(url)
     try:
         start_run(engine, now=T0, mode="paper", venue="sim", run_id=run_id)
-    except Exception:  # noqa: BLE001 - the second process reuses the run
+    except Exception:
         pass
     rec = Recorder(engine, run_id, StorageConfig(batch_rows=300, batch_ms=5))
     v = Distinct()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import itertools
 from decimal import Decimal
 
-from supervision import SupervisionEvent
-
 from kbot.messages import (
     Alert,
     BadInput,
@@ -28,7 +26,6 @@ from kbot.messages import (
     PortfolioState,
     Position,
     Quote,
-    Score,
     SeriesInfo,
     SpotTick,
     Trade,
@@ -36,6 +33,7 @@ from kbot.messages import (
     VenuePosition,
     VenueSettlement,
 )
+from supervision import SupervisionEvent
 
 T0 = 1_763_700_000.0  # 2025-11-21 04:40:00 UTC
 

@@ -34,9 +34,8 @@ def test_unscored_edges_for_the_scorer(filled):
 
 def test_outcome_from_settlements_wins_over_markets(filled):
     engine, ids = filled
-    from storage.writer import BatchWriter
-
     from kbot.messages import MarketInfo, MarketSettled
+    from storage.writer import BatchWriter
 
     w = BatchWriter(engine, "run-1")
     # M3's market row still says active, but a settlement arrived: it is scorable now

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 import trio
-from supervision import Backoff, ChildSpec, Mailbox, Supervisor
+import trio.lowlevel
 
 from actors.recorder import Flush, Recorder
 from kbot.actorkit import ActorStats
@@ -22,6 +22,7 @@ from storage.config import StorageConfig
 from storage.db import open_database
 from storage.runs import start_run
 from storage.writer import BatchWriter, WriteResult
+from supervision import Backoff, ChildSpec, Mailbox, Supervisor
 from tests.storage.records import T0, Distinct, edge
 
 
@@ -213,7 +214,7 @@ async def test_shutdown_drains_the_inbox(sqlite_engine, sqlite_run_id):
     rec = Recorder(sqlite_engine, sqlite_run_id, StorageConfig(batch_rows=100, batch_ms=1000))
     async with trio.open_nursery() as n:
         n.start_soon(rec.run)
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         for m in entries(1000):
             rec.send_nowait(m)
         n.cancel_scope.cancel()
@@ -222,7 +223,7 @@ async def test_shutdown_drains_the_inbox(sqlite_engine, sqlite_run_id):
 
 
 async def test_cancel_while_collecting_puts_the_batch_back():
-    rec, log, _ = fake_recorder(StorageConfig(batch_rows=1000, batch_ms=60_000, drain_s=0.001))
+    rec, _log, _ = fake_recorder(StorageConfig(batch_rows=1000, batch_ms=60_000, drain_s=0.001))
     rec.writer_factory = lambda *_: _BlockedWriter()  # type: ignore[assignment]
     async with trio.open_nursery() as n:
         n.start_soon(rec.run)

@@ -12,7 +12,6 @@ import attrs
 import pytest
 import sqlalchemy as sa
 from loguru import logger
-from supervision import SupervisionEvent
 
 from kbot.messages import (
     BookSnapshot,
@@ -32,6 +31,7 @@ from storage.mapping import ROUTES, TABLES, MapContext, columns_of, levels_text
 from storage.schema import metadata
 from storage.types import join_codes, money_to_sqlite
 from storage.writer import BatchWriter, DatabaseBusy, is_locked, is_row_error
+from supervision import SupervisionEvent
 from tests.storage.records import T0, Distinct, all_records, decision, edge
 
 RENAMED = {("series", "ticker"): "series_ticker"}

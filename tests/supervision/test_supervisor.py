@@ -144,7 +144,7 @@ async def test_rest_for_one_restarts_failed_and_later_children(autojump_clock):
 @pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE])
 async def test_temporary_sibling_is_dropped_by_group_restart(autojump_clock, strategy):
     rec = Recorder()
-    a, b, c, s = await three(
+    _a, _b, c, s = await three(
         strategy, ["crash"], rec, restarts=(Restart.PERMANENT, Restart.PERMANENT, Restart.TEMPORARY)
     )
     assert c.runs == 1
@@ -154,7 +154,7 @@ async def test_temporary_sibling_is_dropped_by_group_restart(autojump_clock, str
 @pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE])
 async def test_transient_sibling_is_restarted_by_group_restart(autojump_clock, strategy):
     rec = Recorder()
-    a, b, c, _ = await three(
+    _a, _b, c, _ = await three(
         strategy, ["crash"], rec, restarts=(Restart.PERMANENT, Restart.PERMANENT, Restart.TRANSIENT)
     )
     assert c.runs == 2
@@ -509,7 +509,7 @@ async def test_event_stream_contents(autojump_clock):
                    log_events=False, now=lambda: 1234.5)
     await run_for(s, 10)
     assert [e.kind for e in rec.events] == ["started", "crashed", "restarting", "started", "stopped"]
-    started, crashed, restarting, started2, stopped = rec.events
+    started, crashed, restarting, started2, _stopped = rec.events
     assert all(e.supervisor == "sup1" and e.child == "c" and e.ts == 1234.5 for e in rec.events)
     assert crashed.reason == "RuntimeError: c crashed"
     assert "Traceback" in crashed.traceback and "RuntimeError" in crashed.traceback

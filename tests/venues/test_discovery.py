@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import attrs
 import pytest
+from kfakes import FakeRest, event, market, series, start_rest
 
 from kbot.messages import EventInfo, MarketInfo, SeriesInfo
 from kbot.venues.backoff import BackoffPolicy
 from kbot.venues.config import KalshiRestConfig
 from kbot.venues.kalshi import discovery
 from kbot.venues.kalshi.rest import KalshiRestClient
-from kfakes import FakeRest, event, market, series, start_rest
 
 NOW = 1_787_000_000.0
 FAST = KalshiRestConfig(tier="prestige", backoff_5xx=BackoffPolicy(initial_s=0.001, max_s=0.01))

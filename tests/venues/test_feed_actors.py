@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 import trio
+from kfakes import FakeRest, FakeWs, event, market, series, start_rest, start_ws
 
 from actors.kalshi_rest_feed import RefreshMarket, run_kalshi_rest_feed
 from actors.kalshi_ws_feed import Subscribe, Unsubscribe, WatchState, run_kalshi_ws_feed
@@ -21,7 +22,6 @@ from kbot.venues.config import KalshiRestConfig, KalshiRestFeedConfig, KalshiWsC
 from kbot.venues.kalshi.errors import KalshiAuthError
 from kbot.venues.kalshi.rest import KalshiRestClient
 from kbot.venues.wslink import LinkHealth
-from kfakes import FakeRest, FakeWs, event, market, series, start_rest, start_ws
 from supervision import Mailbox
 
 D = Decimal
@@ -81,7 +81,7 @@ async def test_rest_feed_discovery_fees_quotes_and_settlements(nursery, rest_env
 
 
 async def test_rest_feed_polls_quotes_only_while_ws_down(nursery, rest_env):
-    fake, client, clock = rest_env
+    _fake, client, clock = rest_env
     health = LinkHealth(connected=True)
     health.frame(clock.now(), trio.current_time())
     out = Collect()

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-D = Decimal
-
 import pytest
+from kfakes import FakeRest, event, market, series, start_rest
 
 from kbot.venues.backoff import BackoffPolicy
 from kbot.venues.config import KalshiRestConfig
@@ -17,7 +16,8 @@ from kbot.venues.kalshi.auth import CredentialsError
 from kbot.venues.kalshi.errors import KalshiApiError, KalshiAuthError, KalshiRetriesExhausted
 from kbot.venues.kalshi.rest import KalshiRestClient
 from kbot.venues.kalshi.types import AmendRequest, CancelItem, OrderRequest
-from kfakes import FakeRest, event, market, series, start_rest
+
+D = Decimal
 
 FAST = KalshiRestConfig(
     backoff_429=BackoffPolicy(initial_s=0.001, max_s=0.01),
@@ -286,7 +286,7 @@ async def test_status_filter_validated_client_side(rest, creds):
 
 
 async def test_recorder_gets_every_response(rest, creds):
-    fake, url = rest
+    _fake, url = rest
     seen = []
     async with KalshiRestClient(url, creds, cfg=FAST, recorder=lambda s, t, text: seen.append((s, text))) as c:
         await c.get_exchange_status()

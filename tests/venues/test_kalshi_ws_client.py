@@ -10,6 +10,7 @@ import pytest
 import trio
 import trio_websocket
 import wsproto
+from kfakes import FakeWs, start_ws
 from wsproto.events import AcceptConnection, Request
 
 from kbot.actorkit import Collect
@@ -19,7 +20,6 @@ from kbot.venues.backoff import BackoffPolicy
 from kbot.venues.config import KalshiWsConfig, WsLinkConfig
 from kbot.venues.kalshi.errors import KalshiAuthError
 from kbot.venues.kalshi.ws import KalshiWsClient
-from kfakes import FakeWs, start_ws
 
 D = Decimal
 T1, T2 = "KXBTCD-26AUG2317-T86749.99", "KXBTC15M-26AUG171330-30"
@@ -53,7 +53,7 @@ async def ws_env(nursery, rsa_key, creds):
 
 
 async def test_signed_handshake_subscribe_and_quotes(nursery, ws_env):
-    fake, url, client, out = ws_env
+    fake, _url, client, out = ws_env
     await client.watch([T1])
     nursery.start_soon(client.run, out.send)
     conn = await fake.wait_conn(1)
@@ -91,7 +91,7 @@ async def test_recorder_hook_gets_every_frame(nursery, rsa_key, creds):
 
 
 async def test_reconnect_resubscribes_everything(nursery, ws_env):
-    fake, url, client, out = ws_env
+    fake, _url, client, out = ws_env
     await client.watch([T1, T2])
     nursery.start_soon(client.run, out.send)
     conn = await fake.wait_conn(1)
@@ -112,7 +112,7 @@ async def test_reconnect_resubscribes_everything(nursery, ws_env):
 
 
 async def test_sequence_gap_recovered_with_get_snapshot(nursery, ws_env):
-    fake, url, client, out = ws_env
+    fake, _url, client, out = ws_env
     await client.watch([T1])
     nursery.start_soon(client.run, out.send)
     conn = await fake.wait_conn(1)

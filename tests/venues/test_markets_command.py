@@ -12,9 +12,9 @@ import sys
 
 import pytest
 import trio
+from kfakes import FakeRest, event, market, series, start_rest
 
 from kbot.venues.kalshi import auth
-from kfakes import FakeRest, event, market, series, start_rest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

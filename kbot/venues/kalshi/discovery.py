@@ -38,7 +38,6 @@ SUPPORTED_STRIKES = NEEDS_FLOOR | NEEDS_CAP
 TRADABLE_STATUSES = frozenset({"active", "inactive"})  # inactive = paused during tradable hours
 LATE_BOUND = frozenset({"missing_floor_strike", "missing_cap_strike"})
 
-frozen = attrs.frozen(slots=True, kw_only=True)
 
 
 def market_problem(m: MarketInfo, now: float, *, require_future_close: bool = True) -> str | None:
@@ -74,14 +73,14 @@ def with_fees(m: MarketInfo, series: SeriesInfo | None, event: EventInfo | None)
     return attrs.evolve(m, fee_type=fee_type, fee_multiplier=mult)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Skipped:
     ticker: str
     series_ticker: str
     reason: str
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Discovery:
     series: dict[str, SeriesInfo]
     events: dict[str, EventInfo]

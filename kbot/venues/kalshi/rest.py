@@ -196,7 +196,7 @@ class KalshiRestClient:
         try:
             env = json.dumps({"method": method, "path": path, "params": params, "status": status, "body": text})
             self.recorder("kalshi_rest", self.clock.now(), env)
-        except Exception as exc:  # noqa: BLE001 - a recorder bug must not break the client
+        except Exception as exc:
             self.log.opt(exception=exc).error("recorder hook failed")
 
     async def paginate(

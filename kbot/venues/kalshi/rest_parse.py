@@ -23,7 +23,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from kbot.messages import EventInfo, Fill, MarketInfo, OrderEvent, Quote, SeriesInfo, VenueBalance, VenuePosition, VenueSettlement
+from kbot.messages import (
+    EventInfo,
+    Fill,
+    MarketInfo,
+    OrderEvent,
+    Quote,
+    SeriesInfo,
+    VenueBalance,
+    VenuePosition,
+    VenueSettlement,
+)
 from kbot.venues.kalshi.book import OrderBook
 from kbot.venues.kalshi.types import CancelAck, DecreaseAck, ExchangeStatus, OrderAck, ParsedMarket
 from kbot.venues.wire import (

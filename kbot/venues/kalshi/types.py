@@ -25,10 +25,9 @@ TimeInForce = Literal["fill_or_kill", "good_till_canceled", "immediate_or_cancel
 Stp = Literal["taker_at_cross", "maker"]
 
 ONE = Decimal(1)
-frozen = attrs.frozen(slots=True, kw_only=True)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ParsedMarket:
     """One Market object: its reference data and the quote it carries."""
 
@@ -36,7 +35,7 @@ class ParsedMarket:
     quote: Quote
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class ExchangeStatus:
     exchange_active: bool
     trading_active: bool
@@ -65,7 +64,7 @@ def _valid_count(_inst: Any, attribute: attrs.Attribute, value: Decimal) -> None
     fmt_count(value)
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class OrderRequest:
     """A V2 create-order request (``POST /portfolio/events/orders``)."""
 
@@ -117,7 +116,7 @@ class OrderRequest:
         return _put_set(body, self, ("expiration_time", "exchange_index", "subaccount", "order_group_id"))
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class AmendRequest:
     """``POST /portfolio/events/orders/{order_id}/amend``: ``count`` is the new *total*
     (already filled + desired remaining)."""
@@ -141,7 +140,7 @@ class AmendRequest:
         return _put_set(body, self, ("client_order_id", "updated_client_order_id", "expiration_time", "exchange_index"))
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CancelItem:
     order_id: str
     market_ticker: str | None = None  # lets Kalshi route to the right shard
@@ -152,7 +151,7 @@ class CancelItem:
         return _put_set({"order_id": self.order_id}, self, ("market_ticker", "exchange_index", "subaccount"))
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class OrderAck:
     """Create/amend response: what the matching engine did at once."""
 
@@ -165,7 +164,7 @@ class OrderAck:
     ts: float | None = None  # matching-engine time
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class CancelAck:
     order_id: str
     client_order_id: str | None
@@ -173,7 +172,7 @@ class CancelAck:
     ts: float | None = None
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class DecreaseAck:
     order_id: str
     client_order_id: str | None

@@ -60,8 +60,6 @@ from kbot.venues.wire import (
     to_decimal,
 )
 
-frozen = attrs.frozen(slots=True, kw_only=True)
-
 # Message types whose frames carry a per-subscription ``seq`` (AsyncAPI); ``ok``/``unsubscribed``
 # replies on a sid carry one too and take part in the same sequence.
 SEQUENCED = frozenset(
@@ -80,7 +78,7 @@ SEQUENCED = frozenset(
 )
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class Envelope:
     type: str
     msg: Any
@@ -115,7 +113,7 @@ def _event_ts(m: dict[str, Any], recv_ts: float) -> float:
 # ----------------------------------------------------------------------------- order book
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class BookLevels:
     """An ``orderbook_snapshot``: both bid ladders, NO side at NO-leg prices."""
 
@@ -124,7 +122,7 @@ class BookLevels:
     no: list[tuple[Decimal, Decimal]]
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class BookDelta:
     """An ``orderbook_delta``: signed change at one level (NO side at NO-leg price)."""
 
@@ -348,7 +346,7 @@ def parse_event_fee_update(m: Any, *, recv_ts: float) -> EventFeeUpdate:
     )
 
 
-@frozen
+@attrs.frozen(kw_only=True)
 class IndexValue:
     index_id: str
     tick: SpotTick

@@ -18,7 +18,7 @@ depends_on = None
 Id = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
-def Money() -> sa.Numeric:  # noqa: N802 - storage.types.Money's column type (migrations never import it)
+def Money() -> sa.Numeric:
     return sa.Numeric(precision=24, scale=6)
 
 
