@@ -10,7 +10,7 @@ Fails:    an exception from the executor crashes the actor; the unprocessed rest
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
@@ -43,7 +43,7 @@ class ShadowExecutor:
         if decision.fee is None:
             raise ValueError(f"decision {decision.decision_id} has no fee: cannot execute")
         order_id = f"shadow-{decision.decision_id}"
-        common = dict(
+        common: dict[str, Any] = dict(  # the fields both order events share
             order_id=order_id, client_order_id=decision.decision_id, decision_id=decision.decision_id,
             ticker=decision.ticker, side=decision.side, action="buy", count=decision.count,
             price=decision.limit_price, mode=self.mode,

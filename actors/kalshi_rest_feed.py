@@ -73,7 +73,7 @@ def _same(a: Any, b: Any) -> bool:
     return a is not None and attrs.evolve(a, updated_ts=0.0) == attrs.evolve(b, updated_ts=0.0)
 
 
-class _Bounded(OrderedDict):  # type: ignore[type-arg]
+class _Bounded(OrderedDict[Any, Any]):
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit

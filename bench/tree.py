@@ -91,7 +91,7 @@ async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bo
             start_run, engine, now=started, mode=cfg.mode, venue="bench", config_digest="bench", version="bench"))
         stats = StatsRegistry()
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock,
-                            **({"offload": inline} if inline_writes else {}))
+                            offload=inline if inline_writes else trio.to_thread.run_sync)
         if warm_vol:
             warm_vol_state(cfg, started)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=None, rest_client=None, engine=engine,

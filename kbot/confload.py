@@ -11,6 +11,7 @@ Precedence, lowest first: class defaults < TOML file < environment (``KBOT_SECTI
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -113,7 +114,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         return str(value)
     if isinstance(tp, type) and issubclass(tp, Path):
         return Path(str(value))
-    if isinstance(tp, type) and hasattr(tp, "__members__"):  # Enum
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
         try:
             return tp(value)
         except ValueError:

@@ -154,7 +154,7 @@ def unscored_edges(
 
 def _position(r: sa.Row) -> Position:
     return Position(
-        ts=r.ts, mode=r.mode, ticker=r.ticker, side=r.side, count=r.count, avg_price=r.avg_price,
+        ts=r.ts, mode=r.mode, ticker=r.ticker, side=r.side, count=r._mapping["count"], avg_price=r.avg_price,
         cost=r.cost, fees=r.fees, realized_pnl=r.realized_pnl, unrealized_pnl=r.unrealized_pnl,
         mark_price=r.mark_price, status=r.status, opened_ts=r.opened_ts, closed_ts=r.closed_ts,
         result=r.result,
@@ -454,9 +454,9 @@ def status_snapshot(
         supervision=last_supervision_events(conn, run_id=rid, limit=limit) if rid else [],
         feeds=feed_ages(conn, now=now, run_id=rid),
         open_markets=open_markets(conn, now=now),
-        positions=open_positions(conn, run_id=rid, mode=run.mode) if run else [],
-        pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode) if run else None,
+        positions=open_positions(conn, run_id=run.run_id, mode=run.mode) if run else [],
+        pnl=todays_pnl(conn, now=now, run_id=run.run_id, mode=run.mode) if run else None,
         alerts=last_alerts(conn, run_id=rid, limit=limit) if rid else [],
-        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode) if run else None,
+        portfolio=last_portfolio(conn, run_id=run.run_id, mode=run.mode) if run else None,
         last_activity_ts=last_activity_ts(conn, run_id=rid) if rid else None,
     )

@@ -121,7 +121,7 @@ def compile_upsert(table: sa.Table, dialect: sa.Dialect) -> TableStatement:
     if policy.update and updatable:
         conds = []
         if policy.newer:
-            zero = sa.literal_column("0")  # a literal: a bind parameter would shift positional order
+            zero: sa.ColumnClause[Any] = sa.literal_column("0")  # a literal: a bind parameter would shift positional order
             conds.append(
                 sa.func.coalesce(stmt.excluded[policy.newer], zero) >= sa.func.coalesce(table.c[policy.newer], zero)
             )

@@ -71,6 +71,15 @@ class _Base(Generic[T]):
     def _take(self, n: int) -> list[T]:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def send_nowait(self, item: T) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def send(self, item: T) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stats(self) -> MailboxStats:  # pragma: no cover - overridden
+        raise NotImplementedError
+
     async def receive(self) -> T:
         """Wait for and take the oldest pending message."""
         await self._wait_nonempty()

@@ -77,8 +77,8 @@ class PricingBoard:
             self.tickers[i] = ticker
         bounds = strike_bounds(strike_type, floor, cap)
         ok = not isinstance(bounds, str) and end is not None
-        if ok:
-            lo, hi = bounds  # type: ignore[misc]
+        if not isinstance(bounds, str) and end is not None:
+            lo, hi = bounds
             self.lnlo[i] = math.log(lo) if lo is not None else -np.inf
             self.lnhi[i] = math.log(hi) if hi is not None else np.inf
             self.end[i] = end

@@ -154,9 +154,9 @@ class MarketMaker:
             else:
                 want.pop(key)
         for (side, price), size in sorted(want.items(), key=lambda kv: (kv[0][0] != BID, kv[0][1])):
-            o = ex.agent_place(self.user_id, m, side, price, size, GTC, True, t, out)
-            if o is not None and not o.done:
-                q.orders[(side, price)] = o
+            placed = ex.agent_place(self.user_id, m, side, price, size, GTC, True, t, out)
+            if placed is not None and not placed.done:
+                q.orders[(side, price)] = placed
         q.quoted = sum(o.remaining for o in q.orders.values())
 
 

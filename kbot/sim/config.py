@@ -8,6 +8,7 @@ tier rate limits, no faults.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 
 import attrs
@@ -31,12 +32,12 @@ def _nonneg(_inst: object, attr: attrs.Attribute, value: float) -> None:
 
 
 def _faults(value: object) -> FaultConfig:
-    return value if isinstance(value, FaultConfig) else FaultConfig(faults=value)  # type: ignore[arg-type]
+    return value if isinstance(value, FaultConfig) else FaultConfig(faults=value)
 
 
-def _keys(value: object) -> tuple[tuple[str, str], ...]:
+def _keys(value: Iterable[str | tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
     out = []
-    for item in value or ():  # type: ignore[attr-defined]
+    for item in value or ():
         if isinstance(item, str):
             key_id, sep, path = item.partition("=")
             if not sep:
@@ -48,8 +49,8 @@ def _keys(value: object) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
-def _series(value: object) -> tuple[str, ...]:
-    s = tuple(value)  # type: ignore[arg-type]
+def _series(value: Iterable[str]) -> tuple[str, ...]:
+    s = tuple(value)
     for name in s:
         if name not in SERIES:
             raise ValueError(f"unknown series {name!r}; the sim lists {', '.join(SERIES)}")

@@ -148,13 +148,13 @@ def _to_faults(value: object) -> dict[str, Fault]:
     if isinstance(value, str):
         return parse_spec(value)
     if isinstance(value, Mapping):
-        out = {}
+        out: dict[str, Fault] = {}
         for k, v in value.items():
             if isinstance(v, Fault):
                 default_fault(k)  # validates the kind
                 out[k] = v
             elif isinstance(v, Mapping):
-                out[k] = default_fault(k, **{_KEYS.get(kk, kk): vv for kk, vv in v.items()})
+                out[k] = default_fault(k, **{_KEYS.get(str(kk), str(kk)): vv for kk, vv in v.items()})
             else:
                 raise FaultSpecError(f"fault {k!r}: expected a table of options")
         return out
@@ -216,11 +216,11 @@ class FaultInjector:
                 if t == "all" or t == target:
                     del shots[i]
                     return self._fire(kind, fault)
-        fault = self._faults.get(kind)
-        if fault is None or fault.p <= 0.0 or not fault.hits(target):
+        standing = self._faults.get(kind)
+        if standing is None or standing.p <= 0.0 or not standing.hits(target):
             return None
-        if fault.p >= 1.0 or self._rng.random() < fault.p:
-            return self._fire(kind, fault)
+        if standing.p >= 1.0 or self._rng.random() < standing.p:
+            return self._fire(kind, standing)
         return None
 
     def _fire(self, kind: str, fault: Fault) -> Fault:

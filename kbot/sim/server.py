@@ -95,7 +95,9 @@ async def running_sim(config: SimConfig | None = None, clock: ScaledClock | None
     venue = SimVenue(config, clock)
     app = build_app(venue, kalshi_endpoint(venue), feed_routes(venue))
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(partial(serve, app, _hypercorn_config(config)))
+        # Starlette is a valid ASGI app; hypercorn's stubs type the scope as TypedDicts, which
+        # mypy will not pass where Starlette declares MutableMapping: a stub mismatch only.
+        binds = await nursery.start(partial(serve, app, _hypercorn_config(config)))  # type: ignore[arg-type]
         nursery.start_soon(venue.run)
         for hub in venue.feeds.values():
             nursery.start_soon(hub.run)

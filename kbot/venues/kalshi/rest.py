@@ -21,11 +21,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import trio
@@ -53,6 +54,8 @@ from kbot.venues.kalshi.types import (
 from kbot.venues.ratelimit import CANCEL_ALL_COST, CANCEL_COST, DEFAULT_COST, GET_ORDER_COST, RateLimiter
 from kbot.venues.wire import WireError, fmt_count
 from kbot.venues.wslink import Recorder
+
+T = TypeVar("T")
 
 MARKET_STATUS_FILTERS = ("unopened", "open", "paused", "closed", "settled")
 
@@ -244,8 +247,8 @@ class KalshiRestClient:
                 self.log.warning("{}: stopped after {} pages (max_pages)", path, pages)
                 return
 
-    def _parse_items(self, items: list[Any], parse: Callable[[Any], Any], what: str) -> list[Any]:
-        out = []
+    def _parse_items(self, items: list[Any], parse: Callable[[Any], T], what: str) -> list[T]:
+        out: list[T] = []
         for item in items:
             try:
                 out.append(parse(item))
@@ -253,7 +256,7 @@ class KalshiRestClient:
                 self.bad.record(f"{what}:{e.kind}", item, e.detail)
         return out
 
-    def _parse_one(self, body: Any, parse: Callable[[Any], Any], what: str) -> Any:
+    def _parse_one(self, body: Any, parse: Callable[[Any], T], what: str) -> T:
         try:
             return parse(body)
         except WireError as e:
@@ -298,7 +301,9 @@ class KalshiRestClient:
             except WireError as e:
                 self.bad.record(f"event:{e.kind}", raw, e.detail)
                 continue
-            ms = self._parse_items(nested, lambda m, s=info.series_ticker: rp.parse_market(m, now=now, series_ticker=s), "market")
+            ms = self._parse_items(
+                nested, functools.partial(rp.parse_market, now=now, series_ticker=info.series_ticker), "market"
+            )
             out.append((info, ms))
         return out
 

@@ -84,6 +84,18 @@ class _Book:
     crossed_run: int = 0  # consecutive messages leaving the book locked/crossed
 
 
+@attrs.frozen(kw_only=True)
+class _Pending:
+    """A command awaiting its reply."""
+
+    kind: str  # subscribe | update_subscription | unsubscribe | get_snapshot
+    channel: str
+    detail: Any
+    # the sid the command addressed: an error about an old sid after a resubscribe must not
+    # trigger another one
+    sid: int | None
+
+
 @attrs.define(slots=True)
 class WsCounters:
     frames: int = 0
@@ -108,7 +120,7 @@ class KalshiWsSession:
         self.books: dict[str, _Book] = {}
         self.subs: dict[str, _Sub] = {ch: _Sub(ch) for ch in self._channels()}
         self._by_sid: dict[int, _Sub] = {}
-        self._pending: dict[int, tuple[str, str, Any]] = {}  # cmd id -> (kind, channel, detail)
+        self._pending: dict[int, _Pending] = {}  # cmd id -> what it was
         self._retry: list[tuple[float, str, str, Any]] = []  # (rt, kind, channel, detail) rate-limited
         self._next_id = 1
         self._results: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()  # ticker -> determined outcome
@@ -150,9 +162,7 @@ class KalshiWsSession:
             c["params"] = params
         self._cmds.append(c)
         sids = (params or {}).get("sids") or ([params["sid"]] if params and "sid" in params else [])
-        # (kind, channel, detail, the sid the command addressed): an error about an old sid
-        # after a resubscribe must not trigger another one
-        self._pending[cid] = (kind, channel, detail, sids[0] if sids else None)
+        self._pending[cid] = _Pending(kind=kind, channel=channel, detail=detail, sid=sids[0] if sids else None)
         return cid
 
     def _status(self, now: float, status: str, detail: str | None = None) -> None:
@@ -430,7 +440,7 @@ class KalshiWsSession:
         channel, sid = wp.parse_subscribed(env)
         pending = self._pending.pop(env.id, None) if env.id is not None else None
         sub = self.subs.get(channel)
-        if sub is None or (pending is not None and pending[1] != channel) or sub.state != "subscribing":
+        if sub is None or (pending is not None and pending.channel != channel) or sub.state != "subscribing":
             self.log.warning("unexpected subscribed reply: {}", text[:200])
             return
         if env.id is not None and sub.cmd_id is not None and env.id != sub.cmd_id:
@@ -469,7 +479,7 @@ class KalshiWsSession:
     def _h_error(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         code, reason = wp.parse_error(env)
         pending = self._pending.pop(env.id, None) if env.id is not None else None
-        kind, channel = (pending[0], pending[1]) if pending else (None, None)
+        kind, channel = (pending.kind, pending.channel) if pending else (None, None)
         sub = self._by_sid.get(env.sid) if env.sid is not None else None
         if sub is None and channel is None and env.id is not None:
             sub = next((s for s in self.subs.values() if s.cmd_id == env.id), None)  # error on an acked subscription
@@ -486,7 +496,7 @@ class KalshiWsSession:
         elif kind == "get_snapshot":
             self._resubscribe("orderbook_delta", now, rt, f"get_snapshot refused ({code} {reason})")
         elif code == UNKNOWN_SID and ch is not None:
-            addressed = pending[3] if pending is not None and len(pending) > 3 else None
+            addressed = pending.sid if pending is not None else None
             current = self.subs[ch].sid if ch in self.subs else None
             if addressed is not None and addressed != current:
                 self.log.debug("unknown sid {} for {} (already replaced by {}): ignored", addressed, ch, current)
@@ -496,7 +506,7 @@ class KalshiWsSession:
                 self._resubscribe(ch, now, rt, f"unknown sid ({reason})")
         elif code == RATE_LIMITED and pending is not None:
             self._warn_once("rate", "WS command rate limited (27): retrying in 1 s")
-            self._retry.append((rt + 1.0, pending[0], pending[1], pending[2]))
+            self._retry.append((rt + 1.0, pending.kind, pending.channel, pending.detail))
         else:
             self._warn_once(f"err:{code}:{kind}", "Kalshi WS error {} on {} {}: {}", code, kind or "-", ch or "-", reason)
             self._status(now, "error", f"{code} {reason}")

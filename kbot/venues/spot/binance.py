@@ -80,10 +80,10 @@ class BinanceProtocol:
             self.last = price
             return [SpotTick(source=self.source, ts=ts, price=price, bid=self.bid, ask=self.ask, recv_ts=recv_ts, mono=mono)]
         if kind == "bookTicker" or (isinstance(stream, str) and stream.endswith("@bookTicker")) or (kind is None and "u" in data and "b" in data):
-            sym, bid, ask, ts = parse_book_ticker(data)
+            sym, bid, ask, book_ts = parse_book_ticker(data)
             if sym.lower() != self.symbol:
                 return []
             self.bid, self.ask = bid, ask
             price = self.last if self.last is not None else (bid + ask) / 2.0
-            return [SpotTick(source=self.source, ts=ts or recv_ts, price=price, bid=bid, ask=ask, recv_ts=recv_ts, mono=mono)]
+            return [SpotTick(source=self.source, ts=book_ts or recv_ts, price=price, bid=bid, ask=ask, recv_ts=recv_ts, mono=mono)]
         raise WireError("unknown_type", f"stream={stream!r} e={kind!r}")
