@@ -3,6 +3,8 @@
 Receives: ``Decision`` (bounded, lossless mailbox; PASS decisions are ignored).
 Applies:  an ``Executor`` (shadow now; paper and live implement the same interface).
 Sends:    ``OrderEvent`` and ``Fill`` to its outbox (the lead tees it to the ledger and recorder).
+Stops:    ``final_drain`` (after the tree stopped): decisions still waiting are executed when that
+          has no effect outside kbot (shadow mode) and dropped with a log line otherwise.
 Fails:    an exception from the executor crashes the actor; the unprocessed rest of the batch
           is put back in the mailbox first, and decisions already executed are remembered (ids
           are deterministic), so a restart neither loses nor duplicates an order.
@@ -10,7 +12,10 @@ Fails:    an exception from the executor crashes the actor; the unprocessed rest
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from decimal import Decimal
+from typing import Protocol
+
+from loguru import logger
 
 from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
@@ -43,17 +48,21 @@ class ShadowExecutor:
         if decision.fee is None:
             raise ValueError(f"decision {decision.decision_id} has no fee: cannot execute")
         order_id = f"shadow-{decision.decision_id}"
-        common: dict[str, Any] = dict(  # the fields both order events share
-            order_id=order_id, client_order_id=decision.decision_id, decision_id=decision.decision_id,
-            ticker=decision.ticker, side=decision.side, action="buy", count=decision.count,
-            price=decision.limit_price, mode=self.mode,
-        )
+
+        def event(status: str, filled: Decimal) -> OrderEvent:
+            return OrderEvent(
+                ts=now, order_id=order_id, client_order_id=decision.decision_id, decision_id=decision.decision_id,
+                ticker=decision.ticker, side=side, action="buy", count=decision.count, price=price, status=status,
+                mode=self.mode, filled_count=filled,
+            )
+
+        side, price = decision.side, decision.limit_price
         return [
-            OrderEvent(ts=now, status="new", **common),
-            Fill(fill_id=f"{order_id}:1", order_id=order_id, ts=now, ticker=decision.ticker, side=decision.side,
-                 action="buy", count=decision.count, price=decision.limit_price, fee=decision.fee, is_taker=True,
+            event("new", Decimal(0)),
+            Fill(fill_id=f"{order_id}:1", order_id=order_id, ts=now, ticker=decision.ticker, side=side,
+                 action="buy", count=decision.count, price=price, fee=decision.fee, is_taker=True,
                  mode=self.mode, decision_id=decision.decision_id),
-            OrderEvent(ts=now, status="filled", filled_count=decision.count, **common),
+            event("filled", decision.count),
         ]
 
 
@@ -88,3 +97,21 @@ async def run_executor(
                     stats.errors += 1
                 raise
             executed.add(decision.decision_id)
+
+
+async def final_drain(inbox: Mailbox[Decision], executed: set[str], out: Outbox, *, mode: Mode, now: float) -> int:
+    """After the tree stopped: TAKEs still waiting for the executor are executed when that has
+    no effect outside kbot (shadow mode: their order events and fills go to ``out`` without
+    waiting) and dropped with a log line otherwise. Returns how many decisions were waiting."""
+    pending = inbox.take_ready()
+    executor = ShadowExecutor() if mode == "shadow" else None
+    for d in pending:
+        if d.action != "TAKE" or d.decision_id in executed:
+            continue
+        if executor is None:
+            logger.warning("decision {} not executed: stopped before the executor took it", d.decision_id)
+            continue
+        for ev in await executor.execute(d, now):
+            out.send_nowait(ev)
+        executed.add(d.decision_id)
+    return len(pending)

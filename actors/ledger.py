@@ -8,6 +8,12 @@ Sends:    ``LedgerEntry`` and ``Position`` to ``out`` (the recorder), and ``Port
           (balance, exposure, today's realized PnL, open orders, equity) to ``out`` and to
           ``portfolio_out`` (the decision actor's risk and sizing input) when it changes, and at
           least every ``publish_every_s``.
+Opens:    the run's book once (the first incarnation, when ``opening`` is given): the open
+          positions and cash carried from the previous run of the same mode and venue
+          (``load_carry``), else the starting deposit (``open_book``).
+Stops:    ``final_drain`` (called after the tree stopped) applies what the inbox still holds
+          and hands every output to the recorder, so a stop never leaves a fill without its
+          ledger entries.
 Fails:    a malformed fill is counted and logged, never applied. State (the book, open orders
           and not-yet-delivered outputs) lives in a ``LedgerState`` owned by the tree, so a
           restarted ledger neither loses nor duplicates anything: outputs are queued before
@@ -17,17 +23,21 @@ Fails:    a malformed fill is counted and logged, never applied. State (the book
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import deque
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
 import attrs
 import trio
+from loguru import logger
 
-from kbot.actorkit import ActorStats, BadInputLog, Outbox
+from kbot.actorkit import ActorStats, BadInputLog, Outbox, deliver
 from kbot.clock import Clock
 from kbot.ledger import Book
-from kbot.messages import Fill, MarketSettled, OrderEvent, PortfolioState, Quote
+from kbot.messages import Fill, MarketSettled, OrderEvent, PortfolioState, Position, Quote
+from storage import queries
 from supervision import LatestMailbox, Mailbox
 
 OPEN_ORDER_STATUSES = ("new", "resting", "partially_filled")
@@ -44,6 +54,7 @@ class LedgerState:
     pending: deque[tuple[str, Any]] = attrs.field(factory=deque)  # ("out"|"portfolio", msg)
     last_portfolio: PortfolioState | None = None
     last_publish: float = float("-inf")
+    opened: bool = False  # the run's opening entries (carry or deposit) are made
 
     def portfolio(self, now: float) -> PortfolioState:
         b = self.book
@@ -94,6 +105,76 @@ def apply(state: LedgerState, msg: Any, bad: BadInputLog) -> None:
         bad.record("unexpected_message", msg)
 
 
+# ----------------------------------------------------------------------------- opening the run
+
+
+@attrs.frozen(kw_only=True)
+class Carry:
+    """What a new run adopts from the previous run of the same mode and venue."""
+
+    run_id: str
+    positions: tuple[Position, ...]
+    cash: Decimal
+
+
+def load_carry(engine: Any, *, mode: str, venue: str, exclude_run: str) -> Carry | None:
+    """The previous run's open positions and cash (blocking database read), or None."""
+    with engine.connect() as conn:
+        prev = queries.latest_run(conn, mode=mode, venue=venue, exclude=exclude_run)
+        if prev is None:
+            return None
+        positions = queries.open_positions(conn, run_id=prev.run_id, mode=mode)
+        cash = queries.ledger_balance(conn, run_id=prev.run_id, mode=mode)
+    return Carry(run_id=prev.run_id, positions=tuple(positions), cash=cash)
+
+
+def carry_loader(engine: Any, *, mode: str, venue: str, run_id: str, carry: bool) -> Callable[[], Awaitable[Carry | None]]:
+    """``run_ledger``'s ``opening``: a new run against a real venue adopts the open positions
+    of the previous run of the same mode and venue (so they are still followed and settled);
+    the simulated venue's world is new in every run, so nothing is carried there."""
+
+    async def load() -> Carry | None:
+        if not carry or venue == "sim":
+            return None
+        return await trio.to_thread.run_sync(functools.partial(
+            load_carry, engine, mode=mode, venue=venue, exclude_run=run_id))
+
+    return load
+
+
+def open_book(state: LedgerState, carry: Carry | None, now: float) -> None:
+    """The run's opening entries: the carried cash and positions, else the starting deposit."""
+    book = state.book
+    if carry is not None:
+        entry = book.deposit(now, amount=carry.cash, ref=f"carry:{carry.run_id}")
+        book.restore(carry.positions, book.cash)
+        state.pending.append(("out", entry))
+        state.pending.extend(("out", p) for p in carry.positions)
+        logger.info("carried {} open positions and ${} cash from run {}", len(carry.positions), carry.cash,
+                    carry.run_id)
+    else:
+        state.pending.append(("out", book.deposit(now)))
+    state.opened = True
+
+
+async def final_drain(state: LedgerState, inbox: Mailbox[Any], out: Outbox, now: float, *,
+                      force_portfolio: bool = False) -> None:
+    """After the tree stopped: apply what the inbox still holds, then hand every output
+    (entries, positions, a last portfolio snapshot when anything changed) to ``out``."""
+    bad = BadInputLog("ledger")
+    for msg in inbox.take_ready():
+        apply(state, msg, bad)
+    if state.pending or force_portfolio:
+        state.pending.append(("out", state.portfolio(now)))
+    while state.pending:
+        where, msg = state.pending.popleft()
+        if where == "out":
+            await deliver(out, msg)
+
+
+# ----------------------------------------------------------------------------- the actor
+
+
 async def _deliver(state: LedgerState, out: Outbox, portfolio_out: Outbox, stats: ActorStats) -> None:
     while state.pending:
         where, msg = state.pending[0]
@@ -115,9 +196,14 @@ async def run_ledger(
     clock: Clock,
     stats: ActorStats,
     publish_every_s: float = 10.0,
+    opening: Callable[[], Awaitable[Carry | None]] | None = None,
 ) -> None:
+    """``opening``: where the run's book opens from (``carry_loader``); None leaves the book
+    as the caller set it up."""
     bad = BadInputLog("ledger")
     stats.state = state.book.mode
+    if opening is not None and not state.opened:
+        open_book(state, await opening(), clock.now())
     await _deliver(state, out, portfolio_out, stats)  # what a crashed incarnation left
     # The decision actor needs a portfolio before its first candidate: publish one right away.
     pf = state.portfolio(clock.now())

@@ -7,7 +7,7 @@ the default market set (~180 markets), seed 1:
 
 - kbot: ``kbot sim --port 0 --speed S`` in its own process, then ``kbot run --venue sim`` with
   ``KALSHI_REST_URL`` pointing at it (the run follows the sim's clock and uses its demo key;
-  see ``kbot.app.connect_external_sim``): the bot has a core to itself;
+  see ``kbot.process.connect_external_sim``): the bot has a core to itself;
 - baseline: ``kbot run --venue sim --speed S``, the simulated venue embedded in kbot's process
   (the default way to run against the sim): venue and bot share one interpreter and its GIL.
 

@@ -38,8 +38,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 def main(args: argparse.Namespace) -> int:
     import trio
 
-    from kbot.app import run_kbot
     from kbot.logs import setup_logging
+    from kbot.process import run_kbot
 
     cfg = load_from_args(args, overrides(args))
     if cfg is None:

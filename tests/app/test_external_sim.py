@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from kbot.app import StartupError, connect_external_sim, run_kbot
 from kbot.config import AppConfig
+from kbot.process import StartupError, connect_external_sim, run_kbot
 from kbot.sim import SimConfig, running_sim
 from storage.config import StorageConfig
 
