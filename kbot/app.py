@@ -44,6 +44,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,7 @@ from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
 from kbot.actorkit import BadInputLog, StatsRegistry, Tee, deliver
-from kbot.alerts import AlertSink
+from kbot.alerts import AlertSink, stopped_alert
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
 from kbot.health import ActorSample, HealthMonitor
@@ -263,7 +264,8 @@ class Tree:
         self.stats = stats if stats is not None else StatsRegistry()
         self.supervisors: list[Supervisor] = []
         self.restarts = 0
-        self.alert_sink = AlertSink(cfg.health.webhook_url, timeout_s=cfg.health.webhook_timeout_s)
+        self.alert_sink = AlertSink.from_config(cfg.health, origin=f"{cfg.venue}/{cfg.mode}",
+                                                stats=self.stats.get("alerts"))
         reg = self.registry.register
         reg("recorder", recorder.inbox)
         self.spot_in = reg("spot_index", LatestMailbox(spot_tick_key))
@@ -488,13 +490,16 @@ class Tree:
         must still drain them (``drain_control``)."""
         cfg, clock, st = self.cfg, self.clock, self.stats
         rec = _RecordOut(self.recorder)
-        health = HealthMonitor(cfg.health)
+        health = HealthMonitor(cfg.health, max_daily_loss=cfg.risk.max_daily_loss)
         # the latency tap first: it measures at emission, before the sends below yield
         decision_out = Tee(LatencyTap(self.latency, self.latency_run), self.executor_in, rec)
         children = [
             # The recorder drains what it holds for up to drain_s on stop; give it that and a batch.
             ChildSpec("recorder", self.recorder.run, restart=Restart.PERMANENT,
                       shutdown_s=cfg.storage.drain_s + 5.0, backoff=Backoff(initial_s=0.2, max_s=10.0)),
+            # alert webhook delivery: its own task, so a slow chat service never holds an actor
+            ChildSpec("alerts", self.alert_sink.run, restart=Restart.PERMANENT, shutdown_s=1.0,
+                      backoff=Backoff(initial_s=1.0, max_s=30.0)),
             self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, self.decision_in,
                        self.ledger_state, clock=clock, stats=st.get("ledger"),
                        publish_every_s=cfg.ledger.publish_every_s),
@@ -590,6 +595,10 @@ class _TreeHealth:
 
     def total_restarts(self) -> int:
         return self.t.total_restarts()
+
+    def daily_pnl(self) -> tuple[float, Decimal] | None:
+        pf = self.t.ledger_state.last_portfolio
+        return None if pf is None else (pf.ts, pf.daily_realized_pnl)
 
     def summary(self) -> str:
         return self.t.summary()
@@ -905,6 +914,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             cause = gave_up.__cause__
             logger.critical("kbot stopped: {} (last failure: {!r}); see logs/restarts.jsonl and `kbot report restarts`",
                             gave_up, cause)
+            tree.alert_sink.send_nowait(stopped_alert(clock.now(), f"{gave_up} (last failure: {cause!r})"))
         await trio.to_thread.run_sync(functools.partial(end_run, engine, run_id, now=ended, status=status, reason=reason))
         if cfg.venue == "sim" and not external_sim:
             save_sim_epoch(cfg, ended)

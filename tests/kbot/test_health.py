@@ -1,12 +1,9 @@
-import json
-
-import httpx
 import pytest
 import trio
 
 from actors.health import run_health
 from kbot.actorkit import ActorStats, Collect
-from kbot.alerts import AlertSink, webhook_body
+from kbot.alerts import AlertSink
 from kbot.clock import ScaledClock
 from kbot.health import ActorSample, HealthConfig, HealthMonitor
 from kbot.messages import Alert, HealthSnapshot
@@ -52,27 +49,6 @@ def test_error_spike_backlog_and_restart_storm():
     assert {a.kind for a in alerts} == {"resolved"}
 
 
-def test_webhook_body_is_discord_and_slack_compatible():
-    b = webhook_body(Alert(ts=1.0, kind="spot_gap", severity="critical", subject="index", message="no spot"))
-    assert b["content"] == b["text"] == "kbot CRITICAL spot_gap [index]: no spot"
-
-
-async def test_alert_sink_posts_and_survives_failures():
-    seen = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        return httpx.Response(500 if len(seen) == 2 else 204)
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    sink = AlertSink("https://hooks.example/x", client=client)
-    a = Alert(ts=1.0, kind="feed_gap", severity="warning", subject="kraken", message="silent")
-    await sink.send(a)
-    await sink.send(a)
-    assert sink.sent == 1 and sink.failed == 1 and seen[0]["text"].startswith("kbot WARNING feed_gap")
-    await sink.aclose()
-
-
 class FakeSources:
     def __init__(self) -> None:
         self.spot = None
@@ -91,6 +67,9 @@ class FakeSources:
 
     def total_restarts(self):
         return 0
+
+    def daily_pnl(self):
+        return None
 
 
 async def test_health_actor_records_snapshots_and_alerts(autojump_clock):
