@@ -109,6 +109,7 @@ class HealthMonitor:
     def __init__(self, cfg: HealthConfig, *, max_daily_loss: Decimal | None = None) -> None:
         self.cfg = cfg
         self.max_daily_loss = max_daily_loss
+        self._speed = 1.0  # the clock's speed at the last check: message times -> real seconds
         self._last_errors: dict[str, int] = {}
         self._restart_marks: deque[tuple[float, int]] = deque()
         self._active: dict[tuple[str, str], float] = {}  # (kind, subject) -> last alerted ts
@@ -117,7 +118,7 @@ class HealthMonitor:
         key = (kind, subject)
         seen.add(key)
         last = self._active.get(key)
-        if last is not None and now - last < self.cfg.alert_cooldown_s:
+        if last is not None and (now - last) / self._speed < self.cfg.alert_cooldown_s:  # real seconds
             return
         self._active[key] = now
         out.append(Alert(ts=now, kind=kind, severity=severity, subject=subject, message=message))
@@ -138,6 +139,7 @@ class HealthMonitor:
         """``daily_pnl``: ``(ts, realized PnL of ts's UTC day)`` from the ledger's last portfolio
         state (None: none yet)."""
         cfg = self.cfg
+        self._speed = speed
         snaps: list[HealthSnapshot] = []
         alerts: list[Alert] = []
         seen: set[tuple[str, str]] = set()

@@ -106,3 +106,17 @@ async def test_health_actor_logs_the_latency_of_each_interval(autojump_clock):
     assert len(lines) == 1  # the second interval had no decision: no line
     assert lines[0]["n"] == 3 and lines[0]["max_ms"] == 30.0 and 0.2 <= lines[0]["p50_ms"] <= 0.41
     assert meter.n == 0  # a new interval started
+
+
+def test_alert_cooldown_is_in_real_seconds_under_a_fast_clock():
+    """A simulated clock at 15x: 600 clock seconds are 40 real seconds, not a cooldown's 600."""
+    m = HealthMonitor(HealthConfig(restart_storm=1, restart_window_s=1e6, alert_cooldown_s=600))
+    speed = 15.0
+    assert m.check(0.0, [], spot_last=0.0, total_restarts=0, speed=speed)[1] == []
+    assert [a.kind for a in m.check(1.0, [], spot_last=1.0, total_restarts=5, speed=speed)[1]] == ["restart_storm"]
+    # 100 real seconds later (1,500 clock seconds): still within the cooldown
+    assert m.check(1500.0, [], spot_last=1500.0, total_restarts=9, speed=speed)[1] == []
+    # 601 real seconds after the first
+    assert [a.kind for a in m.check(1 + 601 * speed, [], spot_last=1 + 601 * speed, total_restarts=20, speed=speed)[1]] == [
+        "restart_storm"
+    ]

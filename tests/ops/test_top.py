@@ -20,7 +20,7 @@ from rich.console import Console
 from kbot import cli
 from kbot.commands import top
 from kbot.dashboard import Limits, TopView, banner, render
-from kbot.messages import Alert, Decision, LatencySample
+from kbot.messages import Alert, Decision
 from kbot.model.killswitch import request_kill
 from storage import queries
 from storage.dashboard import open_alerts, top_snapshot
@@ -31,19 +31,6 @@ from tests.storage import dataset as ds
 from tests.storage.records import T0, edge
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'kbot.sqlite'}"
-    eng = open_database(url)
-    ds.build(eng)
-    w = BatchWriter(eng, "run-1")
-    w.write([LatencySample(ts=T0 + 2990, scope="tick_to_decision", interval_s=10.0, n=42, mean_ms=1.5, p50_ms=1.25,
-                           p90_ms=3.0, p99_ms=9.5, p999_ms=12.0, max_ms=14.0)])  # fmt: skip
-    w.close()
-    eng.dispose()
-    return url
 
 
 @pytest.fixture
