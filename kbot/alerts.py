@@ -108,13 +108,18 @@ def detect_format(url: str) -> str:
 
 
 def redact_url(url: str | None) -> str:
-    """What of a webhook URL may be logged: scheme and host (the path and query authorize)."""
+    """What of a webhook URL may be logged: scheme, host and port (the path, the query and any
+    user:password authorize)."""
     if not url:
         return "(none)"
     parts = urlsplit(url)
     if not parts.scheme or not parts.hostname:
         return "<redacted>"
-    return f"{parts.scheme}://{parts.hostname}/<redacted>"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{parts.hostname}{port}/<redacted>"
 
 
 def scrub(text: str, url: str | None) -> str:

@@ -22,7 +22,9 @@ COMMANDS: dict[str, str] = {
     "db": "database migrations: kbot db upgrade | kbot db current",
     "config": "show the effective configuration (secrets redacted)",
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
+    "alert": "post a test alert through the configured webhook: kbot alert test",
     "bench": "run the benchmark suite (python -m bench)",
+    "completion": "print a shell completion script: kbot completion bash|zsh|tcsh",
 }
 
 

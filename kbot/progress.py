@@ -99,9 +99,12 @@ def progress(
     enabled: bool | None = None,
     stream: IO[str] | None = None,
     min_interval_s: float = 0.1,
+    redirect: bool = False,
 ) -> Iterator[Bar]:
     """A progress bar on ``stream`` (stderr) while the block runs. ``enabled``: force on/off
-    (default: on when the stream is a terminal)."""
+    (default: on when the stream is a terminal). ``redirect``: the block prints (to
+    ``sys.stdout``/``sys.stderr``, loguru sinks added inside it included): route those lines
+    above the bar, or its redraws would overwrite them."""
     out = stream if stream is not None else sys.stderr
     if enabled is None:
         enabled = is_terminal(out)
@@ -124,7 +127,7 @@ def progress(
                           MofNCompleteColumn(), TextColumn(unit) if unit else TextColumn(""), TaskProgressColumn(),
                           TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn()]  # fmt: skip
     p = Progress(*columns, console=Console(file=out), auto_refresh=False, transient=False,
-                 redirect_stdout=False, redirect_stderr=False)  # fmt: skip
+                 redirect_stdout=redirect, redirect_stderr=redirect)  # fmt: skip
     with p:
         task = p.add_task(description, total=total)
         bar = Bar(p, task, min_interval_s)
