@@ -18,10 +18,13 @@ COMMANDS: dict[str, str] = {
     "markets": "list the open BTC markets the REST client discovers (checks keys and connectivity)",
     "report": "run a SQL report over the database (kbot report --list)",
     "status": "the current tree, feeds, open markets, positions, today's PnL and last alerts",
+    "top": "a live dashboard of the run from the database (refreshes every second; q quits)",
     "db": "database migrations: kbot db upgrade | kbot db current",
     "config": "show the effective configuration (secrets redacted)",
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
+    "alert": "post a test alert through the configured webhook: kbot alert test",
     "bench": "run the benchmark suite (python -m bench)",
+    "completion": "print a shell completion script: kbot completion bash|zsh|tcsh",
 }
 
 

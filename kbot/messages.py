@@ -485,9 +485,26 @@ class HealthSnapshot:
 
 
 @attrs.frozen(kw_only=True)
+class LatencySample:
+    """Latency percentiles over one health interval, in real milliseconds (``scope``:
+    ``tick_to_decision``: a feed frame's receipt to the decision it led to)."""
+
+    ts: float  # end of the interval, on the run's clock
+    scope: str
+    interval_s: float  # real seconds the sample covers
+    n: int
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+
+
+@attrs.frozen(kw_only=True)
 class Alert:
     ts: float
-    kind: str  # spot_gap | quote_gap | error_spike | restart_storm | kill_switch | ...
+    kind: str  # spot_gap | quote_gap | feed_gap | restart_storm | kill_switch | daily_loss_near | ... (kbot.alerts)
     severity: str  # info | warning | critical
     subject: str | None
     message: str

@@ -35,6 +35,7 @@ from loguru import logger
 from actors.recorder import Recorder
 from kbot import __version__
 from kbot.actorkit import BadInputLog, StatsRegistry
+from kbot.alerts import stopped_alert
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
 from kbot.tree import Endpoints, Tree
@@ -323,6 +324,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             cause = gave_up.__cause__
             logger.critical("kbot stopped: {} (last failure: {!r}); see logs/restarts.jsonl and `kbot report restarts`",
                             gave_up, cause)
+            tree.alert_sink.send_nowait(stopped_alert(clock.now(), f"{gave_up} (last failure: {cause!r})"))
         await trio.to_thread.run_sync(functools.partial(end_run, engine, run_id, now=ended, status=status, reason=reason))
         if cfg.venue == "sim" and not external_sim:
             save_sim_epoch(cfg, ended)

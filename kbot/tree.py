@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -166,7 +167,8 @@ class Tree:
         self.stats = stats if stats is not None else StatsRegistry()
         self.supervisors: list[Supervisor] = []
         self.restarts = 0
-        self.alert_sink = AlertSink(cfg.health.webhook_url, timeout_s=cfg.health.webhook_timeout_s)
+        self.alert_sink = AlertSink.from_config(cfg.health, origin=f"{cfg.venue}/{cfg.mode}",
+                                                stats=self.stats.get("alerts"))
         self.spot_in: LatestMailbox[Any] = LatestMailbox(spot_tick_key)
         self.decision_in: LatestMailbox[Any] = LatestMailbox(decision_inbox_key)
         self.executor_in: Mailbox[Any] = Mailbox(tc.executor_inbox)
@@ -287,6 +289,10 @@ class Tree:
         last = self.freshness.quote_last
         return {t: last.get(t) for t in self.market_registry.priced}
 
+    def daily_pnl(self) -> tuple[float, Decimal] | None:
+        pf = self.ledger_state.last_portfolio
+        return None if pf is None else (pf.ts, pf.daily_realized_pnl)
+
     def total_restarts(self) -> int:
         return self.restarts
 
@@ -375,7 +381,7 @@ class Tree:
         must still drain them (``drain_control``)."""
         cfg, clock, st = self.cfg, self.clock, self.stats
         rec = self.record
-        health = HealthMonitor(cfg.health)
+        health = HealthMonitor(cfg.health, max_daily_loss=cfg.risk.max_daily_loss)
         # the latency tap first: it measures at emission, before the sends below yield
         decision_out = Tee(LatencyTap(self.latency, self.latency_run), self.executor_in, rec)
         opening = (carry_loader(self.engine, mode=cfg.mode, venue=cfg.venue, run_id=self.run_id,
@@ -384,6 +390,9 @@ class Tree:
             # The recorder drains what it holds for up to drain_s on stop; give it that and a batch.
             ChildSpec("recorder", self.recorder.run, restart=Restart.PERMANENT,
                       shutdown_s=cfg.storage.drain_s + 5.0, backoff=Backoff(initial_s=0.2, max_s=10.0)),
+            # alert webhook delivery: its own task, so a slow chat service never holds an actor
+            ChildSpec("alerts", self.alert_sink.run, restart=Restart.PERMANENT, shutdown_s=1.0,
+                      backoff=Backoff(initial_s=1.0, max_s=30.0)),
             self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, self.decision_in,
                        self.ledger_state, clock=clock, stats=st.get("ledger"),
                        publish_every_s=cfg.ledger.publish_every_s, opening=opening),

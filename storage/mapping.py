@@ -32,6 +32,7 @@ from kbot.messages import (
     Fill,
     HealthSnapshot,
     IndexUpdate,
+    LatencySample,
     LedgerEntry,
     Levels,
     MarketInfo,
@@ -294,6 +295,10 @@ def health_row(m: HealthSnapshot, cx: MapContext) -> Row:
     )  # fmt: skip
 
 
+def latency_row(m: LatencySample, cx: MapContext) -> Row:
+    return (cx.run_id, m.ts, m.scope, m.interval_s, m.n, m.mean_ms, m.p50_ms, m.p90_ms, m.p99_ms, m.p999_ms, m.max_ms)
+
+
 def alert_row(m: Alert, cx: MapContext) -> Row:
     return (cx.run_id, m.ts, m.kind, m.severity, m.subject or "", m.message)
 
@@ -338,6 +343,7 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     Score: (Route("scores", score_row),),
     SupervisionEvent: (Route("supervision_events", supervision_row),),
     HealthSnapshot: (Route("health", health_row),),
+    LatencySample: (Route("latency", latency_row),),
     Alert: (Route("alerts", alert_row),),
     BadInput: (Route("bad_inputs", bad_input_row),),
 }

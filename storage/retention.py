@@ -5,7 +5,7 @@ the full simulated market set that is ~1.4 GB per simulated day. What can go, an
 does:
 
 - **market data** (``MARKET_DATA``: quotes, spot ticks, index prices, book snapshots, trades,
-  feed events, health snapshots, bad inputs): rows with ``ts`` before the cutoff.
+  feed events, health snapshots, latency samples, bad inputs): rows with ``ts`` before the cutoff.
 - **PASS decisions** (and their ``decision_reasons``): the audit of what was *not* traded.
   TAKEs are kept (fills and orders refer to them).
 - **edge snapshots that no score refers to** (the scorer scores snapshots of settled markets;
@@ -29,7 +29,8 @@ import attrs
 import sqlalchemy as sa
 
 MARKET_DATA: tuple[str, ...] = (
-    "quotes", "spot_ticks", "index_prices", "book_snapshots", "trades", "feed_events", "health", "bad_inputs",
+    "quotes", "spot_ticks", "index_prices", "book_snapshots", "trades", "feed_events", "health", "latency",
+    "bad_inputs",
 )  # fmt: skip
 MIN_AGE_S = 86_400.0  # nothing younger than a day: the scorer and the reports read the last day
 

@@ -599,6 +599,25 @@ health = sa.Table(
     sa.Index(None, "ts"),
 )
 
+latency = sa.Table(  # one row per health interval with decisions: real milliseconds
+    "latency",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("scope", Str(32), nullable=False),  # tick_to_decision
+    sa.Column("interval_s", F, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("mean_ms", F, nullable=False),
+    sa.Column("p50_ms", F, nullable=False),
+    sa.Column("p90_ms", F, nullable=False),
+    sa.Column("p99_ms", F, nullable=False),
+    sa.Column("p999_ms", F, nullable=False),
+    sa.Column("max_ms", F, nullable=False),
+    sa.UniqueConstraint("run_id", "scope", "ts"),
+    sa.Index(None, "ts"),
+)
+
 alerts = sa.Table(
     "alerts",
     metadata,

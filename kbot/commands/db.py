@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from kbot.commands.common import database_url
 
@@ -95,6 +96,7 @@ def _prune(args: argparse.Namespace, url: str) -> int:
 
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+    from kbot.progress import is_terminal
     from storage.db import DatabaseMissing, SchemaOutOfDate, create_engine, open_reader
     from storage.report import parse_since
     from storage.retention import prune
@@ -114,11 +116,14 @@ def _prune(args: argparse.Namespace, url: str) -> int:
         reader.dispose()
         engine = create_engine(resolved)
 
-        def show(table: str, n: int) -> None:
-            print(f"  {table}: {n:,} deleted so far", file=sys.stderr, flush=True)
+        if args.dry_run or not is_terminal():
+            def show(table: str, n: int) -> None:  # a line per batch: readable in a journal
+                print(f"  {table}: {n:,} deleted so far", file=sys.stderr, flush=True)
 
-        res = prune(engine, cutoff, scores=args.with_scores, dry_run=args.dry_run, vacuum=args.vacuum, now=now,
-                    progress=None if args.dry_run else show)
+            res = prune(engine, cutoff, scores=args.with_scores, dry_run=args.dry_run, vacuum=args.vacuum, now=now,
+                        progress=None if args.dry_run else show)
+        else:
+            res = _prune_with_bar(engine, cutoff, args, now)
         engine.dispose()
     except (ValueError, DatabaseMissing, SchemaOutOfDate, SQLAlchemyError) as exc:
         if isinstance(exc, OperationalError):
@@ -135,3 +140,22 @@ def _prune(args: argparse.Namespace, url: str) -> int:
     for table, n in res.rows.items():
         print(f"  {table:16} {n:>12,}")
     return 0
+
+
+def _prune_with_bar(engine: Any, cutoff: float, args: argparse.Namespace, now: float) -> Any:
+    """On a terminal: count first (the dry run's queries), then delete under a progress bar
+    with the rows to go and an ETA (and then VACUUM, when asked, at 100 %)."""
+    from kbot.progress import progress
+    from storage.retention import prune
+
+    plan = prune(engine, cutoff, scores=args.with_scores, dry_run=True, now=now)
+    done: dict[str, int] = {}
+    then = " (then VACUUM)" if args.vacuum else ""
+    with progress(f"kbot db prune{then}", total=plan.total, unit="rows") as bar:
+
+        def show(table: str, n: int) -> None:
+            bar.advance(n - done.get(table, 0), description=f"prune {table}{then}")
+            done[table] = n
+
+        return prune(engine, cutoff, scores=args.with_scores, dry_run=False, vacuum=args.vacuum, now=now,
+                     progress=show)

@@ -1,7 +1,12 @@
-"""`kbot report`: run a SQL report (``storage/reports/*.sql``) over the database.
+"""`kbot report`: run a SQL report (``storage/reports/*.sql``) over the database, or write the
+HTML report.
 
     kbot report --list
     kbot report NAME [--db URL] [--since 24h] [--run ID] [--format table|csv|json]
+    kbot report html [--db URL] [--since all] [--run ID] [--out FILE]
+
+``kbot report html`` writes one self-contained HTML page with figures (``kbot.htmlreport``);
+its window defaults to the whole database (replays and backtests carry old timestamps).
 
 Readers use their own read-only connections: reporting never blocks a running ``kbot run``.
 """
@@ -21,10 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
     parser.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
     parser.add_argument(
-        "--since", default="24h", metavar="WHEN", help="24h, 90m, 7d, 2w, an ISO date/time (UTC) or 'all' (default: 24h)"
-    )
+        "--since", default=None, metavar="WHEN",
+        help="24h, 90m, 7d, 2w, an ISO date/time (UTC) or 'all' (default: 24h; for html: all)",
+    )  # fmt: skip
     parser.add_argument("--run", metavar="ID", help="only this run (a runs.run_id; see `kbot report runs`)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
+    parser.add_argument("--out", metavar="FILE", help="html: the file to write (default: kbot-report-<UTC time>.html)")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,15 +50,21 @@ def main(args: argparse.Namespace) -> int:
         t.add_column("description")
         for r in report.list_reports():
             t.add_row(r.name, r.description)
+        t.add_row("html", "one self-contained HTML page with figures: equity, PnL, reliability, model vs market, "
+                  "decisions, latency, gaps, restarts (--out FILE)")
         console.print(t)
         return 0
     if not args.name:
         print("kbot report: name a report (kbot report --list shows them)", file=sys.stderr)
         return 2
+    if args.name == "html":
+        from kbot.commands.report_html import write_html
+
+        return write_html(args)
     now = time.time()
     try:
         report.load_report(args.name)
-        since = report.parse_since(args.since, now)
+        since = report.parse_since(args.since or "24h", now)
     except (report.UnknownReport, ValueError) as exc:
         print(f"kbot report: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2

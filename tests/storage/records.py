@@ -18,6 +18,7 @@ from kbot.messages import (
     Fill,
     HealthSnapshot,
     IndexUpdate,
+    LatencySample,
     LedgerEntry,
     MarketInfo,
     MarketLifecycle,
@@ -157,6 +158,8 @@ def all_records() -> list:
         ),  # fmt: skip
         HealthSnapshot(ts=v.ts(), actor="pricer:X", inbox_depth=3, inbox_peak=17, msgs_in=1000, msgs_out=990,
                        last_msg_age_s=v.f(), restarts=2, errors=5, state="running"),  # fmt: skip
+        LatencySample(ts=v.ts(), scope="tick_to_decision", interval_s=v.f(), n=1234, mean_ms=v.f(), p50_ms=v.f(),
+                      p90_ms=v.f(), p99_ms=v.f(), p999_ms=v.f(), max_ms=v.f()),  # fmt: skip
         Alert(ts=v.ts(), kind="spot_gap", severity="warning", subject="coinbase", message="no tick for 12s"),
         BadInput(ts=v.ts(), source="kraken", kind="bad_json", sample="{nope"),
         SupervisionEvent(ts=v.ts(), supervisor="root", child="feeds", kind="crashed",

@@ -11,7 +11,6 @@ from typing import Any
 import attrs
 import pytest
 import sqlalchemy as sa
-from loguru import logger
 
 from kbot.messages import (
     BookSnapshot,
@@ -188,7 +187,7 @@ def test_series_update_with_missing_updated_ts(engine, writer):
         assert rows_of(c, "series")[0]["title"] == "b"
 
 
-def test_a_bad_row_is_isolated_and_the_rest_is_written(engine, writer, caplog_loguru):
+def test_a_bad_row_is_isolated_and_the_rest_is_written(engine, writer, loguru_lines):
     v = Distinct()
     good = [edge(v, ts=T0 + i) for i in range(50)]
     bad_fk = Score(edge_id=999_999, ts=T0, ticker="X", series_ticker="S", horizon_s=1.0, outcome=1, prob_yes=0.5,
@@ -202,7 +201,7 @@ def test_a_bad_row_is_isolated_and_the_rest_is_written(engine, writer, caplog_lo
         assert c.execute(sa.text("SELECT COUNT(*) FROM edges")).scalar() == 50
         assert c.execute(sa.text("SELECT COUNT(*) FROM scores")).scalar() == 0
     assert writer.bad.total == 2
-    logged = "\n".join(caplog_loguru)
+    logged = "\n".join(loguru_lines)
     assert "edge_id=999999" in logged  # logged with its content
     # the same bad rows again: counted again, never a crash; good rows are not duplicated
     res = writer.write(batch)
@@ -317,14 +316,6 @@ def test_portfolio_and_book_edge_cases(engine, writer):
         pf = rows_of(c, "portfolio_snapshots")[0]
         assert (pf["open_orders"], pf["open_positions"], pf["equity"], pf["unrealized_pnl"]) == (0, 0, None, None)
         assert rows_of(c, "book_snapshots")[0]["yes_bids"] == ""
-
-
-@pytest.fixture
-def caplog_loguru():
-    lines: list[str] = []
-    handler = logger.add(lambda m: lines.append(str(m)), level="WARNING")
-    yield lines
-    logger.remove(handler)
 
 
 def _unused(_: Edge) -> None:  # keep the import used for type readers
