@@ -4,7 +4,9 @@ Receives: ``Fill``, ``OrderEvent`` and ``MarketSettled`` (bounded, lossless mail
           ``Quote`` for marking (conflating mailbox keyed by ticker).
 Applies:  ``kbot.ledger.Book`` (pure, exact Decimal accounting; idempotent by fill id and by
           settled ticker, so a settlement closes a position exactly once).
-Sends:    ``LedgerEntry`` and ``Position`` to ``out`` (the recorder), and ``PortfolioState``
+Sends:    ``LedgerUpdate`` (a fill's or settlement's entries and the position after, one record
+          so they are committed together) and the starting ``LedgerEntry`` deposit to ``out``
+          (the recorder), and ``PortfolioState``
           (balance, exposure, today's realized PnL, open orders, equity) to ``out`` and to
           ``portfolio_out`` (the decision actor's risk and sizing input) when it changes, and at
           least every ``publish_every_s``.
@@ -27,7 +29,7 @@ import trio
 from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.ledger import Book
-from kbot.messages import Fill, MarketSettled, OrderEvent, PortfolioState, Quote
+from kbot.messages import Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState, Quote
 from supervision import LatestMailbox, Mailbox
 
 OPEN_ORDER_STATUSES = ("new", "resting", "partially_filled")
@@ -75,9 +77,8 @@ def apply(state: LedgerState, msg: Any, bad: BadInputLog) -> None:
         except ValueError as exc:
             bad.record("invalid_fill", msg, str(exc))
             return
-        state.pending.extend(("out", e) for e in res.entries)
-        if res.entries and res.position is not None:
-            state.pending.append(("out", res.position))
+        if res.entries:
+            state.pending.append(("out", LedgerUpdate(ts=msg.ts, entries=res.entries, position=res.position)))
     elif isinstance(msg, OrderEvent):
         ids = state.open_orders.setdefault(msg.ticker, set())
         if msg.status in OPEN_ORDER_STATUSES:
@@ -86,9 +87,8 @@ def apply(state: LedgerState, msg: Any, bad: BadInputLog) -> None:
             ids.discard(msg.order_id)
     elif isinstance(msg, MarketSettled):
         res = book.settle(msg, utc_day(msg.ts))
-        state.pending.extend(("out", e) for e in res.entries)
-        if res.position is not None and res.entries:
-            state.pending.append(("out", res.position))
+        if res.entries:
+            state.pending.append(("out", LedgerUpdate(ts=msg.ts, entries=res.entries, position=res.position)))
         state.open_orders.pop(msg.ticker, None)
     else:
         bad.record("unexpected_message", msg)

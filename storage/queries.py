@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from kbot.messages import HealthSnapshot, Position
 from storage.schema import (
     alerts,
+    bad_inputs,
     decisions,
     edges,
     feed_events,
@@ -154,7 +155,7 @@ def unscored_edges(
 
 def _position(r: sa.Row) -> Position:
     return Position(
-        ts=r.ts, mode=r.mode, ticker=r.ticker, side=r.side, count=r.count, avg_price=r.avg_price,
+        ts=r.ts, mode=r.mode, ticker=r.ticker, side=r.side, count=r._mapping["count"], avg_price=r.avg_price,
         cost=r.cost, fees=r.fees, realized_pnl=r.realized_pnl, unrealized_pnl=r.unrealized_pnl,
         mark_price=r.mark_price, status=r.status, opened_ts=r.opened_ts, closed_ts=r.closed_ts,
         result=r.result,
@@ -172,9 +173,11 @@ def open_positions(conn: sa.Connection, *, run_id: str, mode: str) -> list[Posit
 
 
 def ledger_balance(conn: sa.Connection, *, run_id: str, mode: str) -> Decimal:
-    """Exact sum of the ledger's signed cash movements of a run (Decimal addition in Python,
-    not a floating-point SQL SUM)."""
-    q = sa.select(ledger_entries.c.amount).where(ledger_entries.c.run_id == run_id, ledger_entries.c.mode == mode)
+    """A run's cash: the exact sum of its ledger entries that move cash (``cash`` is set from
+    ``kbot.ledger.CASH_KINDS`` when an entry is written; ``realized_pnl`` rows are not cash).
+    Decimal addition in Python, not a floating-point SQL SUM."""
+    le = ledger_entries.c
+    q = sa.select(le.amount).where(le.run_id == run_id, le.mode == mode, le.cash == sa.true())
     return sum((a for (a,) in conn.execute(q)), Decimal(0))
 
 
@@ -424,6 +427,13 @@ def last_activity_ts(conn: sa.Connection, *, run_id: str) -> float | None:
     return max(seen) if seen else None
 
 
+def money_conflicts(conn: sa.Connection, *, run_id: str) -> int:
+    """How many batches of a run had money rows refused as conflicts (``storage.writer``); each
+    ``bad_inputs`` row of kind ``money_conflict:<table>`` lists them, both rows each."""
+    q = sa.select(sa.func.count()).where(bad_inputs.c.run_id == run_id, bad_inputs.c.kind.like("money_conflict:%"))
+    return int(conn.execute(q).scalar() or 0)
+
+
 @attrs.frozen(kw_only=True)
 class StatusSnapshot:
     now: float
@@ -437,6 +447,7 @@ class StatusSnapshot:
     alerts: list[AlertRow]
     portfolio: PortfolioRow | None = None
     last_activity_ts: float | None = None
+    money_conflicts: int = 0  # money rows the recorder refused (bad_inputs money_conflict:*)
 
 
 def status_snapshot(
@@ -446,17 +457,23 @@ def status_snapshot(
     as of ``now``."""
     if run is None:
         run = get_run(conn, run_id) if run_id is not None else latest_run(conn)
-    rid = run.run_id if run else None
+    if run is None:
+        return StatusSnapshot(
+            now=now, run=None, health=[], supervision=[], feeds=feed_ages(conn, now=now),
+            open_markets=open_markets(conn, now=now), positions=[], pnl=None, alerts=[],
+        )  # fmt: skip
+    rid = run.run_id
     return StatusSnapshot(
         now=now,
         run=run,
-        health=latest_health(conn, run_id=rid) if rid else [],
-        supervision=last_supervision_events(conn, run_id=rid, limit=limit) if rid else [],
+        health=latest_health(conn, run_id=rid),
+        supervision=last_supervision_events(conn, run_id=rid, limit=limit),
         feeds=feed_ages(conn, now=now, run_id=rid),
         open_markets=open_markets(conn, now=now),
-        positions=open_positions(conn, run_id=rid, mode=run.mode) if run else [],
-        pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode) if run else None,
-        alerts=last_alerts(conn, run_id=rid, limit=limit) if rid else [],
-        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode) if run else None,
-        last_activity_ts=last_activity_ts(conn, run_id=rid) if rid else None,
+        positions=open_positions(conn, run_id=rid, mode=run.mode),
+        pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode),
+        alerts=last_alerts(conn, run_id=rid, limit=limit),
+        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode),
+        last_activity_ts=last_activity_ts(conn, run_id=rid),
+        money_conflicts=money_conflicts(conn, run_id=rid),
     )
