@@ -163,12 +163,14 @@ def money_report(db_path: Path) -> dict[str, Any]:
 
 
 def storm(workdir: Path, *, kills: int, seed: int, faults: bool, speed: float, final_minutes: float,
-          rng: random.Random, log: Any = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """``kills`` killed runs then one clean run, all on one database; returns (runs, report)."""
+          rng: random.Random, extra_s: tuple[float, float] = (0.0, 4.0), log: Any = None,
+          ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``kills`` killed runs (each ``extra_s`` seconds, uniform in that range, after its first
+    TAKE) then one clean run, all on one database; returns (runs, report)."""
     write_config(workdir, seed=seed, faults=faults)
     runs = []
     for i in range(kills):
-        r = killed_run(workdir, speed=speed, extra_s=rng.uniform(0.0, 4.0))
+        r = killed_run(workdir, speed=speed, extra_s=rng.uniform(*extra_s))
         runs.append(r)
         if log:
             log(f"run {i + 1}: killed={r['killed']} after {r['wall_s']}s {r['stderr'][-300:]}")
