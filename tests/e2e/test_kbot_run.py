@@ -64,7 +64,8 @@ def check_money_invariants(db: sqlite3.Connection) -> dict[str, int]:
                   "and ref = ?", t, f"settle:{t}")[0][0]
         assert n == 1, (t, n)
     # the ledger's cash reconciles: deposit + every cash movement = last recorded balance
-    cash = q(db, "select sum(amount) from ledger_entries where kind in ('deposit','buy','sell','fee','settlement')")[0][0]
+    # (ledger_entries.cash: kbot.ledger.CASH_KINDS, the one definition of cash)
+    cash = q(db, "select sum(amount) from ledger_entries where cash")[0][0]
     last_balance = q(db, "select balance from portfolio_snapshots order by ts desc, id desc limit 1")[0][0]
     assert abs(cash - last_balance) < 1e-6
     return {"takes": len(takes), "settled_positions": len(settled_markets & filled_markets)}
