@@ -124,12 +124,15 @@ class MoneyConflict(Exception):
 
 @attrs.frozen(slots=True)
 class RepeatCheck:
-    """How to check a table's repeats (``Upsert.same_except``)."""
+    """How to check a table's repeats (``Upsert.same_except``): which columns are the key, which
+    must be equal, and the driver-level SELECT of the rows holding given keys (no per-row
+    SQLAlchemy processing: values come back as the writer binds them)."""
 
-    table: sa.Table
+    table: str
     key_idx: tuple[int, ...]
     compare_idx: tuple[int, ...]
-    select: Any  # the table's columns, as the driver returns them (no type processing)
+    head: str  # "SELECT <columns> FROM <table> WHERE <key> IN ("
+    one: str  # one key's placeholders: "?" or "(VALUES (?, ?))"-style row
 
     def key(self, row: Row) -> tuple[Any, ...]:
         return tuple(row[i] for i in self.key_idx)
@@ -137,18 +140,36 @@ class RepeatCheck:
     def same(self, a: Row, b: Row) -> bool:
         return all(a[i] == b[i] for i in self.compare_idx)
 
+    def sql(self, n: int) -> str:
+        return _in_sql(self.head, self.one, n)
 
-def repeat_check(table: sa.Table) -> RepeatCheck | None:
+
+@functools.lru_cache(maxsize=256)
+def _in_sql(head: str, one: str, n: int) -> str:
+    return head + ", ".join([one] * n) + ")"
+
+
+def repeat_check(table: sa.Table, dialect: sa.Dialect) -> RepeatCheck | None:
     policy = UPSERTS.get(table.name, Upsert())
     if policy.same_except is None:
         return None
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if mark is None:  # pragma: no cover - SQLite and psycopg use one of these
+        raise NotImplementedError(f"the batch writer's repeat check needs qmark or format parameters, not {dialect.paramstyle}")
     cols = columns_of(table)
     key = schema.natural_key(table)
-    raw = [sa.type_coerce(table.c[c], sa.types.NullType()).label(c) for c in cols]
+    q = dialect.identifier_preparer.quote
+    head = f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table.name)} WHERE "
+    if len(key) == 1:
+        head += f"{q(key[0])} IN ("
+        one = mark
+    else:  # a row value against a VALUES list: SQLite >= 3.15 and PostgreSQL
+        head += f"({', '.join(q(k) for k in key)}) IN (VALUES "
+        one = "(" + ", ".join([mark] * len(key)) + ")"
     return RepeatCheck(
-        table=table, key_idx=tuple(cols.index(k) for k in key),
+        table=table.name, key_idx=tuple(cols.index(k) for k in key),
         compare_idx=tuple(i for i, c in enumerate(cols) if c not in key and c not in policy.same_except),
-        select=sa.select(*raw),
+        head=head, one=one,
     )
 
 
@@ -272,7 +293,7 @@ class BatchWriter:
             run_id=run_id, money=money_binder(self.dialect), record_all_edges=self.cfg.record_edges == "all"
         )
         self.statements = {name: compile_upsert(TABLES[name], self.dialect) for name in TABLE_ORDER}
-        self.checks = {name: c for name in TABLE_ORDER if (c := repeat_check(TABLES[name])) is not None}
+        self.checks = {name: c for name in TABLE_ORDER if (c := repeat_check(TABLES[name], self.dialect)) is not None}
         self.bad = BadInputLog("recorder", every=1000, sample_chars=2000)
         self._conn: sa.Connection | None = None
         self.rows_per_statement = rows_per_statement
@@ -441,17 +462,12 @@ class BatchWriter:
 
     def _existing(self, conn: sa.Connection, check: RepeatCheck, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
         """The rows the database holds for ``keys``, as the driver returns them."""
-        t = check.table
-        key_cols = [t.c[c] for c in schema.natural_key(t)]
-        per_query = max(1, self.max_variables // len(key_cols) - 1)
+        per_query = max(1, self.max_variables // len(check.key_idx) - 1)
         out: dict[tuple[Any, ...], Row] = {}
         for i in range(0, len(keys), per_query):
             chunk = keys[i : i + per_query]
-            if len(key_cols) == 1:
-                cond = key_cols[0].in_([k[0] for k in chunk])
-            else:
-                cond = sa.tuple_(*key_cols).in_(chunk)
-            for row in conn.execute(check.select.where(cond)):
+            params = tuple(itertools.chain.from_iterable(chunk))
+            for row in conn.exec_driver_sql(check.sql(len(chunk)), params):
                 r = tuple(row)
                 out[check.key(r)] = r
         return out
