@@ -20,8 +20,8 @@ what to record under that run's id so that, across crashes:
   comes back, the fees stay lost, status ``unwound``). Positions of runs against Kalshi stay
   open: the next run of that venue and mode carries them over and settles them.
 - the run's last portfolio snapshot equals its ledger cash: a closing snapshot is added
-  whenever the books changed or the last one disagrees, stamped after everything the run
-  recorded (its end on its own clock).
+  whenever the books changed or the last one disagrees with them (balance, exposure, open
+  positions), stamped after everything the run recorded (its end on its own clock).
 """
 
 from __future__ import annotations
@@ -162,13 +162,13 @@ def plan_repair(
             if res.entries:
                 records.append(LedgerUpdate(ts=res.entries[0].ts, entries=res.entries, position=res.position))
 
-    changed = bool(records)
-    snapshot = changed or books.last_balance is None or books.last_balance != book.cash
+    exposure = book.exposure_by_ticker()
+    snapshot = bool(records) or (books.last_balance, books.last_exposure, books.last_open_positions) != (
+        book.cash, sum(exposure.values(), Decimal(0)), len(exposure))
     if snapshot:
         ts = max([end, *(r.ts for r in records)])
         if books.last_snapshot_ts is not None and ts < books.last_snapshot_ts + SNAPSHOT_STEP_S:
             ts = books.last_snapshot_ts + SNAPSHOT_STEP_S
-        exposure = book.exposure_by_ticker()
         unreal = [p.unrealized_pnl for p in book.open_positions() if p.unrealized_pnl is not None]
         records.append(PortfolioState(
             ts=ts, mode=mode, balance=book.cash, exposure=sum(exposure.values(), Decimal(0)),  # type: ignore[arg-type]

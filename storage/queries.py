@@ -206,9 +206,11 @@ class RecordedBooks:
     positions: tuple[Position, ...]  # the latest record of every position, whatever its status
     applied_fills: frozenset[str]  # fill ids with a 'buy' entry: applied to the book
     realized_by_day: dict[str, Decimal]  # realized_pnl entries per UTC day
-    last_snapshot_ts: float | None  # the newest portfolio snapshot
+    last_snapshot_ts: float | None  # the newest portfolio snapshot: when, and what it says
     last_balance: Decimal | None
     end_ts: float  # the run's last recorded activity (its clock), at least its start
+    last_exposure: Decimal | None = None
+    last_open_positions: int | None = None
 
 
 def recorded_books(conn: sa.Connection, run: RunInfo) -> RecordedBooks:
@@ -233,6 +235,7 @@ def recorded_books(conn: sa.Connection, run: RunInfo) -> RecordedBooks:
         positions=tuple(_position(r) for r in conn.execute(pq.order_by(positions.c.ticker))),
         applied_fills=frozenset(applied), realized_by_day=by_day,
         last_snapshot_ts=snap.ts if snap else None, last_balance=snap.balance if snap else None,
+        last_exposure=snap.exposure if snap else None, last_open_positions=snap.open_positions if snap else None,
         end_ts=max(run.started_ts, last if last is not None else run.started_ts, run.ended_ts or run.started_ts),
     )  # fmt: skip
 

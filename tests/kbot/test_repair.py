@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from actors.executor import shadow_events
@@ -33,7 +33,8 @@ from tests.storage.records import T0, Distinct, decision
 
 def books(**kw) -> RecordedBooks:
     base = dict(run_id="r", mode="shadow", venue="sim", cash=D(1000), positions=(), applied_fills=frozenset(),
-                realized_by_day={}, last_snapshot_ts=T0 + 5, last_balance=D(1000), end_ts=T0 + 10)
+                realized_by_day={}, last_snapshot_ts=T0 + 5, last_balance=D(1000), end_ts=T0 + 10,
+                last_exposure=D(0), last_open_positions=0)
     base.update(kw)
     return RecordedBooks(**base)
 
@@ -82,7 +83,7 @@ def test_a_simulated_run_settles_from_the_record_or_unwinds_at_cost():
         b.apply_fill(Fill(fill_id=t, order_id="o" + t, ts=T0, ticker=t, side="no", action="buy", count=D(10),
                           price=D("0.30"), fee=D("0.10"), is_taker=True, mode="shadow"), "d")
     bk = books(cash=b.cash, positions=(b.position("A"), b.position("B")), applied_fills=frozenset({"A", "B"}),
-               last_balance=b.cash)
+               last_balance=b.cash, last_exposure=D(6), last_open_positions=2)
     settled = {"A": MarketSettled(ts=T0 + 2, ticker="A", result="no", settlement_value=D(0), source="rest", final=True)}
     plan = plan_repair(bk, settlements=settled, simulated=True)
     assert (plan.settled, plan.unwound) == (1, 1)
@@ -96,9 +97,12 @@ def test_a_simulated_run_settles_from_the_record_or_unwinds_at_cost():
 
 def test_nothing_to_do_writes_nothing():
     assert plan_repair(books()).records == ()
-    # a last snapshot that disagrees with the ledger gets a closing one
-    plan = plan_repair(books(last_balance=D(999)))
-    assert [type(r) for r in plan.records] == [PortfolioState] and plan.records[0].ts == T0 + 10
+    # a last snapshot that disagrees with the books gets a closing one: its balance, or its
+    # exposure (a settlement that moved no cash, recorded after the last snapshot)
+    for stale in (dict(last_balance=D(999)), dict(last_exposure=D("0.05"), last_open_positions=1)):
+        plan = plan_repair(books(**stale))
+        assert [type(r) for r in plan.records] == [PortfolioState] and plan.records[0].ts == T0 + 10
+        assert plan.records[0].exposure == 0 and plan.records[0].balance == D(1000)
 
 
 # ----------------------------------------------------------------------------- property: kill anywhere
@@ -191,7 +195,21 @@ def q(eng: sa.Engine, sql: str) -> list[tuple]:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(step, min_size=1, max_size=14), cut=st.floats(0, 1), batch=st.integers(1, 6))
+# killed after a settlement that moved no cash was recorded, before the next snapshot (found by this test)
+@example(steps=[("take", TICKERS[0], "yes", 1, 5, 0), ("take", TICKERS[0], "no", 2, 5, 0),
+                ("settle", TICKERS[0], "yes"), ("settle", TICKERS[1], "yes")], cut=0.8125, batch=1)
 def test_a_run_killed_anywhere_is_closed_and_its_books_add_up(template, tmp_path_factory, steps, cut, batch):
+    killed_anywhere(template, tmp_path_factory, steps, cut, batch)
+
+
+@pytest.mark.soak
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(step, min_size=1, max_size=30), cut=st.floats(0, 1), batch=st.integers(1, 10))
+def test_a_run_killed_anywhere_soak(template, tmp_path_factory, steps, cut, batch):
+    killed_anywhere(template, tmp_path_factory, steps, cut, batch)
+
+
+def killed_anywhere(template, tmp_path_factory, steps, cut, batch) -> None:
     groups, _ = run_stream(steps)
     k = round(cut * len(groups))
     path = tmp_path_factory.mktemp("db") / "kbot.sqlite"
