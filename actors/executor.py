@@ -15,11 +15,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Protocol
 
+import attrs
 from loguru import logger
 
 from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
-from kbot.messages import Decision, Fill, Mode, OrderEvent
+from kbot.messages import Decision, Fill, Mode, OrderEvent, Side
 from supervision import Mailbox
 
 
@@ -36,6 +37,22 @@ class Executor(Protocol):
     async def execute(self, decision: Decision, now: float) -> list[OrderEvent | Fill]: ...
 
 
+def shadow_events(*, decision_id: str, ticker: str, side: Side, count: Decimal, price: Decimal, fee: Decimal,
+                  now: float) -> list[OrderEvent | Fill]:
+    """A shadow TAKE's execution (pure): the order, its one fill of the whole size at ``price``
+    paying ``fee``, the order filled. Ids derive from the decision id, so executing it again
+    (after a restart, or at start-up repair) yields the same records."""
+    order_id = f"shadow-{decision_id}"
+    new = OrderEvent(ts=now, order_id=order_id, client_order_id=decision_id, decision_id=decision_id, ticker=ticker,
+                     side=side, action="buy", count=count, price=price, status="new", mode="shadow")
+    return [
+        new,
+        Fill(fill_id=f"{order_id}:1", order_id=order_id, ts=now, ticker=ticker, side=side, action="buy", count=count,
+             price=price, fee=fee, is_taker=True, mode="shadow", decision_id=decision_id),
+        attrs.evolve(new, status="filled", filled_count=count),
+    ]
+
+
 class ShadowExecutor:
     """Hypothetical execution: the whole size fills at the decided limit price (the quoted ask
     of the side bought), paying the taker fee the decision computed. Nothing is sent anywhere."""
@@ -47,23 +64,8 @@ class ShadowExecutor:
             return []
         if decision.fee is None:
             raise ValueError(f"decision {decision.decision_id} has no fee: cannot execute")
-        order_id = f"shadow-{decision.decision_id}"
-
-        def event(status: str, filled: Decimal) -> OrderEvent:
-            return OrderEvent(
-                ts=now, order_id=order_id, client_order_id=decision.decision_id, decision_id=decision.decision_id,
-                ticker=decision.ticker, side=side, action="buy", count=decision.count, price=price, status=status,
-                mode=self.mode, filled_count=filled,
-            )
-
-        side, price = decision.side, decision.limit_price
-        return [
-            event("new", Decimal(0)),
-            Fill(fill_id=f"{order_id}:1", order_id=order_id, ts=now, ticker=decision.ticker, side=side,
-                 action="buy", count=decision.count, price=price, fee=decision.fee, is_taker=True,
-                 mode=self.mode, decision_id=decision.decision_id),
-            event("filled", decision.count),
-        ]
+        return shadow_events(decision_id=decision.decision_id, ticker=decision.ticker, side=decision.side,
+                             count=decision.count, price=decision.limit_price, fee=decision.fee, now=now)
 
 
 async def run_executor(

@@ -4,7 +4,9 @@ Receives: ``Fill``, ``OrderEvent`` and ``MarketSettled`` (bounded, lossless mail
           ``Quote`` for marking (conflating mailbox keyed by ticker).
 Applies:  ``kbot.ledger.Book`` (pure, exact Decimal accounting; idempotent by fill id and by
           settled ticker, so a settlement closes a position exactly once).
-Sends:    ``LedgerEntry`` and ``Position`` to ``out`` (the recorder), and ``PortfolioState``
+Sends:    ``LedgerUpdate`` (a fill's or settlement's entries and the position after, one record
+          so they are committed together) and the starting ``LedgerEntry`` deposit to ``out``
+          (the recorder), and ``PortfolioState``
           (balance, exposure, today's realized PnL, open orders, equity) to ``out`` and to
           ``portfolio_out`` (the decision actor's risk and sizing input) when it changes, and at
           least every ``publish_every_s``.
@@ -36,7 +38,7 @@ from loguru import logger
 from kbot.actorkit import ActorStats, BadInputLog, Outbox, deliver
 from kbot.clock import Clock
 from kbot.ledger import Book
-from kbot.messages import Fill, MarketSettled, OrderEvent, PortfolioState, Position, Quote
+from kbot.messages import Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState, Position, Quote
 from storage import queries
 from supervision import LatestMailbox, Mailbox
 
@@ -86,9 +88,8 @@ def apply(state: LedgerState, msg: Any, bad: BadInputLog) -> None:
         except ValueError as exc:
             bad.record("invalid_fill", msg, str(exc))
             return
-        state.pending.extend(("out", e) for e in res.entries)
-        if res.entries and res.position is not None:
-            state.pending.append(("out", res.position))
+        if res.entries:
+            state.pending.append(("out", LedgerUpdate(ts=msg.ts, entries=res.entries, position=res.position)))
     elif isinstance(msg, OrderEvent):
         ids = state.open_orders.setdefault(msg.ticker, set())
         if msg.status in OPEN_ORDER_STATUSES:
@@ -97,9 +98,8 @@ def apply(state: LedgerState, msg: Any, bad: BadInputLog) -> None:
             ids.discard(msg.order_id)
     elif isinstance(msg, MarketSettled):
         res = book.settle(msg, utc_day(msg.ts))
-        state.pending.extend(("out", e) for e in res.entries)
-        if res.position is not None and res.entries:
-            state.pending.append(("out", res.position))
+        if res.entries:
+            state.pending.append(("out", LedgerUpdate(ts=msg.ts, entries=res.entries, position=res.position)))
         state.open_orders.pop(msg.ticker, None)
     else:
         bad.record("unexpected_message", msg)
@@ -115,6 +115,7 @@ class Carry:
     run_id: str
     positions: tuple[Position, ...]
     cash: Decimal
+    applied_fills: frozenset[str] = frozenset()  # the fills behind the carried positions: never again
 
 
 def load_carry(engine: Any, *, mode: str, venue: str, exclude_run: str) -> Carry | None:
@@ -123,9 +124,10 @@ def load_carry(engine: Any, *, mode: str, venue: str, exclude_run: str) -> Carry
         prev = queries.latest_run(conn, mode=mode, venue=venue, exclude=exclude_run)
         if prev is None:
             return None
-        positions = queries.open_positions(conn, run_id=prev.run_id, mode=mode)
-        cash = queries.ledger_balance(conn, run_id=prev.run_id, mode=mode)
-    return Carry(run_id=prev.run_id, positions=tuple(positions), cash=cash)
+        # its books as settled at start (kbot.runlife): cash = its cash entries only
+        books = queries.recorded_books(conn, prev)
+    positions = tuple(p for p in books.positions if p.status == "open")
+    return Carry(run_id=prev.run_id, positions=positions, cash=books.cash, applied_fills=books.applied_fills)
 
 
 def carry_loader(engine: Any, *, mode: str, venue: str, run_id: str, carry: bool) -> Callable[[], Awaitable[Carry | None]]:
@@ -147,7 +149,7 @@ def open_book(state: LedgerState, carry: Carry | None, now: float) -> None:
     book = state.book
     if carry is not None:
         entry = book.deposit(now, amount=carry.cash, ref=f"carry:{carry.run_id}")
-        book.restore(carry.positions, book.cash)
+        book.restore(carry.positions, book.cash, applied_fills=carry.applied_fills)
         state.pending.append(("out", entry))
         state.pending.extend(("out", p) for p in carry.positions)
         logger.info("carried {} open positions and ${} cash from run {}", len(carry.positions), carry.cash,

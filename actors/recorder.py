@@ -30,6 +30,7 @@ once everything sent before it is durable.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -40,8 +41,9 @@ from sqlalchemy.engine import Engine
 
 from kbot.actorkit import ActorStats
 from kbot.clock import Clock
+from kbot.messages import Alert, BadInput
 from storage.config import StorageConfig
-from storage.writer import BatchWriter, DatabaseBusy, WriteResult
+from storage.writer import BatchWriter, Conflict, DatabaseBusy, WriteResult
 from supervision import Mailbox, SupervisionEvent
 
 
@@ -65,6 +67,7 @@ class RecorderStats:
     failures: int = 0  # batches put back after an error (each followed by a restart)
     last_batch: int = 0
     max_batch: int = 0
+    money_conflicts: int = 0  # money rows refused because their key held a different row (never expected)
 
 
 WriterFactory = Callable[[Engine, str, StorageConfig], BatchWriter]
@@ -94,7 +97,7 @@ class Recorder:
         self.writer_factory = writer_factory
         self.offload = offload  # runs a blocking write off the Trio thread (tests: inline)
         self.log = logger.bind(actor="recorder", run_id=run_id)
-        self._overflow: list[SupervisionEvent] = []
+        self._overflow: list[Any] = []  # supervision events and conflict records waiting for room
 
     # ------------------------------------------------------------------ the Outbox side
 
@@ -120,10 +123,7 @@ class Recorder:
         """A synchronous sink for ``Supervisor(on_event=recorder.on_event)``: never blocks. When
         the inbox is full the event waits in a side list that the next batch takes (the number
         of supervision events is bounded by the supervisors' restart intensity)."""
-        try:
-            self.inbox.send_nowait(event)
-        except trio.WouldBlock:
-            self._overflow.append(event)
+        self._record_own(event)
 
     async def flush(self) -> None:
         """Return once everything sent before this call is durable (committed or rejected)."""
@@ -222,9 +222,37 @@ class Recorder:
         a = self.actor_stats
         if a is not None:
             a.msgs_in += taken
-            a.errors += res.rejected
+            a.errors += res.rejected + len(res.conflicts)
             if self.clock is not None:
                 a.last_msg_ts = self.clock.now()
+        if res.conflicts:
+            self._money_conflicts(res.conflicts)
+
+    def _money_conflicts(self, conflicts: list[Conflict]) -> None:
+        """Make refused money rows impossible to miss: counted (stats, the actor's errors and
+        state, so health and ``kbot status`` show them), a critical alert per table, and both
+        rows of every conflict kept in ``bad_inputs`` (recorded with the next batch)."""
+        self.stats.money_conflicts += len(conflicts)
+        if self.actor_stats is not None:
+            self.actor_stats.state = f"{self.stats.money_conflicts} MONEY CONFLICTS (see bad_inputs)"
+        now = self.clock.now() if self.clock is not None else time.time()
+        by_table: dict[str, list[Conflict]] = {}
+        for c in conflicts:
+            by_table.setdefault(c.table, []).append(c)
+        for table, cs in by_table.items():
+            msg = (f"{len(cs)} {table} rows refused: their keys already hold different rows (money records "
+                   f"that do not add up; {self.stats.money_conflicts} this run). Both rows are in bad_inputs.")
+            self.log.bind(event="alert", kind="money_conflict", severity="critical", subject=table).critical(msg)
+            self._record_own(Alert(ts=now, kind="money_conflict", severity="critical", subject=table, message=msg))
+            self._record_own(BadInput(ts=now, source="recorder", kind=f"money_conflict:{table}",
+                                      sample="\n".join(c.describe() for c in cs)))
+
+    def _record_own(self, rec: Any) -> None:
+        """Queue a record of the recorder's own (never blocks: a full inbox parks it for the next batch)."""
+        try:
+            self.inbox.send_nowait(rec)
+        except trio.WouldBlock:
+            self._overflow.append(rec)
 
     async def _drain(self, writer: BatchWriter) -> None:
         """Shielded: write what is already queued, for at most ``drain_s`` seconds."""

@@ -36,7 +36,8 @@ from kbot.confload import (
 from kbot.health import HealthConfig
 from kbot.model.config import GateConfig, IndexConfig, PricerConfig, RiskConfig, SizingConfig, VolConfig
 from kbot.sim.config import SimConfig
-from kbot.venues.config import KalshiConfig, SpotFeedsConfig
+from kbot.venues.config import ENV_ALLOW_INSECURE, ENV_REST_URL, ENV_WS_URL, KalshiConfig, SpotFeedsConfig
+from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH
 from storage.config import StorageConfig
 
 VENUES = ("sim", "demo", "prod")
@@ -198,8 +199,25 @@ def load_config(
     if cli:
         data = deep_merge(data, cli)
     cfg = build(AppConfig, data)
-    # One venue setting: the Kalshi client follows the top-level venue.
-    return attrs.evolve(cfg, kalshi=attrs.evolve(cfg.kalshi, venue=cfg.venue))
+    # One venue setting: the Kalshi client follows the top-level venue. The venues' own variables
+    # (KALSHI_API_KEY_ID, ...) win over the file; folded in here, the configuration shown and
+    # digested is the one in effect.
+    return attrs.evolve(cfg, kalshi=attrs.evolve(cfg.kalshi, venue=cfg.venue, **kalshi_environment(env)))
+
+
+# The venues' own environment variables -> the [kalshi] setting each overrides.
+KALSHI_ENV = {
+    ENV_KEY_ID: "key_id", ENV_KEY_PATH: "private_key_path", ENV_REST_URL: "rest_url", ENV_WS_URL: "ws_url",
+}  # fmt: skip
+
+
+def kalshi_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``[kalshi]`` settings the environment overrides (non-empty ``KALSHI_*`` variables,
+    ``KBOT_ALLOW_INSECURE_KEY``)."""
+    out: dict[str, Any] = {name: env[var] for var, name in KALSHI_ENV.items() if env.get(var)}
+    if env.get(ENV_ALLOW_INSECURE, "").lower() in ("1", "true", "yes"):
+        out["allow_insecure_key"] = True
+    return out
 
 
 def effective(cfg: AppConfig) -> dict[str, Any]:

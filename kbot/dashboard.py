@@ -123,12 +123,12 @@ def header(v: TopView) -> RenderableType:
         second.append(f"; ended {format_time(run.ended_ts)} UTC" + (f": {run.exit_reason}" if run.exit_reason else ""))
     if v.refresh_s is not None:
         second.append(f"; refresh {v.refresh_s:g}s; q or Ctrl-C quits")
-    from kbot.commands.status import silent_for
+    from kbot.commands.status import run_liveness
 
-    silent = silent_for(s, clock=v.clock, wall=v.wall)
+    live = run_liveness(s, wall=v.wall)
     parts: list[RenderableType] = [line, second]
-    if silent is not None:
-        parts.append(Text(f"no record from this run for {fmt_age(silent)}: the process may be gone", style="bold red"))
+    if live is not None and live.verdict in ("dead", "silent"):
+        parts.append(Text(f"this run is not alive: {live.reason}", style="bold red"))
     return Group(*parts)
 
 

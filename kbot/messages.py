@@ -355,6 +355,19 @@ class Fill:
 
 
 @attrs.frozen(kw_only=True)
+class DecisionAbandoned:
+    """A TAKE that will never be executed, and why: its run ended before the executor took it
+    and executing it afterwards would not stay inside kbot (paper, live). Its one outcome,
+    where an executed TAKE has an order."""
+
+    ts: float
+    decision_id: str
+    ticker: str
+    mode: Mode
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class LedgerEntry:
     """Append-only cash/fee/PnL movement. ``amount`` is signed dollars (cash in > 0)."""
 
@@ -362,7 +375,7 @@ class LedgerEntry:
     ts: float
     mode: Mode
     ticker: str | None
-    kind: str  # deposit | buy | sell | fee | settlement | realized_pnl
+    kind: str  # deposit | buy | sell | fee | settlement | unwind | realized_pnl (kbot.ledger.CASH_KINDS)
     amount: Decimal
     ref: str | None = None  # fill id, settlement ticker, ...
     note: str | None = None
@@ -383,10 +396,21 @@ class Position:
     realized_pnl: Decimal
     unrealized_pnl: Decimal | None
     mark_price: Decimal | None  # exit-side (bid) price used for unrealized PnL
-    status: str  # open | settled
+    status: str  # open | settled | unwound (closed without an outcome: kbot.ledger.Book.unwind)
     opened_ts: float
     closed_ts: float | None = None
     result: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LedgerUpdate:
+    """What one fill, settlement or unwind did to a book: its ledger entries and the position
+    after. One record, so the recorder commits the entries and the position in one transaction:
+    a crash never leaves a fill's cash recorded without its position, or half its entries."""
+
+    ts: float
+    entries: tuple[LedgerEntry, ...]
+    position: Position | None = None
 
 
 @attrs.frozen(kw_only=True)

@@ -32,12 +32,15 @@ import attrs
 import trio
 from loguru import logger
 
+from actors.executor import shadow_events
 from actors.recorder import Recorder
 from kbot import __version__
 from kbot.actorkit import BadInputLog, StatsRegistry
 from kbot.alerts import stopped_alert
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
+from kbot.preflight import KeyCheck, VenueSetupError, keep_verifying, venue_setup, verify_key
+from kbot.runlife import heartbeat, settle_earlier_runs
 from kbot.tree import Endpoints, Tree
 from kbot.venues.config import ENV_REST_URL, ENV_WS_URL, KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
@@ -87,16 +90,22 @@ def _sim_clock_file(cfg: AppConfig) -> Path:
     return Path(cfg.sim.data_dir) / "clock.json"
 
 
-def sim_start_epoch(cfg: AppConfig, wall_now: float) -> float:
+def sim_start_epoch(cfg: AppConfig, wall_now: float, *, after: float | None = None) -> float:
     """Where the simulated world's clock starts. Tickers name times, and the markets and
     settlements tables are keyed by ticker, so a new simulated run must never relive the
     times of an earlier one: it starts after the previous run's end plus the listing horizon
-    (hourly events are listed ahead), or at wall time if that is later."""
+    (hourly events are listed ahead), or at wall time if that is later. The previous end is the
+    saved clock (a clean stop saves it) or ``after`` (the latest end of a simulated run in the
+    database: a killed run never saved its clock), whichever is later."""
     if cfg.sim.start_epoch is not None:
         return cfg.sim.start_epoch
     try:
-        last = float(json.loads(_sim_clock_file(cfg).read_text())["epoch"])
+        last: float | None = float(json.loads(_sim_clock_file(cfg).read_text())["epoch"])
     except (OSError, ValueError, KeyError, TypeError):
+        last = None
+    if after is not None:
+        last = after if last is None else max(last, after)
+    if last is None:
         return wall_now
     horizon = (cfg.sim.hourly_ahead + 1) * 3600.0 + cfg.sim.hourly_initialized_s
     return max(wall_now, last + horizon)
@@ -209,20 +218,47 @@ async def run_kbot(cfg: AppConfig, *, environ: dict[str, str] | None = None) -> 
         return 2
 
 
+async def _rest_and_key(stack: AsyncExitStack, cfg: AppConfig, endpoints: Endpoints, clock: Clock
+                        ) -> tuple[KalshiRestClient, KeyCheck]:
+    """The REST client, and a signed call: a rejected key fails now with a clear message, not
+    in a restart loop; an unverified one (no answer) is said loudly and retried later."""
+    rest = await stack.enter_async_context(
+        KalshiRestClient(endpoints.kalshi.rest_url, endpoints.credentials, cfg=cfg.kalshi.rest, clock=clock)
+    )
+    key = await verify_key(rest)
+    if key.status == "rejected":
+        raise StartupError(key.message)
+    if key.status == "unverified":
+        logger.bind(event="preflight").critical(key.message)
+    return rest, key
+
+
 async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
-    from kbot.venues.kalshi.auth import CredentialsError
-    from kbot.venues.kalshi.errors import KalshiApiError, KalshiAuthError, KalshiError
-
     wall_start = time.time()
-    try:
-        engine = await trio.to_thread.run_sync(open_database, cfg.db_url, cfg.storage)
-    except Exception as exc:
-        raise StartupError(f"database {cfg.db_url!r} could not be opened/upgraded: {exc}") from exc
-
     async with AsyncExitStack() as stack:
         clock: Clock
+        if cfg.venue in ("demo", "prod"):
+            # Configuration and key first: when they are wrong nothing is created or migrated.
+            try:
+                kendpoints, creds = venue_setup(cfg.kalshi, env)
+            except VenueSetupError as exc:
+                raise StartupError(str(exc)) from exc
+            clock = WallClock()
+            endpoints = Endpoints(kalshi=kendpoints, credentials=creds,
+                                  spot_urls={"coinbase": None, "binance": None, "kraken": None})
+            rest, key = await _rest_and_key(stack, cfg, endpoints, clock)
+        try:
+            engine = await trio.to_thread.run_sync(open_database, cfg.db_url, cfg.storage)
+        except Exception as exc:
+            raise StartupError(f"database {cfg.db_url!r} could not be opened/upgraded: {exc}") from exc
+        # Earlier runs killed with their books open: close them, settle what they left (kbot.runlife).
+        earlier = await settle_earlier_runs(engine, shadow_execution=shadow_events, storage_cfg=cfg.storage)
+        logger.bind(event="startup_repair").info(earlier.summary())
+
         external_sim = cfg.venue == "sim" and bool(env.get(ENV_REST_URL) or cfg.kalshi.rest_url)
-        if external_sim:
+        if cfg.venue in ("demo", "prod"):
+            pass
+        elif external_sim:
             clock, endpoints = await connect_external_sim(cfg, env)
             logger.warning(
                 "*** SIMULATED VENUE *** kbot is trading against the simulated venue at {} (speed {}x); nothing here "
@@ -233,7 +269,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         elif cfg.venue == "sim":
             from kbot.sim import running_sim
 
-            epoch0 = sim_start_epoch(cfg, wall_start)
+            epoch0 = sim_start_epoch(cfg, wall_start, after=earlier.latest_sim_end)
             sim_clock = ScaledClock(epoch0=epoch0, speed=cfg.sim.speed)
             clock = sim_clock
             sim_cfg = attrs.evolve(cfg.sim, start_epoch=epoch0, series=tuple(cfg.series))
@@ -251,37 +287,13 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             # The simulated world is new in every run: start the risk and volatility state fresh.
             for f in cfg.state_dir.glob("*.json"):
                 f.unlink(missing_ok=True)
-        else:
-            clock = WallClock()
-            try:
-                kendpoints = cfg.kalshi.endpoints(env)
-                creds = cfg.kalshi.credentials(env, required=True)
-            except (CredentialsError, ValueError) as exc:
-                raise StartupError(str(exc)) from exc
-            if creds is None:  # required=True raises instead; kept for the type checker
-                raise StartupError("no Kalshi credentials")
-            endpoints = Endpoints(kalshi=kendpoints, credentials=creds,
-                                  spot_urls={"coinbase": None, "binance": None, "kraken": None})
-        assert endpoints.credentials is not None
-
-        rest = await stack.enter_async_context(
-            KalshiRestClient(endpoints.kalshi.rest_url, endpoints.credentials, cfg=cfg.kalshi.rest, clock=clock)
-        )
-        # Preflight: a signed call, so bad keys fail now with a clear message, not in a restart loop.
-        try:
-            await rest.get_balance()
-        except KalshiAuthError as exc:
-            raise StartupError(
-                f"Kalshi rejected the API key ({exc}); check KALSHI_API_KEY_ID / KALSHI_PRIVATE_KEY_PATH and "
-                "that the key belongs to this environment (demo keys work only on demo)"
-            ) from exc
-        except (KalshiApiError, KalshiError) as exc:
-            logger.warning("preflight balance check failed ({}); continuing: feeds retry on their own", exc)
+        if cfg.venue == "sim":
+            rest, key = await _rest_and_key(stack, cfg, endpoints, clock)
 
         started = clock.now()
         run_id = await trio.to_thread.run_sync(functools.partial(
             start_run, engine, now=started, mode=cfg.mode, venue=cfg.venue, config_digest=config_digest(cfg),
-            version=__version__,
+            version=__version__, wall_now=time.time(),
         ))
         logger.bind(event="run", run_id=run_id).info(
             "run {} started: venue {}, mode {}, database {}", run_id, cfg.venue, cfg.mode, cfg.db_url)
@@ -296,6 +308,8 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
 
         gave_up: SupervisorGaveUp | None = None
         stopped_by: list[str] = []
+        rejected: list[str] = []
+        stats.get("preflight").state = "key verified" if key.status == "verified" else "key NOT verified"
         async with trio.open_nursery() as nursery:
             async def supervise() -> None:
                 nonlocal gave_up
@@ -306,8 +320,17 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
                 finally:
                     nursery.cancel_scope.cancel()
 
+            def key_rejected(check: KeyCheck) -> None:
+                rejected.append(check.message)
+                nursery.cancel_scope.cancel()
+
             nursery.start_soon(supervise)
             nursery.start_soon(_stop_on_signals, nursery.cancel_scope, stopped_by)
+            nursery.start_soon(heartbeat, engine, run_id)
+            if key.status == "unverified":
+                nursery.start_soon(functools.partial(
+                    keep_verifying, rest, key, stats=stats.get("preflight"), alerts=tree.alerts_out, clock=clock,
+                    on_rejected=key_rejected))
             if cfg.minutes is not None:
                 nursery.start_soon(_stop_after, cfg.minutes * 60.0, nursery.cancel_scope)
 
@@ -325,7 +348,11 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             logger.critical("kbot stopped: {} (last failure: {!r}); see logs/restarts.jsonl and `kbot report restarts`",
                             gave_up, cause)
             tree.alert_sink.send_nowait(stopped_alert(clock.now(), f"{gave_up} (last failure: {cause!r})"))
-        await trio.to_thread.run_sync(functools.partial(end_run, engine, run_id, now=ended, status=status, reason=reason))
+        if rejected:
+            status, reason, code = "error", rejected[0], 2
+            logger.critical("kbot stopped: {}", rejected[0])
+        await trio.to_thread.run_sync(functools.partial(end_run, engine, run_id, now=ended, status=status, reason=reason,
+                                                        wall_now=time.time()))
         if cfg.venue == "sim" and not external_sim:
             save_sim_epoch(cfg, ended)
         await tree.alert_sink.aclose()

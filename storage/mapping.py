@@ -20,11 +20,13 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from kbot.ledger import CASH_KINDS
 from kbot.messages import (
     Alert,
     BadInput,
     BookSnapshot,
     Decision,
+    DecisionAbandoned,
     Edge,
     EventFeeUpdate,
     EventInfo,
@@ -34,6 +36,7 @@ from kbot.messages import (
     IndexUpdate,
     LatencySample,
     LedgerEntry,
+    LedgerUpdate,
     Levels,
     MarketInfo,
     MarketLifecycle,
@@ -237,7 +240,22 @@ def position_row(m: Position, cx: MapContext) -> Row:
 
 
 def ledger_row(m: LedgerEntry, cx: MapContext) -> Row:
-    return (m.entry_id, cx.run_id, m.ts, m.mode, m.ticker, m.kind, cx.money(m.amount), m.ref, m.note)
+    return (
+        cx.run_id, m.entry_id, m.ts, m.mode, m.ticker, m.kind, cx.money(m.amount), m.ref, m.note,
+        m.kind in CASH_KINDS,
+    )  # fmt: skip
+
+
+def ledger_update_entry_rows(m: LedgerUpdate, cx: MapContext) -> list[Row]:
+    return [ledger_row(e, cx) for e in m.entries]
+
+
+def ledger_update_position_rows(m: LedgerUpdate, cx: MapContext) -> list[Row]:
+    return [] if m.position is None else [position_row(m.position, cx)]
+
+
+def abandoned_row(m: DecisionAbandoned, cx: MapContext) -> Row:
+    return (m.decision_id, cx.run_id, m.ts, m.ticker, m.mode, m.reason)
 
 
 def portfolio_row(m: PortfolioState, cx: MapContext) -> Row:
@@ -336,6 +354,11 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     Fill: (Route("fills", fill_row),),
     Position: (Route("positions", position_row),),
     LedgerEntry: (Route("ledger_entries", ledger_row),),
+    LedgerUpdate: (
+        Route("ledger_entries", ledger_update_entry_rows, many=True),
+        Route("positions", ledger_update_position_rows, many=True),
+    ),
+    DecisionAbandoned: (Route("abandoned_decisions", abandoned_row),),
     PortfolioState: (Route("portfolio_snapshots", portfolio_row),),
     VenueBalance: (Route("venue_balances", venue_balance_row),),
     VenuePosition: (Route("venue_positions", venue_position_row),),

@@ -23,16 +23,20 @@ from decimal import Decimal
 import attrs
 import sqlalchemy as sa
 
-from kbot.messages import HealthSnapshot, Position
+from kbot.messages import Fill, HealthSnapshot, MarketSettled, Position
 from storage.schema import (
+    abandoned_decisions,
     alerts,
+    bad_inputs,
     decisions,
     edges,
     feed_events,
+    fills,
     health,
     index_prices,
     ledger_entries,
     markets,
+    orders,
     portfolio_snapshots,
     positions,
     quotes,
@@ -63,10 +67,12 @@ class RunInfo:
     venue: str
     config_digest: str | None
     version: str | None
-    exit_status: str | None  # running | ok | error | interrupted (running and no ended_ts after a kill)
+    exit_status: str | None  # running | ok | error | interrupted | killed | unknown (storage.runs)
     host: str | None = None
     pid: int | None = None
     exit_reason: str | None = None
+    proc_start: str | None = None  # the owning process (storage.runs.process_token)
+    heartbeat_ts: float | None = None  # wall clock of the last heartbeat
 
 
 _RUN_COLUMNS = tuple(runs.c[name] for name in attrs.fields_dict(RunInfo))
@@ -172,10 +178,156 @@ def open_positions(conn: sa.Connection, *, run_id: str, mode: str) -> list[Posit
 
 
 def ledger_balance(conn: sa.Connection, *, run_id: str, mode: str) -> Decimal:
-    """Exact sum of the ledger's signed cash movements of a run (Decimal addition in Python,
-    not a floating-point SQL SUM)."""
-    q = sa.select(ledger_entries.c.amount).where(ledger_entries.c.run_id == run_id, ledger_entries.c.mode == mode)
+    """A run's cash: the exact sum of its ledger entries that move cash (``cash`` is set from
+    ``kbot.ledger.CASH_KINDS`` when an entry is written; ``realized_pnl`` rows are not cash).
+    Decimal addition in Python, not a floating-point SQL SUM."""
+    le = ledger_entries.c
+    q = sa.select(le.amount).where(le.run_id == run_id, le.mode == mode, le.cash == sa.true())
     return sum((a for (a,) in conn.execute(q)), Decimal(0))
+
+
+def latest_end(conn: sa.Connection, *, venue: str) -> float | None:
+    """The latest ``ended_ts`` of the runs on ``venue`` (their own clock)."""
+    return conn.execute(sa.select(sa.func.max(runs.c.ended_ts)).where(runs.c.venue == venue)).scalar()
+
+
+# ----------------------------------------------------------------------------- books of ended runs
+# What the start-up repair (kbot.runlife) reads of runs that ended, killed or not.
+
+
+@attrs.frozen(kw_only=True)
+class RecordedBooks:
+    """A run's books as its record left them."""
+
+    run_id: str
+    mode: str
+    venue: str
+    cash: Decimal  # sum of the cash entries
+    positions: tuple[Position, ...]  # the latest record of every position, whatever its status
+    applied_fills: frozenset[str]  # fill ids with a 'buy' entry: applied to the book
+    realized_by_day: dict[str, Decimal]  # realized_pnl entries per UTC day
+    last_snapshot_ts: float | None  # the newest portfolio snapshot: when, and what it says
+    last_balance: Decimal | None
+    end_ts: float  # the run's last recorded activity (its clock), at least its start
+    last_exposure: Decimal | None = None
+    last_open_positions: int | None = None
+
+
+def recorded_books(conn: sa.Connection, run: RunInfo) -> RecordedBooks:
+    le = ledger_entries.c
+    cash = Decimal(0)
+    applied: set[str] = set()
+    by_day: dict[str, Decimal] = {}
+    q = sa.select(le.kind, le.amount, le.ref, le.ts, le.cash).where(le.run_id == run.run_id, le.mode == run.mode)
+    for kind, amount, ref, ts, is_cash in conn.execute(q):
+        if is_cash:
+            cash += amount
+        if kind == "buy" and ref is not None:
+            applied.add(ref)
+        elif kind == "realized_pnl":
+            day = _dt.datetime.fromtimestamp(ts, _dt.UTC).date().isoformat()
+            by_day[day] = by_day.get(day, Decimal(0)) + amount
+    pq = sa.select(positions).where(positions.c.run_id == run.run_id, positions.c.mode == run.mode)
+    snap = last_portfolio(conn, run_id=run.run_id, mode=run.mode)
+    last = last_record_ts(conn, run_id=run.run_id)
+    return RecordedBooks(
+        run_id=run.run_id, mode=run.mode, venue=run.venue, cash=cash,
+        positions=tuple(_position(r) for r in conn.execute(pq.order_by(positions.c.ticker))),
+        applied_fills=frozenset(applied), realized_by_day=by_day,
+        last_snapshot_ts=snap.ts if snap else None, last_balance=snap.balance if snap else None,
+        last_exposure=snap.exposure if snap else None, last_open_positions=snap.open_positions if snap else None,
+        end_ts=max(run.started_ts, last if last is not None else run.started_ts, run.ended_ts or run.started_ts),
+    )  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class OrphanTake:
+    """A TAKE decision without an outcome: no order and not abandoned; or, in shadow mode, an
+    order recorded without its fill (the process died between the two)."""
+
+    decision_id: str
+    run_id: str
+    ts: float
+    ticker: str
+    side: str | None
+    count: Decimal
+    limit_price: Decimal | None
+    fee: Decimal | None
+    order_ts: float | None = None  # the recorded order's last update, when there is one
+
+
+def ended_run_ids(conn: sa.Connection) -> list[str]:
+    return [r for (r,) in conn.execute(sa.select(runs.c.run_id).where(runs.c.exit_status != "running"))]
+
+
+def orphan_takes(conn: sa.Connection, *, run_ids: list[str]) -> list[OrphanTake]:
+    """TAKEs of ``run_ids`` without an outcome (``OrphanTake``), oldest first."""
+    d, o = decisions.c, orders.c
+    abandoned = sa.exists().where(abandoned_decisions.c.decision_id == d.decision_id)
+    filled = sa.exists().where(fills.c.order_id == o.order_id)
+    out: list[OrphanTake] = []
+    for i in range(0, len(run_ids), 500):
+        q = (
+            sa.select(d.decision_id, d.run_id, d.ts, d.ticker, d.side, d["count"], d.limit_price, d.fee,
+                      o.updated_ts.label("order_ts"))
+            .select_from(decisions.outerjoin(orders, o.decision_id == d.decision_id))
+            .where(d.action == "TAKE", d.run_id.in_(run_ids[i : i + 500]), ~abandoned,
+                   sa.or_(o.order_id.is_(None), sa.and_(o.mode == "shadow", ~filled)))
+            .order_by(d.ts, d.decision_id)
+        )  # fmt: skip
+        out.extend(OrphanTake(**r._asdict()) for r in conn.execute(q))
+    return out
+
+
+def unapplied_fills(conn: sa.Connection, *, run_ids: list[str]) -> dict[str, list[Fill]]:
+    """Fills first recorded by one of ``run_ids`` (in that run's mode) that the run's ledger
+    never applied (no 'buy' entry refers to them), oldest first, per run."""
+    f, le = fills.c, ledger_entries.c
+    applied = sa.exists().where(le.run_id == f.run_id, le.kind == "buy", le.ref == f.fill_id)
+    out: dict[str, list[Fill]] = {}
+    for i in range(0, len(run_ids), 500):
+        q = (
+            sa.select(fills, runs.c.mode.label("run_mode"))
+            .join(runs, runs.c.run_id == f.run_id)
+            .where(f.run_id.in_(run_ids[i : i + 500]), f.mode == runs.c.mode, ~applied)
+            .order_by(f.ts, f.fill_id)
+        )
+        for r in conn.execute(q):
+            m = r._mapping
+            out.setdefault(m["run_id"], []).append(Fill(
+                fill_id=m["fill_id"], order_id=m["order_id"], ts=m["ts"], ticker=m["ticker"], side=m["side"],
+                action=m["action"], count=m["count"], price=m["price"], fee=m["fee"], is_taker=bool(m["is_taker"]),
+                mode=m["mode"], decision_id=m["decision_id"],
+            ))  # fmt: skip
+    return out
+
+
+def runs_with_open_positions(conn: sa.Connection, *, run_ids: list[str], venue: str) -> list[str]:
+    """Those of ``run_ids`` on ``venue`` that still have open positions in their run's mode."""
+    p = positions.c
+    out: list[str] = []
+    for i in range(0, len(run_ids), 500):
+        q = (
+            sa.select(p.run_id).distinct()
+            .join(runs, runs.c.run_id == p.run_id)
+            .where(p.run_id.in_(run_ids[i : i + 500]), p.status == "open", p.mode == runs.c.mode,
+                   runs.c.venue == venue)
+        )  # fmt: skip
+        out.extend(r for (r,) in conn.execute(q))
+    return out
+
+
+def known_settlements(conn: sa.Connection, *, tickers: list[str]) -> dict[str, MarketSettled]:
+    """The recorded settlement of each of ``tickers`` that has one."""
+    s = settlements.c
+    out: dict[str, MarketSettled] = {}
+    for i in range(0, len(tickers), 500):
+        q = sa.select(s.ticker, s.ts, s.result, s.settlement_value, s.source, s.final).where(
+            s.ticker.in_(tickers[i : i + 500]), s.settlement_value.is_not(None))
+        for r in conn.execute(q):
+            out[r.ticker] = MarketSettled(ts=r.ts, ticker=r.ticker, result=r.result, settlement_value=r.settlement_value,
+                                          source=r.source, final=bool(r.final))
+    return out
 
 
 # ----------------------------------------------------------------------------- decision dedup
@@ -415,13 +567,30 @@ def last_portfolio(conn: sa.Connection, *, run_id: str, mode: str | None = None)
     return PortfolioRow(**row._asdict()) if row else None
 
 
-def last_activity_ts(conn: sa.Connection, *, run_id: str) -> float | None:
+def last_activity_ts(conn: sa.Connection, *, run_id: str,
+                     tables: tuple[sa.Table, ...] = (health, portfolio_snapshots, supervision_events, index_prices),
+                     ) -> float | None:
     """The newest time the run recorded for itself (health, portfolio, supervision, index): its
-    clock's "now" as last seen. A simulated clock runs ahead of the wall clock."""
-    tables = (health, portfolio_snapshots, supervision_events, index_prices)
+    clock's "now" as last seen. A simulated clock runs ahead of the wall clock. (Each is an
+    index probe on ``run_id``.)"""
     newest = [conn.execute(sa.select(sa.func.max(t.c.ts)).where(t.c.run_id == run_id)).scalar() for t in tables]
     seen = [t for t in newest if t is not None]
     return max(seen) if seen else None
+
+
+def last_record_ts(conn: sa.Connection, *, run_id: str) -> float | None:
+    """The newest time of anything the run recorded for itself, money included (where a killed
+    run ended, on its own clock)."""
+    return last_activity_ts(conn, run_id=run_id, tables=(
+        health, portfolio_snapshots, supervision_events, index_prices, decisions, ledger_entries, positions,
+    ))  # fmt: skip
+
+
+def money_conflicts(conn: sa.Connection, *, run_id: str) -> int:
+    """How many batches of a run had money rows refused as conflicts (``storage.writer``); each
+    ``bad_inputs`` row of kind ``money_conflict:<table>`` lists them, both rows each."""
+    q = sa.select(sa.func.count()).where(bad_inputs.c.run_id == run_id, bad_inputs.c.kind.like("money_conflict:%"))
+    return int(conn.execute(q).scalar() or 0)
 
 
 @attrs.frozen(kw_only=True)
@@ -437,6 +606,7 @@ class StatusSnapshot:
     alerts: list[AlertRow]
     portfolio: PortfolioRow | None = None
     last_activity_ts: float | None = None
+    money_conflicts: int = 0  # money rows the recorder refused (bad_inputs money_conflict:*)
 
 
 def status_snapshot(
@@ -446,17 +616,23 @@ def status_snapshot(
     as of ``now``."""
     if run is None:
         run = get_run(conn, run_id) if run_id is not None else latest_run(conn)
-    rid = run.run_id if run else None
+    if run is None:
+        return StatusSnapshot(
+            now=now, run=None, health=[], supervision=[], feeds=feed_ages(conn, now=now),
+            open_markets=open_markets(conn, now=now), positions=[], pnl=None, alerts=[],
+        )  # fmt: skip
+    rid = run.run_id
     return StatusSnapshot(
         now=now,
         run=run,
-        health=latest_health(conn, run_id=rid) if rid else [],
-        supervision=last_supervision_events(conn, run_id=rid, limit=limit) if rid else [],
+        health=latest_health(conn, run_id=rid),
+        supervision=last_supervision_events(conn, run_id=rid, limit=limit),
         feeds=feed_ages(conn, now=now, run_id=rid),
         open_markets=open_markets(conn, now=now),
-        positions=open_positions(conn, run_id=run.run_id, mode=run.mode) if run else [],
-        pnl=todays_pnl(conn, now=now, run_id=run.run_id, mode=run.mode) if run else None,
-        alerts=last_alerts(conn, run_id=rid, limit=limit) if rid else [],
-        portfolio=last_portfolio(conn, run_id=run.run_id, mode=run.mode) if run else None,
-        last_activity_ts=last_activity_ts(conn, run_id=rid) if rid else None,
+        positions=open_positions(conn, run_id=rid, mode=run.mode),
+        pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode),
+        alerts=last_alerts(conn, run_id=rid, limit=limit),
+        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode),
+        last_activity_ts=last_activity_ts(conn, run_id=rid),
+        money_conflicts=money_conflicts(conn, run_id=rid),
     )

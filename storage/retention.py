@@ -13,7 +13,9 @@ does:
   scores before the cutoff and their edges go too: the model-vs-market history of that period
   is then gone from ``kbot report model``/``calibration``.
 - **never**: money (orders, fills, positions, ledger entries, settlements, portfolio
-  snapshots), markets/series/events, runs, supervision events, alerts, lifecycle events.
+  snapshots, abandoned decisions), markets/series/events, runs, supervision events, alerts,
+  lifecycle events. (A money conflict's ``bad_inputs`` row goes with the market data; its
+  ``money_conflict`` alert stays.)
 
 Deletes run in small transactions (``batch`` rows, ``BEGIN IMMEDIATE`` on SQLite) so a running
 ``kbot run`` keeps writing between them (its writer waits out ``busy_timeout``). SQLite reuses

@@ -67,8 +67,15 @@ runs = sa.Table(
     sa.Column("version", Str(32)),
     sa.Column("host", Str(255)),
     sa.Column("pid", sa.Integer),
-    sa.Column("exit_status", Str(32)),  # running | ok | error | interrupted (None: crashed before end)
+    # running | ok | error | interrupted, or, set by a later run that found the process gone
+    # (storage.runs.close_dead_runs): killed (its pid is gone on this host) | unknown (silent)
+    sa.Column("exit_status", Str(32)),
     sa.Column("exit_reason", sa.Text),
+    # added by migration 0005: the process that owns a running row (storage.runs.process_token:
+    # boot id + start time of the pid, so a reused pid is not mistaken for it) and the wall-clock
+    # time of its last heartbeat (real time even when the run's own clock is simulated)
+    sa.Column("proc_start", Str(64)),
+    sa.Column("heartbeat_ts", F),
     sa.Index(None, "started_ts"),
 )
 
@@ -385,6 +392,21 @@ orders = sa.Table(  # one row per order: its latest state
     sa.UniqueConstraint("client_order_id"),
     sa.Index(None, "run_id", "status"),
     sa.Index(None, "ticker"),
+    sa.Index(None, "decision_id"),  # a TAKE's outcome (start-up repair, invariant checks)
+)
+
+# A TAKE that will never be executed, and why (the run that decided it died before its
+# executor took it, and executing it now would not be shadow-only). Every TAKE has exactly one
+# outcome: an order (orders.decision_id) or a row here.
+abandoned_decisions = sa.Table(
+    "abandoned_decisions",
+    metadata,
+    sa.Column("decision_id", Str(64), primary_key=True),
+    _run_fk(),  # the run that made the decision
+    sa.Column("ts", F, nullable=False),  # when it was found abandoned (the closing run's clock)
+    sa.Column("ticker", Str(64), nullable=False),
+    sa.Column("mode", Str(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
 )
 
 order_events = sa.Table(  # every OrderEvent: the order's life
@@ -436,7 +458,7 @@ positions = sa.Table(  # latest state per run, mode and ticker
     sa.Column("realized_pnl", Money, nullable=False),
     sa.Column("unrealized_pnl", Money),
     sa.Column("mark_price", Money),
-    sa.Column("status", Str(16), nullable=False),  # open | settled
+    sa.Column("status", Str(16), nullable=False),  # open | settled | unwound (kbot.ledger.Book.unwind)
     sa.Column("opened_ts", F, nullable=False),
     sa.Column("closed_ts", F),
     sa.Column("result", Str(16)),
@@ -445,11 +467,11 @@ positions = sa.Table(  # latest state per run, mode and ticker
     sa.Index(None, "closed_ts"),
 )
 
-ledger_entries = sa.Table(  # append-only cash/fee/PnL movements
+ledger_entries = sa.Table(  # append-only cash/fee/PnL movements of each run's book
     "ledger_entries",
     metadata,
-    sa.Column("entry_id", Str(64), primary_key=True),
     _run_fk(),
+    sa.Column("entry_id", Str(64), nullable=False),  # unique within the run (kbot.ledger)
     sa.Column("ts", F, nullable=False),
     sa.Column("mode", Str(16), nullable=False),
     sa.Column("ticker", Str(64)),
@@ -457,6 +479,10 @@ ledger_entries = sa.Table(  # append-only cash/fee/PnL movements
     sa.Column("amount", Money, nullable=False),
     sa.Column("ref", Str(128)),
     sa.Column("note", sa.Text),
+    # true when the entry moves cash (kind in kbot.ledger.CASH_KINDS, decided when written):
+    # a run's cash balance is SUM(amount) WHERE cash; realized_pnl rows are bookkeeping
+    sa.Column("cash", sa.Boolean, nullable=False),
+    sa.PrimaryKeyConstraint("run_id", "entry_id"),  # per run: runs sharing a database never collide
     sa.Index(None, "run_id", "mode", "ts"),
     sa.Index(None, "ts"),
 )
@@ -646,7 +672,9 @@ bad_inputs = sa.Table(
 
 # Tables whose rows change money: a batch holding any of them is committed with
 # ``StorageConfig.money_synchronous`` (FULL by default) on SQLite.
-MONEY_TABLES = frozenset({"orders", "order_events", "fills", "positions", "ledger_entries", "settlements"})
+MONEY_TABLES = frozenset(
+    {"orders", "order_events", "fills", "positions", "ledger_entries", "settlements", "abandoned_decisions"}
+)
 
 
 def natural_key(table: sa.Table) -> tuple[str, ...]:

@@ -18,38 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.simconf import CHAOS, FAULTS, SMALL_SIM
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-SMALL_SIM = """
-[sim]
-seed = {seed}
-ladder_strikes = 6
-brackets = 4
-hourly_ahead = 1
-{faults}
-
-[health]
-interval_s = 5.0
-
-[scorer]
-every_s = 600.0
-{chaos}
-"""
-
-FAULTS = (
-    'faults = "ws_drop:p=0.0003:target=kalshi,ws_drop:p=0.0005:target=coinbase,seq_skip:p=0.001,'
-    'bad_json:p=0.001,wrong_type:p=0.001,http_500:p=0.02:burst=3"'
-)
-# Crash the core actors every 40-60 simulated minutes (20-30 s of wall time at 120x): frequent
-# enough to happen several times, rare enough to stay under the root's restart intensity.
-CHAOS = """
-[chaos.crash]
-decision = 2400.0
-ledger = 3000.0
-executor = 2700.0
-pricer = 3300.0
-"""
 
 
 def run_kbot(tmp: Path, config: str, minutes: float) -> subprocess.CompletedProcess[str]:
@@ -92,7 +64,8 @@ def check_money_invariants(db: sqlite3.Connection) -> dict[str, int]:
                   "and ref = ?", t, f"settle:{t}")[0][0]
         assert n == 1, (t, n)
     # the ledger's cash reconciles: deposit + every cash movement = last recorded balance
-    cash = q(db, "select sum(amount) from ledger_entries where kind in ('deposit','buy','sell','fee','settlement')")[0][0]
+    # (ledger_entries.cash: kbot.ledger.CASH_KINDS, the one definition of cash)
+    cash = q(db, "select sum(amount) from ledger_entries where cash")[0][0]
     last_balance = q(db, "select balance from portfolio_snapshots order by ts desc, id desc limit 1")[0][0]
     assert abs(cash - last_balance) < 1e-6
     return {"takes": len(takes), "settled_positions": len(settled_markets & filled_markets)}

@@ -49,6 +49,9 @@ def test_run_against_demo_without_keys_fails_fast_with_what_to_set(tmp_path):
     assert r.returncode == 2
     assert "KALSHI_API_KEY_ID" in r.stderr
     assert "Traceback" not in r.stderr
+    # the setting's real name, and nothing created before the key was checked (issue 12)
+    assert "kalshi.key_id" in r.stderr and "venue.key_id" not in r.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_kill_switch_commands(tmp_path):

@@ -82,11 +82,23 @@ def test_screen_shows_every_panel(db):
         "open positions: 1", "M3", "$+0.75",
         "last TAKEs", "M2", "10 @ 0.4500", "0.600", "+0.0200",
         "open alerts: 2", "critical", "kill_switch", "daily loss limit", "spot_gap",
-        "no record from this run for 10m00s",  # running, silent: maybe dead
     ):  # fmt: skip
         assert expected in out, expected
     # no kill file and no decision actor reporting, but the newest kill-switch alert tripped it
     assert "kill switch  ON?   last alert: daily loss limit" in out
+
+
+def test_a_run_whose_process_is_gone_is_flagged(db):
+    alive = text_of(TopView(snap=snapshot(db), clock="wall", wall=ds.NOW))
+    assert "not alive" not in alive  # the dataset's run belongs to this (live) test process
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()  # a pid that no longer runs anything of ours
+    eng = open_database(db)
+    with eng.begin() as conn:
+        conn.exec_driver_sql("UPDATE runs SET pid = ?, proc_start = 'gone-token', heartbeat_ts = NULL", (proc.pid,))
+    eng.dispose()
+    dead = text_of(TopView(snap=snapshot(db), clock="wall", wall=ds.NOW))
+    assert "this run is not alive" in dead
 
 
 def test_kill_switch_from_the_kill_file_and_the_decision_actor(db):

@@ -11,6 +11,7 @@ from kbot.messages import (
     BadInput,
     BookSnapshot,
     Decision,
+    DecisionAbandoned,
     Edge,
     EventFeeUpdate,
     EventInfo,
@@ -135,6 +136,8 @@ def all_records() -> list:
              count=v.d(), price=v.d(), fee=v.d(), is_taker=True, mode="paper", decision_id="d-1"),  # fmt: skip
         LedgerEntry(entry_id="l-1", ts=v.ts(), mode="paper", ticker="KXBTCD-25NOV2117-T98000", kind="fee",
                     amount=-v.d(), ref="f-1", note="taker fee"),  # fmt: skip
+        DecisionAbandoned(ts=v.ts(), decision_id="d-2", ticker="KXBTCD-25NOV2117-T98250", mode="paper",
+                          reason="run r-0 ended before its executor took it"),  # fmt: skip
         Position(
             ts=v.ts(), mode="paper", ticker="KXBTCD-25NOV2117-T98000", side="yes", count=v.d(), avg_price=v.d(),
             cost=v.d(), fees=v.d(), realized_pnl=v.d(), unrealized_pnl=-v.d(), mark_price=v.d(), status="open",

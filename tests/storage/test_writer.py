@@ -18,6 +18,7 @@ from kbot.messages import (
     Edge,
     Fill,
     LedgerEntry,
+    LedgerUpdate,
     MarketInfo,
     MarketSettled,
     OrderEvent,
@@ -90,7 +91,8 @@ def test_mapping_tuples_match_table_columns(engine):
 
 def test_every_record_type_round_trips(engine, writer, run_id):
     records = all_records()
-    assert {type(r) for r in records} == set(ROUTES) - {Score}
+    # (a Score needs an edge id first; a LedgerUpdate is LedgerEntry + Position rows: its own test)
+    assert {type(r) for r in records} == set(ROUTES) - {Score, LedgerUpdate}
     res = writer.write(records)
     assert (res.written, res.rejected, res.skipped) == (len(records), 0, 0)
     with engine.connect() as c:

@@ -1,7 +1,7 @@
 """Operations: tick-to-decision latency percentiles per health interval (table ``latency``),
 for ``kbot report html`` and ``kbot top``.
 
-Revision ID: 0004_ops
+Revision ID: 0004
 Revises: 0003
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0004_ops'
+revision = '0004'
 down_revision = '0003'
 branch_labels = None
 depends_on = None
