@@ -41,7 +41,7 @@ from tests.venues import kfakes
 RECV = 1_787_000_000.0  # receive time of every fuzzed frame (2026-08-17)
 NOW_MS = int(RECV * 1000) - 150  # venue event times: just before receipt
 NOW_S = int(RECV) - 1
-ISO = "2026-08-17T21:33:19.850Z"  # = NOW_MS
+ISO = "2026-08-17T20:53:19.850Z"  # = NOW_MS
 T1, T2 = "KXBTCD-26AUG1718-T86749.99", "KXBTC15M-26AUG171745-45"
 
 # Independent bounds of "valid" (kept plain: they mirror kbot.venues.wire's documented ranges).
@@ -174,15 +174,15 @@ ERROR_BODIES: list[Any] = [
     {"error": "too many requests"},
 ]
 
-CB_TICKER = {"channel": "ticker", "client_id": "", "timestamp": "2026-08-17T21:33:19.850359596Z", "sequence_num": 0,
+CB_TICKER = {"channel": "ticker", "client_id": "", "timestamp": "2026-08-17T20:53:19.850359596Z", "sequence_num": 0,
              "events": [{"type": "snapshot", "tickers": [
                  {"type": "ticker", "product_id": "BTC-USD", "price": "86512.98", "volume_24_h": "16038.28770938",
                   "best_bid": "86512.29", "best_bid_quantity": "0.02", "best_ask": "86513.18", "best_ask_quantity": "0.015"}]}]}
 SPOT_FRAMES: dict[str, list[dict[str, Any]]] = {
     "coinbase": [
         CB_TICKER,
-        {"channel": "heartbeats", "client_id": "", "timestamp": "2026-08-17T21:33:19.850Z", "sequence_num": 1,
-         "events": [{"current_time": "2026-08-17 21:33:19.85 +0000 UTC", "heartbeat_counter": "3049"}]},
+        {"channel": "heartbeats", "client_id": "", "timestamp": "2026-08-17T20:53:19.850Z", "sequence_num": 1,
+         "events": [{"current_time": "2026-08-17 20:53:19.85 +0000 UTC", "heartbeat_counter": "3049"}]},
         {"type": "ticker", "product_id": "BTC-USD", "price": "86512.98", "best_bid": "86512.29", "best_ask": "86513.18",
          "time": ISO},
         {"type": "error", "message": "Failed to subscribe", "reason": "x"},
