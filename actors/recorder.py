@@ -38,7 +38,7 @@ import trio
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from kbot.actorkit import ActorStats
+from kbot.actorkit import ActorStats, current_bad_input_sink
 from kbot.clock import Clock
 from storage.config import StorageConfig
 from storage.writer import BatchWriter, DatabaseBusy, WriteResult
@@ -184,6 +184,9 @@ class Recorder:
                 )
             raise
         self._account(res, len(batch))
+        sink = current_bad_input_sink.get()
+        if sink is not None:
+            sink.flush()  # rows the writer rejected in its thread become bad_inputs records now
         for m in batch:
             if type(m) is Flush:
                 m.done.set()

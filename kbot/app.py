@@ -66,7 +66,7 @@ from actors.scorer import run_scorer
 from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
-from kbot.actorkit import BadInputLog, StatsRegistry, Tee, deliver
+from kbot.actorkit import BadInputLog, BadInputSink, StatsRegistry, Tee, bad_inputs_to, deliver
 from kbot.alerts import AlertSink
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
@@ -598,16 +598,6 @@ class _TreeHealth:
 # ----------------------------------------------------------------------------- the process
 
 
-def _bad_input_sink(recorder: Recorder) -> Callable[[Any], None]:
-    def sink(rec: Any) -> None:
-        try:
-            recorder.inbox.send_nowait(rec)
-        except trio.WouldBlock:
-            pass  # the recorder is saturated: the log line is the record of last resort
-
-    return sink
-
-
 class StartupError(Exception):
     """A problem a human must fix before kbot can run (exit code 2); the message says what."""
 
@@ -869,7 +859,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
                     run_id=run_id, started_ts=started, stats=stats)
-        BadInputLog.sink = _bad_input_sink(recorder)
+        stack.enter_context(bad_inputs_to(BadInputSink(recorder.send_nowait, clock)))  # closed with the run
         await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
         root = tree.root()
         freeze_startup_objects()
@@ -914,7 +904,6 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             logger.bind(event="latency", scope="run", **lat).info(
                 "tick-to-decision over the run: p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms ({} decisions)",
                 lat["p50_ms"], lat["p99_ms"], lat["p999_ms"], lat["max_ms"], lat["n"])
-        BadInputLog.sink = None
         logger.bind(event="run", run_id=run_id).info(
             "run {} ended ({}) after {:.0f}s ({:.0f}s of market time)", run_id, status, time.time() - wall_start,
             ended - started)
