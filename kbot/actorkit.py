@@ -185,20 +185,41 @@ async def deliver(out: Outbox, msg: Any) -> None:
 
 class Tee:
     """Sends each message to every target in order (e.g. a pricer's inbox and the recorder),
-    each through ``deliver`` (no scheduler pass unless a target is full)."""
+    each through ``deliver`` (no scheduler pass unless a target is full).
 
-    __slots__ = ("targets",)
+    Every target gets a message exactly once, also across a ``trio.WouldBlock``: when target k is
+    full, ``send_nowait`` raises after targets before k already took the message, and remembers
+    that; the retry of that same message (``send``, as ``deliver`` does, or ``send_nowait``)
+    resumes at target k instead of giving the earlier targets a duplicate. A ``send`` cancelled
+    while waiting on a full target resumes the same way. One sender at a time (an actor's outbox):
+    the progress kept is that of the last message sent."""
+
+    __slots__ = ("targets", "_msg", "_next")
 
     def __init__(self, *targets: Outbox) -> None:
         self.targets = targets
+        self._msg: Any = None  # the message a send stopped in the middle of...
+        self._next = 0  # ...and the first target that has not got it yet
+
+    def _start(self, msg: Any) -> int:
+        return self._next if self._msg is msg else 0
 
     async def send(self, msg: Any) -> None:
-        for t in self.targets:
-            await deliver(t, msg)
+        targets = self.targets
+        for i in range(self._start(msg), len(targets)):
+            self._msg, self._next = msg, i
+            await deliver(targets[i], msg)
+        self._msg = None
 
     def send_nowait(self, msg: Any) -> None:
-        for t in self.targets:
-            t.send_nowait(msg)
+        targets = self.targets
+        for i in range(self._start(msg), len(targets)):
+            try:
+                targets[i].send_nowait(msg)
+            except trio.WouldBlock:
+                self._msg, self._next = msg, i
+                raise
+        self._msg = None
 
 
 class Collect:
