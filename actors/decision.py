@@ -51,6 +51,7 @@ from kbot.model.decide import build_decision, evaluate, is_unusual_pass
 from kbot.model.implied import ImpliedVolBook
 from kbot.model.risk import RiskBook
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
+from supervision import Batch
 
 tape = logger.bind(event="tape")
 
@@ -230,10 +231,12 @@ async def run_decision(
             await clock.sleep(risk.kill_poll_s)
             await check_kill_file()
 
-    async def handle(edges: list[Edge], portfolios: list[PortfolioState]) -> None:
+    async def handle(work: Batch[Any], edges: list[Edge], portfolios: list[PortfolioState]) -> None:
+        """``work``: the batch being processed; each portfolio and edge is marked done as it is
+        handled, so a failure puts back exactly the ones not yet handled."""
         now = clock.now()
         tripped = False
-        for ps in sorted(portfolios, key=lambda p: p.ts):
+        for ps in work.each(sorted(portfolios, key=lambda p: p.ts)):
             tripped |= book.on_portfolio(ps, now)
         if book.roll(now):
             await persist()
@@ -244,7 +247,7 @@ async def run_decision(
         # Candidates the pricer already sees clearing min_ev first: after a spot move fans out
         # to every market, the edges that can trade are decided before the routine PASSes.
         edges.sort(key=lambda e: not _promising(e, core.gates.min_ev))
-        for edge in edges:
+        for edge in work.each(edges):
             d, how = core.step(edge, now)
             if d is None:
                 continue
@@ -268,16 +271,18 @@ async def run_decision(
             batch = await inbox.receive_batch()
             edges: list[Edge] = []
             portfolios: list[PortfolioState] = []
-            for msg in batch:
-                stats.msgs_in += 1
-                if isinstance(msg, Edge):
-                    edges.append(msg)
-                elif isinstance(msg, PortfolioState):
-                    portfolios.append(msg)
-                else:
-                    bad.record("unexpected_message", msg)
-            stats.last_msg_ts = clock.now()
-            await handle(edges, portfolios)
+            with inbox.processing(batch) as work:  # a failure puts back what was not handled yet
+                for msg in batch:
+                    stats.msgs_in += 1
+                    if isinstance(msg, Edge):
+                        edges.append(msg)
+                    elif isinstance(msg, PortfolioState):
+                        portfolios.append(msg)
+                    else:
+                        bad.record("unexpected_message", msg)
+                        work.done(msg)
+                stats.last_msg_ts = clock.now()
+                await handle(work, edges, portfolios)
             if stats.last_msg_ts - last_prune > 60.0:
                 core.prune(stats.last_msg_ts)
                 last_prune = stats.last_msg_ts

@@ -83,22 +83,21 @@ async def run_executor(
         batch = await inbox.receive_batch()
         stats.msgs_in += len(batch)
         stats.last_msg_ts = clock.now()
-        for i, decision in enumerate(batch):
-            if decision.action != "TAKE" or decision.decision_id in executed:
-                continue
-            try:
-                events = await executor.execute(decision, clock.now())
-                for ev in events:
-                    await out.send(ev)
-                    stats.msgs_out += 1
-            except BaseException as exc:
-                # Hand this decision and the rest on to the next incarnation. Events already
-                # sent carry deterministic ids, so re-sending them is harmless downstream.
-                inbox.requeue(batch[i:])
-                if isinstance(exc, Exception):
+        # A failure hands this decision and the rest on to the next incarnation (processing).
+        # Events already sent carry deterministic ids, so re-sending them is harmless downstream.
+        with inbox.processing(batch) as work:
+            for decision in work:
+                if decision.action != "TAKE" or decision.decision_id in executed:
+                    continue
+                try:
+                    events = await executor.execute(decision, clock.now())
+                    for ev in events:
+                        await out.send(ev)
+                        stats.msgs_out += 1
+                except Exception:
                     stats.errors += 1
-                raise
-            executed.add(decision.decision_id)
+                    raise
+                executed.add(decision.decision_id)
 
 
 async def final_drain(inbox: Mailbox[Decision], executed: set[str], out: Outbox, *, mode: Mode, now: float) -> int:

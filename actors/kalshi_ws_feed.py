@@ -97,15 +97,16 @@ async def run_kalshi_ws_feed(
     async def control_loop() -> None:
         assert control is not None
         while True:
-            for cmd in await control.receive_batch():
-                if isinstance(cmd, Subscribe):
-                    state.watched.update(cmd.tickers)
-                    await client.watch(cmd.tickers)
-                elif isinstance(cmd, Unsubscribe):
-                    state.watched.difference_update(cmd.tickers)
-                    await client.unwatch(cmd.tickers)
-                else:
-                    bad.record("control:unknown", repr(cmd))
+            with control.processing(await control.receive_batch()) as work:  # a failure puts the rest back
+                for cmd in work:
+                    if isinstance(cmd, Subscribe):
+                        state.watched.update(cmd.tickers)
+                        await client.watch(cmd.tickers)
+                    elif isinstance(cmd, Unsubscribe):
+                        state.watched.difference_update(cmd.tickers)
+                        await client.unwatch(cmd.tickers)
+                    else:
+                        bad.record("control:unknown", repr(cmd))
 
     if state.watched:
         await client.watch(sorted(state.watched))

@@ -219,8 +219,9 @@ async def run_ledger(
         if batch:
             stats.msgs_in += len(batch)
             stats.last_msg_ts = now
-        for msg in batch:
-            apply(state, msg, bad)
+        with inbox.processing(batch) as work:  # a failure hands the unapplied rest on, none is lost
+            for msg in work:
+                apply(state, msg, bad)
         if len(marks):
             # Marks change equity; positions are recorded with the periodic snapshot, not per quote.
             for q in await marks.receive_batch():

@@ -39,12 +39,12 @@ import trio
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from kbot.actorkit import ActorStats
+from kbot.actorkit import ActorStats, current_bad_input_sink
 from kbot.clock import Clock
 from kbot.messages import Alert, BadInput
 from storage.config import StorageConfig
 from storage.writer import BatchWriter, Conflict, DatabaseBusy, WriteResult
-from supervision import Mailbox, SupervisionEvent
+from supervision import Batch, Mailbox, SupervisionEvent
 
 
 @attrs.define(eq=False, slots=True)
@@ -138,8 +138,12 @@ class Recorder:
         task_status.started()
         try:
             while True:
-                batch = await self._collect()
-                await self._write(writer, batch)
+                first = await self.inbox.receive_batch(max_items=self.cfg.batch_rows)
+                # A batch that cannot be collected or written in full goes back to the front of the
+                # inbox (cancelled while collecting at shutdown, or failed: the next incarnation).
+                with self.inbox.processing(first) as batch:
+                    await self._collect(batch)
+                    await self._write(writer, batch.items)
         except trio.Cancelled:
             with trio.CancelScope(shield=True):
                 await self._drain(writer)
@@ -147,33 +151,27 @@ class Recorder:
         finally:
             writer.close()
 
-    async def _collect(self) -> list[Any]:
-        """Up to ``batch_rows`` records: whatever is pending, then what arrives within
-        ``batch_ms`` of the first, unless a ``Flush`` asks for a write now."""
+    async def _collect(self, batch: Batch[Any]) -> None:
+        """Grow ``batch`` (whatever was pending) to up to ``batch_rows`` records: what arrives
+        within ``batch_ms`` of the first, unless a ``Flush`` asks for a write now."""
         n_max = self.cfg.batch_rows
-        batch = await self.inbox.receive_batch(max_items=n_max)
         if self._overflow:
-            batch.extend(self._overflow)  # taken with this batch: requeued with it on failure
+            batch.add(self._overflow)  # taken with this batch: put back with it on failure
             self._overflow.clear()
-        try:
-            if len(batch) < n_max and not _has_flush(batch):
-                with trio.move_on_after(self.cfg.batch_ms / 1000.0):
-                    while len(batch) < n_max:
-                        more = await self.inbox.receive_batch(max_items=n_max - len(batch))
-                        batch.extend(more)
-                        if _has_flush(more):
-                            break
-        except BaseException:
-            self.inbox.requeue(batch)  # cancelled while collecting: nothing is lost
-            raise
-        return batch
+        if len(batch) < n_max and not _has_flush(batch.items):
+            with trio.move_on_after(self.cfg.batch_ms / 1000.0):
+                while len(batch) < n_max:
+                    more = await self.inbox.receive_batch(max_items=n_max - len(batch))
+                    batch.add(more)
+                    if _has_flush(more):
+                        break
 
     async def _write(self, writer: BatchWriter, batch: list[Any]) -> None:
+        """Write ``batch`` (taken under ``processing``: a failure puts it back)."""
         records = [m for m in batch if type(m) is not Flush]
         try:
             res = await self._write_with_retries(writer, records)
         except BaseException as exc:
-            self.inbox.requeue(batch)
             if not isinstance(exc, trio.Cancelled):
                 self.stats.failures += 1
                 if self.actor_stats is not None:
@@ -186,6 +184,9 @@ class Recorder:
                 )
             raise
         self._account(res, len(batch))
+        sink = current_bad_input_sink.get()
+        if sink is not None:
+            sink.flush()  # rows the writer rejected in its thread become bad_inputs records now
         for m in batch:
             if type(m) is Flush:
                 m.done.set()
@@ -261,7 +262,8 @@ class Recorder:
             batch = await self.inbox.receive_batch(max_items=self.cfg.batch_rows)
             with trio.move_on_at(deadline):
                 try:
-                    await self._write(writer, batch)
+                    with self.inbox.processing(batch):
+                        await self._write(writer, batch)
                 except Exception:
                     return  # already logged and put back
         left = len(self.inbox)

@@ -23,10 +23,8 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import attrs
 import trio
@@ -35,7 +33,7 @@ from loguru import logger
 from actors.executor import shadow_events
 from actors.recorder import Recorder
 from kbot import __version__
-from kbot.actorkit import BadInputLog, StatsRegistry
+from kbot.actorkit import BadInputSink, StatsRegistry, bad_inputs_to
 from kbot.alerts import stopped_alert
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
@@ -70,16 +68,6 @@ def shorten_gil_switch_interval() -> None:
     (bench.saturation 20 s / bench.latency --quick): 5 ms 30,500 inputs/s, p99 4.5 ms; 0.2 ms
     36,400 inputs/s, p99 3.5 ms, max 6 ms instead of 10.6 ms (the tree gets the GIL back sooner too)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-
-
-def _bad_input_sink(recorder: Recorder) -> Callable[[Any], None]:
-    def sink(rec: Any) -> None:
-        try:
-            recorder.inbox.send_nowait(rec)
-        except trio.WouldBlock:
-            pass  # the recorder is saturated: the log line is the record of last resort
-
-    return sink
 
 
 class StartupError(Exception):
@@ -301,7 +289,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
                     run_id=run_id, started_ts=started, stats=stats, open_ledger=True)
-        BadInputLog.sink = _bad_input_sink(recorder)
+        stack.enter_context(bad_inputs_to(BadInputSink(recorder.send_nowait, clock)))  # closed with the run
         root = tree.root()
         freeze_startup_objects()
         shorten_gil_switch_interval()
@@ -361,7 +349,6 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             logger.bind(event="latency", scope="run", **lat).info(
                 "tick-to-decision over the run: p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms ({} decisions)",
                 lat["p50_ms"], lat["p99_ms"], lat["p999_ms"], lat["max_ms"], lat["n"])
-        BadInputLog.sink = None
         logger.bind(event="run", run_id=run_id).info(
             "run {} ended ({}) after {:.0f}s ({:.0f}s of market time)", run_id, status, time.time() - wall_start,
             ended - started)

@@ -77,6 +77,10 @@ class IndexConfig:
     prefer_brti: bool = True
     # ...unless it deviates from the median of >= min_sources fresh exchanges by more than this.
     brti_max_deviation_bps: float = attrs.field(default=50.0, validator=_positive)
+    # An exchange tick this far from the median of at least two other fresh sources is not used
+    # (counted as bad input ``out_of_band``): one exchange printing garbage or frozen on a stale
+    # price cannot move the index. 0 turns the check off.
+    source_max_deviation_bps: float = attrs.field(default=100.0, validator=_non_negative)
     # The source name Kalshi's CF Benchmarks stream arrives under.
     brti_source: str = "brti"
     # Use the quote mid (bid+ask)/2 when a tick carries a sane bid/ask, else its trade price.

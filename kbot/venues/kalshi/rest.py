@@ -52,7 +52,7 @@ from kbot.venues.kalshi.types import (
     ParsedMarket,
 )
 from kbot.venues.ratelimit import CANCEL_ALL_COST, CANCEL_COST, DEFAULT_COST, GET_ORDER_COST, RateLimiter
-from kbot.venues.wire import WireError, fmt_count
+from kbot.venues.wire import WireError, fmt_count, loads
 from kbot.venues.wslink import Recorder
 
 T = TypeVar("T")
@@ -168,10 +168,10 @@ class KalshiRestClient:
                 if not text.strip():
                     return None
                 try:
-                    return json.loads(text)
-                except ValueError as exc:
+                    return loads(text)
+                except WireError as exc:
                     self.bad.record("rest:bad_json", text, f"{method} {path}")
-                    raise KalshiApiError(status, "bad_json", f"undecodable response body: {exc}", path=path) from None
+                    raise KalshiApiError(status, "bad_json", f"undecodable response body: {exc.detail}", path=path) from None
             if status == 429:
                 self.limiter.penalize(write=write)
                 if b429.failures >= self.cfg.max_retries_429:
@@ -520,7 +520,7 @@ class KalshiRestClient:
         for item in items:
             err = item.get("error") if isinstance(item, dict) else None
             if err:
-                code, message, details = parse_error_body(err if isinstance(err, dict) else {"message": str(err)})
+                code, message, details = parse_error_body(err if isinstance(err, dict) else {"message": err})
                 out.append(KalshiApiError(200, code, message, details, path=path))
                 continue
             try:

@@ -38,6 +38,7 @@ from loguru import logger
 
 from kbot.actorkit import BadInputLog
 from kbot.messages import FeedStatus, MarketSettled
+from kbot.text import short
 from kbot.venues.config import KalshiWsConfig
 from kbot.venues.kalshi import ws_parse as wp
 from kbot.venues.kalshi.book import BookError, OrderBook, stale_quote
@@ -381,6 +382,10 @@ class KalshiWsSession:
         self._status(now, "frames_dropped", f"{n} frames dropped (consumer too slow)")
 
     def on_text(self, text: str, recv_ts: float, rt: float, mono: float = 0.0) -> None:
+        """Take one frame. Never raises: a frame the parsers reject (``WireError``) is counted
+        by kind and dropped; anything else a frame provokes is a bug in kbot, counted as
+        ``<type>:internal_error``, logged with its traceback (once per type) and survived, so that
+        no frame can restart the connection. A book frame that fails either way resyncs the books."""
         self.counters.frames += 1
         try:
             env = wp.parse_envelope(text)
@@ -391,14 +396,21 @@ class KalshiWsSession:
         handler = _HANDLERS.get(t)
         if handler is None:
             if t not in IGNORED_TYPES:
-                self.bad.record("unknown_type", text, f"type={t!r}")
+                self.bad.record("unknown_type", text, f"type={short(t)}")
             return
         try:
             handler(self, env, text, recv_ts, rt, mono)
         except WireError as e:
             self.bad.record(f"{t}:{e.kind}", text, e.detail)
-            if t in ("orderbook_delta", "orderbook_snapshot"):
-                self._bad_book_frame(env, recv_ts, rt)
+        except Exception as e:
+            self.bad.record(f"{t}:internal_error", text, f"{type(e).__name__}: {short(str(e))}")
+            if f"bug:{t}" not in self._warned:
+                self._warned.add(f"bug:{t}")
+                self.log.opt(exception=e).error("a {} frame raised {} in the session (kbot bug); frame dropped", t, type(e).__name__)
+        else:
+            return
+        if t in ("orderbook_delta", "orderbook_snapshot"):
+            self._bad_book_frame(env, recv_ts, rt)
 
     def _bad_book_frame(self, env: wp.Envelope, now: float, rt: float) -> None:
         ticker = env.msg.get("market_ticker") if isinstance(env.msg, dict) else None
@@ -609,10 +621,16 @@ class KalshiWsSession:
             self._msgs.append(iv.tick)
 
     def _h_fill(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
-        self._msgs.append(wp.parse_fill(env.msg, recv_ts=now))
+        notes: list[str] = []
+        self._msgs.append(wp.parse_fill(env.msg, recv_ts=now, notes=notes))
+        for n in notes:
+            self.bad.record("fill:ts_replaced", text, n)
 
     def _h_user_order(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
-        self._msgs.append(wp.parse_user_order(env.msg, recv_ts=now))
+        notes: list[str] = []
+        self._msgs.append(wp.parse_user_order(env.msg, recv_ts=now, notes=notes))
+        for n in notes:
+            self.bad.record("user_order:ts_replaced", text, n)
 
     def _h_position(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         self._msgs.append(wp.parse_market_position(env.msg, recv_ts=now))

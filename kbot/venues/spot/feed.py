@@ -23,6 +23,7 @@ from loguru import logger
 from kbot.actorkit import BadInputLog
 from kbot.clock import Clock
 from kbot.messages import FeedStatus
+from kbot.text import short
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.binance import BinanceProtocol
 from kbot.venues.spot.coinbase import CoinbaseProtocol
@@ -72,6 +73,7 @@ class SpotFeedClient:
         self._link: WsLink | None = None
         self._last_data_rt = 0.0
         self._opened_rt = 0.0  # trio time the current link opened
+        self._bug_logged = False
 
     async def run(self, emit: Emit) -> NoReturn:
         self._emit = emit
@@ -122,6 +124,12 @@ class SpotFeedClient:
             ticks = self.protocol.parse(frame.text, frame.recv_ts, frame.mono)
         except WireError as e:
             self.bad.record(e.kind, frame.text, e.detail)
+            ticks = []
+        except Exception as e:  # a kbot bug a frame provoked: counted, logged once, survived
+            self.bad.record("internal_error", frame.text, f"{type(e).__name__}: {short(str(e))}")
+            if not self._bug_logged:
+                self._bug_logged = True
+                self.log.opt(exception=e).error("{} parser raised {} (kbot bug); frame dropped", self.source, type(e).__name__)
             ticks = []
         assert self._emit is not None
         if ticks:
