@@ -62,7 +62,7 @@ from actors.ledger import LedgerState, run_ledger
 from actors.markets import run_markets
 from actors.pricer import pricer_inbox_key, run_pricer
 from actors.recorder import Recorder
-from actors.scorer import run_scorer
+from actors.scorer import ScorerDb, run_scorer
 from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
@@ -81,6 +81,7 @@ from kbot.messages import (
     EventInfo,
     FeedStatus,
     Fill,
+    FundingRate,
     IndexUpdate,
     MarketInfo,
     MarketLifecycle,
@@ -91,8 +92,11 @@ from kbot.messages import (
     SpotTick,
     Trade,
 )
+from kbot.model.blend import load_params
 from kbot.model.board import PricingBoard
+from kbot.model.predict import Predictor
 from kbot.model.pricing import horizon_end
+from kbot.model.state import ModelState
 from kbot.statestore import JsonFileStateStore
 from kbot.venues.config import ENV_REST_URL, ENV_WS_URL, KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
@@ -114,7 +118,7 @@ from supervision import (
     SupervisorGaveUp,
 )
 
-FEEDS = ("coinbase", "binance", "kraken", "kalshi_ws", "kalshi_rest")
+FEEDS = ("coinbase", "binance", "kraken", "binance_usdm", "kalshi_ws", "kalshi_rest")
 
 
 class ChaosCrash(RuntimeError):
@@ -158,7 +162,7 @@ class FeedRouter(_Recording):
             t.ledger_marks.send_nowait(msg)
             if not msg.stale:
                 t.quote_last[msg.ticker] = t.clock.now()
-        elif kind is SpotTick:
+        elif kind is SpotTick or kind is FundingRate:
             t.spot_in.send_nowait(msg)
         elif kind in (MarketInfo, MarketLifecycle):
             await t.markets_in.send(msg)
@@ -288,6 +292,9 @@ class Tree:
         self.quote_last: dict[str, float] = {}
         self.recent_decisions: list[Any] = []
         self.board = PricingBoard(cfg.pricer.window_s)
+        # the model in force: pricers and the decision read it, the scorer refits and publishes
+        self.model = ModelState(Predictor(load_params(cfg.model.params_file), cfg.signals), gates=cfg.gates,
+                                window_s=cfg.pricer.window_s)
         # feed receipt -> Decision (``mono`` -> emission): per health interval (the health actor
         # logs and resets it) and over the whole run (logged at the end; benchmarks read it)
         self.latency = LatencyMeter()
@@ -327,7 +334,7 @@ class Tree:
         run = functools.partial(
             run_pricer, market, box, self.decision_in, _RecordOut(self.recorder), clock=self.clock,
             config=self.cfg.pricer, stats=self.stats.get(name), publish=self.board.publish,
-            min_ev=self.cfg.gates.min_ev,
+            min_ev=self.cfg.gates.min_ev, model=self.model,
         )
         await self.pricers.start_child(ChildSpec(
             name, self._maybe_chaotic("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,
@@ -390,7 +397,7 @@ class Tree:
     def feed_last(self) -> dict[str, float | None]:
         out = {}
         for name in FEEDS:
-            if name in ("binance", "coinbase", "kraken") and not getattr(self.cfg.spot, name).enabled:
+            if name in ("binance", "coinbase", "kraken", "binance_usdm") and not getattr(self.cfg.spot, name).enabled:
                 continue
             if name == "kalshi_rest":
                 continue  # polls on its own cadence; its failures show as errors/restarts
@@ -453,7 +460,7 @@ class Tree:
         # back off from 1 s up to a minute rather than hammer the venue.
         feed_backoff = Backoff(initial_s=1.0, max_s=60.0, reset_after_s=120.0)
         children = []
-        for ex in ("coinbase", "binance", "kraken"):
+        for ex in ("coinbase", "binance", "kraken", "binance_usdm"):
             fc = getattr(cfg.spot, ex)
             url = self.endpoints.spot_urls.get(ex)
             if url:
@@ -472,13 +479,6 @@ class Tree:
             ws_health=self.ws_health, control=self.rest_control, backoff=feed_backoff,
         ))
         return children
-
-    async def _fetch_unscored(self, after_id: int, limit: int) -> list[Any]:
-        def q() -> list[Any]:
-            with self.engine.connect() as conn:
-                return queries.unscored_edges(conn, limit=limit, after_id=after_id)
-
-        return await trio.to_thread.run_sync(q)
 
     def root(self, feeds: Sequence[ChildSpec] | None = None) -> Supervisor:
         """The root supervisor. ``feeds``: the children of the ``feeds`` supervisor; None (the
@@ -502,9 +502,11 @@ class Tree:
                        clock=clock, stats=st.get("executor"), executed=self.executed),
             self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                        sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
-                       recent_decisions=self.recent_decisions, alerts=AlertOut(self), stats=st.get("decision")),
+                       recent_decisions=self.recent_decisions, alerts=AlertOut(self), stats=st.get("decision"),
+                       evidence=cfg.evidence, model=self.model),
             self._spec("spot_index", run_spot_index, self.spot_in, IndexBroadcast(self), clock=clock,
-                       config=cfg.index, vol_config=cfg.vol, store=self.store, stats=st.get("spot_index")),
+                       config=cfg.index, vol_config=cfg.vol, signal_config=cfg.signals, store=self.store,
+                       stats=st.get("spot_index")),
             # Pricers fail alone (bad data for one market must not restart the others); many
             # restarts are tolerated because there are many children.
             ChildSpec("pricers", self.pricers.run, restart=Restart.PERMANENT, shutdown_s=30.0,
@@ -514,8 +516,9 @@ class Tree:
                        refresh=self.rest_control, refresh_command=RefreshMarket, tick_s=cfg.tree.registry_tick_s),
             ChildSpec("feeds", self.feeds_supervisor(feeds).run, restart=Restart.PERMANENT, shutdown_s=30.0,
                       backoff=Backoff(initial_s=2.0, max_s=60.0)),
-            self._spec("scorer", run_scorer, self._fetch_unscored, rec, clock=clock, stats=st.get("scorer"),
-                       every_s=cfg.scorer.every_s, batch=cfg.scorer.batch),
+            self._spec("scorer", run_scorer, ScorerDb(self.engine), rec, clock=clock, stats=st.get("scorer"),
+                       every_s=cfg.scorer.every_s, batch=cfg.scorer.batch, model=self.model, gates=cfg.gates,
+                       evidence=cfg.evidence, model_config=cfg.model),
             self._spec("health", run_health, _TreeHealth(self), rec, health, self.alert_sink, clock=clock, stats=st.get("health"),
                        started_ts=self.started_ts, summary_every_s=cfg.logging.summary_every_s,
                        latency=self.latency),
@@ -758,7 +761,8 @@ async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clo
         ) from exc
     endpoints = Endpoints(
         kalshi=KalshiEndpoints(rest_url=rest_url, ws_url=ws_url), credentials=creds,
-        spot_urls={"coinbase": f"{ws_base}/coinbase", "binance": f"{ws_base}/binance", "kraken": f"{ws_base}/kraken/v2"},
+        spot_urls={"coinbase": f"{ws_base}/coinbase", "binance": f"{ws_base}/binance", "kraken": f"{ws_base}/kraken/v2",
+                   "binance_usdm": f"{ws_base}/binance-usdm"},
     )
     return clock, endpoints
 
@@ -823,7 +827,8 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             endpoints = Endpoints(
                 kalshi=KalshiEndpoints(rest_url=ep.rest_url, ws_url=ep.ws_url),
                 credentials=Credentials.from_files(ep.key_id, ep.private_key_path),
-                spot_urls={"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url},
+                spot_urls={"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url,
+                           "binance_usdm": ep.binance_usdm_url},
             )
             logger.warning(
                 "*** SIMULATED VENUE *** kbot is trading against its built-in simulated Kalshi and exchanges "
@@ -841,7 +846,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             except (CredentialsError, ValueError) as exc:
                 raise StartupError(str(exc)) from exc
             endpoints = Endpoints(kalshi=kendpoints, credentials=creds,
-                                  spot_urls={"coinbase": None, "binance": None, "kraken": None})
+                                  spot_urls={"coinbase": None, "binance": None, "kraken": None, "binance_usdm": None})
         assert endpoints.credentials is not None
 
         rest = await stack.enter_async_context(

@@ -25,6 +25,7 @@ from kbot.clock import Clock
 from kbot.messages import FeedStatus
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.binance import BinanceProtocol
+from kbot.venues.spot.binance_usdm import BinanceUsdmProtocol
 from kbot.venues.spot.coinbase import CoinbaseProtocol
 from kbot.venues.spot.common import SpotProtocol
 from kbot.venues.spot.kraken import KrakenProtocol
@@ -42,6 +43,8 @@ def make_protocol(cfg: SpotFeedConfig) -> SpotProtocol:
         return BinanceProtocol(url, sym)
     if cfg.exchange == "kraken":
         return KrakenProtocol(url, sym, cfg.kraken_event_trigger)
+    if cfg.exchange == "binance_usdm":
+        return BinanceUsdmProtocol(url, sym)
     raise ValueError(f"unknown spot exchange {cfg.exchange!r}")
 
 
