@@ -28,58 +28,28 @@ Fails:    an edge it cannot score (missing probability, bad values) is counted a
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 import trio
 from loguru import logger
 
 from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
-from kbot.messages import ModelFit, Score
-from kbot.model.blend import BlendParams, fit_blend, fit_row, thin
+from kbot.messages import Score
+from kbot.model.blend import BlendParams
 from kbot.model.config import EvidenceConfig, GateConfig, ModelConfig
-from kbot.model.evidence import EvidenceBook, bucket_key, bucket_of, take_side
+from kbot.model.learn import Learner, score_snapshot
 from kbot.model.predict import Predictor
 from kbot.model.state import ModelState
-from kbot.scoring import score
 from storage import queries
-
-
-class UnscoredEdgeLike(Protocol):
-    edge_id: int
-    ts: float
-    ticker: str
-    series_ticker: str
-    horizon_s: float | None
-    prob_yes: float
-    market_mid: float | None
-    yes_bid: Decimal | None
-    yes_ask: Decimal | None
-    no_ask: Decimal | None
-    outcome: int
-    event_ticker: str
-    reasons: str
-    ev_yes: float | None
-    ev_no: float | None
-    prob_model: float | None
-
 
 Fetch = Callable[[int, int], Awaitable[list[Any]]]  # (after_id, limit) -> rows
 
 
-def score_row(e: UnscoredEdgeLike, gates: GateConfig | None = None) -> Score:
-    """The score of one settled snapshot (and its would-be TAKE under ``gates``)."""
-    r = score(e.prob_yes, e.outcome, e.yes_bid, e.yes_ask, e.no_ask, prob_model=e.prob_model, market=e.market_mid)
-    side = take_side(not e.reasons, e.yes_bid, e.yes_ask, e.no_ask, e.ev_yes, e.ev_no, gates or GateConfig())
-    pnl = None if side is None else (r.pnl_yes if side[0] == "yes" else r.pnl_no)
-    return Score(
-        edge_id=e.edge_id, ts=e.ts, ticker=e.ticker, series_ticker=e.series_ticker, horizon_s=e.horizon_s or 0.0,
-        outcome=r.outcome, prob_yes=e.prob_yes, market_prob=r.market_prob, brier=r.brier, log_loss=r.log_loss,
-        market_brier=r.market_brier, market_log_loss=r.market_log_loss, pnl_yes=r.pnl_yes, pnl_no=r.pnl_no,
-        prob_model=e.prob_model, model_brier=r.model_brier, model_log_loss=r.model_log_loss,
-        take_side=side[0] if side is not None and pnl is not None else None, take_pnl=pnl,
-    )  # fmt: skip
+def score_row(e: Any, gates: GateConfig | None = None) -> Score:
+    """The score of one settled snapshot read back from the record (``UnscoredEdge``)."""
+    return score_snapshot(e, e.outcome, gates or GateConfig(), reasons=getattr(e, "reasons", ""),
+                          edge_id=e.edge_id)
 
 
 class ScorerDb:
@@ -110,51 +80,6 @@ class ScorerDb:
         return await self._run(queries.latest_model_fit, model_name=model_name)  # type: ignore[no-any-return]
 
 
-class ScorerCore:
-    """Evidence and refits (no I/O, time passed in)."""
-
-    def __init__(self, base: BlendParams, *, gates: GateConfig, evidence: EvidenceConfig, model: ModelConfig) -> None:
-        self.base = base
-        self.gates = gates
-        self.evidence_config = evidence
-        self.model_config = model
-        self.book = EvidenceBook(evidence)
-
-    def add_score(self, s: Score, event_ticker: str) -> None:
-        bucket = bucket_of(s.series_ticker, s.horizon_s, s.market_prob, self.evidence_config)
-        if bucket is None:
-            return
-        self.book.add(bucket, event_ticker, s.ts, brier_final=s.brier, brier_market=s.market_brier,
-                      brier_model=s.model_brier, take_pnl=s.take_pnl)
-
-    def load_evidence(self, rows: list[Any]) -> None:
-        cfg = self.evidence_config
-        for r in rows:
-            self.book.add_cluster(
-                bucket_key(r.series_ticker, int(r.ttc_i), int(r.price_i), cfg), r.event_ticker or "",
-                last_ts=float(r.last_ts), n=int(r.n), sum_brier=float(r.sum_brier), n_market=int(r.n_market),
-                sum_brier_market=float(r.sum_brier_market), sum_brier_paired=float(r.sum_brier_paired),
-                n_model=int(r.n_model), sum_brier_model=float(r.sum_brier_model), n_takes=int(r.n_takes),
-                sum_pnl=float(r.sum_pnl),
-            )  # fmt: skip
-
-    def refit(self, rows: list[Any], now: float) -> tuple[BlendParams, ModelFit] | None:
-        """A walk-forward refit on settled snapshots (None when no band had enough rows to move)."""
-        mc = self.model_config
-        eps = self.base.eps
-        pairs = [(r.ticker, fr) for r in rows if (fr := fit_row(r, r.outcome, eps)) is not None]
-        data = thin(pairs, mc.fit_sample_s)
-        params = fit_blend(data, self.base, now=now, lam=mc.fit_lambda, min_rows=mc.fit_min_rows)
-        if dict(params.coefs) == dict(self.base.coefs):
-            return None
-        fit = ModelFit(
-            fit_id=params.fit_id, ts=now, model_name=self.base.probability_model().name,
-            window_start=params.window_start, window_end=params.window_end, n_rows=len(data),
-            n_events=len({r.cluster for r in data}), params=params.to_json(),
-        )
-        return params, fit
-
-
 async def run_scorer(
     db: Any,
     out: Outbox,
@@ -179,7 +104,7 @@ async def run_scorer(
     fetch: Fetch = db.unscored if hasattr(db, "unscored") else db
     learning = model is not None and hasattr(db, "evidence")
     base = base or (model.predictor.params if model is not None else None)
-    core = ScorerCore(base, gates=gates, evidence=ecfg, model=mcfg) if base is not None else None
+    core = Learner(base, gates=gates, evidence=ecfg, model=mcfg) if base is not None else None
     next_refit = float("inf")
     if learning and core is not None and model is not None:
         now = clock.now()
@@ -236,7 +161,7 @@ async def run_scorer(
         if now >= next_refit:
             next_refit = now + mcfg.refit_every_s
             rows = await db.training(now - mcfg.fit_window_s, now, mcfg.fit_max_rows)
-            done = core.refit(rows, now)
+            done = core.refit(core.fit_rows((r, r.outcome) for r in rows), now)
             if done is not None:
                 params, fit = done
                 model.set_predictor(Predictor(params, model.predictor.signal_config))

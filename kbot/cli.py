@@ -22,6 +22,8 @@ COMMANDS: dict[str, str] = {
     "config": "show the effective configuration (secrets redacted)",
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
     "bench": "run the benchmark suite (python -m bench)",
+    "evaluate": "evaluate the model and decisions walk-forward on captured real markets (kxbtc-captures DIR)",
+    "model": "fit the calibrated blend's parameters from captured real markets (kbot model fit kxbtc-captures DIR)",
 }
 
 

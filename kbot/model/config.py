@@ -303,11 +303,12 @@ class ModelConfig:
     fit_window_s: float = attrs.field(default=30 * 86400.0, validator=_positive)
     # ... at most one snapshot per market per fit_sample_s (snapshots seconds apart are not
     # independent evidence),
-    fit_sample_s: float = attrs.field(default=60.0, validator=_non_negative)
+    fit_sample_s: float = attrs.field(default=300.0, validator=_non_negative)
     # ... with at least this many informative rows per band (else the band keeps its prior),
     fit_min_rows: int = attrs.field(default=200, validator=_positive)
-    # ... shrunk toward the prior (the shipped parameters) with this ridge weight.
-    fit_lambda: float = attrs.field(default=10.0, validator=_non_negative)
+    # ... shrunk toward the prior (the shipped parameters) with this ridge weight (None: the
+    # weight chosen with the parameters, ``lam`` in the parameters file).
+    fit_lambda: float | None = attrs.field(default=None, validator=attrs.validators.optional(_non_negative))
     # At most this many rows are fetched for one refit (the newest).
     fit_max_rows: int = attrs.field(default=200_000, validator=_positive)
 

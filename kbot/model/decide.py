@@ -142,10 +142,11 @@ def build_decision(
     implied_sigma: float | None,
     digest: str | None = None,
 ) -> Decision:
-    """The Decision for an evaluation: the edge (with the event's implied sigma filled in),
-    sizing inputs, risk state and configuration digest; an id derived from its inputs."""
+    """The Decision for an evaluation: the edge (with the event's implied sigma filled in when the
+    pricer had none), sizing inputs, risk state and configuration digest; an id derived from its
+    inputs."""
     final = ev.final
-    if implied_sigma is not None and edge.implied_sigma != implied_sigma:
+    if implied_sigma is not None and edge.implied_sigma is None:
         edge = attrs.evolve(edge, implied_sigma=implied_sigma)
     return Decision(
         decision_id=decision_id(edge, now, ev.action, ev.side, ev.count),

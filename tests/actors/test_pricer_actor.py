@@ -105,7 +105,7 @@ async def test_final_window_observed_from_index_updates(autojump_clock):
     assert inside
     assert all("window_unobserved" not in e.reasons for e in inside)
     late = inside[-1]
-    assert late.observed_avg is not None and late.observed_s >= 50
+    assert late.observed_avg is not None and late.observed_s >= 45  # (0.999 from then on: nothing new to send)
     assert late.observed_avg == pytest.approx(80_100.0 + 30 + late.observed_s / 2, abs=2.0)
     assert late.prob_yes == pytest.approx(0.999) and late.prob_model > 0.999  # final: clipped at eps
 
