@@ -212,6 +212,7 @@ class TrainingRow:
     sig_imbalance: float | None
     vol_regime: int | None
     outcome: int
+    close_ts: float | None = None
 
 
 def training_rows(conn: sa.Connection, *, since: float, until: float, limit: int) -> list[TrainingRow]:
@@ -222,7 +223,7 @@ def training_rows(conn: sa.Connection, *, since: float, until: float, limit: int
             scores.c.ts, scores.c.ticker, edges.c.event_ticker, scores.c.series_ticker, scores.c.horizon_s,
             edges.c.prob_model, edges.c.model_slope, edges.c.market_mid, edges.c.sig_momentum,
             edges.c.sig_mean_reversion, edges.c.sig_funding, edges.c.sig_imbalance, edges.c.vol_regime,
-            scores.c.outcome,
+            scores.c.outcome, edges.c.close_ts,
         )  # fmt: skip
         .select_from(scores.join(edges, edges.c.id == scores.c.edge_id))
         .where(scores.c.ts >= since, scores.c.ts < until, edges.c.prob_model.is_not(None))

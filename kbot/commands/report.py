@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="URL", help="SQLAlchemy URL (default: the database kbot run uses with the same configuration)")
     parser.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
     parser.add_argument(
-        "--since", default="24h", metavar="WHEN", help="24h, 90m, 7d, 2w, an ISO date/time (UTC) or 'all' (default: 24h)"
+        "--since", default=None, metavar="WHEN",
+        help="24h, 90m, 7d, 2w, an ISO date/time (UTC) or 'all' (default: 24h; edge and signals: the evidence window)",
     )
     parser.add_argument("--run", metavar="ID", help="only this run (a runs.run_id; see `kbot report runs`)")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default: table)")
@@ -31,6 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from rich.console import Console
     from sqlalchemy.exc import SQLAlchemyError
 
+    from kbot.commands import report_model
     from storage import report
     from storage.db import DatabaseMissing, SchemaOutOfDate, open_reader
 
@@ -41,7 +43,7 @@ def main(args: argparse.Namespace) -> int:
         t = Table(show_header=True, header_style="bold", box=None)
         t.add_column("report")
         t.add_column("description")
-        for r in report.list_reports():
+        for r in sorted([*report.list_reports(), *report_model.infos()], key=lambda r: r.name):
             t.add_row(r.name, r.description)
         console.print(t)
         return 0
@@ -49,9 +51,11 @@ def main(args: argparse.Namespace) -> int:
         print("kbot report: name a report (kbot report --list shows them)", file=sys.stderr)
         return 2
     now = time.time()
+    if args.name in report_model.DESCRIPTIONS:
+        return _model_report(args, now)
     try:
         report.load_report(args.name)
-        since = report.parse_since(args.since, now)
+        since = report.parse_since(args.since or "24h", now)
     except (report.UnknownReport, ValueError) as exc:
         print(f"kbot report: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
@@ -79,4 +83,51 @@ def main(args: argparse.Namespace) -> int:
         console.print(report.to_table(result, title=f"{args.name} ({since_text}{run_text})"))
         if not result.rows:
             console.print("(no rows)")
+    return 0
+
+
+def _model_report(args: argparse.Namespace, now: float) -> int:
+    """``edge`` and ``signals``: computed in Python from the record (``kbot.commands.report_model``)."""
+    from rich.console import Console
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from kbot.commands import report_model
+    from kbot.commands.common import load_from_args
+    from storage import report
+    from storage.db import DatabaseMissing, SchemaOutOfDate, open_reader
+
+    cfg = load_from_args(args)
+    if cfg is None:
+        return 2
+    try:
+        since = report.parse_since(args.since, now) if args.since else now - cfg.evidence.window_s
+    except ValueError as exc:
+        print(f"kbot report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        engine = open_reader(database_url(args))
+    except (DatabaseMissing, SchemaOutOfDate) as exc:
+        print(f"kbot report: {exc}", file=sys.stderr)
+        return 1
+    try:
+        with engine.connect() as conn:
+            if args.name == "edge":
+                result = report_model.edge_report(conn, cfg, since=since or 0.0)
+            else:
+                result = report_model.signals_report(conn, cfg, since=since or 0.0, now=now)
+    except SQLAlchemyError as exc:
+        print(f"kbot report {args.name}: query failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    if args.format == "csv":
+        sys.stdout.write(report.to_csv(result))
+    elif args.format == "json":
+        sys.stdout.write(report.to_json(result) + "\n")
+    else:
+        since_text = "all time" if since is None else f"since {report.format_time(since)} UTC"
+        console = Console(width=None if sys.stdout.isatty() else 240)
+        console.print(report.to_table(result, title=f"{args.name} ({since_text})"))
+        if not result.rows:
+            console.print("(no rows)" if args.name == "edge" else "(no settled snapshots with a model probability)")
     return 0

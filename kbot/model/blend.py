@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -401,15 +401,16 @@ def fit_row(e: EdgeLike, outcome: int, eps: float) -> FitRow | None:
                   x=feature_vector(x, eps), y=outcome)
 
 
-def thin(rows: Iterable[tuple[str, FitRow]], sample_s: float) -> list[FitRow]:
+def thin(rows: Iterable[tuple[str, Any]], sample_s: float, ts: Callable[[Any], float] = lambda r: r.ts) -> list[Any]:
     """At most one row per market (the ``str``) per ``sample_s`` seconds, oldest kept: snapshots
-    seconds apart are one observation, not many."""
-    out: list[FitRow] = []
+    seconds apart are one observation, not many. ``ts``: a row's time (default its ``ts``)."""
+    out: list[Any] = []
     last: dict[str, float] = {}
-    for ticker, r in sorted(rows, key=lambda tr: (tr[1].ts, tr[0])):
+    for ticker, r in sorted(rows, key=lambda tr: (ts(tr[1]), tr[0])):
+        t = ts(r)
         t0 = last.get(ticker)
-        if t0 is not None and r.ts - t0 < sample_s:
+        if t0 is not None and t - t0 < sample_s:
             continue
-        last[ticker] = r.ts
+        last[ticker] = t
         out.append(r)
     return out
