@@ -16,8 +16,8 @@ Applies:  ``kbot.scoring.score`` (pure): Brier and log loss of the final probabi
 Sends:    ``Score`` records and ``ModelFit`` records to ``out`` (the recorder, which upserts:
           idempotent). Publishes the evidence table and a refitted predictor in the tree's
           ``ModelState`` (read by the decision actor and the pricers).
-Start:    the newest recorded fit of the same model (``model_fits``) replaces the base
-          parameters; the evidence of the last ``EvidenceConfig.window_s`` is read back from the
+Start:    the newest recorded fit of the same model (``model_fits``), when it is a refit of the
+          base parameters configured now, replaces them; the evidence of the last ``EvidenceConfig.window_s`` is read back from the
           record (aggregated per event in SQL). Until then the evidence is empty: every
           candidate PASSes ``no_demonstrated_edge`` (fail safe).
 Fails:    an edge it cannot score (missing probability, bad values) is counted and skipped; a
@@ -66,18 +66,18 @@ class ScorerDb:
         return await trio.to_thread.run_sync(q)
 
     async def unscored(self, after_id: int, limit: int) -> list[Any]:
-        return await self._run(queries.unscored_edges, limit=limit, after_id=after_id)  # type: ignore[no-any-return]
+        return await self._run(queries.unscored_edges, limit=limit, after_id=after_id)
 
     async def evidence(self, since: float, cfg: EvidenceConfig) -> list[Any]:
-        return await self._run(  # type: ignore[no-any-return]
+        return await self._run(
             queries.evidence_clusters, since=since, ttc_bands=cfg.ttc_bands_s, price_bands=cfg.price_bands
         )
 
     async def training(self, since: float, until: float, limit: int) -> list[Any]:
-        return await self._run(queries.training_rows, since=since, until=until, limit=limit)  # type: ignore[no-any-return]
+        return await self._run(queries.training_rows, since=since, until=until, limit=limit)
 
     async def latest_fit(self, model_name: str) -> str | None:
-        return await self._run(queries.latest_model_fit, model_name=model_name)  # type: ignore[no-any-return]
+        return await self._run(queries.latest_model_fit, model_name=model_name)
 
 
 async def run_scorer(
@@ -96,14 +96,14 @@ async def run_scorer(
 ) -> None:
     """``db``: a ``ScorerDb`` (or anything with its methods; a bare ``fetch(after_id, limit)``
     callable scores only). ``model``: where the evidence and refits are published (None: score
-    only). ``base``: the parameters refits shrink toward (default: the predictor's in ``model``)."""
+    only). ``base``: the parameters refits shrink toward (default: ``model.base``, the configured ones)."""
     bad = BadInputLog("scorer")
     gates = gates or GateConfig()
     ecfg = evidence or EvidenceConfig()
     mcfg = model_config or ModelConfig()
     fetch: Fetch = db.unscored if hasattr(db, "unscored") else db
     learning = model is not None and hasattr(db, "evidence")
-    base = base or (model.predictor.params if model is not None else None)
+    base = base or (model.base if model is not None else None)
     core = Learner(base, gates=gates, evidence=ecfg, model=mcfg) if base is not None else None
     next_refit = float("inf")
     if learning and core is not None and model is not None:
@@ -113,12 +113,16 @@ async def run_scorer(
         if text is not None:
             try:
                 latest = BlendParams.from_json(text)
-                model.set_predictor(Predictor(latest, model.predictor.signal_config))
-                if latest.fitted_ts is not None:
-                    next_refit = latest.fitted_ts + mcfg.refit_every_s
-                logger.bind(event="model").info("blend {} (fitted {}) in force", latest.fit_id, latest.fitted_ts)
             except (ValueError, KeyError, TypeError) as exc:
                 bad.record("unreadable_model_fit", text[:200], str(exc))
+            else:
+                # only a refit of the parameters configured now (not of a base since replaced)
+                if latest.source == core.refit_source:
+                    model.set_predictor(Predictor(latest, model.predictor.signal_config))
+                    if latest.fitted_ts is not None:
+                        next_refit = latest.fitted_ts + mcfg.refit_every_s
+                    logger.bind(event="model").info("blend {} (fitted {}) in force", latest.fit_id,
+                                                    latest.fitted_ts)
         core.load_evidence(await db.evidence(now - ecfg.window_s, ecfg))
         model.set_evidence(core.book.table(), now)
         n_tradable = sum(1 for s in model.evidence.rows() if s.tradable)

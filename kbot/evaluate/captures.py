@@ -129,11 +129,11 @@ def parse_line(line: str, bad: BadInputLog) -> Capture | None:
     if ts is None:
         bad.record("no_capture_time", line[:200])
         return None
-    spot_obj = d.get("spot") if isinstance(d.get("spot"), dict) else {}
+    spot_obj: dict[str, Any] = d["spot"] if isinstance(d.get("spot"), dict) else {}
     spot = _num(spot_obj.get("price"))
     if spot is not None and spot <= 0:
         spot = None
-    cur = d.get("current") if isinstance(d.get("current"), dict) else {}
+    cur: dict[str, Any] = d["current"] if isinstance(d.get("current"), dict) else {}
     event = cur.get("event_ticker") if isinstance(cur.get("event_ticker"), str) else None
     markets: list[CapturedMarket] = []
     outs = cur.get("outcomes")

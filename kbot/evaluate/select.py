@@ -51,13 +51,13 @@ def _brier(w: Walk, attr: str) -> dict[str, float]:
 def score_candidates(captures: Sequence[Capture], cfg: WalkConfig,
                      models: Sequence[SettlementModel] | None = None) -> list[dict[str, Any]]:
     """The raw model's Brier per event per horizon bucket for each candidate, best first."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, m in enumerate(models or candidates()):
         w = run_walk(captures, model_only(m.spec()), _no_refit(cfg))
         b = _brier(w, "brier_model")
         rows.append({"model": m.spec(), "order": i, "brier_model": b,
                      "mean": sum(b.values()) / len(b) if b else float("inf")})
-    best = min(r["mean"] for r in rows)
+    best = min(float(r["mean"]) for r in rows)
     rows.sort(key=lambda r: (r["mean"] > best + 1e-4, r["mean"], r["order"]))
     return rows
 
@@ -92,12 +92,12 @@ def choose_lambda(captures: Sequence[Capture], model: SettlementModel, cfg: Walk
                   lambdas: Sequence[float] = LAMBDAS) -> tuple[float, list[dict[str, Any]]]:
     """The ridge weight whose walk-forward blend has the lowest mean Brier per event of the final
     probability (ties within 1e-4: the larger weight, i.e. closer to the market)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for lam in lambdas:
         w = walk_forward(captures, model, cfg, lam)
         b = _brier(w, "brier_final")
         rows.append({"lam": lam, "brier_final": b, "brier_market": _brier(w, "brier_market"),
                      "mean": sum(b.values()) / len(b) if b else float("inf")})
-    best = min(r["mean"] for r in rows)
-    chosen = max(r["lam"] for r in rows if r["mean"] <= best + 1e-4)
+    best = min(float(r["mean"]) for r in rows)
+    chosen = max(float(r["lam"]) for r in rows if float(r["mean"]) <= best + 1e-4)
     return chosen, rows

@@ -248,17 +248,30 @@ def model_only(model: Mapping[str, Any], bands_s: tuple[float, ...] = (1200.0, 1
                        bands_s=bands_s, coefs=coefs)
 
 
-def shipped() -> BlendParams:
-    """The parameters packaged with kbot (``kbot/model/params/kxbtc.json``)."""
-    text = resources.files("kbot.model").joinpath("params", SHIPPED).read_text(encoding="utf-8")
+def shipped(name: str = SHIPPED) -> BlendParams:
+    """Parameters packaged with kbot (``kbot/model/params/``): ``kxbtc.json`` (the default, made
+    by ``kbot model fit`` from the shared real data) or ``gbm-raw.json`` (the original pricer:
+    the GBM at the index's sigma, unblended; for demonstrations and tests of the trading path)."""
+    text = resources.files("kbot.model").joinpath("params", name).read_text(encoding="utf-8")
     return BlendParams.from_json(text)
 
 
+def packaged() -> list[str]:
+    return sorted(e.name.removesuffix(".json") for e in resources.files("kbot.model").joinpath("params").iterdir()
+                  if e.name.endswith(".json"))
+
+
 def load_params(path: str | Path | None) -> BlendParams:
-    """``path`` (a ``kbot model fit --out`` file) or, when empty, the shipped parameters."""
+    """``path``: a ``kbot model fit --out`` file, the name of packaged parameters (``kxbtc``,
+    ``gbm-raw``), or empty for the shipped default."""
     if not path:
         return shipped()
-    return BlendParams.from_json(Path(path).read_text(encoding="utf-8"))
+    p = Path(path)
+    if p.is_file():
+        return BlendParams.from_json(p.read_text(encoding="utf-8"))
+    if str(path) in packaged():
+        return shipped(f"{path}.json")
+    raise FileNotFoundError(f"no blend parameters file {str(path)!r} (packaged: {', '.join(packaged())})")
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -368,19 +381,32 @@ def fit_blend(
 class EdgeLike(Protocol):
     """What a fit row is made of: an ``Edge`` or a recorded snapshot (same attribute names)."""
 
-    ts: float
-    ticker: str
-    event_ticker: str
-    series_ticker: str
-    horizon_s: float | None
-    prob_model: float | None
-    model_slope: float | None
-    market_mid: float | None
-    sig_momentum: float | None
-    sig_mean_reversion: float | None
-    sig_funding: float | None
-    sig_imbalance: float | None
-    vol_regime: int | None
+    @property
+    def ts(self) -> float: ...
+    @property
+    def ticker(self) -> str: ...
+    @property
+    def event_ticker(self) -> str: ...
+    @property
+    def series_ticker(self) -> str: ...
+    @property
+    def horizon_s(self) -> float | None: ...
+    @property
+    def prob_model(self) -> float | None: ...
+    @property
+    def model_slope(self) -> float | None: ...
+    @property
+    def market_mid(self) -> float | None: ...
+    @property
+    def sig_momentum(self) -> float | None: ...
+    @property
+    def sig_mean_reversion(self) -> float | None: ...
+    @property
+    def sig_funding(self) -> float | None: ...
+    @property
+    def sig_imbalance(self) -> float | None: ...
+    @property
+    def vol_regime(self) -> int | None: ...
 
 
 def fit_row(e: EdgeLike, outcome: int, eps: float) -> FitRow | None:

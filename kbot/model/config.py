@@ -290,13 +290,26 @@ class SignalConfig:
         return max(max(self.rv_horizons_s), 2.0 * max(self.momentum_lookbacks_s), 2.0 * self.mean_reversion_lookback_s)
 
 
+def _params_file(inst: Any, att: attrs.Attribute, value: str) -> None:
+    if not value:
+        return
+    from pathlib import Path
+
+    from kbot.model.blend import packaged
+
+    if not (Path(value).is_file() or value in packaged()):
+        raise ValueError(f"{type(inst).__name__}.{att.name}: no parameters file {value!r} "
+                         f"(a `kbot model fit --out` file, or one of {', '.join(packaged())})")
+
+
 @attrs.frozen(kw_only=True)
 class ModelConfig:
     """The probability decisions use (``kbot.model.blend``): where its parameters come from and
     how they are refitted walk-forward on settled history."""
 
-    # A parameters file (JSON, ``kbot model fit --out``); empty: the parameters shipped with kbot.
-    params_file: str = ""
+    # A parameters file (JSON, ``kbot model fit --out``) or the name of packaged parameters
+    # (``kxbtc``: the default; ``gbm-raw``: the original GBM pricer, unblended); empty: the default.
+    params_file: str = attrs.field(default="", validator=_params_file)
     # Refit the blend on markets settled before now at most this often (clock seconds).
     refit_every_s: float = attrs.field(default=86400.0, validator=_positive)
     # ... on edge snapshots of the last fit_window_s seconds,

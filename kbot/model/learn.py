@@ -23,18 +23,32 @@ from kbot.scoring import score
 
 
 class SnapshotLike(Protocol):
-    ts: float
-    ticker: str
-    series_ticker: str
-    horizon_s: float | None
-    prob_yes: float | None
-    market_mid: float | None
-    yes_bid: Decimal | None
-    yes_ask: Decimal | None
-    no_ask: Decimal | None
-    ev_yes: float | None
-    ev_no: float | None
-    prob_model: float | None
+    """An ``Edge`` or a recorded snapshot (same attribute names)."""
+
+    @property
+    def ts(self) -> float: ...
+    @property
+    def ticker(self) -> str: ...
+    @property
+    def series_ticker(self) -> str: ...
+    @property
+    def horizon_s(self) -> float | None: ...
+    @property
+    def prob_yes(self) -> float | None: ...
+    @property
+    def market_mid(self) -> float | None: ...
+    @property
+    def yes_bid(self) -> Decimal | None: ...
+    @property
+    def yes_ask(self) -> Decimal | None: ...
+    @property
+    def no_ask(self) -> Decimal | None: ...
+    @property
+    def ev_yes(self) -> float | None: ...
+    @property
+    def ev_no(self) -> float | None: ...
+    @property
+    def prob_model(self) -> float | None: ...
 
 
 def score_snapshot(
@@ -68,6 +82,11 @@ class Learner:
         self.evidence_config = evidence
         self.model_config = model
         self.book = EvidenceBook(evidence)
+
+    @property
+    def refit_source(self) -> str:
+        """What a refit's parameters say they are (``BlendParams.source``): a refit of this base."""
+        return f"walk-forward refit of {self.base.fit_id}"
 
     def add_score(self, s: Score, event_ticker: str) -> None:
         bucket = bucket_of(s.series_ticker, s.horizon_s, s.market_prob, self.evidence_config)
@@ -106,7 +125,7 @@ class Learner:
         mc = self.model_config
         data = thin(rows, mc.fit_sample_s)
         lam = mc.fit_lambda if mc.fit_lambda is not None else self.base.lam
-        params = fit_blend(data, self.base, now=now, lam=lam, min_rows=mc.fit_min_rows)
+        params = fit_blend(data, self.base, now=now, lam=lam, min_rows=mc.fit_min_rows, source=self.refit_source)
         if dict(params.coefs) == dict(self.base.coefs):
             return None
         fit = ModelFit(

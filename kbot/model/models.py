@@ -71,13 +71,22 @@ def rv_source(horizon_s: float) -> str:
     return f"rv_{horizon_s:g}s"
 
 
+def _strs(v: Any) -> tuple[str, ...]:
+    return tuple(str(x) for x in v)
+
+
+def _pair(v: Any) -> tuple[float, float]:
+    lo, hi = v
+    return float(lo), float(hi)
+
+
 @attrs.frozen(kw_only=True)
 class SettlementModel:
     name: str
     version: str
-    vol_sources: tuple[str, ...] = attrs.field(default=("index",), converter=tuple)
+    vol_sources: tuple[str, ...] = attrs.field(default=("index",), converter=_strs)
     nu: float | None = None
-    sigma_range: tuple[float, float] = attrs.field(default=(0.05, 3.0), converter=tuple)
+    sigma_range: tuple[float, float] = attrs.field(default=(0.05, 3.0), converter=_pair)
 
     def __attrs_post_init__(self) -> None:
         if not self.vol_sources:
@@ -147,7 +156,7 @@ def model_from_spec(spec: Mapping[str, Any] | None) -> SettlementModel:
     return SettlementModel(
         name=str(spec["name"]),
         version=str(spec.get("version", "v1")),
-        vol_sources=tuple(str(s) for s in spec.get("vol_sources", ("index",))),
+        vol_sources=_strs(spec.get("vol_sources", ("index",))),
         nu=None if nu is None else float(nu),
-        sigma_range=tuple(float(v) for v in spec.get("sigma_range", (0.05, 3.0))),  # type: ignore[arg-type]
+        sigma_range=_pair(spec.get("sigma_range", (0.05, 3.0))),
     )

@@ -2,7 +2,9 @@
 
 - ``predictor``: the probability model and calibrated blend parameters
   (``kbot.model.predict.Predictor``). The pricers read it for every edge; the scorer actor
-  replaces it whole after a walk-forward refit (``set_predictor``).
+  replaces it whole after a walk-forward refit (``set_predictor``). ``base``: the parameters
+  configured at start (shipped or ``model.params_file``), which every refit shrinks toward
+  (kept apart so a restarted scorer does not refit a refit).
 - ``evidence``: the evidence table per bucket (``kbot.model.evidence.EvidenceTable``). The
   decision actor reads it for the ``no_demonstrated_edge`` gate; the scorer replaces it after
   every scoring round. Until the scorer has loaded the record it is empty, so every candidate
@@ -29,6 +31,7 @@ class ModelState:
         self._gates = gates or GateConfig()
         self._window_s = window_s
         self.predictor = predictor
+        self.base = predictor.params
         self.evidence = evidence
         self.evidence_ts: float | None = None
         self.implied = ImpliedVolBook(self._gates, window_s=window_s, nu=predictor.model.nu)

@@ -121,12 +121,17 @@ async def test_scores_grow_the_evidence_and_a_refit_is_published_and_recorded(au
 
 async def test_the_newest_recorded_fit_is_loaded_at_start(autojump_clock):
     clock = ScaledClock(epoch0=T0)
-    stored = attrs.evolve(market_only(GBM_AVG60.spec()), fit_id="b-stored", fitted_ts=T0 - 10.0)
-    state = ModelState(Predictor(market_only(GBM_AVG60.spec())))
-    db = FakeDb([], [], fit=stored.to_json())
+    base = market_only(GBM_AVG60.spec())
+    stale = attrs.evolve(base, fit_id="b-other", fitted_ts=T0 - 10.0, source="walk-forward refit of b-older")
+    state = ModelState(Predictor(base))
     with trio.move_on_after(30):
-        await run_scorer(db, Collect(), clock=clock, stats=ActorStats("scorer"), every_s=60, model=state,
-                         model_config=ModelConfig())
+        await run_scorer(FakeDb([], [], fit=stale.to_json()), Collect(), clock=clock, stats=ActorStats("scorer"),
+                         every_s=60, model=state, model_config=ModelConfig())
+    assert state.predictor.blend_id == "prior"  # a refit of other parameters is not used
+    stored = attrs.evolve(base, fit_id="b-stored", fitted_ts=T0 - 10.0, source="walk-forward refit of prior")
+    with trio.move_on_after(30):
+        await run_scorer(FakeDb([], [], fit=stored.to_json()), Collect(), clock=clock, stats=ActorStats("scorer"),
+                         every_s=60, model=state, model_config=ModelConfig())
     assert state.predictor.blend_id == "b-stored"
     bad = FakeDb([], [], fit="{not json")
     with trio.move_on_after(1):
@@ -161,7 +166,8 @@ async def _inline(f, *a):
     return f(*a)
 
 
-def test_scores_read_back_from_the_record_give_the_same_evidence(tmp_path):
+def test_scores_read_back_from_the_record_give_the_same_evidence(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     """Scores written to SQLite and aggregated by storage.queries.evidence_clusters give the
     evidence the scorer built row by row (what `kbot report edge` and a restarted scorer see)."""
     from kbot.model.learn import score_snapshot
@@ -207,3 +213,19 @@ def test_scores_read_back_from_the_record_give_the_same_evidence(tmp_path):
             x, y = getattr(a.stats[k], f), getattr(b.stats[k], f)
             assert (x is None and y is None) or x == pytest.approx(y), (k, f)
     assert math.isfinite(sum(s.brier for s in scores))
+    engine.dispose()
+    # the reports read the same evidence back (and the signals' walk-forward runs on the record)
+    import json
+
+    from kbot import cli
+
+    url = f"sqlite:///{tmp_path / 'k.sqlite'}"
+    assert cli.main(["report", "edge", "--db", url, "--since", "all", "--format", "json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    rows = rep["rows"] if isinstance(rep, dict) else rep
+    assert len(rows) == 3 and {r["tradable"] for r in rows} == {"no"}
+    assert cli.main(["report", "signals", "--db", url, "--since", "all"]) == 0
+    assert "momentum" in capsys.readouterr().out
+    assert cli.main(["report", "--list"]) == 0
+    listed = capsys.readouterr().out
+    assert "edge" in listed and "signals" in listed
