@@ -8,10 +8,13 @@ Receives (one conflating inbox, ``LatestMailbox(pricer_inbox_key)``)
     updates, status changes).
 
 Applies (pure, ``kbot.model.pricing``)
-    ``price_market``: horizon from ``close_ts`` (fallback ``expected_expiration_ts``),
-    settlement-aware probability, fee-aware EV of YES at the YES ask and NO at the NO ask,
-    and every reason the edge cannot be traded on (stale spot, stale/missing quote, no usable
-    bounds or close time, market not open...). The quote used is the live book's when it is not
+    ``price_market``: horizon from ``close_ts`` (fallback ``expected_expiration_ts``), the raw
+    model probability and the calibrated final probability of the model in force
+    (``ModelState.predictor``, replaced by the scorer's walk-forward refits; the event's implied
+    volatility from the implied-volatility book the pricers share), fee-aware EV of YES at the
+    YES ask and NO at the NO ask from the final probability, and every reason the edge cannot
+    be traded on (stale spot, stale/missing quote, no usable bounds or close time, market not
+    open...). The quote used is the live book's when it is not
     stale, else the newest non-stale one across sources (a stale one only if nothing else
     exists, so the edge says ``stale_quote``).
     Inside the final ``window_s`` seconds the observed partial average comes from this
@@ -21,6 +24,8 @@ Applies (pure, ``kbot.model.pricing``)
     ``window_unobserved`` and is not traded.
 
 Sends
+    (After each edge, its quiet band to the tree's pricing board: the index prices between which
+    nothing it sends could change, ``PricerCore.quiet_band``.)
     Every *material* change (``EdgeThrottle``: reasons, top of book, sigma source, a
     ``prob_epsilon`` move unless the edge stays below the decision's ``min_ev`` bar, at least
     every ``max_emit_interval_s``) to ``edges_out`` (the decision actor), and an
