@@ -61,7 +61,7 @@ def test_brackets_telescope_and_ladders_agree(nu):
     assert p.sum() == pytest.approx(1.0, abs=1e-9)
     scalar = prob_slope_reason("between", 80_000.0, 80_100.0, 80_050.0, 0.5, 2200.0, nu=nu)[0]
     i = int(np.searchsorted(lo, 80_000.0))
-    assert p[i] == pytest.approx(scalar, abs=1e-9)
+    assert p[i] == pytest.approx(scalar, abs=1e-9 if nu is None else 1e-5)  # t ladders interpolate a table
     if nu is None:
         assert np.allclose(p, prob_between(lo, hi, 80_050.0, 0.5, 2200.0))
 
