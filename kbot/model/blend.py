@@ -103,19 +103,27 @@ class BlendInputs:
 
 
 def feature_vector(x: BlendInputs, eps: float) -> tuple[float, ...]:
-    lg = logit(x.p_model, eps)
-    lm = lg if x.p_market is None else logit(x.p_market, eps)
-    pc = min(1.0 - eps, max(eps, x.p_model))
-    d = x.slope / (pc * (1.0 - pc))
+    return features(x.p_model, x.slope, x.p_market, x.momentum, x.mean_reversion, x.funding, x.imbalance,
+                    x.vol_regime, eps)
+
+
+def features(p_model: float, slope: float, p_market: float | None, momentum: float | None,
+             mean_reversion: float | None, funding: float | None, imbalance: float | None,
+             vol_regime: int | None, eps: float) -> tuple[float, ...]:
+    """The blend's feature vector (``FEATURES``); ``feature_vector`` of ``BlendInputs``."""
+    lg = logit(p_model, eps)
+    lm = lg if p_market is None else logit(p_market, eps)
+    pc = min(1.0 - eps, max(eps, p_model))
+    d = slope / (pc * (1.0 - pc))
     return (
         1.0,
         lm,
         lg,
-        (x.momentum or 0.0) * d,
-        (x.mean_reversion or 0.0) * d,
-        (x.funding or 0.0) * d,
-        x.imbalance or 0.0,
-        float(x.vol_regime or 0) * (lg - lm),
+        (momentum or 0.0) * d,
+        (mean_reversion or 0.0) * d,
+        (funding or 0.0) * d,
+        imbalance or 0.0,
+        float(vol_regime or 0) * (lg - lm),
     )
 
 
@@ -169,8 +177,12 @@ class BlendParams:
         return model_from_spec(self.model)
 
     def predict(self, series: str, horizon_s: float, x: BlendInputs) -> float:
+        return self.predict_x(series, horizon_s, feature_vector(x, self.eps))
+
+    def predict_x(self, series: str, horizon_s: float, x: tuple[float, ...]) -> float:
+        """The final probability of a feature vector (``features``)."""
         th = self.coef(series, horizon_s)
-        z = sum(a * b for a, b in zip(th, feature_vector(x, self.eps), strict=True))
+        z = sum(a * b for a, b in zip(th, x, strict=True))
         return min(1.0 - self.eps, max(self.eps, sigmoid(z)))
 
     # ------------------------------------------------------------------ persistence

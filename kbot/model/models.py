@@ -101,14 +101,18 @@ class SettlementModel:
             raise ValueError(f"sigma_range must be 0 < lo < hi, got {self.sigma_range!r}")
 
     def pick_sigma(self, x: ModelInputs) -> tuple[float | None, str | None]:
+        return self.pick(x.sigmas, x.index_sigma_source)
+
+    def pick(self, sigmas: Mapping[str, float | None], index_source: str | None) -> tuple[float | None, str | None]:
+        """The first usable volatility of ``vol_sources`` and its source name."""
         lo, hi = self.sigma_range
         for src in self.vol_sources:
-            s = x.sigmas.get(src)
+            s = sigmas.get(src)
             if s is None or not math.isfinite(s):
                 continue
             if src == "index":
                 # the index's own guardrails and fallbacks already apply; its source says which
-                return s, x.index_sigma_source or "index"
+                return s, index_source or "index"
             if lo <= s <= hi:
                 return s, src
         return None, None

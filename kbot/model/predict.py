@@ -18,16 +18,18 @@ bids (= YES asks) at the touch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from decimal import Decimal
 
 import attrs
 
 from kbot.messages import IndexUpdate, MarketInfo
-from kbot.model.blend import BlendInputs, BlendParams, market_prob
+from kbot.model.blend import BlendParams, band_index, features, logit, market_prob, sigmoid
 from kbot.model.config import SignalConfig
-from kbot.model.dist import prob_slope_reason
-from kbot.model.models import ModelInputs, rv_source
+from kbot.model.dist import prob_slope_reason, tail
+from kbot.model.models import rv_source
+from kbot.model.prob import YEAR_S, strike_bounds
 from kbot.model.signals import book_imbalance
 
 
@@ -94,21 +96,19 @@ class Predictor:
         observed_avg: float | None = None,
         observed_s: float = 0.0,
     ) -> Prediction:
-        """``yes_depth``/``no_depth``: displayed YES bids and NO bids at the touch."""
-        out = self.model(
-            ModelInputs(
-                strike_type=market.strike_type,
-                floor_strike=market.floor_strike,
-                cap_strike=market.cap_strike,
-                spot=spot,
-                horizon_s=horizon_s,
-                window_s=window_s,
-                observed_avg=observed_avg,
-                observed_s=observed_s,
-                sigmas=self.sigmas(index, implied_sigma),
-                index_sigma_source=index.sigma_source if index is not None else None,
+        """``yes_depth``/``no_depth``: displayed YES bids and NO bids at the touch. (The same as
+        calling ``self.model(ModelInputs(...))`` and ``self.params.predict(...)``, without
+        building those records: this runs for every edge.)"""
+        model = self.model
+        sigma, source = model.pick(self.sigmas(index, implied_sigma), index.sigma_source if index is not None else None)
+        prob: float | None = None
+        slope = 0.0
+        reason: str | None = "invalid_sigma"
+        if sigma is not None:
+            prob, slope, reason = prob_slope_reason(
+                market.strike_type, market.floor_strike, market.cap_strike, spot, sigma, horizon_s, nu=model.nu,
+                window_s=window_s, observed_avg=observed_avg, observed_s=observed_s,
             )
-        )
         mp = market_prob(yes_bid, yes_ask)
         sig = index.signals if index is not None else None
         imb = book_imbalance(
@@ -121,29 +121,17 @@ class Predictor:
         fund = sig.funding if sig is not None else None
         regime = sig.vol_regime if sig is not None else None
         final = None
-        if out.prob is not None and horizon_s is not None:
-            final = self.params.predict(
-                market.series_ticker,
-                horizon_s,
-                BlendInputs(
-                    p_model=out.prob,
-                    slope=out.slope,
-                    p_market=mp,
-                    momentum=mom,
-                    mean_reversion=mr,
-                    funding=fund,
-                    imbalance=imb,
-                    vol_regime=regime,
-                ),
-            )
+        if prob is not None and horizon_s is not None:
+            x = features(prob, slope, mp, mom, mr, fund, imb, regime, self.params.eps)
+            final = self.params.predict_x(market.series_ticker, horizon_s, x)
         return Prediction(
             prob=final,
-            prob_model=out.prob,
+            prob_model=prob,
             market=mp,
-            slope=out.slope,
-            sigma=out.sigma,
-            sigma_source=out.sigma_source,
-            reason=out.reason,
+            slope=slope if prob is not None else 0.0,
+            sigma=sigma,
+            sigma_source=source if sigma is not None else None,
+            reason=reason,
             momentum=mom,
             mean_reversion=mr,
             funding=fund,
@@ -168,30 +156,51 @@ class Predictor:
         ``predict(...).prob`` gives for those two values before the settlement window, without
         building its records. The pricers use it to bound how far the index may move before
         anything they send could change (``PricerCore.quiet_band``)."""
-        sigma, _ = self.model.pick_sigma(ModelInputs(
-            strike_type=market.strike_type, floor_strike=market.floor_strike, cap_strike=market.cap_strike,
-            spot=None, horizon_s=None, sigmas=self.sigmas(index, implied_sigma),
-            index_sigma_source=index.sigma_source,
-        ))
+        sigma, _ = self.model.pick(self.sigmas(index, implied_sigma), index.sigma_source)
         mp = market_prob(yes_bid, yes_ask)
         sig = index.signals
         imb = book_imbalance(None if yes_depth is None else float(yes_depth),
                              None if no_depth is None else float(no_depth), self.signal_config.imbalance_min_depth)
-        nu, params, series = self.model.nu, self.params, market.series_ticker
-        st, lo, hi = market.strike_type, market.floor_strike, market.cap_strike
-        mom = sig.momentum if sig is not None else None
-        mr = sig.mean_reversion if sig is not None else None
-        fund = sig.funding if sig is not None else None
-        regime = sig.vol_regime if sig is not None else None
+        params, series, eps = self.params, market.series_ticker, self.params.eps
+        bounds = strike_bounds(market.strike_type, market.floor_strike, market.cap_strike)
+        tl = tail(self.model.nu)
+        mom = (sig.momentum if sig is not None else None) or 0.0
+        mr = (sig.mean_reversion if sig is not None else None) or 0.0
+        fund = (sig.funding if sig is not None else None) or 0.0
+        regime = float((sig.vol_regime if sig is not None else None) or 0)
+        imb0 = imb or 0.0
+        lm = None if mp is None else logit(mp, eps)
+        rate = None if sigma is None else sigma * sigma / YEAR_S
+        coefs: dict[int, tuple[float, ...]] = {}
 
+        def ge(k: float | None, spot: float, v: float, sd: float) -> tuple[float, float]:
+            if k is None:
+                return 1.0, 0.0
+            d = (math.log(k / spot) + 0.5 * v) / sd
+            return tl.sf(d), tl.pdf(d)
+
+        # The same arithmetic, in the same order, as ``prob_slope_reason`` (before the window:
+        # effective strike = strike) and ``BlendParams.predict``, without their records.
         def f(spot: float, horizon_s: float) -> float | None:
-            if sigma is None:
+            if rate is None or isinstance(bounds, str) or not spot > 0 or horizon_s < window_s:
                 return None
-            p, slope, _ = prob_slope_reason(st, lo, hi, spot, sigma, horizon_s, nu=nu, window_s=window_s)
-            if p is None:
+            v = rate * (horizon_s - 2.0 * window_s / 3.0)
+            if not v > 0:
                 return None
-            return params.predict(series, horizon_s, BlendInputs(
-                p_model=p, slope=slope, p_market=mp, momentum=mom, mean_reversion=mr, funding=fund,
-                imbalance=imb, vol_regime=regime))
+            sd = math.sqrt(v)
+            g_lo, f_lo = ge(bounds[0], spot, v, sd)
+            g_hi, f_hi = (0.0, 0.0) if bounds[1] is None else ge(bounds[1], spot, v, sd)
+            p = min(1.0, max(0.0, g_lo - g_hi))
+            lg = logit(p, eps)
+            lmv = lg if lm is None else lm
+            pc = min(1.0 - eps, max(eps, p))
+            d = (f_lo - f_hi) / (pc * (1.0 - pc))
+            x = (1.0, lmv, lg, mom * d, mr * d, fund * d, imb0, regime * (lg - lmv))
+            band = band_index(horizon_s, params.bands_s)
+            th = coefs.get(band)
+            if th is None:
+                th = coefs[band] = params.coef(series, horizon_s)
+            z = sum(a * b for a, b in zip(th, x, strict=True))
+            return min(1.0 - eps, max(eps, sigmoid(z)))
 
         return f

@@ -97,3 +97,34 @@ def test_specs_round_trip_and_validate():
             model_from_spec(bad)
     assert (rv_source(3600.0), rv_source(21600.0), rv_source(900.0), rv_source(45.0)) == ("rv_1h", "rv_6h", "rv_15m",
                                                                                            "rv_45s")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.sampled_from([("greater", 80_000.0, None), ("less", None, 80_500.0), ("between", 79_900.0, 80_099.99)]),
+    st.floats(76_000, 84_000), st.floats(61.0, 20_000.0), st.sampled_from([None, 3.0, 10.0]),
+    st.floats(-3, 3), st.sampled_from([-1, 0, 1, None]), st.integers(1, 99),
+)
+def test_the_pricers_curve_is_exactly_the_prediction(kind, spot, horizon, nu, mom, regime, bid):
+    """``Predictor.curve`` (the pricers' quiet band) gives what ``predict`` gives, to the last bits."""
+    from decimal import Decimal as D
+
+    import attrs
+
+    from kbot.messages import SpotSignals
+    from kbot.model.blend import BlendParams
+    from kbot.model.predict import Predictor
+    from tests.model.factories import index, market
+
+    coefs = {"*|0": (0.1, 0.6, 0.5, 0.2, -0.1, 0.05, 0.3, 0.2), "*|1": (0.0, 0.9, 0.2, 0.1, 0.1, 0.0, 0.1, -0.1)}
+    params = BlendParams(fit_id="x", fitted_ts=None, window_start=None, window_end=None,
+                         model=SettlementModel(name="m", version="v", vol_sources=("index",), nu=nu).spec(),
+                         coefs=coefs)
+    pred = Predictor(params)
+    m = market(strike_type=kind[0], floor_strike=kind[1], cap_strike=kind[2])
+    ix = attrs.evolve(index(price=spot), signals=SpotSignals(ts=0.0, rv=(), momentum=mom, mean_reversion=-mom / 2,
+                                                              vol_regime=regime, funding=0.5))
+    yb, ya = D(bid) / 100, D(min(bid + 2, 100)) / 100
+    p = pred.predict(m, spot, horizon, index=ix, yes_bid=yb, yes_ask=ya, yes_depth=D(30), no_depth=D(10)).prob
+    f = pred.curve(m, index=ix, yes_bid=yb, yes_ask=ya, yes_depth=D(30), no_depth=D(10))
+    assert p is not None and f(spot, horizon) == p
