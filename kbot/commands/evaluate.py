@@ -49,9 +49,7 @@ def main(args: argparse.Namespace) -> int:
     refit = not (args.no_refit or args.raw_model)
     if args.raw_model:
         base = model_only(base.model, base.bands_s)
-    wcfg = WalkConfig(pricer=cfg.pricer, gates=cfg.gates, sizing=cfg.sizing, risk=cfg.risk, evidence=cfg.evidence,
-                      signals=cfg.signals, model=cfg.model, vol=cfg.vol, starting_balance=cfg.ledger.starting_balance,
-                      refit=refit)
+    wcfg = WalkConfig.of(cfg, refit=refit)
     bad = BadInputLog("kxbtc-captures")
     captures = read_captures(folder, bad)
     out = None

@@ -58,8 +58,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_from_args(args)
     if cfg is None:
         return 2
-    wcfg = WalkConfig(pricer=cfg.pricer, gates=cfg.gates, sizing=cfg.sizing, risk=cfg.risk, evidence=cfg.evidence,
-                      signals=cfg.signals, model=cfg.model, vol=cfg.vol, starting_balance=cfg.ledger.starting_balance)
+    wcfg = WalkConfig.of(cfg)
     bad = BadInputLog("kxbtc-captures")
     caps = read_captures(folder, bad, until=until)
     if not caps:

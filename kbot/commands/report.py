@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from kbot.commands.common import database_url
 
@@ -30,11 +31,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from sqlalchemy.exc import SQLAlchemyError
 
     from kbot.commands import report_model
     from storage import report
-    from storage.db import DatabaseMissing, SchemaOutOfDate, open_reader
 
     if args.list:
         console = Console()
@@ -59,6 +58,18 @@ def main(args: argparse.Namespace) -> int:
     except (report.UnknownReport, ValueError) as exc:
         print(f"kbot report: {exc.args[0] if exc.args else exc}", file=sys.stderr)
         return 2
+    return _run_and_print(args, since, lambda conn: report.run_report(conn, args.name, now=now, since=since,
+                                                                     run_id=args.run))
+
+
+def _run_and_print(args: argparse.Namespace, since: float | None, compute: Any, empty: str = "(no rows)") -> int:
+    """Open a reader on the database, ``compute(conn)`` the report and print it in the format asked."""
+    from rich.console import Console
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from storage import report
+    from storage.db import DatabaseMissing, SchemaOutOfDate, open_reader
+
     try:
         engine = open_reader(database_url(args))
     except (DatabaseMissing, SchemaOutOfDate) as exc:
@@ -66,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
     try:
         with engine.connect() as conn:
-            result = report.run_report(conn, args.name, now=now, since=since, run_id=args.run)
+            result = compute(conn)
     except SQLAlchemyError as exc:
         print(f"kbot report {args.name}: query failed: {exc}", file=sys.stderr)
         return 1
@@ -78,23 +89,19 @@ def main(args: argparse.Namespace) -> int:
         sys.stdout.write(report.to_json(result) + "\n")
     else:
         since_text = "all time" if since is None else f"since {report.format_time(since)} UTC"
-        run_text = f", run {args.run}" if args.run else ""
+        run_text = f", run {args.run}" if getattr(args, "run", None) else ""
         console = Console(width=None if sys.stdout.isatty() else 240)  # piped: do not squash columns
         console.print(report.to_table(result, title=f"{args.name} ({since_text}{run_text})"))
         if not result.rows:
-            console.print("(no rows)")
+            console.print(empty)
     return 0
 
 
 def _model_report(args: argparse.Namespace, now: float) -> int:
     """``edge`` and ``signals``: computed in Python from the record (``kbot.commands.report_model``)."""
-    from rich.console import Console
-    from sqlalchemy.exc import SQLAlchemyError
-
     from kbot.commands import report_model
     from kbot.commands.common import load_from_args
     from storage import report
-    from storage.db import DatabaseMissing, SchemaOutOfDate, open_reader
 
     cfg = load_from_args(args)
     if cfg is None:
@@ -104,30 +111,7 @@ def _model_report(args: argparse.Namespace, now: float) -> int:
     except ValueError as exc:
         print(f"kbot report: {exc}", file=sys.stderr)
         return 2
-    try:
-        engine = open_reader(database_url(args))
-    except (DatabaseMissing, SchemaOutOfDate) as exc:
-        print(f"kbot report: {exc}", file=sys.stderr)
-        return 1
-    try:
-        with engine.connect() as conn:
-            if args.name == "edge":
-                result = report_model.edge_report(conn, cfg, since=since or 0.0)
-            else:
-                result = report_model.signals_report(conn, cfg, since=since or 0.0, now=now)
-    except SQLAlchemyError as exc:
-        print(f"kbot report {args.name}: query failed: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        engine.dispose()
-    if args.format == "csv":
-        sys.stdout.write(report.to_csv(result))
-    elif args.format == "json":
-        sys.stdout.write(report.to_json(result) + "\n")
-    else:
-        since_text = "all time" if since is None else f"since {report.format_time(since)} UTC"
-        console = Console(width=None if sys.stdout.isatty() else 240)
-        console.print(report.to_table(result, title=f"{args.name} ({since_text})"))
-        if not result.rows:
-            console.print("(no rows)" if args.name == "edge" else "(no settled snapshots with a model probability)")
-    return 0
+    if args.name == "edge":
+        return _run_and_print(args, since, lambda conn: report_model.edge_report(conn, cfg, since=since or 0.0))
+    return _run_and_print(args, since, lambda conn: report_model.signals_report(conn, cfg, since=since or 0.0, now=now),
+                          empty="(no settled snapshots with a model probability)")

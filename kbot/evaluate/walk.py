@@ -88,6 +88,13 @@ class WalkConfig:
     refit: bool = True  # False: keep the base parameters (a frozen model, for comparisons)
     decide: bool = True  # False: price only (model selection: no decisions, no would-be trading)
 
+    @classmethod
+    def of(cls, app: Any, **kw: Any) -> WalkConfig:
+        """The configuration the actors use (a ``kbot.config.AppConfig``), plus ``kw``."""
+        return cls(pricer=app.pricer, gates=app.gates, sizing=app.sizing, risk=app.risk, evidence=app.evidence,
+                   signals=app.signals, model=app.model, vol=app.vol, starting_balance=app.ledger.starting_balance,
+                   **kw)
+
     def depth(self) -> Decimal:
         if self.assumed_depth is not None:
             return self.assumed_depth

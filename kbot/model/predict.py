@@ -80,6 +80,10 @@ class Predictor:
                     out[name] = v
         return out
 
+    def imbalance(self, yes_depth: Decimal | None, no_depth: Decimal | None) -> float | None:
+        return book_imbalance(None if yes_depth is None else float(yes_depth),
+                              None if no_depth is None else float(no_depth), self.signal_config.imbalance_min_depth)
+
     def predict(
         self,
         market: MarketInfo,
@@ -111,11 +115,7 @@ class Predictor:
             )
         mp = market_prob(yes_bid, yes_ask)
         sig = index.signals if index is not None else None
-        imb = book_imbalance(
-            None if yes_depth is None else float(yes_depth),
-            None if no_depth is None else float(no_depth),
-            self.signal_config.imbalance_min_depth,
-        )
+        imb = self.imbalance(yes_depth, no_depth)
         mom = sig.momentum if sig is not None else None
         mr = sig.mean_reversion if sig is not None else None
         fund = sig.funding if sig is not None else None
@@ -159,8 +159,7 @@ class Predictor:
         sigma, _ = self.model.pick(self.sigmas(index, implied_sigma), index.sigma_source)
         mp = market_prob(yes_bid, yes_ask)
         sig = index.signals
-        imb = book_imbalance(None if yes_depth is None else float(yes_depth),
-                             None if no_depth is None else float(no_depth), self.signal_config.imbalance_min_depth)
+        imb = self.imbalance(yes_depth, no_depth)
         params, series, eps = self.params, market.series_ticker, self.params.eps
         bounds = strike_bounds(market.strike_type, market.floor_strike, market.cap_strike)
         tl = tail(self.model.nu)
