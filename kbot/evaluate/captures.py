@@ -55,6 +55,7 @@ class CapturedSettlement:
 class Capture:
     captured_at: str  # as captured (echoed on the output lines)
     ts: float
+    series: str  # the line's series (KXBTC for the hourly brackets)
     spot: float | None
     event_ticker: str | None
     open_ts: float | None
@@ -151,9 +152,11 @@ def parse_line(line: str, bad: BadInputLog) -> Capture | None:
         if results:
             settlement = CapturedSettlement(event_ticker=ps["event_ticker"],
                                             expiration_value=_num(ps.get("expiration_value")), results=results)
+    series = d.get("series") if isinstance(d.get("series"), str) and d.get("series") else "KXBTC"
     return Capture(
         captured_at=str(d["captured_at"]),
         ts=ts,
+        series=str(series),
         spot=spot,
         event_ticker=event,
         open_ts=_ts(cur.get("open_time")),
@@ -178,4 +181,13 @@ def read_captures(folder: Path, bad: BadInputLog, *, until: float | None = None)
         except (OSError, EOFError, UnicodeDecodeError) as exc:
             bad.record("unreadable_file", str(f), str(exc))
     out.sort(key=lambda c: c.ts)
-    return out
+    seen: set[tuple[float, str | None]] = set()
+    unique = []
+    for c in out:  # the same capture twice (a file copied twice): once
+        key = (c.ts, c.event_ticker)
+        if key in seen:
+            bad.record("duplicate_capture", c.captured_at)
+            continue
+        seen.add(key)
+        unique.append(c)
+    return unique

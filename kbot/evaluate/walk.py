@@ -62,7 +62,6 @@ from kbot.model.risk import RiskView
 from kbot.model.signals import spot_signals
 from kbot.model.vol import EwmaVol
 
-SERIES = "KXBTC"
 ZERO = Decimal(0)
 ONE = Decimal(1)
 
@@ -233,7 +232,7 @@ class Walk:
 
     def _market(self, cap: Capture, m: CapturedMarket) -> MarketInfo:
         assert cap.event_ticker is not None
-        return MarketInfo(ticker=m.ticker, event_ticker=cap.event_ticker, series_ticker=SERIES, status="active",
+        return MarketInfo(ticker=m.ticker, event_ticker=cap.event_ticker, series_ticker=cap.series, status="active",
                           strike_type=m.strike_type, floor_strike=m.floor_strike, cap_strike=m.cap_strike,
                           open_ts=cap.open_ts, close_ts=cap.close_ts, fee_type="quadratic", fee_multiplier=ONE,
                           updated_ts=cap.ts)

@@ -52,6 +52,19 @@ def test_reading_the_layout(captures):
     assert caps[0].settlement is None and caps[2].settlement is not None
     assert caps[2].settlement.event_ticker == caps[0].event_ticker and len(caps[0].markets) == 24
     assert caps[-1].markets == () and caps[-1].settlement is not None
+    assert {c.series for c in caps} == {"KXBTC"}
+
+
+def test_a_capture_read_twice_counts_once(captures, tmp_path):
+    folder, caps = captures
+    src = folder / "crypto_hourly"
+    (tmp_path / "crypto_hourly").mkdir()
+    for f in src.glob("dt=*.jsonl.gz"):
+        (tmp_path / "crypto_hourly" / f.name).write_bytes(f.read_bytes())
+        (tmp_path / "crypto_hourly" / f.name.replace(".jsonl.gz", "-copy.jsonl.gz")).write_bytes(f.read_bytes())
+    bad = BadInputLog("test")
+    again = read_captures(tmp_path, bad)
+    assert [c.ts for c in again] == [c.ts for c in caps] and bad.counts["duplicate_capture"] == len(caps)
 
 
 def test_every_quoted_bracket_gives_one_line_in_the_exact_shape(captures):
