@@ -8,8 +8,10 @@ Receives (one conflating inbox, ``LatestMailbox(decision_inbox_key)``)
 
 Applies (pure, ``kbot.model``)
     ``evaluate`` + ``build_decision`` (= ``decide``): gates, side choice, Kelly sizing with
-    every cap, risk gates; exactly one decision per edge with every failing reason (the
-    Decision object of a suppressed repeat PASS is not built). ``RiskBook`` holds exposure, daily PnL,
+    every cap, risk gates, and the evidence gate ``no_demonstrated_edge`` on the evidence table
+    the scorer publishes in the shared ``ModelState`` (none yet: every candidate PASSes);
+    exactly one decision per edge with every failing reason (the Decision object of a
+    suppressed repeat PASS is not built). ``RiskBook`` holds exposure, daily PnL,
     open orders, pending TAKEs, cooldowns and the kill switch; ``ImpliedVolBook`` the
     per-event implied volatility for the ``vol_divergence`` gate.
 
@@ -46,10 +48,12 @@ from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.messages import Alert, Decision, Edge, PortfolioState
 from kbot.model import killswitch
-from kbot.model.config import GateConfig, PricerConfig, RiskConfig, SizingConfig, config_digest
+from kbot.model.config import EvidenceConfig, GateConfig, PricerConfig, RiskConfig, SizingConfig, config_digest
 from kbot.model.decide import build_decision, evaluate, is_unusual_pass
+from kbot.model.evidence import EMPTY
 from kbot.model.implied import ImpliedVolBook
 from kbot.model.risk import RiskBook
+from kbot.model.state import ModelState
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
 from supervision import Batch
 
@@ -91,14 +95,21 @@ class DecisionCore:
         sizing: SizingConfig,
         risk: RiskConfig,
         pricer: PricerConfig,
+        evidence: EvidenceConfig | None = None,
+        model: ModelState | None = None,
     ) -> None:
+        """``evidence``: the evidence gate's configuration (default: on); ``model``: where the
+        scorer publishes the evidence table (None: no evidence, every candidate PASSes
+        ``no_demonstrated_edge`` unless the gate is off)."""
         self.gates = gates
+        self.evidence_config = evidence or EvidenceConfig()
+        self.model = model
         self.sizing = sizing
         self.risk_config = risk
         self.rounding = pricer.fee_rounding
         self.book = RiskBook(gates, risk)
         self.implied = ImpliedVolBook(gates, window_s=pricer.window_s)
-        self.digest = config_digest(gates, sizing, risk, pricer)
+        self.digest = config_digest(gates, sizing, risk, pricer, self.evidence_config)
         self._last_pass: dict[str, tuple[float, tuple[Any, ...]]] = {}
         self.suppressed = 0
 
@@ -118,6 +129,8 @@ class DecisionCore:
             sizing=self.sizing,
             risk_config=self.risk_config,
             rounding=self.rounding,
+            evidence=self.model.evidence if self.model is not None else EMPTY,
+            evidence_config=self.evidence_config,
         )
         how = self.emission(edge.ticker, ev.action, ev.side, ev.reasons, now)
         if how is None:
@@ -186,13 +199,18 @@ async def run_decision(
     alerts: Outbox | None = None,
     stats: ActorStats | None = None,
     io: BlockingIO = in_thread,
+    evidence: EvidenceConfig | None = None,
+    model: ModelState | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until cancelled. ``pricer`` supplies the fee rounding and settlement window used by
     the pricers (so EVs are recomputed the same way). ``store``/kill file I/O runs through
-    ``io``. Reports started (``nursery.start``) once state, seed and kill file are loaded."""
+    ``io``. ``evidence``/``model``: the evidence gate and the shared model state (see
+    ``DecisionCore``). Reports started (``nursery.start``) once state, seed and kill file are
+    loaded."""
     risk = risk or RiskConfig()
-    core = DecisionCore(gates or GateConfig(), sizing or SizingConfig(), risk, pricer or PricerConfig())
+    core = DecisionCore(gates or GateConfig(), sizing or SizingConfig(), risk, pricer or PricerConfig(), evidence,
+                        model)
     stats = stats or ActorStats("decision")
     bad = BadInputLog("decision")
     book = core.book

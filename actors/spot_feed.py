@@ -1,8 +1,10 @@
-"""Spot feed actor: one exchange's BTC price stream (Coinbase, Binance or Kraken).
+"""Spot feed actor: one exchange's BTC price stream (Coinbase, Binance or Kraken), or the
+Binance USD-M mark-price stream (``binance_usdm``: the perpetual's funding rate).
 
 Receives: nothing (it reads its exchange's public WebSocket).
 Applies:  the exchange's parse functions (``kbot.venues.spot``) to every frame.
-Sends:    ``SpotTick(source=<exchange>, ts, price, bid, ask, recv_ts)`` for every price update and
+Sends:    ``SpotTick(source=<exchange>, ts, price, bid, ask, recv_ts)`` for every price update
+          (``FundingRate`` for every mark-price update of ``binance_usdm``) and
           ``FeedStatus`` on connect / reconnect / stale / unavailable, to ``out``.
 Fails:    never on network trouble or bad frames (reconnects with backoff, counts bad input);
           only bugs escape, and the supervisor restarts it. One feed's trouble never touches the
@@ -23,7 +25,7 @@ from loguru import logger
 from actors.feed_common import StatsBadInputLog
 from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
-from kbot.messages import FeedStatus, SpotTick
+from kbot.messages import FeedStatus, FundingRate, SpotTick
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.feed import SpotFeedClient
 from kbot.venues.wslink import LinkHealth, Recorder
@@ -46,7 +48,7 @@ async def run_spot_feed(
     client = SpotFeedClient(cfg, clock, recorder=recorder, bad=bad, health=health)
 
     async def emit(msg: Any) -> None:
-        if isinstance(msg, SpotTick):
+        if isinstance(msg, (SpotTick, FundingRate)):
             stats.msgs_in += 1
             stats.last_msg_ts = msg.recv_ts
         elif isinstance(msg, FeedStatus):

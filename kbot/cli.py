@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
     "alert": "post a test alert through the configured webhook: kbot alert test",
     "bench": "run the benchmark suite (python -m bench)",
+    "evaluate": "evaluate the model and decisions walk-forward on captured real markets (kxbtc-captures DIR)",
+    "model": "fit the calibrated blend's parameters from captured real markets (kbot model fit kxbtc-captures DIR)",
     "completion": "print a shell completion script: kbot completion bash|zsh|tcsh",
 }
 

@@ -6,7 +6,8 @@ already set) < CLI flags. Validated at start; an invalid value fails with the do
 
 Sections: top level (venue, mode, minutes, series, paths), ``[kalshi]`` (endpoints, keys, REST/WS
 behaviour), ``[spot]`` (exchange feeds), ``[sim]`` (the built-in simulated venue), ``[index]``,
-``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]`` (model and decisions),
+``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]``, ``[signals]``, ``[model]``,
+``[evidence]`` (model and decisions),
 ``[ledger]``, ``[scorer]``, ``[health]``, ``[storage]``, ``[logging]``, ``[tree]`` (mailboxes
 and supervision) and ``[chaos]`` (test hooks: crash actors on purpose). ``kbot config show``
 prints the effective configuration with secrets redacted; ``ops/kbot.toml.example`` documents
@@ -34,7 +35,17 @@ from kbot.confload import (
     to_plain,
 )
 from kbot.health import HealthConfig
-from kbot.model.config import GateConfig, IndexConfig, PricerConfig, RiskConfig, SizingConfig, VolConfig
+from kbot.model.config import (
+    EvidenceConfig,
+    GateConfig,
+    IndexConfig,
+    ModelConfig,
+    PricerConfig,
+    RiskConfig,
+    SignalConfig,
+    SizingConfig,
+    VolConfig,
+)
 from kbot.sim.config import SimConfig
 from kbot.venues.config import ENV_ALLOW_INSECURE, ENV_REST_URL, ENV_WS_URL, KalshiConfig, SpotFeedsConfig
 from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH
@@ -143,6 +154,9 @@ class AppConfig:
     gates: GateConfig = attrs.field(factory=GateConfig)
     sizing: SizingConfig = attrs.field(factory=SizingConfig)
     risk: RiskConfig = attrs.field(factory=RiskConfig)
+    signals: SignalConfig = attrs.field(factory=SignalConfig)
+    model: ModelConfig = attrs.field(factory=ModelConfig)
+    evidence: EvidenceConfig = attrs.field(factory=EvidenceConfig)
     ledger: LedgerConfig = attrs.field(factory=LedgerConfig)
     scorer: ScorerConfig = attrs.field(factory=ScorerConfig)
     health: HealthConfig = attrs.field(factory=HealthConfig)

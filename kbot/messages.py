@@ -54,6 +54,39 @@ class SpotTick:
 
 
 @attrs.frozen(kw_only=True)
+class FundingRate:
+    """The BTC perpetual's mark price and funding rate (Binance USD-M ``markPriceUpdate``).
+    ``funding_rate`` is per funding interval (8 h): 0.0001 = 0.01 %."""
+
+    source: str  # binance_usdm
+    ts: float
+    symbol: str
+    mark_price: float
+    index_price: float | None
+    funding_rate: float
+    next_funding_ts: float | None
+    recv_ts: float
+    mono: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class SpotSignals:
+    """Market-wide features known at ``ts`` (``kbot.model.signals.spot_signals``): realized
+    volatility at the configured horizons, momentum and mean reversion (sigma units), the
+    volatility regime (-1/0/+1) and the funding rate with its signal. ``seq`` changes whenever
+    any value does (pricers and the pricing board compare it, not the values)."""
+
+    ts: float
+    rv: tuple[float | None, ...]
+    momentum: float | None = None
+    mean_reversion: float | None = None
+    vol_regime: int | None = None
+    funding_rate: float | None = None
+    funding: float | None = None
+    seq: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class IndexUpdate:
     """The combined spot index (median of fresh sources) with volatility."""
 
@@ -70,6 +103,7 @@ class IndexUpdate:
     method: str = "median"  # brti | median | median_brti_outlier | none (kbot.model.index)
     rv_short: float | None = None  # realized vol (annualized) over VolConfig.rv_horizons_s[0]
     rv_long: float | None = None  # realized vol over VolConfig.rv_horizons_s[1]
+    signals: SpotSignals | None = None  # market-wide model features (kbot.model.signals)
 
 
 # ----------------------------------------------------------------------------- reference data
@@ -287,6 +321,18 @@ class Edge:
     observed_avg: float | None = None  # inside the settlement window: observed partial average
     observed_s: float | None = None  # seconds of the window that average covers
     sigma_reason: str | None = None  # why sigma_source is not "ewma" (from the IndexUpdate)
+    # The model (kbot.model.models, kbot.model.blend). ``prob_yes`` above is the *final*
+    # probability decisions use; ``prob_model`` the raw model probability before the blend;
+    # ``market_mid`` the market's (kbot.model.blend.market_prob). The scorer scores all three.
+    prob_model: float | None = None
+    model_name: str = ""  # the probability model (name); ``model_version`` its version
+    blend_id: str | None = None  # the calibrated blend's fit that made ``prob_yes``
+    model_slope: float | None = None  # dP/d(location shift in sd), for directional signals
+    sig_momentum: float | None = None
+    sig_mean_reversion: float | None = None
+    sig_funding: float | None = None
+    sig_imbalance: float | None = None
+    vol_regime: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -492,6 +538,25 @@ class Score:
     market_log_loss: float | None
     pnl_yes: float | None  # dollars per contract, taking YES at the ask with fee
     pnl_no: float | None
+    prob_model: float | None = None  # the raw model probability and its scores
+    model_brier: float | None = None
+    model_log_loss: float | None = None
+    take_side: str | None = None  # the would-be TAKE of the snapshot (kbot.model.evidence.would_take)
+    take_pnl: float | None = None  # its realized PnL per contract after the taker fee
+
+
+@attrs.frozen(kw_only=True)
+class ModelFit:
+    """A fit of the calibrated blend (``kbot.model.blend``), for the record (``model_fits``)."""
+
+    fit_id: str
+    ts: float  # when it was fitted
+    model_name: str
+    window_start: float | None  # the settled data it saw: snapshots in [start, end]
+    window_end: float | None
+    n_rows: int
+    n_events: int
+    params: str  # the parameters as JSON (kbot.model.blend.BlendParams.to_json)
 
 
 @attrs.frozen(kw_only=True)

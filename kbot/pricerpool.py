@@ -25,6 +25,7 @@ from kbot.config import AppConfig
 from kbot.messages import IndexUpdate, MarketInfo
 from kbot.model.board import PricingBoard
 from kbot.model.pricing import horizon_end
+from kbot.model.state import ModelState
 from supervision import Backoff, ChildSpec, LatestMailbox, Registry, Restart, Supervisor
 
 Wrap = Callable[[str, Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]
@@ -101,8 +102,9 @@ class PricerPool:
 
     def __init__(self, cfg: AppConfig, *, clock: Clock, registry: Registry, stats: StatsRegistry,
                  decisions: Outbox, record: Outbox, freshness: Freshness, supervisor: Supervisor,
-                 wrap: Wrap) -> None:
+                 wrap: Wrap, model: ModelState | None = None) -> None:
         self.cfg = cfg
+        self.model = model
         self.clock = clock
         self.registry = registry
         self.stats = stats
@@ -138,7 +140,7 @@ class PricerPool:
             return
         run = functools.partial(
             run_pricer, market, box, self.decisions, self.record, clock=self.clock, config=self.cfg.pricer,
-            stats=self.stats.get(name), publish=self.board.publish, min_ev=self.cfg.gates.min_ev,
+            stats=self.stats.get(name), publish=self.board.publish, min_ev=self.cfg.gates.min_ev, model=self.model,
         )
         await self.supervisor.start_child(ChildSpec(
             name, self.wrap("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,

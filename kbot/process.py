@@ -171,7 +171,8 @@ async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clo
         ) from exc
     endpoints = Endpoints(
         kalshi=KalshiEndpoints(rest_url=rest_url, ws_url=ws_url), credentials=creds,
-        spot_urls={"coinbase": f"{ws_base}/coinbase", "binance": f"{ws_base}/binance", "kraken": f"{ws_base}/kraken/v2"},
+        spot_urls={"coinbase": f"{ws_base}/coinbase", "binance": f"{ws_base}/binance", "kraken": f"{ws_base}/kraken/v2",
+                   "binance_usdm": f"{ws_base}/binance-usdm"},
     )
     return clock, endpoints
 
@@ -233,7 +234,7 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
                 raise StartupError(str(exc)) from exc
             clock = WallClock()
             endpoints = Endpoints(kalshi=kendpoints, credentials=creds,
-                                  spot_urls={"coinbase": None, "binance": None, "kraken": None})
+                                  spot_urls={"coinbase": None, "binance": None, "kraken": None, "binance_usdm": None})
             rest, key = await _rest_and_key(stack, cfg, endpoints, clock)
         try:
             engine = await trio.to_thread.run_sync(open_database, cfg.db_url, cfg.storage)
@@ -265,7 +266,8 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             endpoints = Endpoints(
                 kalshi=KalshiEndpoints(rest_url=ep.rest_url, ws_url=ep.ws_url),
                 credentials=Credentials.from_files(ep.key_id, str(ep.private_key_path) if ep.private_key_path else None),
-                spot_urls={"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url},
+                spot_urls={"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url,
+                           "binance_usdm": ep.binance_usdm_url},
             )
             logger.warning(
                 "*** SIMULATED VENUE *** kbot is trading against its built-in simulated Kalshi and exchanges "

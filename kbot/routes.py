@@ -34,6 +34,7 @@ from kbot.messages import (
     EventInfo,
     FeedStatus,
     Fill,
+    FundingRate,
     IndexUpdate,
     MarketInfo,
     MarketLifecycle,
@@ -72,6 +73,7 @@ def feed_routes(mode: str) -> dict[type, tuple[str, ...]]:
     table: dict[type, tuple[str, ...]] = {
         Quote: (PRICER, LEDGER_MARKS, FRESHNESS, RECORDER),
         SpotTick: (SPOT_INDEX, RECORDER),
+        FundingRate: (SPOT_INDEX, RECORDER),
         MarketInfo: (MARKETS, RECORDER),
         MarketLifecycle: (MARKETS, RECORDER),
         MarketSettled: (MARKETS, LEDGER, RECORDER),

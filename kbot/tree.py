@@ -60,7 +60,7 @@ from actors.kalshi_ws_feed import WatchState, run_kalshi_ws_feed
 from actors.ledger import LedgerState, carry_loader, run_ledger
 from actors.markets import run_markets
 from actors.recorder import Recorder
-from actors.scorer import run_scorer
+from actors.scorer import ScorerDb, run_scorer
 from actors.spot_feed import run_spot_feed
 from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import routes
@@ -73,13 +73,15 @@ from kbot.latency import LatencyMeter, LatencyTap
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
 from kbot.messages import IndexUpdate
+from kbot.model.blend import load_params
+from kbot.model.predict import Predictor
+from kbot.model.state import ModelState
 from kbot.pricerpool import Freshness, PricerPool
 from kbot.statestore import JsonFileStateStore
 from kbot.venues.config import KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
 from kbot.venues.wslink import LinkHealth
-from storage import queries
 from supervision import (
     Backoff,
     ChildSpec,
@@ -92,7 +94,7 @@ from supervision import (
     Supervisor,
 )
 
-FEEDS = ("coinbase", "binance", "kraken", "kalshi_ws", "kalshi_rest")
+FEEDS = ("coinbase", "binance", "kraken", "binance_usdm", "kalshi_ws", "kalshi_rest")
 
 
 class ChaosCrash(RuntimeError):
@@ -193,8 +195,11 @@ class Tree:
         self.store = JsonFileStateStore(cfg.state_dir)
         self.recent_decisions: list[Any] = []
         self.freshness = Freshness(clock)
+        # the model in force: pricers and the decision read it, the scorer refits and publishes
+        self.model = ModelState(Predictor(load_params(cfg.model.params_file), cfg.signals), gates=cfg.gates,
+                                window_s=cfg.pricer.window_s)
         self.pricers = PricerPool(
-            cfg, clock=clock, registry=self.registry, stats=self.stats, decisions=self.decision_in,
+            cfg, clock=clock, registry=self.registry, stats=self.stats, decisions=self.decision_in, model=self.model,
             record=self.record, freshness=self.freshness,
             supervisor=Supervisor("pricers", [], Strategy.ONE_FOR_ONE, max_restarts=tc.pricers_max_restarts,
                                   within_s=tc.pricers_within_s, on_event=self.on_event, now=clock.now),
@@ -274,7 +279,7 @@ class Tree:
     def feed_last(self) -> dict[str, float | None]:
         out = {}
         for name in FEEDS:
-            if name in ("binance", "coinbase", "kraken") and not getattr(self.cfg.spot, name).enabled:
+            if name in ("binance", "coinbase", "kraken", "binance_usdm") and not getattr(self.cfg.spot, name).enabled:
                 continue
             if name == "kalshi_rest":
                 continue  # polls on its own cadence; its failures show as errors/restarts
@@ -346,7 +351,7 @@ class Tree:
         # back off from 1 s up to a minute rather than hammer the venue.
         feed_backoff = Backoff(initial_s=1.0, max_s=60.0, reset_after_s=120.0)
         children = []
-        for ex in ("coinbase", "binance", "kraken"):
+        for ex in ("coinbase", "binance", "kraken", "binance_usdm"):
             fc = getattr(cfg.spot, ex)
             url = self.endpoints.spot_urls.get(ex)
             if url:
@@ -365,13 +370,6 @@ class Tree:
             ws_health=self.ws_health, control=self.rest_control, backoff=feed_backoff,
         ))
         return children
-
-    async def _fetch_unscored(self, after_id: int, limit: int) -> list[Any]:
-        def q() -> list[Any]:
-            with self.engine.connect() as conn:
-                return queries.unscored_edges(conn, limit=limit, after_id=after_id)
-
-        return await trio.to_thread.run_sync(q)
 
     def root(self, feeds: Sequence[ChildSpec] | None = None) -> Supervisor:
         """The root supervisor. ``feeds``: the children of the ``feeds`` supervisor; None (the
@@ -400,9 +398,11 @@ class Tree:
                        clock=clock, stats=st.get("executor"), executed=self.executed),
             self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                        sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
-                       recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision")),
+                       recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
+                       evidence=cfg.evidence, model=self.model),
             self._spec("spot_index", run_spot_index, self.spot_in, self.index_out, clock=clock,
-                       config=cfg.index, vol_config=cfg.vol, store=self.store, stats=st.get("spot_index")),
+                       config=cfg.index, vol_config=cfg.vol, signal_config=cfg.signals, store=self.store,
+                       stats=st.get("spot_index")),
             # Pricers fail alone (bad data for one market must not restart the others); many
             # restarts are tolerated because there are many children.
             ChildSpec("pricers", self.pricers.supervisor.run, restart=Restart.PERMANENT, shutdown_s=30.0,
@@ -412,8 +412,9 @@ class Tree:
                        refresh=self.rest_control, refresh_command=RefreshMarket, tick_s=cfg.tree.registry_tick_s),
             ChildSpec("feeds", self.feeds_supervisor(feeds).run, restart=Restart.PERMANENT, shutdown_s=30.0,
                       backoff=Backoff(initial_s=2.0, max_s=60.0)),
-            self._spec("scorer", run_scorer, self._fetch_unscored, rec, clock=clock, stats=st.get("scorer"),
-                       every_s=cfg.scorer.every_s, batch=cfg.scorer.batch),
+            self._spec("scorer", run_scorer, ScorerDb(self.engine), rec, clock=clock, stats=st.get("scorer"),
+                       every_s=cfg.scorer.every_s, batch=cfg.scorer.batch, model=self.model, gates=cfg.gates,
+                       evidence=cfg.evidence, model_config=cfg.model),
             self._spec("health", run_health, self, rec, health, self.alert_sink, clock=clock, stats=st.get("health"),
                        started_ts=self.started_ts, summary_every_s=cfg.logging.summary_every_s,
                        latency=self.latency),

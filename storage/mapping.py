@@ -32,6 +32,7 @@ from kbot.messages import (
     EventInfo,
     FeedStatus,
     Fill,
+    FundingRate,
     HealthSnapshot,
     IndexUpdate,
     LatencySample,
@@ -41,6 +42,7 @@ from kbot.messages import (
     MarketInfo,
     MarketLifecycle,
     MarketSettled,
+    ModelFit,
     OrderEvent,
     PortfolioState,
     Position,
@@ -173,6 +175,14 @@ def _edge_inputs(e: Edge, money: Money) -> Row:
     )  # fmt: skip
 
 
+def _edge_model(e: Edge) -> Row:
+    """The columns ``schema._EDGE_MODEL`` names, in that order (shared by edges and decisions)."""
+    return (
+        e.prob_model, e.model_name or None, e.blend_id, e.model_slope, e.sig_momentum,
+        e.sig_mean_reversion, e.sig_funding, e.sig_imbalance, e.vol_regime,
+    )  # fmt: skip
+
+
 def edge_row(m: Edge, cx: MapContext) -> Row | None:
     if not (m.snapshot or cx.record_all_edges):
         return None  # not a snapshot: skipped by policy (StorageConfig.record_edges)
@@ -188,6 +198,8 @@ def edge_row(m: Edge, cx: MapContext) -> Row | None:
         m.market_mid, m.ev_yes, m.ev_no, m.fee_yes, m.fee_no, m.implied_sigma,
         m.quote_ts, m.index_ts, m.model_version,
         join_codes(reasons) if reasons else "",
+        m.prob_model, m.model_name or None, m.blend_id, m.model_slope, m.sig_momentum,
+        m.sig_mean_reversion, m.sig_funding, m.sig_imbalance, m.vol_regime,
     )  # fmt: skip
 
 
@@ -198,7 +210,7 @@ def decision_row(m: Decision, cx: MapContext) -> Row:
         m.decision_id, cx.run_id, m.ts, m.ticker, m.action, m.side, money(m.count),
         money(m.limit_price), m.prob_yes, m.ev, money(m.fee), join_codes(m.reasons),
         m.kelly_fraction, money(m.exposure), money(m.daily_pnl), money(m.balance),
-        m.config_digest, e.ts, join_codes(e.reasons), *_edge_inputs(e, money),
+        m.config_digest, e.ts, join_codes(e.reasons), *_edge_inputs(e, money), *_edge_model(e),
     )  # fmt: skip
 
 
@@ -296,6 +308,21 @@ def score_row(m: Score, cx: MapContext) -> Row:
     return (
         m.edge_id, m.ts, m.ticker, m.series_ticker, m.horizon_s, m.outcome, m.prob_yes,
         m.market_prob, m.brier, m.log_loss, m.market_brier, m.market_log_loss, m.pnl_yes, m.pnl_no,
+        m.prob_model, m.model_brier, m.model_log_loss, m.take_side, m.take_pnl,
+    )  # fmt: skip
+
+
+def funding_row(m: FundingRate, cx: MapContext) -> Row:
+    return (
+        m.source, m.ts, m.symbol, m.mark_price, m.index_price, m.funding_rate, m.next_funding_ts,
+        m.recv_ts, cx.run_id,
+    )  # fmt: skip
+
+
+def model_fit_row(m: ModelFit, cx: MapContext) -> Row:
+    return (
+        m.fit_id, cx.run_id, m.ts, m.model_name, m.window_start, m.window_end, m.n_rows, m.n_events,
+        m.params,
     )  # fmt: skip
 
 
@@ -364,6 +391,8 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     VenuePosition: (Route("venue_positions", venue_position_row),),
     VenueSettlement: (Route("venue_settlements", venue_settlement_row),),
     Score: (Route("scores", score_row),),
+    FundingRate: (Route("funding_rates", funding_row),),
+    ModelFit: (Route("model_fits", model_fit_row),),
     SupervisionEvent: (Route("supervision_events", supervision_row),),
     HealthSnapshot: (Route("health", health_row),),
     LatencySample: (Route("latency", latency_row),),

@@ -36,6 +36,7 @@ from storage.schema import (
     index_prices,
     ledger_entries,
     markets,
+    model_fits,
     orders,
     portfolio_snapshots,
     positions,
@@ -120,6 +121,11 @@ class UnscoredEdge:
     fee_no: float | None
     result: str  # yes | no
     outcome: int  # 1 yes, 0 no
+    event_ticker: str = ""
+    reasons: str = ""  # comma-joined; "" = actionable
+    ev_yes: float | None = None
+    ev_no: float | None = None
+    prob_model: float | None = None
 
 
 def unscored_edges(
@@ -135,6 +141,7 @@ def unscored_edges(
             edges.c.id.label("edge_id"), edges.c.run_id, edges.c.ts, edges.c.ticker, edges.c.series_ticker,
             edges.c.horizon_s, edges.c.prob_yes, edges.c.market_mid, edges.c.yes_bid, edges.c.yes_ask,
             edges.c.no_bid, edges.c.no_ask, edges.c.fee_yes, edges.c.fee_no, result.label("result"),
+            edges.c.event_ticker, edges.c.reasons, edges.c.ev_yes, edges.c.ev_no, edges.c.prob_model,
         )  # fmt: skip
         .select_from(
             edges.outerjoin(settlements, settlements.c.ticker == edges.c.ticker)
@@ -153,6 +160,95 @@ def unscored_edges(
     if run_id is not None:
         q = q.where(edges.c.run_id == run_id)
     return [UnscoredEdge(**r._asdict(), outcome=OUTCOMES[r.result]) for r in conn.execute(q)]
+
+
+# ----------------------------------------------------------------------------- model evidence and fits
+
+
+def _band_case(col: sa.ColumnElement, edges_: tuple[float, ...]) -> sa.ColumnElement:
+    """The index of the band ``col`` falls in (``kbot.model.evidence.band_of``) as SQL."""
+    whens = [(col < float(b), i) for i, b in enumerate(edges_)]
+    return sa.case(*whens, else_=len(edges_)) if whens else sa.literal(0)
+
+
+def evidence_clusters(
+    conn: sa.Connection, *, since: float, ttc_bands: tuple[float, ...], price_bands: tuple[float, ...]
+) -> list[sa.Row]:
+    """Scored snapshots since ``since`` aggregated per (series, time-to-close band, price band,
+    event): what ``kbot.model.evidence.EvidenceBook.add_cluster`` takes. Snapshots without a
+    market price have no bucket and are left out."""
+    ttc = _band_case(scores.c.horizon_s, ttc_bands).label("ttc_i")
+    price = _band_case(scores.c.market_prob, price_bands).label("price_i")
+    paired = sa.case((scores.c.market_brier.is_not(None), scores.c.brier), else_=None)
+    q = (
+        sa.select(
+            scores.c.series_ticker, ttc, price, edges.c.event_ticker,
+            sa.func.max(scores.c.ts).label("last_ts"), sa.func.count().label("n"),
+            sa.func.sum(scores.c.brier).label("sum_brier"),
+            sa.func.count(scores.c.market_brier).label("n_market"),
+            sa.func.coalesce(sa.func.sum(scores.c.market_brier), 0.0).label("sum_brier_market"),
+            sa.func.coalesce(sa.func.sum(paired), 0.0).label("sum_brier_paired"),
+            sa.func.count(scores.c.model_brier).label("n_model"),
+            sa.func.coalesce(sa.func.sum(scores.c.model_brier), 0.0).label("sum_brier_model"),
+            sa.func.count(scores.c.take_pnl).label("n_takes"),
+            sa.func.coalesce(sa.func.sum(scores.c.take_pnl), 0.0).label("sum_pnl"),
+        )  # fmt: skip
+        .select_from(scores.join(edges, edges.c.id == scores.c.edge_id))
+        .where(scores.c.ts >= since, scores.c.market_prob.is_not(None))
+        .group_by(scores.c.series_ticker, ttc, price, edges.c.event_ticker)
+    )
+    return list(conn.execute(q))
+
+
+@attrs.frozen(kw_only=True)
+class TrainingRow:
+    """A scored edge snapshot with what the calibrated blend needs (``kbot.model.blend``)."""
+
+    ts: float
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    horizon_s: float | None
+    prob_model: float | None
+    model_slope: float | None
+    market_mid: float | None
+    sig_momentum: float | None
+    sig_mean_reversion: float | None
+    sig_funding: float | None
+    sig_imbalance: float | None
+    vol_regime: int | None
+    outcome: int
+    close_ts: float | None = None
+
+
+def training_rows(conn: sa.Connection, *, since: float, until: float, limit: int) -> list[TrainingRow]:
+    """Scored snapshots with a raw model probability in ``[since, until)``, newest first (at
+    most ``limit``). Scored means settled: walk-forward by construction."""
+    q = (
+        sa.select(
+            scores.c.ts, scores.c.ticker, edges.c.event_ticker, scores.c.series_ticker, scores.c.horizon_s,
+            edges.c.prob_model, edges.c.model_slope, edges.c.market_mid, edges.c.sig_momentum,
+            edges.c.sig_mean_reversion, edges.c.sig_funding, edges.c.sig_imbalance, edges.c.vol_regime,
+            scores.c.outcome, edges.c.close_ts,
+        )  # fmt: skip
+        .select_from(scores.join(edges, edges.c.id == scores.c.edge_id))
+        .where(scores.c.ts >= since, scores.c.ts < until, edges.c.prob_model.is_not(None))
+        .order_by(scores.c.ts.desc(), scores.c.edge_id.desc())
+        .limit(limit)
+    )
+    return [TrainingRow(**r._asdict()) for r in conn.execute(q)]
+
+
+def latest_model_fit(conn: sa.Connection, *, model_name: str) -> str | None:
+    """The parameters (JSON) of the newest recorded fit of ``model_name``, or None."""
+    q = (
+        sa.select(model_fits.c.params)
+        .where(model_fits.c.model_name == model_name)
+        .order_by(model_fits.c.ts.desc(), model_fits.c.fit_id.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    return row[0] if row else None
 
 
 # ----------------------------------------------------------------------------- ledger recovery

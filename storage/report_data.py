@@ -36,11 +36,12 @@ class ProbKind:
     title: str
 
 
-# The model engineer adds the final (blended) probability and the market mid beside the model's;
-# a kind whose column is absent or empty is simply not drawn.
+# Scores carry the three probabilities (issue 15): ``prob_model`` the raw model's, ``prob_yes``
+# the final (blended) one decisions use, ``market_prob`` the market mid's. A kind whose column is
+# absent (a database from before migration 0006) or empty is simply not drawn.
 PROB_KINDS: tuple[ProbKind, ...] = (
-    ProbKind(label="model", table="scores", columns=("prob_yes",), title="model probability (GBM)"),
-    ProbKind(label="final", table="scores", columns=("final_prob", "prob_final"),
+    ProbKind(label="model", table="scores", columns=("prob_model",), title="raw model probability"),
+    ProbKind(label="final", table="scores", columns=("prob_yes",),
              title="final probability (the one decisions use)"),
     ProbKind(label="market", table="scores", columns=("market_prob", "market_mid"), title="market mid"),
 )

@@ -284,6 +284,22 @@ feed_events = sa.Table(
 
 # ----------------------------------------------------------------------------- model & decisions
 
+funding_rates = sa.Table(  # BTC perpetual mark price and funding rate (Binance USD-M)
+    "funding_rates",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("source", Str(32), nullable=False),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("symbol", Str(32), nullable=False),
+    sa.Column("mark_price", F, nullable=False),
+    sa.Column("index_price", F),
+    sa.Column("funding_rate", F, nullable=False),
+    sa.Column("next_funding_ts", F),
+    sa.Column("recv_ts", F, nullable=False),
+    _run_fk(nullable=True),
+    sa.UniqueConstraint("source", "ts", "run_id"),
+)
+
 _EDGE_INPUTS = (  # shared by edges and decisions (a decision keeps the edge it saw)
     ("event_ticker", Str(64), False),
     ("series_ticker", Str(64), False),
@@ -314,8 +330,25 @@ _EDGE_INPUTS = (  # shared by edges and decisions (a decision keeps the edge it 
 )
 
 
+_EDGE_MODEL = (  # the model behind an edge's probabilities (kbot.model): edges and decisions
+    ("prob_model", F, True),  # raw model probability (prob_yes is the final one, market_mid the market's)
+    ("model_name", Str(64), True),  # the probability model; model_version is its version
+    ("blend_id", Str(32), True),  # the calibrated blend's fit (model_fits.fit_id) behind prob_yes
+    ("model_slope", F, True),  # dP/d(location shift in sd): how directional signals enter
+    ("sig_momentum", F, True),  # the signals the blend saw (kbot.model.signals)
+    ("sig_mean_reversion", F, True),
+    ("sig_funding", F, True),
+    ("sig_imbalance", F, True),
+    ("vol_regime", sa.Integer, True),
+)
+
+
 def _edge_columns() -> list[sa.Column]:
     return [sa.Column(name, type_, nullable=nullable) for name, type_, nullable in _EDGE_INPUTS]
+
+
+def _edge_model_columns() -> list[sa.Column]:
+    return [sa.Column(name, type_, nullable=nullable) for name, type_, nullable in _EDGE_MODEL]
 
 
 edges = sa.Table(
@@ -328,6 +361,7 @@ edges = sa.Table(
     sa.Column("prob_yes", F),
     *_edge_columns(),
     sa.Column("reasons", Str(255), nullable=False),  # comma-joined; "" = actionable
+    *_edge_model_columns(),
     # (ticker, ts, run_id): also serves lookups and joins by ticker (the scorer's)
     sa.UniqueConstraint("ticker", "ts", "run_id"),
 )
@@ -356,6 +390,7 @@ decisions = sa.Table(
     sa.Column("edge_ts", F, nullable=False),
     sa.Column("edge_reasons", Str(255), nullable=False),
     *_edge_columns(),
+    *_edge_model_columns(),
     sa.CheckConstraint("action IN ('TAKE', 'PASS')", name="action"),
     sa.Index(None, "run_id", "ts"),
     sa.Index(None, "ticker", "ts"),
@@ -580,9 +615,29 @@ scores = sa.Table(
     sa.Column("market_log_loss", F),
     sa.Column("pnl_yes", F),
     sa.Column("pnl_no", F),
+    sa.Column("prob_model", F),  # the raw model probability and its scores
+    sa.Column("model_brier", F),
+    sa.Column("model_log_loss", F),
+    sa.Column("take_side", Str(8)),  # the snapshot's would-be TAKE (kbot.model.evidence.would_take)
+    sa.Column("take_pnl", F),  # its realized PnL per contract after the taker fee
     sa.CheckConstraint("outcome IN (0, 1)", name="outcome"),
     sa.CheckConstraint("prob_yes >= 0 AND prob_yes <= 1", name="prob_yes"),
     sa.Index(None, "series_ticker", "ts"),
+    sa.Index(None, "ts"),
+)
+
+model_fits = sa.Table(  # every fit of the calibrated blend (kbot.model.blend), walk-forward
+    "model_fits",
+    metadata,
+    sa.Column("fit_id", Str(32), primary_key=True),
+    sa.Column("run_id", Str(64), nullable=True),  # the run that fitted it (informational)
+    sa.Column("ts", F, nullable=False),  # when it was fitted
+    sa.Column("model_name", Str(64), nullable=False),
+    sa.Column("window_start", F),  # the settled snapshots it saw
+    sa.Column("window_end", F),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("n_events", sa.Integer, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # BlendParams as JSON
     sa.Index(None, "ts"),
 )
 

@@ -1,8 +1,8 @@
 """One market's edge from its reference data, the spot index and its quote (pure).
 
-``price_market`` is what a pricer actor applies on every change: horizon from ``close_ts``
-(fallback ``expected_expiration_ts``), settlement-aware probability (``kbot.model.prob``),
-fee-aware EV of buying YES at the YES ask and NO at the NO ask at the reference size
+``price_market`` is what a pricer actor applies on every change (and ``kbot evaluate`` on
+every captured market): horizon from ``close_ts`` (fallback ``expected_expiration_ts``), the raw
+model probability and the calibrated final probability (``kbot.model.predict``), fee-aware EV of buying YES at the YES ask and NO at the NO ask at the reference size
 (``kbot.model.ev``), and the reasons it cannot be traded on. It never raises on bad input: a
 bad market, stale spot or stale quote becomes a reason on the edge.
 
@@ -23,12 +23,24 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
+from kbot.model.blend import market_prob, shipped
 from kbot.model.config import PricerConfig
 from kbot.model.ev import taker_evs
-from kbot.model.prob import prob_yes_reason, strike_bounds
+from kbot.model.predict import Prediction, Predictor
+from kbot.model.prob import strike_bounds
 from kbot.model.settlement import WindowObservation
 
 ONE = Decimal(1)
+
+
+_DEFAULT: list[Predictor] = []
+
+
+def default_predictor() -> Predictor:
+    """The predictor of the parameters shipped with kbot (loaded once)."""
+    if not _DEFAULT:
+        _DEFAULT.append(Predictor(shipped()))
+    return _DEFAULT[0]
 
 
 def horizon_end(market: MarketInfo) -> float | None:
@@ -61,7 +73,12 @@ def price_market(
     *,
     window: WindowObservation | None = None,
     mono: float = 0.0,
+    predictor: Predictor | None = None,
+    implied_sigma: float | None = None,
 ) -> Edge:
+    """The edge of ``market`` at ``now``. ``predictor``: the probability model and calibrated
+    blend in force (None: the parameters shipped with kbot); ``implied_sigma``: the event's
+    implied volatility when known (one of the model's volatility sources)."""
     reasons: list[str] = []
     if market.status not in cfg.tradable_statuses:
         reasons.append("market_not_open")
@@ -97,22 +114,34 @@ def price_market(
         if window is not None and window.avg is not None:
             observed_avg, observed_s = window.avg, window.observed_s
 
+    model = predictor or default_predictor()
+    pred: Prediction | None = None
     prob: float | None = None
-    sigma = index.sigma if index is not None else None
     if spot is not None and horizon is not None and horizon > 0 and not isinstance(bounds, str):
-        prob, why = prob_yes_reason(
-            market.strike_type,
-            market.floor_strike,
-            market.cap_strike,
+        pred = model.predict(
+            market,
             spot,
-            sigma,
             horizon,
+            index=index,
+            yes_bid=yes_bid,
+            yes_ask=yes_ask,
+            # displayed YES bids are NO asks and NO bids are YES asks (Kalshi books are bids only)
+            yes_depth=no_size,
+            no_depth=yes_size,
+            implied_sigma=implied_sigma,
             window_s=cfg.window_s,
             observed_avg=observed_avg,
             observed_s=observed_s or 0.0,
         )
-        if why is not None:
-            reasons.append(why)
+        prob = pred.prob
+        if pred.reason is not None:
+            reasons.append(pred.reason)
+    sigma = pred.sigma if pred is not None and pred.sigma is not None else (index.sigma if index is not None else None)
+    if pred is not None and pred.sigma_source is not None:
+        sigma_source: str | None = pred.sigma_source
+    else:
+        sigma_source = index.sigma_source if index is not None else None
+    from_index = index is not None and sigma_source == index.sigma_source and sigma == index.sigma
 
     ev_yes = ev_no = fee_yes = fee_no = None
     if prob is not None:
@@ -124,7 +153,7 @@ def price_market(
         if n is not None:
             ev_no, fee_no = n.ev, n.fee_per_contract
 
-    mid = float(yes_bid + yes_ask) / 2.0 if yes_bid is not None and yes_ask is not None else None
+    mid = pred.market if pred is not None else market_prob(yes_bid, yes_ask)
     return Edge(
         ts=now,
         ticker=market.ticker,
@@ -137,8 +166,8 @@ def price_market(
         spot=spot,
         spot_avg_60s=index.avg_60s if index is not None else None,
         sigma=sigma,
-        sigma_source=index.sigma_source if index is not None else None,
-        sigma_reason=index.sigma_reason if index is not None else None,
+        sigma_source=sigma_source,
+        sigma_reason=index.sigma_reason if index is not None and from_index else None,
         horizon_s=horizon,
         prob_yes=prob,
         yes_bid=yes_bid,
@@ -154,12 +183,22 @@ def price_market(
         fee_no=fee_no,
         quote_ts=quote.ts if quote is not None else None,
         index_ts=index.ts if index is not None else None,
-        model_version=cfg.model_version,
+        model_version=model.version,
         reasons=tuple(dict.fromkeys(reasons)),
         mono=mono,
         fee_multiplier=market.fee_multiplier,
         observed_avg=observed_avg,
         observed_s=observed_s,
+        implied_sigma=implied_sigma,
+        prob_model=pred.prob_model if pred is not None else None,
+        model_name=model.name,
+        blend_id=model.blend_id,
+        model_slope=pred.slope if pred is not None and pred.prob_model is not None else None,
+        sig_momentum=pred.momentum if pred is not None else None,
+        sig_mean_reversion=pred.mean_reversion if pred is not None else None,
+        sig_funding=pred.funding if pred is not None else None,
+        sig_imbalance=pred.imbalance if pred is not None else None,
+        vol_regime=pred.vol_regime if pred is not None else None,
     )
 
 

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kbot.sim.auth import AuthError
 from kbot.sim.feed_protocols import BinanceProtocol, CoinbaseProtocol, FeedProtocol, KrakenProtocol
+from kbot.sim.funding import BinanceUsdmProtocol
 from kbot.sim.http_util import dumps, error_body
 from kbot.sim.spot import FEEDS, SpotModel, SpotQuote
 from kbot.sim.ws_kalshi import KalshiSession
@@ -273,7 +274,11 @@ def feed_routes(venue: SimVenue) -> list[WebSocketRoute]:
     def kraken(ws: WebSocket) -> FeedProtocol:
         return KrakenProtocol(connection_id=random.getrandbits(64))
 
+    def binance_usdm(ws: WebSocket) -> FeedProtocol:
+        return BinanceUsdmProtocol.from_path(ws.url.path, ws.url.query, venue.config.seed)
+
     cb, bn, kr = make("coinbase", coinbase), make("binance", binance), make("kraken", kraken)
+    bu = make("binance_usdm", binance_usdm)
     return [
         WebSocketRoute("/coinbase", cb),
         WebSocketRoute("/binance", bn),
@@ -281,6 +286,8 @@ def feed_routes(venue: SimVenue) -> list[WebSocketRoute]:
         WebSocketRoute("/binance/ws/{streams:path}", bn),
         WebSocketRoute("/binance/stream", bn),
         WebSocketRoute("/kraken/v2", kr),
+        WebSocketRoute("/binance-usdm/ws/{streams:path}", bu),
+        WebSocketRoute("/binance-usdm/stream", bu),
     ]
 
 

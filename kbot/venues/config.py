@@ -258,13 +258,15 @@ class KalshiConfig:
         return Credentials.from_files(key_id, key_path, allow_insecure=allow)
 
 
-SPOT_EXCHANGES = ("coinbase", "binance", "kraken")
+SPOT_EXCHANGES = ("coinbase", "binance", "kraken", "binance_usdm")
 
 _SPOT_DEFAULTS: dict[str, tuple[str, str]] = {
     "coinbase": ("wss://advanced-trade-ws.coinbase.com", "BTC-USD"),
     # market-data-only host; wss://stream.binance.com:9443 also works; Binance.US: wss://stream.binance.us:9443 + btcusd
     "binance": ("wss://data-stream.binance.vision", "btcusdt"),
     "kraken": ("wss://ws.kraken.com/v2", "BTC/USD"),
+    # not a spot feed: the BTC perpetual's mark price and funding rate (a model signal)
+    "binance_usdm": ("wss://fstream.binance.com", "btcusdt"),
 }
 
 
@@ -313,8 +315,19 @@ class SpotFeedsConfig:
         factory=lambda: SpotFeedConfig(exchange="kraken"),
         converter=_kraken,
     )
+    # The Binance USD-M mark-price stream (funding rate: a model signal, not a price source).
+    # Binance.com refuses US IPs like the spot feed: off by default.
+    binance_usdm: SpotFeedConfig = attrs.field(
+        factory=lambda: SpotFeedConfig(exchange="binance_usdm", enabled=False,
+                                       link=WsLinkConfig(max_age_s=23.5 * 3600)),
+        converter=lambda v: v
+        if isinstance(v, SpotFeedConfig)
+        else SpotFeedConfig(**{"exchange": "binance_usdm", "enabled": False, "link": {"max_age_s": 23.5 * 3600},
+                               **v}),
+    )
 
     def enabled(self) -> list[SpotFeedConfig]:
+        """The enabled spot *price* feeds (the funding feed is not one)."""
         return [f for f in (self.coinbase, self.binance, self.kraken) if f.enabled]
 
 

@@ -11,6 +11,7 @@ from actors.pricer import PricerCore
 from kbot.messages import IndexUpdate, MarketInfo, Quote
 from kbot.model.board import PricingBoard
 from kbot.model.config import PricerConfig
+from tests.model.factories import gbm_state
 
 
 def market(strike_type, floor, cap):
@@ -29,7 +30,7 @@ def market(strike_type, floor, cap):
 def test_skipping_never_changes_outputs(min_ev, kind, steps, ask_cents, sigma_source):
     cfg = PricerConfig()
     m = market(*kind)
-    full, fast = PricerCore(m, cfg, min_ev), PricerCore(m, cfg, min_ev)
+    full, fast = PricerCore(m, cfg, min_ev, model=gbm_state()), PricerCore(m, cfg, min_ev, model=gbm_state())
     q = Quote(ts=0.0, ticker="M", yes_bid=D(ask_cents - 1) / 100, yes_ask=D(ask_cents) / 100, yes_bid_size=D(5),
               yes_ask_size=D(5), recv_ts=0.0, source="book")
     full.on_quote(q)
@@ -56,7 +57,7 @@ def test_skipping_never_changes_outputs(min_ev, kind, steps, ask_cents, sigma_so
 
 def test_far_strike_skips_most_ticks():
     cfg = PricerConfig()
-    core = PricerCore(market("greater", 99000.0, None), cfg)
+    core = PricerCore(market("greater", 99000.0, None), cfg, model=gbm_state())
     core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.01"), yes_ask=D("0.03"), yes_bid_size=D(5),
                         yes_ask_size=D(5), recv_ts=0.0, source="book"))
     built = skipped = 0
@@ -94,7 +95,7 @@ def test_board_never_skips_a_pricer_that_would_send(min_ev, horizon, moves, asks
     for i, (kind, ask) in enumerate(zip(MARKETS, asks)):
         tk = f"M{i}"
         m = attrs.evolve(market(*kind), ticker=tk, close_ts=1000.0 + horizon)
-        core = cores[tk] = PricerCore(m, cfg, min_ev)
+        core = cores[tk] = PricerCore(m, cfg, min_ev, model=gbm_state())
         board.set_market(tk, m.strike_type, m.floor_strike, m.cap_strike, m.close_ts)
         core.on_quote(Quote(ts=999.0, ticker=tk, yes_bid=D(ask - 1) / 100, yes_ask=D(ask) / 100, yes_bid_size=D(5),
                             yes_ask_size=D(5), recv_ts=999.0, source="book"))
@@ -114,8 +115,7 @@ def test_board_never_skips_a_pricer_that_would_send(min_ev, horizon, moves, asks
                 assert core.route(core.edge(t)) == (None, None), tk
                 continue
             core.route(core.edge(t))
-            p_ref, tol, until = core.quiet_state()
-            board.publish(tk, p_ref, tol, until, sigma, "ewma")
+            board.publish(tk, core.quiet_band(t), u)
     assert quiet_total >= 0
 
 
@@ -125,7 +125,7 @@ def test_board_keeps_far_strikes_asleep_and_wakes_near_ones():
     cores = {}
     for tk, k in (("near", 95050.0), ("far", 99000.0)):
         m = attrs.evolve(market("greater", k, None), ticker=tk, close_ts=5000.0)
-        cores[tk] = PricerCore(m, cfg)
+        cores[tk] = PricerCore(m, cfg, model=gbm_state())
         board.set_market(tk, "greater", k, None, 5000.0)
         cores[tk].on_quote(Quote(ts=0.0, ticker=tk, yes_bid=D("0.40"), yes_ask=D("0.45"), yes_bid_size=D(5),
                                  yes_ask_size=D(5), recv_ts=0.0, source="book"))
@@ -139,7 +139,7 @@ def test_board_keeps_far_strikes_asleep_and_wakes_near_ones():
             c = cores[tk]
             c.on_index(u)
             c.route(c.edge(t))
-            board.publish(tk, *c.quiet_state(), 0.4, "ewma")
+            board.publish(tk, c.quiet_band(t), u)
     assert woken["near"] >= 30 and woken["far"] <= 4
     board.remove("far")
     assert board.to_wake(attrs.evolve(u, ts=u.ts + 1.0, price=94900.0)) == ["near"]
@@ -170,7 +170,7 @@ def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(
 
     cfg = PricerConfig()
     gates = attrs.evolve(GateConfig(), min_ev=min_ev)
-    core = PricerCore(attrs.evolve(market(*kind), close_ts=3000.0), cfg, min_ev)
+    core = PricerCore(attrs.evolve(market(*kind), close_ts=3000.0), cfg, min_ev, model=gbm_state())
     bid = max(1, ask - spread)
     core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D(bid) / 100, yes_ask=D(ask) / 100, no_bid=D(100 - ask) / 100,
                         no_ask=D(100 - bid) / 100, yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=0.0,
@@ -196,7 +196,8 @@ def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(
 def _sent_per_market(min_ev):
     """Edges a near-the-money pricer sends over 200 index moves of ~1 bp, its book 6 cents wide."""
     cfg = PricerConfig()
-    core = PricerCore(attrs.evolve(market("greater", 95000.0, None), close_ts=90000.0), cfg, min_ev)
+    core = PricerCore(attrs.evolve(market("greater", 95000.0, None), close_ts=90000.0), cfg, min_ev,
+                      model=gbm_state())
     core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.47"), yes_ask=D("0.53"), no_bid=D("0.47"), no_ask=D("0.53"),
                         yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=0.0, source="book"))
     sent = 0

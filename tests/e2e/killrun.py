@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.simconf import FAULTS, SMALL_SIM
+from tests.e2e.simconf import FAULTS, SMALL_SIM, TRADING
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ except ImportError:  # pragma: no cover - the code before issue 12
 
 def write_config(workdir: Path, *, seed: int, faults: bool) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "kbot.toml").write_text(SMALL_SIM.format(seed=seed, faults=FAULTS if faults else "", chaos=""))
+    (workdir / "kbot.toml").write_text(SMALL_SIM.format(seed=seed, faults=FAULTS if faults else "", chaos="", model=TRADING))
 
 
 def _env() -> dict[str, str]:

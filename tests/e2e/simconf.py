@@ -15,7 +15,18 @@ interval_s = 5.0
 
 [scorer]
 every_s = 600.0
+{model}
 {chaos}
+"""
+
+# The trading path under test (TAKEs, fills, positions, settlements): the original GBM pricer,
+# unblended, without the evidence gate. With kbot's defaults nothing is traded until the record
+# shows an edge (test_kbot_run's sigterm run checks that default).
+TRADING = """
+[model]
+params_file = "gbm-raw"
+[evidence]
+gate = false
 """
 
 FAULTS = (

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.simconf import CHAOS, FAULTS, SMALL_SIM
+from tests.e2e.simconf import CHAOS, FAULTS, SMALL_SIM, TRADING
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -74,7 +74,7 @@ def check_money_invariants(db: sqlite3.Connection) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def normal_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     tmp = tmp_path_factory.mktemp("run")
-    proc = run_kbot(tmp, SMALL_SIM.format(seed=5, faults="", chaos=""), minutes=1.6)
+    proc = run_kbot(tmp, SMALL_SIM.format(seed=5, faults="", chaos="", model=TRADING), minutes=1.6)
     return tmp, proc
 
 
@@ -142,7 +142,7 @@ def test_logs(normal_run):
 
 
 def test_run_with_faults_and_crashes_loses_nothing(tmp_path: Path):
-    proc = run_kbot(tmp_path, SMALL_SIM.format(seed=9, faults=FAULTS, chaos=CHAOS), minutes=1.3)
+    proc = run_kbot(tmp_path, SMALL_SIM.format(seed=9, faults=FAULTS, chaos=CHAOS, model=TRADING), minutes=1.3)
     assert proc.returncode == 0, proc.stderr[-3000:]
     db = sqlite3.connect(tmp_path / "data" / "kbot.sqlite")
     crashes = q(db, "select child, count(*) from supervision_events where kind = 'crashed' and reason like '%chaos%' "
@@ -171,7 +171,7 @@ def test_sigterm_stops_cleanly_within_seconds(tmp_path: Path):
     import signal
     import time
 
-    (tmp_path / "kbot.toml").write_text(SMALL_SIM.format(seed=3, faults="", chaos=""))
+    (tmp_path / "kbot.toml").write_text(SMALL_SIM.format(seed=3, faults="", chaos="", model=""))
     env = dict(os.environ, PYTHONPATH=str(ROOT), KBOT_LOGGING__CONSOLE_LEVEL="WARNING")
     env.pop("KBOT_DB_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "kbot", "run", "--speed", "60"], cwd=tmp_path, env=env,
@@ -205,3 +205,7 @@ def test_sigterm_stops_cleanly_within_seconds(tmp_path: Path):
     stops = {r[0] for r in q(db, "select child from supervision_events where kind = 'stopped' and supervisor = 'root'")}
     assert {"health", "feeds", "pricers", "decision", "ledger"} <= stops
     check_money_invariants(db)
+    # kbot's defaults: no evidence of edge in a fresh record, so it says so and trades nothing
+    assert q(db, "select count(*) from decisions where action = 'TAKE'")[0][0] == 0
+    assert q(db, "select count(*) from decision_reasons where reason = 'no_demonstrated_edge'")[0][0] >= 1
+    assert q(db, "select count(*) from edges where prob_model is not null and model_name = 't10-implied'")[0][0] >= 1

@@ -24,7 +24,7 @@ from tests.storage import dataset as ds
 from tests.storage.records import T0
 
 SECTIONS = ("summary", "equity", "pnl", "reliability", "scores", "decisions", "latency", "gaps", "restarts")
-CHARTS = ("equity", "pnl", "reliability-model", "reliability-market", "scores", "decisions", "latency", "gaps",
+CHARTS = ("equity", "pnl", "reliability-final", "reliability-market", "scores", "decisions", "latency", "gaps",
           "restarts")  # fmt: skip
 
 
@@ -87,26 +87,25 @@ def test_a_self_contained_page_with_every_figure_drawn_from_data(db, tmp_path, c
     pts = {n: c["points"] for n, c in page.charts.items()}
     assert pts["equity"] == 5  # snapshots with an equity (the first predates migration 0003)
     assert pts["pnl"] == 2  # (day, series) rows: M1+M2 on day 1 (KXBTCD), M5 on day 2 (KXBTC)
-    assert pts["reliability-model"] == 4 and pts["reliability-market"] == 3  # one scored edge had no market
+    assert pts["reliability-final"] == 4 and pts["reliability-market"] == 3  # one scored edge had no market
     assert pts["scores"] == 4 and pts["latency"] == 1 and pts["restarts"] == 4
     assert pts["decisions"] == 2 + 5  # TAKE (none) x2; PASS reasons: 2 + 1 + 1 + (none) 1
     # the summary, exact
     assert ">+3.75<" in text  # realized PnL of the closed positions: 5.50 - 4.00 + 2.25
     assert ">2<" in text  # TAKE decisions
     # a kind the database does not record is named, not drawn
-    assert "Not drawn: final (not recorded by this database" in text
+    assert "Not drawn: model (no scored snapshot with it in this window)" in text  # no raw model probability here
     assert "SIMULATED VENUE" in text
 
 
-def test_a_new_probability_column_is_drawn_when_it_appears(db, tmp_path):
+def test_a_probability_kind_is_drawn_once_it_is_recorded(db, tmp_path):
     eng = create_engine(db)
     with eng.begin() as c:
-        c.execute(sa.text("ALTER TABLE scores ADD COLUMN final_prob FLOAT"))
-        c.execute(sa.text("UPDATE scores SET final_prob = (prob_yes + COALESCE(market_prob, prob_yes)) / 2"))
+        c.execute(sa.text("UPDATE scores SET prob_model = (prob_yes + COALESCE(market_prob, prob_yes)) / 2"))
     eng.dispose()
     code, text, page = write(db, tmp_path / "r.html")
     assert code == 0
-    assert page.charts["reliability-final"]["points"] == 4
+    assert page.charts["reliability-model"]["points"] == 4
     assert "Not drawn" not in text
 
 

@@ -17,6 +17,7 @@ from kbot.messages import (
     EventInfo,
     FeedStatus,
     Fill,
+    FundingRate,
     HealthSnapshot,
     IndexUpdate,
     LatencySample,
@@ -24,6 +25,7 @@ from kbot.messages import (
     MarketInfo,
     MarketLifecycle,
     MarketSettled,
+    ModelFit,
     OrderEvent,
     PortfolioState,
     Position,
@@ -65,7 +67,8 @@ def edge(v: Distinct | None = None, *, ticker: str = "KXBTCD-25NOV2117-T98000", 
         yes_bid=v.d(), yes_ask=v.d(), no_bid=v.d(), no_ask=v.d(), yes_ask_size=v.d(), no_ask_size=v.d(),
         market_mid=v.f(), ev_yes=v.f(), ev_no=v.f(), fee_yes=v.f(), fee_no=v.f(), implied_sigma=v.f(),
         quote_ts=v.ts(), index_ts=v.ts(), model_version="bs-v1", reasons=("stale_spot", "wide_spread"),
-        snapshot=True,
+        snapshot=True, prob_model=0.4321, model_name="t5-implied", blend_id="b-0123456789ab", model_slope=v.f(),
+        sig_momentum=v.f(), sig_mean_reversion=-v.f(), sig_funding=v.f(), sig_imbalance=-0.25, vol_regime=1,
     )  # fmt: skip
     fields.update(kw)
     return Edge(**fields)
@@ -164,6 +167,10 @@ def all_records() -> list:
         LatencySample(ts=v.ts(), scope="tick_to_decision", interval_s=v.f(), n=1234, mean_ms=v.f(), p50_ms=v.f(),
                       p90_ms=v.f(), p99_ms=v.f(), p999_ms=v.f(), max_ms=v.f()),  # fmt: skip
         Alert(ts=v.ts(), kind="spot_gap", severity="warning", subject="coinbase", message="no tick for 12s"),
+        FundingRate(source="binance_usdm", ts=v.ts(), symbol="BTCUSDT", mark_price=v.f(), index_price=v.f(),
+                    funding_rate=0.000123, next_funding_ts=v.ts(), recv_ts=v.ts()),
+        ModelFit(fit_id="b-0123456789ab", ts=v.ts(), model_name="t5-implied", window_start=v.ts(),
+                 window_end=v.ts(), n_rows=1234, n_events=56, params='{"format": "kbot-blend/1"}'),
         BadInput(ts=v.ts(), source="kraken", kind="bad_json", sample="{nope"),
         SupervisionEvent(ts=v.ts(), supervisor="root", child="feeds", kind="crashed",
                          reason="RuntimeError: boom", traceback="Traceback...\nRuntimeError: boom", attempt=2,

@@ -35,6 +35,7 @@ from kbot.venues.kalshi.book import OrderBook
 from kbot.venues.kalshi.errors import parse_error_body
 from kbot.venues.kalshi.ws_session import KalshiWsSession
 from kbot.venues.spot import BinanceProtocol, CoinbaseProtocol, KrakenProtocol
+from kbot.venues.spot.binance_usdm import BinanceUsdmProtocol
 from kbot.venues.wire import WireError, loads
 from tests.venues import kfakes
 
@@ -203,6 +204,13 @@ SPOT_FRAMES: dict[str, list[dict[str, Any]]] = {
         {"u": 400900218, "s": "BTCUSDT", "b": "86512.00", "B": "1", "a": "86512.20", "A": "2"},
         {"result": None, "id": 1},
     ],
+    "binance_usdm": [
+        {"stream": "btcusdt@markPrice@1s", "data": {"e": "markPriceUpdate", "E": NOW_MS, "s": "BTCUSDT",
+                                                    "p": "86512.10", "i": "86500.00", "P": "86510.00",
+                                                    "r": "0.00010000", "T": NOW_MS + 3_600_000}},
+        {"e": "markPriceUpdate", "E": NOW_MS, "s": "BTCUSDT", "p": "86512.10", "r": "-0.00002000"},
+        {"result": None, "id": 1},
+    ],
 }
 
 # ----------------------------------------------------------------------------- the session under test
@@ -350,6 +358,7 @@ def entry_points() -> list[Entry]:
         "coinbase": lambda: CoinbaseProtocol("wss://x", "BTC-USD"),
         "kraken": lambda: KrakenProtocol("wss://x", "BTC/USD"),
         "binance": lambda: BinanceProtocol("wss://x", "btcusdt"),
+        "binance_usdm": lambda: BinanceUsdmProtocol("wss://x", "btcusdt"),
     }
     for name, fs in SPOT_FRAMES.items():
         out.append(Entry(f"spot.{name}", tuple(dumps(f) for f in fs), _spot(makers[name])))

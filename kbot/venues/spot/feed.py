@@ -26,6 +26,7 @@ from kbot.messages import FeedStatus
 from kbot.text import short
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.binance import BinanceProtocol
+from kbot.venues.spot.binance_usdm import BinanceUsdmProtocol
 from kbot.venues.spot.coinbase import CoinbaseProtocol
 from kbot.venues.spot.common import SpotProtocol
 from kbot.venues.spot.kraken import KrakenProtocol
@@ -43,6 +44,8 @@ def make_protocol(cfg: SpotFeedConfig) -> SpotProtocol:
         return BinanceProtocol(url, sym)
     if cfg.exchange == "kraken":
         return KrakenProtocol(url, sym, cfg.kraken_event_trigger)
+    if cfg.exchange == "binance_usdm":
+        return BinanceUsdmProtocol(url, sym)
     raise ValueError(f"unknown spot exchange {cfg.exchange!r}")
 
 
