@@ -30,10 +30,10 @@ def test_queries(filled):
         assert rd.realized_total(c, since=T0 + 2000, run_id="run-1") == Decimal("-1.75")
 
         model, final, market = rd.PROB_KINDS
-        bins = rd.reliability_bins(c, model, since=0.0, run_id=None)
+        bins = rd.reliability_bins(c, final, since=0.0, run_id=None)
         assert [(b.bin, b.n, b.freq_yes) for b in bins] == [(0, 1, 0.0), (3, 1, 0.0), (5, 1, 1.0), (8, 1, 1.0)]
         assert bins[2].mean_prob == pytest.approx(0.55)
-        assert rd.reliability_bins(c, final, since=0.0, run_id=None) is None  # no such column (yet)
+        assert rd.reliability_bins(c, model, since=0.0, run_id=None) == []  # no raw model probability recorded
         bins = rd.reliability_bins(c, market, since=0.0, run_id="run-1")
         assert [(b.bin, b.n) for b in bins] == [(1, 1), (5, 1), (7, 1)]  # the unpriced snapshot is left out
 
