@@ -30,6 +30,11 @@ def _nonneg(_inst: object, attr: attrs.Attribute, value: float) -> None:
         raise ValueError(f"{attr.name} must be >= 0, got {value}")
 
 
+def _mispricing(_inst: object, attr: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value <= 0.5:
+        raise ValueError(f"{attr.name} must be between 0 and 0.5 (probability points at 50 %), got {value}")
+
+
 def _faults(value: object) -> FaultConfig:
     return value if isinstance(value, FaultConfig) else FaultConfig(faults=value)  # type: ignore[arg-type]
 
@@ -89,9 +94,12 @@ class SimConfig:
     initial_balance_shard0: Decimal = attrs.field(default=Decimal("0"), converter=_dec)  # dollars, shard 0
     # simulated participants
     market_makers: int = attrs.field(default=2, validator=_nonneg)
-    mm_levels: int = attrs.field(default=3, validator=_positive)  # price levels quoted per side
-    taker_rate_15m: float = attrs.field(default=0.5, validator=_nonneg)  # taker arrivals / sim s at mid 0.5
+    taker_rate_15m: float = attrs.field(default=5.1, validator=_nonneg)  # taker arrivals / sim s per KXBTC15M market (real tape)
     taker_rate_hourly: float = attrs.field(default=0.01, validator=_nonneg)  # per hourly market
+    # Deliberate mispricing for demos and tests (0 = the makers quote around the true probability,
+    # with only realistic lag, tilt and noise): every maker's quote of a market is shifted by this
+    # many probability points at 50 % (4x in log-odds), up or down per market, redrawn every 5 min.
+    mispricing: float = attrs.field(default=0.0, validator=_mispricing)
     # protocol behaviour
     auth_skew_s: float = attrs.field(default=30.0, validator=_positive)  # |signed ts - wall time| allowed
     rate_limits: bool = True

@@ -74,6 +74,8 @@ class IndexPath:
         self.start = int(start)
         self.params = params or PathParams()
         self._cents = np.empty(0, dtype=np.int64)
+        self._regimes = np.empty(0, dtype=np.int8)  # volatility regime per second (0 calm, 1 normal, 2 turbulent)
+        self._logvol = np.empty(0, dtype=np.float64)  # OU log-volatility per second
         self._offset = 0  # seconds dropped from the front by ``trim``
         self._chunks = 0
         self._regime = 1
@@ -134,6 +136,8 @@ class IndexPath:
         self._logp = float(logp[-1])
         cents = np.round(np.exp(logp) * 100.0).astype(np.int64)
         self._cents = np.concatenate([self._cents, cents])
+        self._regimes = np.concatenate([self._regimes, regimes.astype(np.int8)])
+        self._logvol = np.concatenate([self._logvol, h])
         self._chunks += 1
 
     def trim(self, before: int) -> None:
@@ -141,6 +145,8 @@ class IndexPath:
         drop = min(len(self._cents), max(0, before - (self.start + self._offset)))
         if drop > 0:
             self._cents = self._cents[drop:]
+            self._regimes = self._regimes[drop:]
+            self._logvol = self._logvol[drop:]
             self._offset += drop
 
     # ------------------------------------------------------------------ queries
@@ -153,6 +159,18 @@ class IndexPath:
     def cents(self, t: int) -> int:
         i = self._idx(t)  # may extend (and replace) the array: index it afterwards
         return int(self._cents[i])
+
+    def state(self, t: int) -> tuple[int, float]:
+        """The volatility state after second ``t``: (regime, OU log-volatility ``h``). What
+        the simulated market knows about the process (``kbot.sim.truth``), never published."""
+        i = self._idx(t)
+        return int(self._regimes[i]), float(self._logvol[i])
+
+    def sigma(self, t: int) -> float:
+        """Annualized instantaneous volatility of second ``t``'s return (jumps aside)."""
+        regime, h = self.state(t)
+        p = self.params
+        return float(p.base_vol * p.regime_mults[regime] * math.exp(h - 0.5 * p.logvol_sd**2) * season(np.asarray(float(t)), p.seasonality))
 
     def price(self, t: int) -> float:
         """Index value at whole second ``t`` (dollars, cent precision)."""
