@@ -71,6 +71,7 @@ from kbot.alerts import AlertSink
 from kbot.clock import Clock, ScaledClock, WallClock
 from kbot.config import AppConfig, config_digest
 from kbot.health import ActorSample, HealthMonitor
+from kbot.keepup import KeepUp, KeepUpMeter, KeepUpTap
 from kbot.latency import LatencyMeter, LatencyTap
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
@@ -158,6 +159,7 @@ class FeedRouter(_Recording):
             t.ledger_marks.send_nowait(msg)
             if not msg.stale:
                 t.quote_last[msg.ticker] = t.clock.now()
+                t.keepup.receipt(msg.ts, msg.recv_ts, t.clock.speed)
         elif kind is SpotTick:
             t.spot_in.send_nowait(msg)
         elif kind in (MarketInfo, MarketLifecycle):
@@ -292,6 +294,7 @@ class Tree:
         # logs and resets it) and over the whole run (logged at the end; benchmarks read it)
         self.latency = LatencyMeter()
         self.latency_run = LatencyMeter()
+        self.keepup = KeepUpMeter()
         # what every feed sends to (built once: feeds restart, the routing does not change)
         self.router = FeedRouter(self)
         self.pricers = Supervisor(
@@ -490,7 +493,7 @@ class Tree:
         rec = _RecordOut(self.recorder)
         health = HealthMonitor(cfg.health)
         # the latency tap first: it measures at emission, before the sends below yield
-        decision_out = Tee(LatencyTap(self.latency, self.latency_run), self.executor_in, rec)
+        decision_out = Tee(LatencyTap(self.latency, self.latency_run), KeepUpTap(self.keepup), self.executor_in, rec)
         children = [
             # The recorder drains what it holds for up to drain_s on stop; give it that and a batch.
             ChildSpec("recorder", self.recorder.run, restart=Restart.PERMANENT,
@@ -593,6 +596,9 @@ class _TreeHealth:
 
     def summary(self) -> str:
         return self.t.summary()
+
+    def keepup(self) -> KeepUp:
+        return self.t.keepup.take()
 
 
 # ----------------------------------------------------------------------------- the process
@@ -814,12 +820,14 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             for f in cfg.state_dir.glob("*.json"):
                 f.unlink(missing_ok=True)
         elif cfg.venue == "sim":
-            from kbot.sim import running_sim
+            from kbot.sim.process import SimStartError, open_sim
 
-            epoch0 = sim_start_epoch(cfg, wall_start)
-            clock: Clock = ScaledClock(epoch0=epoch0, speed=cfg.sim.speed)
-            sim_cfg = attrs.evolve(cfg.sim, start_epoch=epoch0, series=tuple(cfg.series))
-            ep = await stack.enter_async_context(running_sim(sim_cfg, clock=clock))
+            sim_cfg = attrs.evolve(cfg.sim, start_epoch=sim_start_epoch(cfg, wall_start), series=tuple(cfg.series))
+            try:
+                ep = await stack.enter_async_context(open_sim(sim_cfg, log_dir=cfg.log_dir))
+            except SimStartError as exc:
+                raise StartupError(str(exc)) from exc
+            clock: Clock = ep.clock
             endpoints = Endpoints(
                 kalshi=KalshiEndpoints(rest_url=ep.rest_url, ws_url=ep.ws_url),
                 credentials=Credentials.from_files(ep.key_id, ep.private_key_path),
@@ -827,8 +835,8 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             )
             logger.warning(
                 "*** SIMULATED VENUE *** kbot is trading against its built-in simulated Kalshi and exchanges "
-                "(speed {}x, seed {}); nothing here is real. Use --venue demo|prod with API keys for the real API.",
-                cfg.sim.speed, cfg.sim.seed,
+                "(speed {}x, seed {}, mispricing {}, {}); nothing here is real. Use --venue demo|prod with API keys "
+                "for the real API.", cfg.sim.speed, cfg.sim.seed, cfg.sim.mispricing, ep.where,
             )
             # The simulated world is new in every run: start the risk and volatility state fresh.
             for f in cfg.state_dir.glob("*.json"):

@@ -15,6 +15,9 @@ Alerts (kind, severity):
 - ``restart_storm`` (critical): more than ``restart_storm`` restarts across the tree within
   ``restart_window_s``.
 - ``backlog`` (warning): a bounded inbox more than ``backlog_fraction`` full.
+- ``falling_behind`` (warning): kbot does not keep up with its venue (``kbot.keepup``): quotes
+  arrive more than ``behind_lag_s`` late, or most decisions PASS for stale data. The message
+  says what to do (lower ``--speed`` against the simulated venue).
 - ``resolved`` (info): a condition above has cleared.
 
 Each (kind, subject) alerts once, then again only after ``alert_cooldown_s`` while it lasts.
@@ -31,6 +34,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from kbot.keepup import KeepUp, behind
 from kbot.messages import Alert, HealthSnapshot
 
 
@@ -45,6 +49,8 @@ class HealthConfig:
     restart_window_s: float = 300.0  # ... within this window
     backlog_fraction: float = 0.8  # bounded inbox fuller than this -> backlog
     alert_cooldown_s: float = 600.0  # repeat an ongoing alert at most this often
+    behind_lag_s: float = 2.0  # venue quotes later than this (p90, real s) -> falling_behind
+    behind_stale_share: float = 0.5  # ... or more than this share of decisions PASS for stale data
     webhook_url: str | None = None  # Discord/Slack-compatible incoming webhook (JSON POST)
     webhook_timeout_s: float = 5.0
 
@@ -96,6 +102,7 @@ class HealthMonitor:
         total_restarts: int = 0,
         started_ts: float | None = None,
         speed: float = 1.0,
+        keepup: KeepUp | None = None,
     ) -> tuple[list[HealthSnapshot], list[Alert]]:
         cfg = self.cfg
         snaps: list[HealthSnapshot] = []
@@ -135,6 +142,14 @@ class HealthMonitor:
             names = ", ".join(silent[:5]) + (f" and {len(silent) - 5} more" if len(silent) > 5 else "")
             self._raise(now, "quote_gap", "markets", "warning",
                         f"{len(silent)} open markets without a quote for > {cfg.quote_gap_s:g}s: {names}", alerts, seen)
+
+        if keepup is not None:
+            why = behind(keepup, speed=speed, max_lag_s=cfg.behind_lag_s, max_stale_share=cfg.behind_stale_share)
+            if why is not None:
+                todo = (f"lower --speed (now {speed:g}x) or run the simulated venue in its own process"
+                        if speed > 1.0 else "the machine is too slow or too busy: check its CPU load, or watch fewer series")
+                self._raise(now, "falling_behind", "kbot", "warning",
+                            f"kbot is falling behind the venue: {why}; decisions are made on old data: {todo}", alerts, seen)
 
         real_now = now / speed
         self._restart_marks.append((real_now, total_restarts))

@@ -167,6 +167,7 @@ def status_dict(snap: StatusSnapshot, *, clock: str, wall: float, limit: int) ->
             **attrs.asdict(snap.portfolio), "age_s": snap.now - snap.portfolio.ts,
         },
         "alerts": [attrs.asdict(a) for a in snap.alerts],
+        "falling_behind": None if snap.falling_behind is None else attrs.asdict(snap.falling_behind),
     }  # fmt: skip
     return _plain(out)
 
@@ -229,6 +230,9 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
             f"\nno record from this run for {fmt_age(silent)}: the process may be gone (a killed run stays 'running')",
             style="bold red",
         )
+    if snap.falling_behind is not None:
+        fb = snap.falling_behind
+        head.append(f"\nFALLING BEHIND since {format_time(fb.ts)} UTC: {fb.message}", style="bold red")
     out.append(head)
 
     current, stopped = actor_rows(snap, expand=expand)

@@ -66,7 +66,7 @@ class SeriesQuoting:
     size_sigma: tuple[float, ...]  # lognormal sd of each level's size
 
 
-QUOTING_15M = SeriesQuoting(half_spread_c=0.5, wide_c=0.0, spread_jitter_c=0.15, sizes=(220.0, 550.0, 650.0), size_sigma=(1.1, 0.6, 0.6))
+QUOTING_15M = SeriesQuoting(half_spread_c=0.5, wide_c=0.0, spread_jitter_c=0.15, sizes=(220.0, 550.0, 650.0), size_sigma=(1.35, 0.6, 0.6))
 QUOTING_HOURLY = SeriesQuoting(half_spread_c=1.2, wide_c=1.3, spread_jitter_c=1.0, sizes=(60.0, 90.0, 120.0), size_sigma=(0.8, 0.6, 0.6))
 
 
@@ -75,7 +75,7 @@ class MakerParams:
     quoting_15m: SeriesQuoting = QUOTING_15M
     quoting_hourly: SeriesQuoting = QUOTING_HOURLY
     # P(lag = 0, 1, 2, ... seconds) of a maker's view of the truth, per evaluation
-    lag_s: tuple[float, ...] = (0.5, 0.4, 0.04, 0.03, 0.02, 0.01)
+    lag_s: tuple[float, ...] = (0.6, 0.33, 0.03, 0.02, 0.01, 0.01)
     tilt: float = 1.10  # favourite-longshot: quoted log-odds = true log-odds / tilt
     bias_sd: float = 0.04  # per-market log-odds noise of one maker
     redraw_s: float = 300.0  # how long a bias (and a mispricing direction, sizes) lasts

@@ -72,10 +72,17 @@ def mid_bucket(mid: float) -> str:
     return "middle" if 0.30 <= mid <= 0.70 else "wing"
 
 
+TAIL_CUT = 0.025  # mids closer than this to 0 or 1 are left out of spreads, Briers and tilts
+
+
 def spread_stats(samples: Iterable[tuple[float, float]]) -> dict[str, dict[str, float]]:
-    """``(mid, spread)`` in dollars -> per mid bucket: n, mean, p10/p50/p90 of the spread in cents."""
+    """``(mid, spread)`` in dollars -> per mid bucket: n, mean, p10/p50/p90 of the spread in cents.
+    Mids within ``TAIL_CUT`` of 0 or 1 are left out on both sides: the sim's cent grid shows a
+    1c/2c book there where real books rest sub-cent orders or show no bid at all."""
     by: dict[str, list[float]] = defaultdict(list)
     for mid, spread in samples:
+        if not TAIL_CUT <= mid <= 1.0 - TAIL_CUT:
+            continue
         by[mid_bucket(mid)].append(spread * 100.0)
         by["all"].append(spread * 100.0)
     out = {}
@@ -163,10 +170,12 @@ def logistic_slope(p: np.ndarray, y: np.ndarray) -> float:
 
 def outcome_stats(samples: Iterable[tuple[int, float, float, float | None]]) -> dict[str, Any]:
     """``(horizon, mid, outcome, truth or None)`` -> per horizon: n, market Brier (and the true
-    probability's Brier where known); overall: the tilt (``logistic_slope`` of the mids)."""
+    probability's Brier where known); overall: the tilt (``logistic_slope`` of the mids). Mids
+    within ``TAIL_CUT`` of 0 or 1 are left out (see ``spread_stats``)."""
     by: dict[int, list[tuple[float, float, float | None]]] = defaultdict(list)
     for h, m, outcome, truth in samples:
-        by[h].append((m, outcome, truth))
+        if TAIL_CUT <= m <= 1.0 - TAIL_CUT:
+            by[h].append((m, outcome, truth))
     out: dict[str, Any] = {"horizons": {}}
     mids, ys = [], []
     for h in sorted(by, reverse=True):
@@ -541,6 +550,63 @@ def simulate_path(days: float, seed: int = 1, start: int = 1_786_003_200) -> dic
     return {"1m": (cents[::60], 60), "5s, 12 hours": (cents[: 12 * 3600 : 5], 5)}
 
 
+# ============================================================================ fitting the index path
+PATH_TARGET_NAME = "coinbase 1m, 7 days"
+
+
+def _path_loss(sim: dict[str, Any], real: dict[str, Any]) -> float:
+    """Distance between two ``path_stats``: relative errors of the volatility level, the regime
+    spread (hourly realized vol p5/p50/p95), the tails (log kurtosis) and the clustering
+    (|return| autocorrelation at 1, 10, 60 steps and hour-to-hour volatility)."""
+    loss = 4.0 * math.log(sim["vol"] / real["vol"]) ** 2
+    loss += 0.5 * math.log(sim["kurtosis"] / real["kurtosis"]) ** 2
+    for a, b in zip(sim["hourly_vol_p5_p50_p95"], real["hourly_vol_p5_p50_p95"], strict=True):
+        loss += math.log(a / b) ** 2
+    for lag in (1, 10, 60):
+        loss += 4.0 * (sim["abs_return_acf"][lag] - real["abs_return_acf"][lag]) ** 2
+    loss += 2.0 * (sim["hourly_vol_acf1"] - real["hourly_vol_acf1"]) ** 2
+    return loss
+
+
+def fit_path(real: dict[str, Any], *, days: float = 7.0, seeds: tuple[int, ...] = (1, 2, 3, 4)) -> list[tuple[float, dict[str, Any]]]:
+    """Method of simulated moments on a small grid: for each candidate ``PathParams`` the
+    statistics of ``len(seeds)`` simulated paths of ``days`` (1-minute samples, averaged) are
+    compared with the real 1-minute series (``_path_loss``). Returns (loss, params) best first.
+    The defaults in ``kbot.sim.pricepath.PathParams`` come from this fit (docs/SIM_CALIBRATION.md)."""
+    import itertools
+
+    from kbot.sim.pricepath import IndexPath, PathParams
+
+    target = real["paths"][PATH_TARGET_NAME]
+    grid = {
+        "base_vol": (0.26, 0.29, 0.32),
+        "logvol_reversion_s": (1800.0, 5400.0, 10800.0),
+        "logvol_sd": (0.35, 0.45),
+        "regime_scale": (1.0, 2.0),
+        "jumps_per_day": (2.0, 4.0),
+    }
+    out = []
+    start = 1_786_003_200
+    for values in itertools.product(*grid.values()):
+        kw = dict(zip(grid, values, strict=True))
+        scale = kw.pop("regime_scale")
+        params = PathParams(regime_mean_s=tuple(x * scale for x in PathParams().regime_mean_s), **kw)  # type: ignore[arg-type]
+        stats = []
+        for seed in seeds:
+            cents = IndexPath(seed, start, params).cents_range(start, start + int(days * 86400))
+            stats.append(path_stats(cents[::60].astype(np.float64), 60))
+        avg = {
+            "vol": float(np.mean([x["vol"] for x in stats])),
+            "kurtosis": float(np.mean([x["kurtosis"] for x in stats])),
+            "hourly_vol_p5_p50_p95": [float(np.mean([x["hourly_vol_p5_p50_p95"][i] for x in stats])) for i in range(3)],
+            "abs_return_acf": {lag: float(np.mean([x["abs_return_acf"][lag] for x in stats])) for lag in (1, 10, 60)},
+            "hourly_vol_acf1": float(np.mean([x["hourly_vol_acf1"] for x in stats])),
+        }
+        out.append((_path_loss(avg, target), {**attrs.asdict(params), "stats": avg}))
+    out.sort(key=lambda x: x[0])
+    return out
+
+
 # ============================================================================ kbot against the sim
 @attrs.frozen(slots=True)
 class ShadowTrade:
@@ -810,7 +876,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--json", type=Path, help="write every figure to this file")
+    ap.add_argument("--fit-path", action="store_true", help="fit the index path's parameters to the real 1-minute series")
     args = ap.parse_args(argv)
+    if args.fit_path:
+        fitted = fit_path(measure(read_real(args.data)))
+        for loss, params in fitted[:10]:
+            st = params.pop("stats")
+            print(f"loss {loss:.4f}: {params}")
+            print(f"    {st}")
+        return 0
     real: dict[str, Any] = {}
     sim: dict[str, Any] = {}
     shadow_summary = None

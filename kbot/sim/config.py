@@ -8,6 +8,7 @@ tier rate limits, no faults.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import attrs
@@ -36,7 +37,7 @@ def _mispricing(_inst: object, attr: attrs.Attribute, value: float) -> None:
 
 
 def _faults(value: object) -> FaultConfig:
-    return value if isinstance(value, FaultConfig) else FaultConfig(faults=value)  # type: ignore[arg-type]
+    return value if isinstance(value, FaultConfig) else FaultConfig(faults=value)
 
 
 def _keys(value: object) -> tuple[tuple[str, str], ...]:
@@ -54,7 +55,7 @@ def _keys(value: object) -> tuple[tuple[str, str], ...]:
 
 
 def _series(value: object) -> tuple[str, ...]:
-    s = tuple(value)  # type: ignore[arg-type]
+    s: tuple[str, ...] = tuple(value)  # type: ignore[arg-type]
     for name in s:
         if name not in SERIES:
             raise ValueError(f"unknown series {name!r}; the sim lists {', '.join(SERIES)}")
@@ -75,7 +76,7 @@ class SimConfig:
     start_epoch: float | None = None  # sim clock start (epoch s); None = wall time now
     # index path
     index_start: float = attrs.field(default=95_000.0, validator=_positive)  # BTC at the start, dollars
-    index_vol: float = attrs.field(default=0.34, validator=_positive)  # annualized vol of the normal regime
+    index_vol: float = attrs.field(default=0.29, validator=_positive)  # annualized vol of the normal regime (fitted: kbot.sim.pricepath)
     # market calendar
     series: tuple[str, ...] = attrs.field(default=SERIES, converter=_series)
     m15_ahead: int = attrs.field(default=1, validator=_nonneg)  # future KXBTC15M markets listed (initialized)
@@ -84,7 +85,7 @@ class SimConfig:
     ladder_strikes: int = attrs.field(default=40, validator=_positive)  # KXBTCD strikes per event
     ladder_spacing: float = attrs.field(default=100.0, validator=_positive)  # dollars between KXBTCD strikes
     brackets: int = attrs.field(default=20, validator=_positive)  # KXBTC brackets per event
-    bracket_width: float = attrs.field(default=250.0, validator=_positive)  # dollars per KXBTC bracket
+    bracket_width: float = attrs.field(default=100.0, validator=_positive)  # dollars per KXBTC bracket (real: $100)
     strike_delay_s: float = attrs.field(default=2.0, validator=_nonneg)  # 15M floor_strike after window start
     determination_delay_s: float = attrs.field(default=1.0, validator=_nonneg)  # close -> determined
     retain_finalized_s: float = attrs.field(default=3600.0, validator=_nonneg)  # finalized markets stay listed
@@ -112,3 +113,21 @@ class SimConfig:
     feed_max_rate: float = attrs.field(default=50.0, validator=_positive)  # max messages / real s per feed connection
     # faults (all off by default): a spec string (see kbot.sim.faults) or a FaultConfig
     faults: FaultConfig = attrs.field(factory=FaultConfig, converter=_faults)
+    # `kbot run --venue sim`: serve the venue inside kbot's own process instead of its own child
+    # process (kbot.sim.process). In-process the venue and the bot share one core and one GIL:
+    # for tests and debugging.
+    in_process: bool = False
+
+    def to_json(self) -> str:
+        """This configuration as JSON (``from_json`` reads it back): how kbot hands it to the
+        venue's own process."""
+        d = attrs.asdict(self, recurse=True)
+        d["faults"] = d["faults"]["faults"]
+        return json.dumps(d, default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> SimConfig:
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            raise ValueError("a simulated venue configuration must be a JSON object")
+        return cls(**d)

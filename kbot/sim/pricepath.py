@@ -7,16 +7,19 @@ Model (per second ``t``, log-price increments):
 
 - ``regime``: a three-state Markov chain (calm / normal / turbulent multipliers, mean
   durations of hours): volatility regimes.
-- ``h_t``: an Ornstein-Uhlenbeck log-volatility (half an hour mean reversion): volatility
+- ``h_t``: an Ornstein-Uhlenbeck log-volatility (three hours mean reversion): volatility
   clustering within a regime.
 - ``season``: an intraday multiplier by UTC time of day (busiest around the US open,
   quietest in the Asian night), as in real BTC data.
 - ``J_t``: rare jumps (compound Poisson, Laplace sizes).
 
-Defaults are calibrated against real BTC-USD paths in ``../shared/data`` (Coinbase 1-minute
-closes Dec 2025: ~33 % annualized, 1-minute kurtosis ~17, hourly realized vol from ~9 % to
-~64 %; a 5 s index Feb 2026: ~52 %); ``tests/sim/test_pricepath.py`` checks the simulated
-statistics against those recordings when they are present.
+Defaults are fitted to real BTC-USD paths in ``../shared/data`` by the method of simulated
+moments (``python -m kbot.sim.calibrate --fit-path``; the figures are in
+docs/SIM_CALIBRATION.md): Coinbase 1-minute closes Dec 2025 (33 % annualized, 1-minute
+kurtosis 17, hourly realized vol 9 % / 24 % / 64 % at p5/p50/p95, |return| autocorrelation
+0.33/0.27/0.20 at 1/10/60 minutes, hour-to-hour volatility autocorrelation 0.70); the level also
+matches the official hourly settlements of July 2026 (35.5 %). ``tests/sim/test_sim_pricepath.py``
+checks the simulated statistics against the recordings when they are present.
 
 The path is generated lazily in one-hour chunks. Chunk ``k`` draws from its own
 ``SeedSequence([seed, k])`` and continues the previous chunk's state, so the value at any second
@@ -41,10 +44,10 @@ CHUNK_S = 3600
 @attrs.frozen(slots=True)
 class PathParams:
     s0: float = 95_000.0  # index at the start, dollars
-    base_vol: float = 0.34  # annualized volatility of the normal regime
+    base_vol: float = 0.29  # annualized volatility of the normal regime (fit: long-run ~0.34 all regimes in)
     regime_mults: tuple[float, float, float] = (0.55, 1.0, 2.1)  # calm, normal, turbulent
     regime_mean_s: tuple[float, float, float] = (5 * 3600.0, 4 * 3600.0, 1.5 * 3600.0)
-    logvol_reversion_s: float = 1800.0  # OU time constant of the log-volatility
+    logvol_reversion_s: float = 10800.0  # OU time constant of the log-volatility (fit)
     logvol_sd: float = 0.45  # stationary sd of the log-volatility
     seasonality: float = 0.35  # amplitude of the intraday multiplier (0 = flat)
     jumps_per_day: float = 4.0
