@@ -23,7 +23,8 @@ its quote (per series: KXBTC15M books are a cent wide, hourly ones a few cents),
 lognormal around the series' medians. Quotes are diffed against the resting orders, so an
 unchanged level keeps its queue position and the book sees small deltas; a maker re-quotes
 when its prices move, when its inside was mostly taken, or every ``refresh_s``; markets priced
-beyond 1 %/99 % are looked at ``far_every_s``. Makers pull their quotes in the last seconds.
+beyond 1 %/99 % are looked at every ``far_every_s``, hourly markets every ``hourly_every_s``. Makers pull
+their quotes in the last seconds.
 
 **Takers** arrive at random (Poisson per market per second: KXBTC15M at the real tape's rate,
 fewer in the last minute), pick a side at random with a slight lean towards the true value,
@@ -82,6 +83,7 @@ class MakerParams:
     mispricing: float = 0.0  # deliberate mispricing, probability points at 50 % (SimConfig)
     requote_thin: float = 0.4  # re-quote when less than this share of the inside is left
     refresh_s: float = 60.0  # re-quote at least this often
+    hourly_every_s: int = 2  # evaluate hourly markets this often (no hourly book stream in the data: an assumption)
     far_every_s: int = 5  # evaluate markets quoted beyond 1 % / 99 % only this often
     pull_before_close_s: float = 3.0
 
@@ -199,7 +201,8 @@ class MarketMaker:
         due = known & (self._next_eval <= t)
         change = due & ((bid != self._top_bid) | (ask != self._top_ask) | (t - self._last_quote >= p.refresh_s))
         far = (quote <= 0.01) | (quote >= 0.99)
-        self._next_eval = np.where(due, np.where(far, t + p.far_every_s, t + 1), self._next_eval)
+        every = np.where(far, p.far_every_s, np.where(self._is15, 1, p.hourly_every_s))
+        self._next_eval = np.where(due, t + every, self._next_eval)
         todo = set(np.flatnonzero(change).tolist())
         if self.dirty:
             for tk in self.dirty:

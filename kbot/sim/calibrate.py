@@ -266,6 +266,7 @@ class Observed:
     spreads_hourly: list[tuple[float, float]] = attrs.field(factory=list)
     outcomes_hourly: list[tuple[int, float, float, float | None]] = attrs.field(factory=list)
     outcomes_ladder: list[tuple[int, float, float, float | None]] = attrs.field(factory=list)  # KXBTCD (sim only)
+    samples: list[tuple[int, float, float, float | None]] = attrs.field(factory=list)  # every market, every N s (sim)
     trades_15m: dict[str, list[tuple[float, float, str]]] = attrs.field(factory=dict)
     lag_series: list[tuple[np.ndarray, np.ndarray]] = attrs.field(factory=list)
     paths: dict[str, tuple[np.ndarray, int]] = attrs.field(factory=dict)  # name -> (prices, step s)
@@ -465,9 +466,12 @@ def simulate(
     *,
     books: bool = True,
     shadow: KbotShadow | None = None,
+    sample_every_s: int = 0,
 ) -> Observed:
     """Run the sim's pure core for ``hours`` of virtual time and observe it like the real data
-    (``books=False``: only the outcome samples); ``shadow``: let kbot's model trade it too."""
+    (``books=False``: only the outcome samples); ``shadow``: let kbot's model trade it too;
+    ``sample_every_s``: also sample every tradable market's mid and true probability that often
+    (``Observed.samples``, scored when the market settles)."""
     cfg = attrs.evolve(config or SimConfig(), seed=seed)
     ex = Exchange(cfg, start)
     obs = Observed()
@@ -483,6 +487,7 @@ def simulate(
 
     ex.listeners.append(listen)
     pending: dict[str, list[tuple[int, float, float | None]]] = defaultdict(list)  # ticker -> (h, mid, truth)
+    sampled: dict[str, list[tuple[int, float, float | None]]] = defaultdict(list)
     series_mid: dict[str, dict[int, float]] = defaultdict(dict)
     log_index: dict[int, float] = {}
     end = int(start + hours * 3600)
@@ -494,6 +499,14 @@ def simulate(
             shadow.step(ex, s)
             if s % 60 == 0:
                 shadow.settle(ex)
+        if sample_every_s and s % sample_every_s == 0:
+            for m in ex.tradable_markets(s):
+                if not m.floor_published:
+                    continue
+                bid, _, ask, _ = _top(ex, m.ticker)
+                truth = ex.truth.now(m.ticker)
+                if bid is not None and ask is not None and truth is not None:
+                    sampled[m.ticker].append((int(m.close_ts) - s, (bid + ask) / 2.0, truth))
         for m in ex.tradable_markets(s):
             ttc = int(m.close_ts) - s
             is15 = m.series_ticker == SERIES_15M
@@ -520,6 +533,9 @@ def simulate(
                     if m.series_ticker == SERIES_HOURLY_RANGE:
                         obs.spreads_hourly.append((mid, ask - bid))
                     pending[m.ticker].append((ttc, mid, ex.truth.now(m.ticker)))
+        for ticker in [t for t in sampled if ex.markets.get(t) is not None and ex.markets[t].result]:
+            y = 1.0 if ex.markets[ticker].result == "yes" else 0.0
+            obs.samples.extend((h, mid, y, truth) for h, mid, truth in sampled.pop(ticker))
         for ticker in [t for t in pending if ex.markets.get(t) is not None and ex.markets[t].result]:
             y = 1.0 if ex.markets[ticker].result == "yes" else 0.0
             series = ex.markets[ticker].series_ticker
@@ -689,6 +705,7 @@ class KbotShadow:
         from kbot.messages import IndexUpdate, MarketInfo, Quote
         from kbot.model.decide import evaluate
         from kbot.model.pricing import price_market
+        from kbot.model.prob import prob_yes
         from kbot.model.risk import RiskView
         from kbot.model.settlement import WindowObservation
 
@@ -705,23 +722,33 @@ class KbotShadow:
             bid, bsz, ask, asz = _top(ex, m.ticker)
             if bid is None or ask is None or not (0.03 <= ask <= 0.97 or 0.03 <= 1.0 - bid <= 0.97):
                 continue
+            takes = [x for x in self._takes.get(m.ticker, ()) if x > s - 86400]
+            if sum(1 for x in takes if x > s - 3600) >= self.gates.max_takes_per_hour or len(takes) >= self.gates.max_takes_per_day:
+                continue  # evaluate would PASS it on the cooldown
+            close = int(m.close_ts)
+            observed_avg, observed_s = None, 0.0
+            if close - s < self.pricer.window_s:
+                known_sum, known_n = ex.window_known(m, s)
+                observed_avg, observed_s = (known_sum / known_n if known_n else None), float(known_n)
+            # A screen that can only let more through than kbot's own EV gate: the EV of either
+            # side before fees (fees are never negative) must reach min_ev.
+            p = prob_yes(m.strike.strike_type, m.strike.floor, m.strike.cap, spot, est.sigma, close - s,
+                         window_s=self.pricer.window_s, observed_avg=observed_avg, observed_s=observed_s)
+            if p is None or max(p - ask, bid - p) < self.gates.min_ev:
+                continue
             quote = Quote(ts=float(s), ticker=m.ticker, yes_bid=Decimal(str(bid)), yes_ask=Decimal(str(ask)),
                           yes_bid_size=Decimal(bsz), yes_ask_size=Decimal(asz), source="book", recv_ts=float(s))
             info = MarketInfo(ticker=m.ticker, event_ticker=m.event_ticker, series_ticker=m.series_ticker, status="active",
                               strike_type=m.strike.strike_type, floor_strike=m.strike.floor, cap_strike=m.strike.cap,
                               open_ts=m.open_ts, close_ts=m.close_ts, fee_multiplier=Decimal(1), updated_ts=float(s))
             window = None
-            close = int(m.close_ts)
-            if close - s < self.pricer.window_s:
-                known_sum, known_n = ex.window_known(m, s)
-                window = WindowObservation(avg=known_sum / known_n if known_n else None, observed_s=float(known_n),
-                                           due_s=float(known_n), complete=True)
+            if observed_s:
+                window = WindowObservation(avg=observed_avg, observed_s=observed_s, due_s=observed_s, complete=True)
             edge = price_market(info, index, quote, float(s), self.pricer, window=window)
             best = max((e for e in (edge.ev_yes, edge.ev_no) if e is not None), default=None)
             if best is None or best < self.gates.min_ev:
                 continue
             self.result.decisions += 1
-            takes = [x for x in self._takes[m.ticker] if x > s - 86400]
             self._takes[m.ticker] = takes
             market_exp = sum((t.count * t.price for t in self._open.get(m.ticker, ())), Decimal(0))
             view = RiskView(kill_reason=None, has_portfolio=True, balance=self.balance, total_exposure=exposure,

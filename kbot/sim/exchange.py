@@ -126,7 +126,8 @@ class Exchange:
         self.now = float(self.t0)
         self._second = self.t0 - 1  # last whole second processed
         self._touched: set[str] = set()
-        self._expiring: set[str] = set()  # markets with resting orders that carry an expiration_time
+        self._expiring: set[str] = set()
+        self._agent_orders = 0  # markets with resting orders that carry an expiration_time
         self._tradable_cache: tuple[int, list[SimMarket]] = (-1, [])
         self.truth = TrueProbabilities(Truth(self.path.params))
         maker_params = MakerParams(mispricing=config.mispricing)
@@ -500,8 +501,9 @@ class Exchange:
         """An order of a simulated participant (no balance checks, no API records)."""
         if not m.tradable(now) or not PRICE_MIN <= price <= PRICE_MAX:
             return None
+        self._agent_orders += 1
         order = Order(
-            order_id=self.ids.new_id(),
+            order_id=f"sim-{self._agent_orders}",  # never shown to a member: a counter is enough
             user_id=user_id,
             ticker=m.ticker,
             side=side,
@@ -533,6 +535,8 @@ class Exchange:
 
     def _settle_matches(self, matches: Iterable[Match], m: SimMarket, now: float, out: list) -> list[FillEvent]:
         fills: list[FillEvent] = []
+        if not matches:
+            return fills
         spec = cal.SERIES_SPECS[m.series_ticker]
         mult = self._fee_multiplier(m)
         makers_pay = maker_fees_apply(spec.fee_type)

@@ -140,7 +140,10 @@ def _prepare(config: SimConfig, log_dir: Path) -> tuple[Path, Path, Any]:
 
 @asynccontextmanager
 async def _child(config: SimConfig, log_dir: Path) -> AsyncIterator[SimHandle]:
-    cfg_file, log_path, log = await trio.to_thread.run_sync(_prepare, config, log_dir)
+    try:
+        cfg_file, log_path, log = await trio.to_thread.run_sync(_prepare, config, log_dir)
+    except OSError as exc:
+        raise SimStartError(f"cannot prepare the simulated venue's files ({exc}): check sim.data_dir and the log directory") from exc
     cmd = [sys.executable, "-m", "kbot", "sim", "--config-json", str(cfg_file), "--exit-with-parent", str(os.getpid())]
     try:
         try:
@@ -191,6 +194,8 @@ async def _read_banner(proc: trio.Process, log: Any, log_path: Path) -> str:
             if m:
                 await trio.to_thread.run_sync(log.flush)
                 return m.group(1).decode()
+    with trio.move_on_after(2.0):  # stdout closed: it is exiting, wait for its code
+        await proc.wait()
     code = proc.poll()
     why = f"it exited with code {code}" if code is not None else "it did not report its address"
     if timeout.cancelled_caught:
