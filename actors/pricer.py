@@ -27,7 +27,8 @@ Sends
     edge snapshot (``snapshot=True``) to ``record_out`` (the recorder) on the first edge, on a
     change of reasons or of the side with positive EV, and at least every
     ``snapshot_interval_s``. An edge that is both goes to both. Without input the pricer
-    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age). Once the market is
+    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age), far from the close
+    every 1/300 of the horizon (at most ``snapshot_interval_s``). Once the market is
     closed one final edge (reason ``closed``) is sent and then nothing more.
 
 Fails
@@ -52,6 +53,11 @@ from kbot.model.config import PricerConfig
 from kbot.model.pricing import EdgeThrottle, best_ev_at, horizon_end, positive_side, price_market, quote_age_limit
 from kbot.model.prob import prob_yes
 from kbot.model.settlement import WindowObserver
+
+# Idle re-price cadence far from the close, as a share of the horizon (kbot run at 60-120x spent
+# half its CPU re-pricing every market every simulated second: hourly markets an hour out change
+# by a fraction of a basis point per second).
+IDLE_PER_HORIZON = 1.0 / 300.0
 
 _GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float rounding)
 
@@ -348,10 +354,20 @@ async def run_pricer(
 
     quiet_until = [0.0]  # while the board holds index updates back for us (clock time)
 
+    cap_idle = min(config.snapshot_interval_s, config.max_emit_interval_s)
+
     def quiet_for() -> float:
         """Real seconds without a wake before an idle re-price: ``idle_reprice_s``, or longer
-        while the board holds quiet index updates back (the first one past ``until`` wakes us)."""
-        return max(idle, (quiet_until[0] - clock.now()) / clock.speed)
+        while the board holds quiet index updates back (the first one past ``until`` wakes us).
+        Far from the close the horizon shrinks slowly: idle re-prices come every
+        1/``IDLE_PER_HORIZON`` of the horizon (an hour out: every 12 s), never less often than
+        snapshots and re-sends are due. Any input still re-prices at once."""
+        now = clock.now()
+        every = idle
+        end = horizon_end(core.market)
+        if end is not None:
+            every = min(max(config.idle_reprice_s, (end - now) * IDLE_PER_HORIZON), cap_idle) / clock.speed
+        return max(every, (quiet_until[0] - now) / clock.speed)
 
     # The idle timer: an input pushes the moment of the next idle re-price to ``due``; the timeout
     # scope is re-armed only when it fires early (an input came meanwhile), not moved on every

@@ -81,12 +81,13 @@ class HealthMonitor:
         self._last_errors: dict[str, int] = {}
         self._restart_marks: deque[tuple[float, int]] = deque()
         self._active: dict[tuple[str, str], float] = {}  # (kind, subject) -> last alerted ts
+        self._speed = 1.0  # the clock's speed at the last check (cooldowns are real seconds)
 
     def _raise(self, now: float, kind: str, subject: str, severity: str, message: str, out: list[Alert], seen: set) -> None:
         key = (kind, subject)
         seen.add(key)
         last = self._active.get(key)
-        if last is not None and now - last < self.cfg.alert_cooldown_s:
+        if last is not None and (now - last) / self._speed < self.cfg.alert_cooldown_s:  # real seconds
             return
         self._active[key] = now
         out.append(Alert(ts=now, kind=kind, severity=severity, subject=subject, message=message))
@@ -105,6 +106,7 @@ class HealthMonitor:
         keepup: KeepUp | None = None,
     ) -> tuple[list[HealthSnapshot], list[Alert]]:
         cfg = self.cfg
+        self._speed = speed
         snaps: list[HealthSnapshot] = []
         alerts: list[Alert] = []
         seen: set[tuple[str, str]] = set()
@@ -146,8 +148,8 @@ class HealthMonitor:
         if keepup is not None:
             why = behind(keepup, speed=speed, max_lag_s=cfg.behind_lag_s, max_stale_share=cfg.behind_stale_share)
             if why is not None:
-                todo = (f"lower --speed (now {speed:g}x) or run the simulated venue in its own process"
-                        if speed > 1.0 else "the machine is too slow or too busy: check its CPU load, or watch fewer series")
+                todo = (f"lower --speed (now {speed:g}x)" if speed > 1.0
+                        else "the machine is too slow or too busy: check its CPU load, or watch fewer series")
                 self._raise(now, "falling_behind", "kbot", "warning",
                             f"kbot is falling behind the venue: {why}; decisions are made on old data: {todo}", alerts, seen)
 

@@ -221,31 +221,42 @@ class MarketMaker:
         return sum(o.remaining for (_side, price), o in q.orders.items() if not o.done and price in (bid * CENT, ask * CENT))
 
     def _requote(self, ex: Exchange, m: SimMarket, j: int, bid: int, ask: int, t: int, out: list) -> None:
+        """Bring the maker's orders in ``m`` to an inside of ``bid``/``ask`` with as few book
+        changes as a real maker would make: orders better than the new inside go; orders behind
+        it stay while they are within ``levels`` cents of it (a move of the inside by a cent
+        places one order and cancels one, instead of shifting the whole ladder); the inside and
+        the next level are always there, deeper levels are added when the side runs short; an
+        order far off its target size is replaced."""
         q = self.quotes.get(m.ticker)
         if q is None:
             self._redraw(j, m, t)
             q = self.quotes[m.ticker]
         for key in [k for k, o in q.orders.items() if o.done]:
             del q.orders[key]  # filled or cancelled by the market
-        want: dict[tuple[str, int], int] = {}
-        for i, size in enumerate(q.sizes):
-            b, a = bid - i, ask + i
-            if 1 <= b <= 99:
-                want[(BID, b * CENT)] = size
-            if 1 <= a <= 99:
-                want[(ASK, a * CENT)] = size
-        # cancel what is no longer wanted (or far off in size) first, so nothing self-crosses
-        for key, o in list(q.orders.items()):
-            target = want.get(key)
-            if target is None or o.remaining < 0.4 * target or o.remaining > 2.5 * target:
-                ex.agent_cancel(o, t, out)
-                del q.orders[key]
-            else:
-                want.pop(key)
-        for (side, price), size in sorted(want.items(), key=lambda kv: (kv[0][0] != BID, kv[0][1])):
-            placed = ex.agent_place(self.user_id, m, side, price, size, GTC, True, t, out)
-            if placed is not None and not placed.done:
-                q.orders[(side, price)] = placed
+        levels = len(q.sizes)
+        for side, inside, sign in ((BID, bid, -1), (ASK, ask, 1)):
+            # sign: the direction away from the inside (bids lower, asks higher), in cents
+            keep: dict[int, Order] = {}
+            for (sd, price), o in list(q.orders.items()):
+                if sd != side:
+                    continue
+                depth = (price // CENT - inside) * sign  # 0 = at the inside, < 0 = better than it
+                target = q.sizes[min(max(depth, 0), levels - 1)]
+                if depth < 0 or depth > levels or o.remaining < 0.4 * target or o.remaining > 2.5 * target:
+                    ex.agent_cancel(o, t, out)
+                    del q.orders[(sd, price)]
+                else:
+                    keep[depth] = o
+            for depth in range(levels):
+                if depth in keep or (depth >= 2 and len(keep) >= levels - 1):
+                    continue
+                price = inside + sign * depth
+                if not 1 <= price <= 99:
+                    continue
+                placed = ex.agent_place(self.user_id, m, side, price * CENT, q.sizes[depth], GTC, True, t, out)
+                if placed is not None and not placed.done:
+                    q.orders[(side, price * CENT)] = placed
+                    keep[depth] = placed
         self._top_bid[j], self._top_ask[j] = bid, ask
         self._last_quote[j] = t
         q.quoted_inside = self._inside(q, bid, ask)
