@@ -51,6 +51,7 @@ class HealthConfig:
     alert_cooldown_s: float = 600.0  # repeat an ongoing alert at most this often
     behind_lag_s: float = 2.0  # venue quotes later than this (p90, real s) -> falling_behind
     behind_stale_share: float = 0.5  # ... or more than this share of decisions PASS for stale data
+    behind_grace_s: float = 30.0  # not before this long after the start
     webhook_url: str | None = None  # Discord/Slack-compatible incoming webhook (JSON POST)
     webhook_timeout_s: float = 5.0
 
@@ -145,7 +146,7 @@ class HealthMonitor:
             self._raise(now, "quote_gap", "markets", "warning",
                         f"{len(silent)} open markets without a quote for > {cfg.quote_gap_s:g}s: {names}", alerts, seen)
 
-        if keepup is not None:
+        if keepup is not None and age(None) > cfg.behind_grace_s:  # start-up (snapshots, warm-up) is not falling behind
             why = behind(keepup, speed=speed, max_lag_s=cfg.behind_lag_s, max_stale_share=cfg.behind_stale_share)
             if why is not None:
                 todo = (f"lower --speed (now {speed:g}x)" if speed > 1.0

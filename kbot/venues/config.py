@@ -166,7 +166,7 @@ class KalshiRestFeedConfig:
     full_refresh_s: float = attrs.field(default=300.0, validator=_pos)  # re-send every MarketInfo
     settlement_s: float = attrs.field(default=30.0, validator=_pos)  # settlement sweep cadence
     settlement_lookback_s: float = attrs.field(default=6 * 3600.0, validator=_pos)  # kbot-clock seconds
-    min_period_real_s: float = attrs.field(default=5.0, validator=_pos)  # floor for the cadences above (a fast simulated clock)
+    min_period_real_s: float = attrs.field(default=1.0, validator=_pos)  # floor for the cadences above
     poll_s: float = attrs.field(default=2.0, validator=_pos)  # real s: quote polling while the WS is down
     ws_stale_s: float = attrs.field(default=10.0, validator=_pos)  # real s: WS quiet this long counts as down
     reread_max: int = attrs.field(default=20, validator=_nonneg)  # GET /markets/{t} per cycle for late strikes

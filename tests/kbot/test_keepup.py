@@ -56,16 +56,19 @@ def test_behind_on_lag_or_bulk_stale_decisions():
 def test_falling_behind_alert_says_what_to_do_and_resolves():
     m = HealthMonitor(HealthConfig())
     late = KeepUp(quotes=500, lag_p90_s=10.0, lag_max_s=30.0, decisions=300, stale=250)
-    _, alerts = m.check(100.0, [], spot_last=100.0, started_ts=0.0, speed=120.0, keepup=late)
+    _, alerts = m.check(100.0, [], spot_last=100.0, started_ts=-1e6, speed=120.0, keepup=late)
     (a,) = alerts
     assert a.kind == "falling_behind" and a.severity == "warning"
     assert "lower --speed (now 120x)" in a.message and "10.0s late" in a.message and "83%" in a.message
     live = HealthMonitor(HealthConfig())
-    _, alerts = live.check(100.0, [], spot_last=100.0, started_ts=0.0, speed=1.0, keepup=late)
+    _, alerts = live.check(100.0, [], spot_last=100.0, started_ts=-1e6, speed=1.0, keepup=late)
     assert "CPU" in alerts[0].message
     ok = KeepUp(quotes=500, lag_p90_s=0.01, lag_max_s=0.02, decisions=300, stale=0)
-    _, alerts = m.check(200.0, [], spot_last=200.0, started_ts=0.0, speed=120.0, keepup=ok)
+    _, alerts = m.check(200.0, [], spot_last=200.0, started_ts=-1e6, speed=120.0, keepup=ok)
     assert [(x.kind, x.message) for x in alerts] == [("resolved", "falling_behind cleared")]
+    # not in the first behind_grace_s real seconds (books arriving, volatility warming up)
+    fresh = HealthMonitor(HealthConfig())
+    assert fresh.check(100.0, [], spot_last=100.0, started_ts=0.0, speed=10.0, keepup=late)[1] == []
 
 
 class Sources:
@@ -100,7 +103,7 @@ async def test_health_actor_raises_it_from_the_trees_meter(autojump_clock):
     for _ in range(50):
         meter.receipt(1000.0, 1000.0 + 600.0, speed=60.0)  # ten real seconds late
     out = Collect()
-    monitor = HealthMonitor(HealthConfig(interval_s=10, spot_gap_s=1e9))
+    monitor = HealthMonitor(HealthConfig(interval_s=10, spot_gap_s=1e9, behind_grace_s=0.0))
     with trio.move_on_after(15):
         await run_health(Sources(meter), out, monitor, AlertSink(None), clock=clock, stats=ActorStats("health"),
                          started_ts=1000.0)
