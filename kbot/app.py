@@ -731,7 +731,7 @@ async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clo
     default directory as ``kbot sim --data-dir``)."""
     import httpx
 
-    from kbot.sim.auth import DEMO_KEY_FILE, DEMO_KEY_ID_FILE
+    from kbot.sim.process import demo_key, follow_clock
     from kbot.venues.kalshi.auth import CredentialsError
 
     rest_url = env.get(ENV_REST_URL) or cfg.kalshi.rest_url or ""
@@ -739,24 +739,16 @@ async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clo
     ws_base = "ws" + base.removeprefix("http")  # http -> ws, https -> wss
     ws_url = env.get(ENV_WS_URL) or cfg.kalshi.ws_url or f"{ws_base}/trade-api/ws/v2"
     try:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            t0 = trio.current_time()
-            r = await client.get(f"{base}/sim/clock")
-            rtt = trio.current_time() - t0
-            r.raise_for_status()
-            adv = r.json()
-            epoch, speed = float(adv["epoch"]), float(adv["speed"])
+        clock = await follow_clock(base)
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         raise StartupError(
             f"no simulated venue answers at {base}/sim/clock ({exc}); start one with `kbot sim`, or unset "
             f"{ENV_REST_URL} to run the built-in one") from exc
-    clock = ScaledClock.follow(epoch, speed, rtt_s=rtt)
     try:
         creds = cfg.kalshi.credentials(env, required=False)
         if creds is None:
-            d = Path(cfg.sim.data_dir)
-            key_id = (d / DEMO_KEY_ID_FILE).read_text().strip() if (d / DEMO_KEY_ID_FILE).exists() else None
-            creds = Credentials.from_files(key_id, str(d / DEMO_KEY_FILE) if key_id else None)
+            key_id, key_path = demo_key(cfg.sim.data_dir)
+            creds = Credentials.from_files(key_id, str(key_path) if key_path else None)
     except (CredentialsError, OSError) as exc:
         raise StartupError(
             f"no key for the simulated venue at {base}: {exc}. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH "
