@@ -68,7 +68,7 @@ from actors.spot_index import run_spot_index, spot_tick_key
 from kbot import __version__
 from kbot.actorkit import BadInputLog, StatsRegistry, Tee, deliver
 from kbot.alerts import AlertSink
-from kbot.clock import Clock, ScaledClock, WallClock
+from kbot.clock import Clock, WallClock
 from kbot.config import AppConfig, config_digest
 from kbot.health import ActorSample, HealthMonitor
 from kbot.keepup import KeepUp, KeepUpMeter, KeepUpTap
