@@ -67,8 +67,8 @@ class SeriesQuoting:
     size_sigma: tuple[float, ...]  # lognormal sd of each level's size
 
 
-QUOTING_15M = SeriesQuoting(half_spread_c=0.5, wide_c=0.0, spread_jitter_c=0.15, sizes=(220.0, 550.0, 650.0), size_sigma=(1.35, 0.6, 0.6))
-QUOTING_HOURLY = SeriesQuoting(half_spread_c=1.2, wide_c=1.3, spread_jitter_c=1.0, sizes=(60.0, 90.0, 120.0), size_sigma=(0.8, 0.6, 0.6))
+QUOTING_15M = SeriesQuoting(half_spread_c=0.5, wide_c=0.0, spread_jitter_c=0.0, sizes=(220.0, 550.0, 650.0), size_sigma=(1.35, 0.6, 0.6))
+QUOTING_HOURLY = SeriesQuoting(half_spread_c=1.0, wide_c=1.8, spread_jitter_c=1.0, sizes=(60.0, 90.0, 120.0), size_sigma=(0.8, 0.6, 0.6))
 
 
 @attrs.frozen(slots=True)
@@ -76,8 +76,9 @@ class MakerParams:
     quoting_15m: SeriesQuoting = QUOTING_15M
     quoting_hourly: SeriesQuoting = QUOTING_HOURLY
     # P(lag = 0, 1, 2, ... seconds) of a maker's view of the truth, per evaluation
-    lag_s: tuple[float, ...] = (0.6, 0.33, 0.03, 0.02, 0.01, 0.01)
-    tilt: float = 1.10  # favourite-longshot: quoted log-odds = true log-odds / tilt
+    lag_s: tuple[float, ...] = (0.8, 0.17, 0.01, 0.01, 0.005, 0.005)
+    tilt_15m: float = 1.04  # favourite-longshot: quoted log-odds = true log-odds / tilt (real KXBTC15M mids)
+    tilt_hourly: float = 1.12  # (real KXBTC bracket mids)
     bias_sd: float = 0.04  # per-market log-odds noise of one maker
     redraw_s: float = 300.0  # how long a bias (and a mispricing direction, sizes) lasts
     mispricing: float = 0.0  # deliberate mispricing, probability points at 50 % (SimConfig)
@@ -185,7 +186,7 @@ class MarketMaker:
         fair = tb.lagged(lags)
         known = ~np.isnan(fair)
         f = np.clip(np.where(known, fair, 0.5), 1e-9, 1.0 - 1e-9)
-        x = np.log(f / (1.0 - f)) / p.tilt + self._bias
+        x = np.log(f / (1.0 - f)) / np.where(self._is15, p.tilt_15m, p.tilt_hourly) + self._bias
         if p.mispricing > 0.0:
             x = x + np.array([ex.mispricing_shift(tk, t) for tk in self._tickers])
         quote = 1.0 / (1.0 + np.exp(-x))

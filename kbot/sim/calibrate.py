@@ -557,13 +557,25 @@ def simulate(
     return obs
 
 
-def simulate_path(days: float, seed: int = 1, start: int = 1_786_003_200) -> dict[str, tuple[np.ndarray, int]]:
-    """The sim's index over ``days``, sampled like the real series (1 minute, and 5 s for 12 hours)."""
+def simulate_path(days: float, seeds: tuple[int, ...] = (1, 2, 3, 4), start: int = 1_786_003_200) -> dict[str, tuple[np.ndarray, int]]:
+    """The sim's index, ``days`` per seed (seeds one after the other), sampled like the real
+    series: every minute, and every 5 s over the first 12 hours of each seed."""
     from kbot.sim.pricepath import IndexPath, PathParams
 
-    path = IndexPath(seed, start, PathParams())
-    cents = path.cents_range(start, start + int(days * 86400)).astype(np.float64) / 100.0
-    return {"1m": (cents[::60], 60), "5s, 12 hours": (cents[: 12 * 3600 : 5], 5)}
+    minutes, fives = [], []
+    for seed in seeds:
+        path = IndexPath(seed, start, PathParams())
+        cents = path.cents_range(start, start + int(days * 86400)).astype(np.float64) / 100.0
+        minutes.append(cents[::60])
+        fives.append(cents[: 12 * 3600 : 5])
+    # stitched end to end in log space, so no seed boundary looks like a jump
+    def stitch(parts: list[np.ndarray]) -> np.ndarray:
+        out = [parts[0]]
+        for p in parts[1:]:
+            out.append(p * (out[-1][-1] / p[0]))
+        return np.concatenate(out)
+
+    return {"1m": (stitch(minutes), 60), "5s, 12 hours": (stitch(fives), 5)}
 
 
 # ============================================================================ fitting the index path
@@ -784,24 +796,18 @@ class KbotShadow:
 # ============================================================================ report
 def measure(obs: Observed) -> dict[str, Any]:
     """Every figure of one side (real or simulated)."""
-    out: dict[str, Any] = {}
-    if obs.spreads_15m:
-        out["spread_15m"] = spread_stats(obs.spreads_15m)
-        out["inside_size_15m"] = size_stats(obs.sizes_15m)
-    if obs.tops_15m:
-        out["book_changes_15m"] = change_rates(obs.tops_15m)
-    if obs.trades_15m:
-        out["trades_15m"] = trade_stats(obs.trades_15m)
-    if obs.lag_series:
-        out["quote_lag_15m"] = lag_profile(obs.lag_series)
-    if obs.outcomes_15m:
-        out["outcomes_15m"] = outcome_stats(obs.outcomes_15m)
-    if obs.spreads_hourly:
-        out["spread_hourly"] = spread_stats(obs.spreads_hourly)
-    if obs.outcomes_hourly:
-        out["outcomes_hourly"] = outcome_stats(obs.outcomes_hourly)
-    if obs.outcomes_ladder:
-        out["outcomes_ladder"] = outcome_stats(obs.outcomes_ladder)
+    table: tuple[tuple[str, Any, Any], ...] = (
+        ("spread_15m", obs.spreads_15m, spread_stats),
+        ("inside_size_15m", obs.sizes_15m, size_stats),
+        ("book_changes_15m", obs.tops_15m, change_rates),
+        ("trades_15m", obs.trades_15m, trade_stats),
+        ("quote_lag_15m", obs.lag_series, lag_profile),
+        ("outcomes_15m", obs.outcomes_15m, outcome_stats),
+        ("spread_hourly", obs.spreads_hourly, spread_stats),
+        ("outcomes_hourly", obs.outcomes_hourly, outcome_stats),
+        ("outcomes_ladder", obs.outcomes_ladder, outcome_stats),
+    )
+    out: dict[str, Any] = {name: fn(data) for name, data, fn in table if data}
     if obs.paths:
         out["paths"] = {name: path_stats(p, step) for name, (p, step) in obs.paths.items()}
     return out
