@@ -232,7 +232,8 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
         )
     if snap.falling_behind is not None:
         fb = snap.falling_behind
-        head.append(f"\nFALLING BEHIND since {format_time(fb.ts)} UTC: {fb.message}", style="bold red")
+        when = "and had not caught up when the run ended" if run.ended_ts is not None else "and still is"
+        head.append(f"\nFALLING BEHIND since {format_time(fb.ts)} UTC {when}: {fb.message}", style="bold red")
     out.append(head)
 
     current, stopped = actor_rows(snap, expand=expand)

@@ -276,7 +276,7 @@ def _quoted(bid: float, ask: float) -> bool:
     return 0.0 < bid < ask < 1.0
 
 
-def _read_organics(root: Path, obs: Observed) -> None:
+def _read_organics(root: Path, obs: Observed, quick: bool = False) -> None:
     base = root / "organics_kxbtc15m"
     results: dict[str, tuple[str, float]] = {}
     for f in base.glob("logs/**/market_results*.json.gz"):
@@ -312,7 +312,8 @@ def _read_organics(root: Path, obs: Observed) -> None:
             if i >= 0 and target - secs[i] <= 5:
                 obs.outcomes_15m.append((h, m[secs[i]], y, None))
     # order-book sessions with every delta: the top of book at the end of each second
-    for session in sorted({f.parts[-6] for f in base.glob("research_data/*/raw_events/type=orderbook_delta/*/*/*.gz")}):
+    sessions = sorted({f.parts[-6] for f in base.glob("research_data/*/raw_events/type=orderbook_delta/*/*/*.gz")})
+    for session in sessions[-1:] if quick else sessions:
         events = []
         for kind in ("orderbook_snapshot", "orderbook_delta"):
             for f in base.glob(f"research_data/{session}/raw_events/type={kind}/*/*/*.gz"):
@@ -383,7 +384,7 @@ def _ffill(grid: np.ndarray, values: dict[int, float], max_age: int) -> np.ndarr
     return out
 
 
-def _read_hourly(root: Path, obs: Observed) -> None:
+def _read_hourly(root: Path, obs: Observed, quick: bool = False) -> None:
     base = root / "kalshi_headless_kxbtc_hourly" / "crypto_hourly"
     caps, results = [], {}
     for f in sorted(base.glob("dt=*.jsonl.gz")):
@@ -412,15 +413,16 @@ def _read_hourly(root: Path, obs: Observed) -> None:
             obs.outcomes_hourly.append((horizon, mid, 1.0 if res.get(o["ticker"]) == "yes" else 0.0, None))
 
 
-def _read_trades(root: Path, obs: Observed) -> None:
-    for f in sorted((root / "artyomderkach_kxbtc15m_trades" / "trades" / "raw").glob("*.csv.gz")):
+def _read_trades(root: Path, obs: Observed, quick: bool = False) -> None:
+    files = sorted((root / "artyomderkach_kxbtc15m_trades" / "trades" / "raw").glob("*.csv.gz"))
+    for f in files[:20] if quick else files:
         with gzip.open(f, "rt") as fh:
             rows = [(float(r["ts"]), float(r["count"]), r["taker_side"]) for r in csv.DictReader(fh)]
         if rows:
             obs.trades_15m[f.name.split(".")[0]] = rows
 
 
-def _read_paths(root: Path, obs: Observed) -> None:
+def _read_paths(root: Path, obs: Observed, quick: bool = False) -> None:
     f = root / "ajgambino_coinbase_btc_1m" / "btc_prices.csv.gz"
     if f.exists():
         with gzip.open(f, "rt") as fh:
@@ -431,18 +433,17 @@ def _read_paths(root: Path, obs: Observed) -> None:
             obs.paths["index 5s, 12 hours"] = (np.array([float(r["price"]) for r in csv.DictReader(fh)]), 5)
 
 
-def read_real(root: Path) -> Observed:
+def read_real(root: Path, *, quick: bool = False) -> Observed:
     """Everything the calibration reads from ``root`` (``../shared/data``); folders that are
-    missing are skipped."""
+    missing are skipped. ``quick``: the KXBTC15M figures only, from one order-book session and
+    20 of the 100 trade tapes (a few seconds instead of half a minute: the test suite)."""
     obs = Observed()
-    for reader, folder in (
-        (_read_organics, "organics_kxbtc15m"),
-        (_read_hourly, "kalshi_headless_kxbtc_hourly"),
-        (_read_trades, "artyomderkach_kxbtc15m_trades"),
-        (_read_paths, "ajgambino_coinbase_btc_1m"),
-    ):
+    readers = [(_read_organics, "organics_kxbtc15m"), (_read_trades, "artyomderkach_kxbtc15m_trades")]
+    if not quick:
+        readers += [(_read_hourly, "kalshi_headless_kxbtc_hourly"), (_read_paths, "ajgambino_coinbase_btc_1m")]
+    for reader, folder in readers:
         if (root / folder).exists():
-            reader(root, obs)
+            reader(root, obs, quick)
     return obs
 
 
@@ -898,6 +899,11 @@ def _path_rows(real: dict[str, Any], sim: dict[str, Any]) -> list[tuple[str, str
     return rows
 
 
+def _int_keys(d: dict[str, Any]) -> dict[Any, Any]:
+    """JSON turned the horizons' and lags' integer keys into strings: turn them back."""
+    return {int(k) if k.isdigit() else k: v for k, v in d.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m kbot.sim.calibrate", description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the real recordings (default ../shared/data)")
@@ -910,6 +916,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-sim", action="store_true")
     ap.add_argument("--json", type=Path, help="write every figure to this file")
     ap.add_argument("--fit-path", action="store_true", help="fit the index path's parameters to the real 1-minute series")
+    ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
+    ap.add_argument("--from-json", type=Path, help="print the table of a saved --json result instead of measuring")
     args = ap.parse_args(argv)
     if args.fit_path:
         fitted = fit_path(measure(read_real(args.data)))
@@ -921,6 +929,10 @@ def main(argv: list[str] | None = None) -> int:
     real: dict[str, Any] = {}
     sim: dict[str, Any] = {}
     shadow_summary = None
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text(), object_hook=_int_keys)
+        real, sim, shadow_summary = saved["real"], saved["sim"], saved.get("kbot_shadow")
+        args.no_real = args.no_sim = True
     if not args.no_real:
         if not args.data.exists():
             print(f"no real data at {args.data} (use --data)", file=sys.stderr)
@@ -945,9 +957,15 @@ def main(argv: list[str] | None = None) -> int:
         if shadow is not None:
             shadow_summary = shadow.result.summary()
     width = 58
-    print(f"{'figure':<{width}} {'real':>10} {'sim':>10}")
-    for label, r, s in _rows(real, sim) + _path_rows(real, sim):
-        print(f"{label:<{width}} {r:>10} {s:>10}")
+    rows = _rows(real, sim) + _path_rows(real, sim)
+    if args.markdown:
+        print("| figure | real | sim |\n| --- | --: | --: |")
+        for label, r, s in rows:
+            print(f"| {label} | {r} | {s} |")
+    else:
+        print(f"{'figure':<{width}} {'real':>10} {'sim':>10}")
+        for label, r, s in rows:
+            print(f"{label:<{width}} {r:>10} {s:>10}")
     if "outcomes_ladder" in sim:
         for h, e in sim["outcomes_ladder"]["horizons"].items():
             print(f"KXBTCD (sim only) at {h // 60} min: market Brier {_fmt(e['market_brier'], 4)}, true {_fmt(e.get('true_brier'), 4)} (n {e['n']})")
