@@ -62,10 +62,15 @@ def _cpu_s(pid: int) -> float:
 
 
 def _children(pid: int) -> list[int]:
-    try:
-        return [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except (OSError, ValueError):
-        return []
+    """Child processes of ``pid``, whichever of its threads started them (Trio spawns from a
+    worker thread)."""
+    out: list[int] = []
+    for f in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            out += [int(x) for x in f.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def _run_latency(cwd: Path) -> dict[str, Any] | None:
