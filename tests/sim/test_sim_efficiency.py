@@ -37,7 +37,7 @@ def _brier(samples: list[tuple[int, float, float, float | None]]) -> tuple[int, 
 @pytest.fixture(scope="module")
 def default_run() -> tuple[list, dict[str, float]]:
     shadow = KbotShadow()
-    obs = simulate(HOURS, 2, SimConfig(ladder_strikes=8, brackets=6), books=False, shadow=shadow, sample_every_s=30)
+    obs = simulate(HOURS, 2, SimConfig(ladder_strikes=6, brackets=4), books=False, shadow=shadow, sample_every_s=30)
     return obs.samples, shadow.result.summary()
 
 
@@ -62,7 +62,7 @@ def test_kbot_shadow_pnl_is_within_noise_of_zero_after_fees(default_run):
 
 def test_mispricing_knob_makes_edges_kbot_takes(default_run):
     shadow = KbotShadow()
-    obs = simulate(1.25, 2, SimConfig(ladder_strikes=8, brackets=6, mispricing=0.1), books=False, shadow=shadow,
+    obs = simulate(1.0, 2, SimConfig(ladder_strikes=6, brackets=4, mispricing=0.1), books=False, shadow=shadow,
                    sample_every_s=30)
     s = shadow.result.summary()
     n, market, truth, gap = _brier(obs.samples)
