@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -76,15 +77,17 @@ def pricer_inbox_key(msg: Any) -> Hashable:
 class PricerCore:
     """A pricer's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
 
-    def __init__(self, market: MarketInfo, config: PricerConfig, min_ev: float | None = None) -> None:
+    def __init__(self, market: MarketInfo, config: PricerConfig, min_ev: float | None = None,
+                 price_range: tuple[Decimal, Decimal] | None = None) -> None:
         """``min_ev``: the decision's ``gates.min_ev``, for the throttle (``EdgeThrottle``):
         probability moves of an edge below that bar are not re-sent. None: every move of
-        ``prob_epsilon`` is."""
+        ``prob_epsilon`` is. ``price_range``: the decision's ``min_price``/``max_price`` (sides
+        priced outside it do not count towards the bar)."""
         self.config = config
         self.market = market
         self.index: IndexUpdate | None = None
         self.quotes: dict[str, Quote] = {}
-        self.throttle = EdgeThrottle(config, min_ev)
+        self.throttle = EdgeThrottle(config, min_ev, price_range)
         self.window = self._observer(market)
         self.closed_sent = False
         self._boundary = float("-inf")  # next time the reasons may change by time alone
@@ -199,9 +202,8 @@ class PricerCore:
         tol = self.config.prob_epsilon - abs(p - sent.prob_yes)
         th = self.throttle
         if th.min_ev is not None and th.below_bar(sent):
-            best = best_ev_at(sent, p)
-            if best is not None:
-                tol = max(tol, th.min_ev - best)
+            best = best_ev_at(sent, p, th.price_range)
+            tol = max(tol, math.inf if best is None else th.min_ev - best)
         return min(tol, self._snapshot_slack(p, snap))
 
     @staticmethod
@@ -280,13 +282,15 @@ async def run_pricer(
     stats: ActorStats | None = None,
     publish: Callable[[str, float | None, float, float, float | None, str | None], None] | None = None,
     min_ev: float | None = None,
+    price_range: tuple[Decimal, Decimal] | None = None,
 ) -> None:
     """Run until cancelled (the market registry stops it when the market is gone).
     ``publish(ticker, p_ref, tol, until, sigma, sigma_source)``: where to publish the quiet state
     after each edge (the tree's ``PricingBoard``); without it every index update wakes the pricer.
-    ``min_ev``: the decision's ``gates.min_ev`` (see ``EdgeThrottle``); the tree passes it."""
+    ``min_ev``, ``price_range``: the decision's ``gates.min_ev`` and ``min_price``/``max_price``
+    (see ``EdgeThrottle``); the tree passes them."""
     config = config or PricerConfig()
-    core = PricerCore(market, config, min_ev)
+    core = PricerCore(market, config, min_ev, price_range)
     ticker = market.ticker
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")

@@ -104,7 +104,11 @@ def run_once(speed: float, seconds: float, external: bool) -> dict[str, Any]:
     """``external``: the venue in its own process (the default); else in kbot's process."""
     with tempfile.TemporaryDirectory(prefix="kbot-bench-e2e-") as d:
         cwd = Path(d)
-        env = _env() if external else _env(KBOT_SIM__IN_PROCESS="true")
+        # the same simulated morning every run: the market's state (volatility regime, how busy the
+        # books are) changes what a simulated second costs
+        env = _env(KBOT_SIM__START_EPOCH=str(START_EPOCH))
+        if not external:
+            env["KBOT_SIM__IN_PROCESS"] = "true"
         cmd = [sys.executable, "-m", "kbot", "run", "--venue", "sim", "--minutes", str(seconds / 60.0),
                "--speed", str(speed), "--seed", "1"]
         t0 = time.perf_counter()
@@ -151,6 +155,7 @@ def run_once(speed: float, seconds: float, external: bool) -> dict[str, Any]:
             "delay_p99": delay_p99, "wall": wall, "kbot_ms": kbot_ms, "sim_ms": sim_ms, "exit": bot.returncode}
 
 
+START_EPOCH = 1_796_300_000.0  # 2026-12-02 20:53 UTC on the simulated clock (a calm regime for seed 1)
 MAX_DELAY_S = 0.5  # venue event -> kbot receipt, p99, real seconds (the sim publishes once per sim second)
 
 

@@ -330,7 +330,7 @@ class Tree:
         run = functools.partial(
             run_pricer, market, box, self.decision_in, _RecordOut(self.recorder), clock=self.clock,
             config=self.cfg.pricer, stats=self.stats.get(name), publish=self.board.publish,
-            min_ev=self.cfg.gates.min_ev,
+            min_ev=self.cfg.gates.min_ev, price_range=(self.cfg.gates.min_price, self.cfg.gates.max_price),
         )
         await self.pricers.start_child(ChildSpec(
             name, self._maybe_chaotic("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,

@@ -168,18 +168,26 @@ def positive_side(e: Edge) -> str | None:
     return best[1] if best[0] is not None and best[0] > 0 else None
 
 
-def best_ev_at(e: Edge, p: float) -> float | None:
+def best_ev_at(e: Edge, p: float, price_range: tuple[Decimal, Decimal] | None = None) -> float | None:
     """The larger of the two taker EVs of ``e``'s book at probability ``p`` (None: no side has
     an EV). Exact by linearity: EV = P(side) - price - fee per contract, and neither the price
-    nor the fee depends on p, so YES moves by +dp and NO by -dp."""
+    nor the fee depends on p, so YES moves by +dp and NO by -dp. With ``price_range`` (the
+    decision's ``min_price``/``max_price``) a side whose ask lies outside it does not count."""
     if e.prob_yes is None:
         return None
     dp = p - e.prob_yes
-    if e.ev_yes is None:
-        return None if e.ev_no is None else e.ev_no - dp
-    if e.ev_no is None:
-        return e.ev_yes + dp
-    return max(e.ev_yes + dp, e.ev_no - dp)
+    ev_yes, ev_no = e.ev_yes, e.ev_no
+    if price_range is not None:
+        lo, hi = price_range
+        if e.yes_ask is None or not lo <= e.yes_ask <= hi:
+            ev_yes = None
+        if e.no_ask is None or not lo <= e.no_ask <= hi:
+            ev_no = None
+    if ev_yes is None:
+        return None if ev_no is None else ev_no - dp
+    if ev_no is None:
+        return ev_yes + dp
+    return max(ev_yes + dp, ev_no - dp)
 
 
 class EdgeThrottle:
@@ -195,11 +203,18 @@ class EdgeThrottle:
     one contract: fees round up on the whole order), so re-deciding it on every 0.1 pp move
     only re-records the same PASS. It is re-decided on any other change and at least every
     ``max_emit_interval_s``, which also refreshes its point in the decision's implied-vol fit.
+
+    With ``price_range`` (the decision's ``min_price``/``max_price``) a side priced outside it
+    does not count towards the bar: the decision PASSes such a side with
+    ``price_out_of_range`` whatever its EV (it picks the better EV side first, then checks its
+    price), so an edge whose in-range sides are all under ``min_ev`` can only be a PASS too.
     """
 
-    def __init__(self, cfg: PricerConfig, min_ev: float | None = None) -> None:
+    def __init__(self, cfg: PricerConfig, min_ev: float | None = None,
+                 price_range: tuple[Decimal, Decimal] | None = None) -> None:
         self.cfg = cfg
         self.min_ev = min_ev
+        self.price_range = price_range
         self._sent: Edge | None = None
         self._sent_ts = float("-inf")
         self._snap: Edge | None = None
@@ -231,8 +246,10 @@ class EdgeThrottle:
         ``min_ev - guard``: the decision can only PASS it (see the class docstring)."""
         if self.min_ev is None or e.prob_yes is None:
             return False
-        best = best_ev_at(e, e.prob_yes if p is None else p)
-        return best is not None and best < self.min_ev - guard
+        best = best_ev_at(e, e.prob_yes if p is None else p, self.price_range)
+        if best is None:  # no side in range (with an EV at all): only a PASS
+            return self.price_range is not None and (e.ev_yes is not None or e.ev_no is not None)
+        return best < self.min_ev - guard
 
     def snapshot_due(self, e: Edge) -> bool:
         last = self._snap
