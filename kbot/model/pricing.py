@@ -193,16 +193,17 @@ def best_ev_at(e: Edge, p: float, price_range: tuple[Decimal, Decimal] | None = 
 class EdgeThrottle:
     """Per-market memory of what was last sent: material change and snapshot cadence.
 
-    An edge is material to the decision actor when its reasons, sigma source, top of book or
-    the presence of a probability changed, when ``max_emit_interval_s`` passed, or when the
-    probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
-    decision's ``gates.min_ev``) a probability move is not material while both the last edge
-    sent and the new one are *below the bar*: the better side's EV under ``min_ev``. Such an
-    edge can only be a PASS with ``ev_below_min`` (the decision takes nothing whose EV at the
-    sized count is below ``min_ev``, and the EV at the reference count is at least the EV at
-    one contract: fees round up on the whole order), so re-deciding it on every 0.1 pp move
-    only re-records the same PASS. It is re-decided on any other change and at least every
-    ``max_emit_interval_s``, which also refreshes its point in the decision's implied-vol fit.
+    An edge is material to the decision actor when its reasons, sigma source or the presence of
+    a probability changed, when ``max_emit_interval_s`` passed, or when its top of book changed
+    or its probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
+    decision's ``gates.min_ev``) a probability move or a new top of book is not material while
+    both the last edge sent and the new one are *below the bar*: the better side's EV under
+    ``min_ev``. Such an edge can only be a PASS with ``ev_below_min`` (the decision takes
+    nothing whose EV at the sized count is below ``min_ev``, and the EV at the reference count is
+    at least the EV at one contract: fees round up on the whole order), so re-deciding it on
+    every 0.1 pp move or book change only re-records the same PASS. It is re-decided when its
+    reasons change and at least every ``max_emit_interval_s``, which also refreshes its point in
+    the decision's implied-vol fit.
 
     With ``price_range`` (the decision's ``min_price``/``max_price``) a side priced outside it
     does not count towards the bar: the decision PASSes such a side with
@@ -226,18 +227,20 @@ class EdgeThrottle:
             return True
         if e.reasons != last.reasons or e.sigma_source != last.sigma_source:
             return True
-        if (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
+        if (e.prob_yes is None) != (last.prob_yes is None):
+            return True
+        top_moved = (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
             last.yes_bid,
             last.yes_ask,
             last.no_bid,
             last.no_ask,
             last.yes_ask_size,
             last.no_ask_size,
-        ):
-            return True
-        if (e.prob_yes is None) != (last.prob_yes is None):
-            return True
-        if e.prob_yes is None or last.prob_yes is None or abs(e.prob_yes - last.prob_yes) < self.cfg.prob_epsilon:
+        )
+        prob_moved = (
+            e.prob_yes is not None and last.prob_yes is not None and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
+        )
+        if not top_moved and not prob_moved:
             return False
         return not (self.below_bar(last) and self.below_bar(e))
 

@@ -164,7 +164,7 @@ def _view():
 )
 def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(kind, moves, ask, spread, min_ev, ranged):
     """Money safety of the decision-aware throttle: whenever an edge whose probability moved by
-    ``prob_epsilon`` or more is held back because it is below the bar, the decision would have
+    ``prob_epsilon`` or more, or whose book moved, is held back because it is below the bar, the decision would have
     answered PASS with ``ev_below_min`` for it (or ``price_out_of_range``, when the throttle
     knows the decision's price range); and every edge that could be a TAKE is sent."""
     from kbot.model.config import GateConfig, RiskConfig, SizingConfig
@@ -180,9 +180,15 @@ def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(
                         source="book"))
     t, price = 100.0, 95000.0
     held = 0
-    for move in moves:
+    for i, move in enumerate(moves):
         t += 0.5
         price += move
+        if i % 4 == 3:  # the book moves too: a cent up or down
+            ask = min(98, max(2, ask + (1 if move > 0 else -1)))
+            bid = max(1, ask - spread)
+            core.on_quote(Quote(ts=t, ticker="M", yes_bid=D(bid) / 100, yes_ask=D(ask) / 100, no_bid=D(100 - ask) / 100,
+                                no_ask=D(100 - bid) / 100, yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=t,
+                                source="book"))
         core.on_index(IndexUpdate(ts=t, price=price, n_sources=3, sources=("a", "b", "c"), stale=False,
                                   avg_60s=price, sigma=0.45, sigma_source="ewma"))
         sent = core.throttle.last_sent
@@ -190,8 +196,9 @@ def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(
         to_decision, _ = core.route(e)
         ev = evaluate(e, now=t, risk=_view(), implied_sigma=None, gates=gates, sizing=SizingConfig(),
                       risk_config=RiskConfig())
-        if to_decision is None and sent is not None and e.prob_yes is not None and sent.prob_yes is not None \
-                and abs(e.prob_yes - sent.prob_yes) >= cfg.prob_epsilon:
+        moved = sent is not None and e.prob_yes is not None and sent.prob_yes is not None and (
+            abs(e.prob_yes - sent.prob_yes) >= cfg.prob_epsilon or (e.yes_bid, e.yes_ask) != (sent.yes_bid, sent.yes_ask))
+        if to_decision is None and moved:
             held += 1
             assert ev.action == "PASS", (e, ev)
             assert "ev_below_min" in ev.reasons or (ranged and "price_out_of_range" in ev.reasons), (e, ev)
