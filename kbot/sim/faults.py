@@ -154,7 +154,7 @@ def _to_faults(value: object) -> dict[str, Fault]:
                 default_fault(k)  # validates the kind
                 out[k] = v
             elif isinstance(v, Mapping):
-                out[k] = default_fault(k, **{_KEYS.get(kk, kk): vv for kk, vv in v.items()})
+                out[k] = default_fault(k, **{_KEYS.get(str(kk), str(kk)): vv for kk, vv in v.items()})
             else:
                 raise FaultSpecError(f"fault {k!r}: expected a table of options")
         return out
@@ -217,10 +217,10 @@ class FaultInjector:
             return self._faults.get(kind) or default_fault(kind)
         shots = self._oneshot.get(kind)
         if shots:
-            for i, (t, fault) in enumerate(shots):
+            for i, (t, shot) in enumerate(shots):
                 if t == "all" or t == target:
                     del shots[i]
-                    return self._fire(kind, fault)
+                    return self._fire(kind, shot)
         fault = self._faults.get(kind)
         if fault is None or fault.p <= 0.0 or not fault.hits(target):
             return None

@@ -304,7 +304,8 @@ class KalshiSession:
         sid, sids = params.get("sid"), params.get("sids")
         if (sid is None) == (sids is None) or (sids is not None and (not isinstance(sids, list) or len(sids) != 1)):
             raise CommandError(12)
-        sid = sid if sid is not None else sids[0]
+        if sid is None and sids is not None:
+            sid = sids[0]
         sub = self.subs.get(sid) if isinstance(sid, int) else None
         if sub is None:
             raise CommandError(7, sid=sid if isinstance(sid, int) else None)
