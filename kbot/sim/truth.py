@@ -63,7 +63,7 @@ class VarianceMix:
 class Truth:
     """True settlement probabilities under a path's parameters (see the module docstring)."""
 
-    def __init__(self, params: PathParams, *, block_s: int = 60, max_blocks: int = 32, nodes: int = 7) -> None:
+    def __init__(self, params: PathParams, *, block_s: int = 60, max_blocks: int = 32, nodes: int = 5) -> None:
         p = params
         self.params = p
         q = 1.0 / np.asarray(p.regime_mean_s, dtype=np.float64)
