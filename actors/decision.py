@@ -86,6 +86,9 @@ def tape_line(d: Decision) -> str:
     return f"{head} p={prob} ev={ev} spot={spot} sigma={sigma}{iv} h={horizon} [{d.decision_id}]{tail}"
 
 
+IMPLIED_MIN_REAL_S = 0.25
+
+
 class DecisionCore:
     """The actor's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
 
@@ -211,6 +214,9 @@ async def run_decision(
     risk = risk or RiskConfig()
     core = DecisionCore(gates or GateConfig(), sizing or SizingConfig(), risk, pricer or PricerConfig(), evidence,
                         model)
+    # Under a fast simulated clock, refit implied volatility at most every IMPLIED_MIN_REAL_S real
+    # seconds (at 120x the 5 s cadence meant 24 scipy fits per second per event).
+    core.implied.refresh_s = max(core.gates.implied_refresh_s, IMPLIED_MIN_REAL_S * clock.speed)
     stats = stats or ActorStats("decision")
     bad = BadInputLog("decision")
     book = core.book

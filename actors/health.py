@@ -2,7 +2,7 @@
 
 Receives: nothing; wakes every ``interval_s`` real seconds and samples ``HealthSources``
           (provided by the tree: mailbox stats, actor counters, supervisor restart counts,
-          feed/spot/quote freshness).
+          feed/spot/quote freshness, and whether kbot keeps up with its venue: ``keepup``).
 Applies:  ``kbot.health.HealthMonitor.check`` (pure).
 Sends:    ``HealthSnapshot`` and ``Alert`` records to ``out`` (the recorder); every alert also
           goes to the ``AlertSink`` (loguru ``event="alert"`` line; queued for the webhook, which
@@ -48,6 +48,9 @@ class HealthSources(Protocol):
 
     def summary(self) -> str: ...
 
+    # optional: ``keepup() -> kbot.keepup.KeepUp | None`` (the interval's receipt lag and stale
+    # decisions; the falling_behind alert). Sources without it never raise that alert.
+
 
 async def run_health(
     sources: HealthSources,
@@ -71,12 +74,14 @@ async def run_health(
             last_summary = trio.current_time()
             logger.bind(event="summary").info(sources.summary())
         now = clock.now()
+        keepup_of = getattr(sources, "keepup", None)
         try:
+            keepup = keepup_of() if keepup_of is not None else None
             samples = sources.samples()
             snaps, alerts = monitor.check(
                 now, samples, feed_last=sources.feed_last(), spot_last=sources.spot_last(),
                 quote_last=sources.quote_last(), total_restarts=sources.total_restarts(), started_ts=started_ts,
-                speed=clock.speed, daily_pnl=sources.daily_pnl(),
+                speed=clock.speed, daily_pnl=sources.daily_pnl(), keepup=keepup,
             )
         except Exception:
             stats.errors += 1

@@ -32,7 +32,8 @@ Sends
     edge snapshot (``snapshot=True``) to ``record_out`` (the recorder) on the first edge, on a
     change of reasons or of the side with positive EV, and at least every
     ``snapshot_interval_s``. An edge that is both goes to both. Without input the pricer
-    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age). Once the market is
+    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age), far from the close
+    every 1/300 of the horizon (at most ``snapshot_interval_s``). Once the market is
     closed one final edge (reason ``closed``) is sent and then nothing more.
 
 Fails
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -66,6 +68,11 @@ from kbot.model.pricing import (
 from kbot.model.settlement import WindowObserver
 from kbot.model.state import ModelState
 
+# Idle re-price cadence far from the close, as a share of the horizon (kbot run at 60-120x spent
+# half its CPU re-pricing every market every simulated second: hourly markets an hour out change
+# by a fraction of a basis point per second).
+IDLE_PER_HORIZON = 1.0 / 300.0
+
 _GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float rounding)
 
 
@@ -84,17 +91,18 @@ class PricerCore:
     """A pricer's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
 
     def __init__(self, market: MarketInfo, config: PricerConfig, min_ev: float | None = None,
-                 model: ModelState | None = None) -> None:
+                 model: ModelState | None = None, price_range: tuple[Decimal, Decimal] | None = None) -> None:
         """``min_ev``: the decision's ``gates.min_ev``, for the throttle (``EdgeThrottle``):
         probability moves of an edge below that bar are not re-sent. None: every move of
         ``prob_epsilon`` is. ``model``: the model in force, shared with the tree (None: the
-        shipped parameters, with an implied-volatility book of its own)."""
+        shipped parameters, with an implied-volatility book of its own). ``price_range``: the
+        decision's ``min_price``/``max_price`` (sides priced outside it do not count towards the bar)."""
         self.config = config
         self.model = model if model is not None else ModelState(default_predictor(), window_s=config.window_s)
         self.market = market
         self.index: IndexUpdate | None = None
         self.quotes: dict[str, Quote] = {}
-        self.throttle = EdgeThrottle(config, min_ev)
+        self.throttle = EdgeThrottle(config, min_ev, price_range)
         self.window = self._observer(market)
         self.closed_sent = False
         self._boundary = float("-inf")  # next time the reasons may change by time alone
@@ -251,9 +259,8 @@ class PricerCore:
         tol = self.config.prob_epsilon - abs(p - sent.prob_yes)
         th = self.throttle
         if th.min_ev is not None and th.below_bar(sent):
-            best = best_ev_at(sent, p)
-            if best is not None:
-                tol = max(tol, th.min_ev - best)
+            best = best_ev_at(sent, p, th.price_range)
+            tol = max(tol, math.inf if best is None else th.min_ev - best)
         return min(tol, self._snapshot_slack(p, snap))
 
     @staticmethod
@@ -379,15 +386,17 @@ async def run_pricer(
     publish: Callable[[str, tuple[float, float, float] | None, IndexUpdate | None], None] | None = None,
     min_ev: float | None = None,
     model: ModelState | None = None,
+    price_range: tuple[Decimal, Decimal] | None = None,
 ) -> None:
     """Run until cancelled (the market registry stops it when the market is gone).
     ``publish(ticker, band, index)``: where to publish the quiet band after each edge (the
     tree's ``PricingBoard.publish``; ``band`` from ``PricerCore.quiet_band``, None: always wake);
-    without it every index update wakes the pricer. ``min_ev``: the decision's ``gates.min_ev``
-    (see ``EdgeThrottle``); the tree passes it. ``model``: the model in force (the tree's
-    ``ModelState``, replaced by the scorer's refits); None: the shipped parameters."""
+    without it every index update wakes the pricer. ``min_ev``, ``price_range``: the decision's
+    ``gates.min_ev`` and ``min_price``/``max_price`` (see ``EdgeThrottle``); the tree passes them.
+    ``model``: the model in force (the tree's ``ModelState``, replaced by the scorer's refits);
+    None: the shipped parameters."""
     config = config or PricerConfig()
-    core = PricerCore(market, config, min_ev, model)
+    core = PricerCore(market, config, min_ev, model, price_range)
     ticker = market.ticker
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")
@@ -454,10 +463,20 @@ async def run_pricer(
 
     quiet_until = [0.0]  # while the board holds index updates back for us (clock time)
 
+    cap_idle = min(config.snapshot_interval_s, config.max_emit_interval_s)
+
     def quiet_for() -> float:
         """Real seconds without a wake before an idle re-price: ``idle_reprice_s``, or longer
-        while the board holds quiet index updates back (the first one past ``until`` wakes us)."""
-        return max(idle, (quiet_until[0] - clock.now()) / clock.speed)
+        while the board holds quiet index updates back (the first one past ``until`` wakes us).
+        Far from the close the horizon shrinks slowly: idle re-prices come every
+        1/``IDLE_PER_HORIZON`` of the horizon (an hour out: every 12 s), never less often than
+        snapshots and re-sends are due. Any input still re-prices at once."""
+        now = clock.now()
+        every = idle
+        end = horizon_end(core.market)
+        if end is not None:
+            every = min(max(config.idle_reprice_s, (end - now) * IDLE_PER_HORIZON), cap_idle) / clock.speed
+        return max(every, (quiet_until[0] - now) / clock.speed)
 
     # The idle timer: an input pushes the moment of the next idle re-price to ``due``; the timeout
     # scope is re-armed only when it fires early (an input came meanwhile), not moved on every

@@ -58,9 +58,9 @@ BTC_SERIES = ("KXBTC", "KXBTCD", "KXBTC15M")
 
 def _sim_default() -> SimConfig:
     # `kbot run --venue sim` runs the simulated world 15x faster by default: a two-minute demo
-    # sees 15-minute markets open, trade, close and settle, and on two cores the whole tree
-    # (and the in-process venue with its ~180 markets) keeps up, also when the simulated market
-    # turns turbulent (at 20x it then falls behind: ops/RUNBOOK.md). See docs/PERFORMANCE.md.
+    # sees 15-minute markets open, trade, close and settle, and on two cores the tree keeps up
+    # with the realistic venue (in its own process) at 15x; at 30x it falls behind and says so
+    # (the falling_behind alert). See docs/PERFORMANCE.md.
     return SimConfig(speed=15.0)
 
 

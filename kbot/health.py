@@ -17,6 +17,9 @@ Alerts (kind, severity):
 - ``backlog`` (warning): a bounded inbox more than ``backlog_fraction`` full.
 - ``daily_loss_near`` (warning): today's (UTC) realized PnL at or below
   ``-daily_loss_warn_fraction * max_daily_loss``: the kill switch trips at the full limit.
+- ``falling_behind`` (warning): kbot does not keep up with its venue (``kbot.keepup``): quotes
+  arrive more than ``behind_lag_s`` late, or most decisions PASS for stale data. The message
+  says what to do (lower ``--speed`` against the simulated venue).
 - ``resolved`` (info): a condition above has cleared.
 
 Each (kind, subject) alerts once, then again only after ``alert_cooldown_s`` while it lasts.
@@ -35,6 +38,7 @@ from decimal import Decimal
 
 import attrs
 
+from kbot.keepup import KeepUp, behind
 from kbot.messages import Alert, HealthSnapshot
 
 
@@ -56,6 +60,9 @@ class HealthConfig:
     webhook_url: str | None = None
     webhook_format: str = "auto"  # auto (from the URL's host) | discord | slack | telegram | json
     telegram_chat_id: str | None = None  # the chat a Telegram bot posts to (webhook_format telegram)
+    behind_lag_s: float = 2.0  # venue quotes later than this (p90, real s) -> falling_behind
+    behind_stale_share: float = 0.5  # ... or more than this share of decisions PASS for stale data
+    behind_grace_s: float = 30.0  # not before this long after the start
     webhook_timeout_s: float = 5.0
     webhook_rate_per_min: float = 20.0  # at most this many posts a minute (Telegram groups allow 20) ...
     webhook_burst: int = 5  # ... after a burst of this many
@@ -135,6 +142,7 @@ class HealthMonitor:
         started_ts: float | None = None,
         speed: float = 1.0,
         daily_pnl: tuple[float, Decimal] | None = None,
+        keepup: KeepUp | None = None,
     ) -> tuple[list[HealthSnapshot], list[Alert]]:
         """``daily_pnl``: ``(ts, realized PnL of ts's UTC day)`` from the ledger's last portfolio
         state (None: none yet)."""
@@ -177,6 +185,14 @@ class HealthMonitor:
             names = ", ".join(silent[:5]) + (f" and {len(silent) - 5} more" if len(silent) > 5 else "")
             self._raise(now, "quote_gap", "markets", "warning",
                         f"{len(silent)} open markets without a quote for > {cfg.quote_gap_s:g}s: {names}", alerts, seen)
+
+        if keepup is not None and age(None) > cfg.behind_grace_s:  # start-up (snapshots, warm-up) is not falling behind
+            why = behind(keepup, speed=speed, max_lag_s=cfg.behind_lag_s, max_stale_share=cfg.behind_stale_share)
+            if why is not None:
+                todo = (f"lower --speed (now {speed:g}x)" if speed > 1.0
+                        else "the machine is too slow or too busy: check its CPU load, or watch fewer series")
+                self._raise(now, "falling_behind", "kbot", "warning",
+                            f"kbot is falling behind the venue: {why}; decisions are made on old data: {todo}", alerts, seen)
 
         real_now = now / speed
         self._restart_marks.append((real_now, total_restarts))

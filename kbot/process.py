@@ -35,7 +35,7 @@ from actors.recorder import Recorder
 from kbot import __version__
 from kbot.actorkit import BadInputSink, StatsRegistry, bad_inputs_to
 from kbot.alerts import stopped_alert
-from kbot.clock import Clock, ScaledClock, WallClock
+from kbot.clock import Clock, WallClock
 from kbot.config import AppConfig, config_digest
 from kbot.preflight import KeyCheck, VenueSetupError, keep_verifying, venue_setup, verify_key
 from kbot.runlife import heartbeat, settle_earlier_runs
@@ -138,7 +138,7 @@ async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clo
     default directory as ``kbot sim --data-dir``)."""
     import httpx
 
-    from kbot.sim.auth import DEMO_KEY_FILE, DEMO_KEY_ID_FILE
+    from kbot.sim.process import demo_key, follow_clock
     from kbot.venues.kalshi.auth import CredentialsError
 
     rest_url = env.get(ENV_REST_URL) or cfg.kalshi.rest_url or ""
@@ -146,24 +146,16 @@ async def connect_external_sim(cfg: AppConfig, env: dict[str, str]) -> tuple[Clo
     ws_base = "ws" + base.removeprefix("http")  # http -> ws, https -> wss
     ws_url = env.get(ENV_WS_URL) or cfg.kalshi.ws_url or f"{ws_base}/trade-api/ws/v2"
     try:
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            t0 = trio.current_time()
-            r = await client.get(f"{base}/sim/clock")
-            rtt = trio.current_time() - t0
-            r.raise_for_status()
-            adv = r.json()
-            epoch, speed = float(adv["epoch"]), float(adv["speed"])
+        clock = await follow_clock(base)
     except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
         raise StartupError(
             f"no simulated venue answers at {base}/sim/clock ({exc}); start one with `kbot sim`, or unset "
             f"{ENV_REST_URL} to run the built-in one") from exc
-    clock = ScaledClock.follow(epoch, speed, rtt_s=rtt)
     try:
         creds = cfg.kalshi.credentials(env, required=False)
         if creds is None:
-            d = Path(cfg.sim.data_dir)
-            key_id = (d / DEMO_KEY_ID_FILE).read_text().strip() if (d / DEMO_KEY_ID_FILE).exists() else None
-            creds = Credentials.from_files(key_id, str(d / DEMO_KEY_FILE) if key_id else None)
+            key_id, key_path = demo_key(cfg.sim.data_dir)
+            creds = Credentials.from_files(key_id, str(key_path) if key_path else None)
     except (CredentialsError, OSError) as exc:
         raise StartupError(
             f"no key for the simulated venue at {base}: {exc}. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH "
@@ -256,13 +248,15 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             for f in cfg.state_dir.glob("*.json"):
                 f.unlink(missing_ok=True)
         elif cfg.venue == "sim":
-            from kbot.sim import running_sim
+            from kbot.sim.process import SimStartError, open_sim
 
             epoch0 = sim_start_epoch(cfg, wall_start, after=earlier.latest_sim_end)
-            sim_clock = ScaledClock(epoch0=epoch0, speed=cfg.sim.speed)
-            clock = sim_clock
             sim_cfg = attrs.evolve(cfg.sim, start_epoch=epoch0, series=tuple(cfg.series))
-            ep = await stack.enter_async_context(running_sim(sim_cfg, clock=sim_clock))
+            try:
+                ep = await stack.enter_async_context(open_sim(sim_cfg, log_dir=cfg.log_dir))
+            except SimStartError as exc:
+                raise StartupError(str(exc)) from exc
+            clock = ep.clock
             endpoints = Endpoints(
                 kalshi=KalshiEndpoints(rest_url=ep.rest_url, ws_url=ep.ws_url),
                 credentials=Credentials.from_files(ep.key_id, str(ep.private_key_path) if ep.private_key_path else None),
@@ -271,8 +265,8 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
             )
             logger.warning(
                 "*** SIMULATED VENUE *** kbot is trading against its built-in simulated Kalshi and exchanges "
-                "(speed {}x, seed {}); nothing here is real. Use --venue demo|prod with API keys for the real API.",
-                cfg.sim.speed, cfg.sim.seed,
+                "(speed {}x, seed {}, mispricing {}, {}); nothing here is real. Use --venue demo|prod with API keys "
+                "for the real API.", cfg.sim.speed, cfg.sim.seed, cfg.sim.mispricing, ep.where,
             )
             # The simulated world is new in every run: start the risk and volatility state fresh.
             for f in cfg.state_dir.glob("*.json"):

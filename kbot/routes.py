@@ -55,6 +55,7 @@ LEDGER_MARKS = "ledger_marks"  # conflating per ticker: marks for unrealized PnL
 LEDGER = "ledger"  # lossless: fills, order events, settlements
 MARKETS = "markets"  # lossless: reference data and lifecycle
 FRESHNESS = "freshness"  # tap: time of the last fresh quote per ticker and of the last fresh index
+KEEPUP = "keepup"  # tap: the receipt lag of venue quotes (kbot.keepup: is kbot keeping up?)
 RECORDER = "recorder"  # lossless: everything for the record
 ALERTS = "alerts"  # the alert sink (log, webhook)
 
@@ -71,7 +72,7 @@ def feed_routes(mode: str) -> dict[type, tuple[str, ...]]:
     ``VenueSettlement``) is not routed in shadow mode."""
     trading: tuple[str, ...] = () if mode == "shadow" else (LEDGER,)
     table: dict[type, tuple[str, ...]] = {
-        Quote: (PRICER, LEDGER_MARKS, FRESHNESS, RECORDER),
+        Quote: (PRICER, LEDGER_MARKS, FRESHNESS, KEEPUP, RECORDER),
         SpotTick: (SPOT_INDEX, RECORDER),
         FundingRate: (SPOT_INDEX, RECORDER),
         MarketInfo: (MARKETS, RECORDER),

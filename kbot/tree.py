@@ -69,6 +69,7 @@ from kbot.alerts import AlertSink
 from kbot.clock import Clock
 from kbot.config import AppConfig
 from kbot.health import ActorSample, HealthMonitor
+from kbot.keepup import KeepUp, KeepUpMeter, KeepUpTap, ReceiptTap
 from kbot.latency import LatencyMeter, LatencyTap
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
@@ -209,13 +210,15 @@ class Tree:
         # logs and resets it) and over the whole run (logged at the end; benchmarks read it)
         self.latency = LatencyMeter()
         self.latency_run = LatencyMeter()
+        # is kbot keeping up with its venue (quote receipt lag, stale decisions): health reads it
+        self.keepup_meter = KeepUpMeter()
         # the destinations of the route tables, and the routers (built once: actors restart,
         # the routing does not change)
         c, ll = routes.conflating, routes.lossless
         self.destinations = {d.name: d for d in (
             c(routes.PRICER, self.pricers.by_ticker), c(routes.PRICERS, self.pricers.fanout),
             c(routes.SPOT_INDEX, self.spot_in), c(routes.LEDGER_MARKS, self.ledger_marks),
-            c(routes.FRESHNESS, self.freshness),
+            c(routes.FRESHNESS, self.freshness), c(routes.KEEPUP, ReceiptTap(self.keepup_meter, clock)),
             ll(routes.LEDGER, self.ledger_in), ll(routes.MARKETS, self.markets_in), ll(routes.RECORDER, self.record),
             ll(routes.ALERTS, routes.AsyncSink(self.alert_sink.send)),
         )}
@@ -293,6 +296,9 @@ class Tree:
         """Last fresh quote per priced market (health's ``quote_gap``)."""
         last = self.freshness.quote_last
         return {t: last.get(t) for t in self.market_registry.priced}
+
+    def keepup(self) -> KeepUp:
+        return self.keepup_meter.take()
 
     def daily_pnl(self) -> tuple[float, Decimal] | None:
         pf = self.ledger_state.last_portfolio
@@ -381,7 +387,7 @@ class Tree:
         rec = self.record
         health = HealthMonitor(cfg.health, max_daily_loss=cfg.risk.max_daily_loss)
         # the latency tap first: it measures at emission, before the sends below yield
-        decision_out = Tee(LatencyTap(self.latency, self.latency_run), self.executor_in, rec)
+        decision_out = Tee(LatencyTap(self.latency, self.latency_run), KeepUpTap(self.keepup_meter), self.executor_in, rec)
         opening = (carry_loader(self.engine, mode=cfg.mode, venue=cfg.venue, run_id=self.run_id,
                                 carry=cfg.ledger.carry_positions) if self.open_ledger else None)
         children = [

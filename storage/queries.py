@@ -703,6 +703,21 @@ class StatusSnapshot:
     portfolio: PortfolioRow | None = None
     last_activity_ts: float | None = None
     money_conflicts: int = 0  # money rows the recorder refused (bad_inputs money_conflict:*)
+    falling_behind: AlertRow | None = None  # the run does not keep up with its venue (ongoing alert)
+
+
+def falling_behind(conn: sa.Connection, *, run_id: str) -> AlertRow | None:
+    """The run's ``falling_behind`` alert when it has not been resolved since (kbot.keepup)."""
+    q = (
+        sa.select(alerts.c.ts, alerts.c.kind, alerts.c.severity, alerts.c.subject, alerts.c.message)
+        .where(alerts.c.run_id == run_id)
+        .where(sa.or_(alerts.c.kind == "falling_behind",
+                      sa.and_(alerts.c.kind == "resolved", alerts.c.message == "falling_behind cleared")))
+        .order_by(alerts.c.ts.desc(), alerts.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    return AlertRow(**row._asdict()) if row is not None and row.kind == "falling_behind" else None
 
 
 def status_snapshot(
@@ -731,4 +746,5 @@ def status_snapshot(
         portfolio=last_portfolio(conn, run_id=rid, mode=run.mode),
         last_activity_ts=last_activity_ts(conn, run_id=rid),
         money_conflicts=money_conflicts(conn, run_id=rid),
+        falling_behind=falling_behind(conn, run_id=rid),
     )

@@ -18,6 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, help="wall-clock minutes before a clean stop (default: run until interrupted)")
     parser.add_argument("--speed", type=float, help="simulated venue only: how many times faster than real time (default 15)")
     parser.add_argument("--seed", type=int, help="simulated venue only: random seed of the simulated world")
+    parser.add_argument(
+        "--mispricing", type=float, metavar="X",
+        help="simulated venue only: make its market makers misprice by X probability points at 50%% (a demo of "
+             "trading; default 0: a market as efficient as the real one)",
+    )
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -30,6 +35,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         sim["speed"] = args.speed
     if args.seed is not None:
         sim["seed"] = args.seed
+    if getattr(args, "mispricing", None) is not None:
+        sim["mispricing"] = args.mispricing
     if sim:
         out["sim"] = sim
     return out

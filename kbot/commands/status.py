@@ -188,6 +188,7 @@ def status_dict(snap: StatusSnapshot, *, clock: str, wall: float, limit: int) ->
         },
         "alerts": [attrs.asdict(a) for a in snap.alerts],
         "money_conflicts": snap.money_conflicts,
+        "falling_behind": None if snap.falling_behind is None else attrs.asdict(snap.falling_behind),
     }  # fmt: skip
     return _plain(out)
 
@@ -244,6 +245,10 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
             "`kbot run` on this database closes it (killed/unknown) and settles its books",
             style="bold red",
         )
+    if snap.falling_behind is not None:
+        fb = snap.falling_behind
+        when = "and had not caught up when the run ended" if run.ended_ts is not None else "and still is"
+        head.append(f"\nFALLING BEHIND since {format_time(fb.ts)} UTC {when}: {fb.message}", style="bold red")
     out.append(head)
 
     current, stopped = actor_rows(snap, expand=expand)

@@ -97,6 +97,7 @@ class ImpliedVolBook:
         self.sigma_lo = sigma_lo
         self.sigma_hi = sigma_hi
         self.nu = nu
+        self.refresh_s = config.implied_refresh_s  # the decision actor raises it under a fast clock
         self._events: dict[str, dict[str, _Point]] = {}
         self._fits: dict[str, tuple[float, ImpliedFit | None]] = {}
 
@@ -137,9 +138,9 @@ class ImpliedVolBook:
         return _Point(ts, lo, hi, mid, float(spread), spot, close_ts)
 
     def implied(self, event_ticker: str, now: float) -> ImpliedFit | None:
-        """The event's fit, refitted at most every ``implied_refresh_s``."""
+        """The event's fit, refitted at most every ``refresh_s`` (``implied_refresh_s``)."""
         cached = self._fits.get(event_ticker)
-        if cached is not None and now - cached[0] < self.config.implied_refresh_s:
+        if cached is not None and now - cached[0] < self.refresh_s:
             return cached[1]
         fit = self._fit(event_ticker, now)
         self._fits[event_ticker] = (now, fit)

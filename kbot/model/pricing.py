@@ -207,38 +207,54 @@ def positive_side(e: Edge) -> str | None:
     return best[1] if best[0] is not None and best[0] > 0 else None
 
 
-def best_ev_at(e: Edge, p: float) -> float | None:
+def best_ev_at(e: Edge, p: float, price_range: tuple[Decimal, Decimal] | None = None) -> float | None:
     """The larger of the two taker EVs of ``e``'s book at probability ``p`` (None: no side has
     an EV). Exact by linearity: EV = P(side) - price - fee per contract, and neither the price
-    nor the fee depends on p, so YES moves by +dp and NO by -dp."""
+    nor the fee depends on p, so YES moves by +dp and NO by -dp. With ``price_range`` (the
+    decision's ``min_price``/``max_price``) a side whose ask lies outside it does not count."""
     if e.prob_yes is None:
         return None
     dp = p - e.prob_yes
-    if e.ev_yes is None:
-        return None if e.ev_no is None else e.ev_no - dp
-    if e.ev_no is None:
-        return e.ev_yes + dp
-    return max(e.ev_yes + dp, e.ev_no - dp)
+    ev_yes, ev_no = e.ev_yes, e.ev_no
+    if price_range is not None:
+        lo, hi = price_range
+        if e.yes_ask is None or not lo <= e.yes_ask <= hi:
+            ev_yes = None
+        if e.no_ask is None or not lo <= e.no_ask <= hi:
+            ev_no = None
+    if ev_yes is None:
+        return None if ev_no is None else ev_no - dp
+    if ev_no is None:
+        return ev_yes + dp
+    return max(ev_yes + dp, ev_no - dp)
 
 
 class EdgeThrottle:
     """Per-market memory of what was last sent: material change and snapshot cadence.
 
-    An edge is material to the decision actor when its reasons, sigma source, top of book or
-    the presence of a probability changed, when ``max_emit_interval_s`` passed, or when the
-    probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
-    decision's ``gates.min_ev``) a probability move is not material while both the last edge
-    sent and the new one are *below the bar*: the better side's EV under ``min_ev``. Such an
-    edge can only be a PASS with ``ev_below_min`` (the decision takes nothing whose EV at the
-    sized count is below ``min_ev``, and the EV at the reference count is at least the EV at
-    one contract: fees round up on the whole order), so re-deciding it on every 0.1 pp move
-    only re-records the same PASS. It is re-decided on any other change and at least every
-    ``max_emit_interval_s``, which also refreshes its point in the decision's implied-vol fit.
+    An edge is material to the decision actor when its reasons, sigma source or the presence of
+    a probability changed, when ``max_emit_interval_s`` passed, or when its top of book changed
+    or its probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
+    decision's ``gates.min_ev``) a probability move or a new top of book is not material while
+    both the last edge sent and the new one are *below the bar*: the better side's EV under
+    ``min_ev``. Such an edge can only be a PASS with ``ev_below_min`` (the decision takes
+    nothing whose EV at the sized count is below ``min_ev``, and the EV at the reference count is
+    at least the EV at one contract: fees round up on the whole order), so re-deciding it on
+    every 0.1 pp move or book change only re-records the same PASS. It is re-decided when its
+    reasons change and at least every ``max_emit_interval_s``, which also refreshes its point in
+    the decision's implied-vol fit.
+
+    With ``price_range`` (the decision's ``min_price``/``max_price``) a side priced outside it
+    does not count towards the bar: the decision PASSes such a side with
+    ``price_out_of_range`` whatever its EV (it picks the better EV side first, then checks its
+    price), so an edge whose in-range sides are all under ``min_ev`` can only be a PASS too.
     """
 
-    def __init__(self, cfg: PricerConfig, min_ev: float | None = None) -> None:
+    def __init__(self, cfg: PricerConfig, min_ev: float | None = None,
+                 price_range: tuple[Decimal, Decimal] | None = None) -> None:
         self.cfg = cfg
         self.min_ev = min_ev
+        self.price_range = price_range
         self._sent: Edge | None = None
         self._sent_ts = float("-inf")
         self._snap: Edge | None = None
@@ -250,18 +266,20 @@ class EdgeThrottle:
             return True
         if e.reasons != last.reasons or e.sigma_source != last.sigma_source:
             return True
-        if (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
+        if (e.prob_yes is None) != (last.prob_yes is None):
+            return True
+        top_moved = (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
             last.yes_bid,
             last.yes_ask,
             last.no_bid,
             last.no_ask,
             last.yes_ask_size,
             last.no_ask_size,
-        ):
-            return True
-        if (e.prob_yes is None) != (last.prob_yes is None):
-            return True
-        if e.prob_yes is None or last.prob_yes is None or abs(e.prob_yes - last.prob_yes) < self.cfg.prob_epsilon:
+        )
+        prob_moved = (
+            e.prob_yes is not None and last.prob_yes is not None and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
+        )
+        if not top_moved and not prob_moved:
             return False
         return not (self.below_bar(last) and self.below_bar(e))
 
@@ -270,8 +288,10 @@ class EdgeThrottle:
         ``min_ev - guard``: the decision can only PASS it (see the class docstring)."""
         if self.min_ev is None or e.prob_yes is None:
             return False
-        best = best_ev_at(e, e.prob_yes if p is None else p)
-        return best is not None and best < self.min_ev - guard
+        best = best_ev_at(e, e.prob_yes if p is None else p, self.price_range)
+        if best is None:  # no side in range (with an EV at all): only a PASS
+            return self.price_range is not None and (e.ev_yes is not None or e.ev_no is not None)
+        return best < self.min_ev - guard
 
     def snapshot_due(self, e: Edge) -> bool:
         last = self._snap

@@ -204,6 +204,11 @@ class FaultInjector:
     def armed(self, kind: str) -> Fault | None:
         return self._faults.get(kind)
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing armed, queued or bursting: every roll would say no (a fast path for hot loops)."""
+        return not self._faults and not any(self._oneshot.values()) and not any(self._burst_left.values())
+
     def roll(self, kind: str, target: str = "kalshi") -> Fault | None:
         """The fault's options if it fires at this opportunity on ``target``, else None."""
         if self._burst_left[kind] > 0:
@@ -212,10 +217,10 @@ class FaultInjector:
             return self._faults.get(kind) or default_fault(kind)
         shots = self._oneshot.get(kind)
         if shots:
-            for i, (t, fault) in enumerate(shots):
+            for i, (t, shot) in enumerate(shots):
                 if t == "all" or t == target:
                     del shots[i]
-                    return self._fire(kind, fault)
+                    return self._fire(kind, shot)
         standing = self._faults.get(kind)
         if standing is None or standing.p <= 0.0 or not standing.hits(target):
             return None

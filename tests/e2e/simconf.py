@@ -1,10 +1,13 @@
 """The simulated venue's configuration for end-to-end runs: a reduced set of markets (a few
-strikes per event) so a run fits a CI budget on two cores, optional venue faults, optional
-crashes of actors on purpose."""
+strikes per event) so a run fits a CI budget on two cores, deliberate mispricing (the default
+simulated market is as efficient as the real one, so without it kbot would rightly trade almost
+nothing and the trading path would go untested), optional venue faults, optional crashes of
+actors on purpose."""
 
 SMALL_SIM = """
 [sim]
 seed = {seed}
+mispricing = 0.08
 ladder_strikes = 6
 brackets = 4
 hourly_ahead = 1

@@ -4,7 +4,11 @@ simulated venue (dropped sockets, sequence gaps, malformed messages, 500 bursts)
 actors on purpose; it must complete, log the restarts, and lose or duplicate nothing.
 
 The simulated venue lists a reduced set of markets here (a few strikes per event) so that the
-whole run fits a CI budget on two cores; the full default set is exercised by `kbot run`.
+whole run fits a CI budget on two cores; the full default set is exercised by `kbot run`. It runs
+in its own process, as `kbot run --venue sim` does by default, and with a deliberate mispricing:
+at default settings the simulated market is as efficient as the real one and kbot may well take
+nothing in a few hours (tests/sim/test_sim_efficiency.py); these runs must show positions opening
+and settling.
 """
 
 from __future__ import annotations
