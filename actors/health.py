@@ -27,6 +27,7 @@ from kbot.actorkit import ActorStats, Outbox
 from kbot.alerts import AlertSink
 from kbot.clock import Clock
 from kbot.health import ActorSample, HealthMonitor
+from kbot.keepup import KeepUp
 from kbot.latency import LatencyMeter
 from kbot.messages import LatencySample
 
@@ -44,6 +45,10 @@ class HealthSources(Protocol):
 
     def daily_pnl(self) -> tuple[float, Decimal] | None:
         """``(ts, realized PnL of ts's UTC day)`` of the ledger's last portfolio state."""
+        ...
+
+    def keepup(self) -> KeepUp | None:
+        """The interval's keep-up figures (``kbot.keepup``), None when not measured; resets them."""
         ...
 
     def summary(self) -> str: ...
@@ -74,9 +79,8 @@ async def run_health(
             last_summary = trio.current_time()
             logger.bind(event="summary").info(sources.summary())
         now = clock.now()
-        keepup_of = getattr(sources, "keepup", None)
         try:
-            keepup = keepup_of() if keepup_of is not None else None
+            keepup = sources.keepup()
             samples = sources.samples()
             snaps, alerts = monitor.check(
                 now, samples, feed_last=sources.feed_last(), spot_last=sources.spot_last(),

@@ -339,6 +339,9 @@ class _Sources:
     def total_restarts(self):
         return 0
 
+    def keepup(self):
+        return None
+
     def daily_pnl(self):
         return (1000.0, Decimal("-90"))
 

@@ -68,6 +68,9 @@ class FakeSources:
     def total_restarts(self):
         return 0
 
+    def keepup(self):
+        return None
+
     def daily_pnl(self):
         return None
 

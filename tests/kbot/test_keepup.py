@@ -96,6 +96,9 @@ class Sources:
     def keepup(self):
         return self.meter.take()
 
+    def daily_pnl(self):
+        return None
+
 
 async def test_health_actor_raises_it_from_the_trees_meter(autojump_clock):
     clock = ScaledClock(epoch0=1000.0, speed=60.0)
