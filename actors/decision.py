@@ -39,6 +39,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+import attrs
 import trio
 from loguru import logger
 
@@ -99,6 +100,7 @@ class DecisionCore:
         self.implied = ImpliedVolBook(gates, window_s=pricer.window_s)
         self.digest = config_digest(gates, sizing, risk, pricer)
         self._last_pass: dict[str, tuple[float, tuple[Any, ...]]] = {}
+        self._last_id: dict[str, tuple[str, int]] = {}  # ticker -> (last decision id, repeats)
         self.suppressed = 0
 
     def step(self, edge: Edge, now: float) -> tuple[Decision | None, str | None]:
@@ -121,7 +123,14 @@ class DecisionCore:
         how = self.emission(edge.ticker, ev.action, ev.side, ev.reasons, now)
         if how is None:
             return None, None
-        return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest), how
+        d = build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest)
+        last = self._last_id.get(edge.ticker)
+        if last is not None and last[0] == d.decision_id:  # the same inputs decided again: keep ids unique
+            n = last[1] + 1
+            self._last_id[edge.ticker] = (d.decision_id, n)
+            return attrs.evolve(d, decision_id=f"{d.decision_id}-{n}"), how
+        self._last_id[edge.ticker] = (d.decision_id, 1)
+        return d, how
 
     def prune(self, now: float, keep_s: float = 3600.0) -> None:
         """Forget closed events' implied fits and PASS signatures older than ``keep_s``
@@ -130,6 +139,7 @@ class DecisionCore:
         horizon = max(keep_s, self.gates.pass_repeat_s)
         for t in [t for t, (ts, _) in self._last_pass.items() if now - ts > horizon]:
             del self._last_pass[t]
+            self._last_id.pop(t, None)
 
     def emission(self, ticker: str, action: str, side: str | None, reasons: tuple[str, ...], now: float) -> str | None:
         """How a decision goes out: ``"take"``; ``"new"`` for a PASS that differs from the last
@@ -152,6 +162,11 @@ class DecisionCore:
 
 def _promising(e: Edge, min_ev: float) -> bool:
     return not e.reasons and max(e.ev_yes or -1.0, e.ev_no or -1.0) >= min_ev
+
+
+def _order(e: Edge, min_ev: float) -> tuple[bool, float, str]:
+    promising = _promising(e, min_ev)
+    return (not promising, -max(e.ev_yes or -1.0, e.ev_no or -1.0) if promising else 0.0, e.ticker)
 
 
 async def _persist(store: StateStore | None, key: str, book: RiskBook, io: BlockingIO) -> None:
@@ -241,9 +256,11 @@ async def run_decision(
         if tripped:
             await persist()
             await kill_event(f"tripped: {book.kill_reason()}")
-        # Candidates the pricer already sees clearing min_ev first: after a spot move fans out
-        # to every market, the edges that can trade are decided before the routine PASSes.
-        edges.sort(key=lambda e: not _promising(e, core.gates.min_ev))
+        # Candidates the pricer already sees clearing min_ev first, best EV first: after a spot
+        # move fans out to every market, the edges that can trade are decided before the routine
+        # PASSes, and when exposure runs out the best ones got it. A total order (ticker last), not
+        # the order the pricers happened to run in: the same edges give the same decisions.
+        edges.sort(key=lambda e: _order(e, core.gates.min_ev))
         for edge in edges:
             d, how = core.step(edge, now)
             if d is None:

@@ -93,7 +93,7 @@ from kbot.messages import (
 )
 from kbot.model.board import PricingBoard
 from kbot.model.pricing import horizon_end
-from kbot.statestore import JsonFileStateStore
+from kbot.statestore import BlockingIO, JsonFileStateStore, in_thread
 from kbot.venues.config import ENV_REST_URL, ENV_WS_URL, KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
@@ -283,6 +283,11 @@ class Tree:
         self.watch_state = WatchState()
         self.ws_health = LinkHealth()
         self.store = JsonFileStateStore(cfg.state_dir)
+        # how actors run blocking calls (state store, kill file, scorer query): a worker thread;
+        # a replay on a virtual clock runs them inline (a thread hop would let virtual time leap)
+        self.io: BlockingIO = in_thread
+        self.executor: Any = ShadowExecutor()  # replays put their fill model here
+        self.recording: Any = None  # kbot run --record: the RecordingWriter the network feeds tap
         self.last_index: IndexUpdate | None = None
         self.spot_last: float | None = None
         self.quote_last: dict[str, float] = {}
@@ -460,11 +465,12 @@ class Tree:
                 fc = attrs.evolve(fc, url=url)
             if not fc.enabled:
                 continue
-            children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff))
+            children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff,
+                                       recorder=self.recording.frame_hook if self.recording else None))
         children.append(self._spec(
             "kalshi_ws", run_kalshi_ws_feed, cfg.kalshi.ws, self.endpoints.kalshi.ws_url, self.endpoints.credentials,
             router, st.get("kalshi_ws"), clock, control=self.ws_control, state=self.watch_state,
-            health=self.ws_health, backoff=feed_backoff,
+            health=self.ws_health, backoff=feed_backoff, tap=self.recording.wrap_session if self.recording else None,
         ))
         rest_cfg = attrs.evolve(cfg.kalshi.rest_feed, series=tuple(cfg.series))
         children.append(self._spec(
@@ -478,7 +484,7 @@ class Tree:
             with self.engine.connect() as conn:
                 return queries.unscored_edges(conn, limit=limit, after_id=after_id)
 
-        return await trio.to_thread.run_sync(q)
+        return await self.io(q)
 
     def root(self, feeds: Sequence[ChildSpec] | None = None) -> Supervisor:
         """The root supervisor. ``feeds``: the children of the ``feeds`` supervisor; None (the
@@ -498,13 +504,14 @@ class Tree:
             self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, self.decision_in,
                        self.ledger_state, clock=clock, stats=st.get("ledger"),
                        publish_every_s=cfg.ledger.publish_every_s),
-            self._spec("executor", run_executor, self.executor_in, Tee(self.ledger_in, rec), ShadowExecutor(),
+            self._spec("executor", run_executor, self.executor_in, Tee(self.ledger_in, rec), self.executor,
                        clock=clock, stats=st.get("executor"), executed=self.executed),
             self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                        sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
-                       recent_decisions=self.recent_decisions, alerts=AlertOut(self), stats=st.get("decision")),
+                       recent_decisions=self.recent_decisions, alerts=AlertOut(self), stats=st.get("decision"),
+                       io=self.io),
             self._spec("spot_index", run_spot_index, self.spot_in, IndexBroadcast(self), clock=clock,
-                       config=cfg.index, vol_config=cfg.vol, store=self.store, stats=st.get("spot_index")),
+                       config=cfg.index, vol_config=cfg.vol, store=self.store, stats=st.get("spot_index"), io=self.io),
             # Pricers fail alone (bad data for one market must not restart the others); many
             # restarts are tolerated because there are many children.
             ChildSpec("pricers", self.pricers.run, restart=Restart.PERMANENT, shutdown_s=30.0,
@@ -870,6 +877,12 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
                     run_id=run_id, started_ts=started, stats=stats)
         BadInputLog.sink = _bad_input_sink(recorder)
+        if cfg.record.enabled:  # kbot run --record: raw inputs to data/recordings (kbot.replay.recording)
+            from kbot.replay.recording import open_recording, recording_meta
+
+            tree.recording = await stack.enter_async_context(open_recording(
+                cfg.record, cfg.record.directory(cfg.data_dir), recording_meta(cfg, run_id, clock, __version__), clock))
+            rest.recorder = tree.recording.frame_hook
         await trio.to_thread.run_sync(_recover_ledger, engine, cfg, tree, started)
         root = tree.root()
         freeze_startup_objects()

@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "status": "the current tree, feeds, open markets, positions, today's PnL and last alerts",
     "db": "database migrations: kbot db upgrade | kbot db current",
     "config": "show the effective configuration (secrets redacted)",
+    "replay": "replay recorded markets (kbot run --record, or --format organics) through the same tree, fast",
+    "backtest": "replay recordings once per configuration point (--set key=v1,v2) in parallel; one row per point",
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
     "bench": "run the benchmark suite (python -m bench)",
 }

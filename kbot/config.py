@@ -8,7 +8,8 @@ Sections: top level (venue, mode, minutes, series, paths), ``[kalshi]`` (endpoin
 behaviour), ``[spot]`` (exchange feeds), ``[sim]`` (the built-in simulated venue), ``[index]``,
 ``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]`` (model and decisions),
 ``[ledger]``, ``[scorer]``, ``[health]``, ``[storage]``, ``[logging]``, ``[tree]`` (mailboxes
-and supervision) and ``[chaos]`` (test hooks: crash actors on purpose). ``kbot config show``
+and supervision), ``[chaos]`` (test hooks: crash actors on purpose), ``[record]`` (``kbot run
+--record``) and ``[replay]`` (``kbot replay`` / ``kbot backtest``). ``kbot config show``
 prints the effective configuration with secrets redacted; ``ops/kbot.toml.example`` documents
 every key.
 """
@@ -35,6 +36,7 @@ from kbot.confload import (
 )
 from kbot.health import HealthConfig
 from kbot.model.config import GateConfig, IndexConfig, PricerConfig, RiskConfig, SizingConfig, VolConfig
+from kbot.replay.config import RecordConfig, ReplayConfig
 from kbot.sim.config import SimConfig
 from kbot.venues.config import KalshiConfig, SpotFeedsConfig
 from storage.config import StorageConfig
@@ -149,6 +151,8 @@ class AppConfig:
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     tree: TreeConfig = attrs.field(factory=TreeConfig)
     chaos: ChaosConfig = attrs.field(factory=ChaosConfig)
+    record: RecordConfig = attrs.field(factory=RecordConfig)
+    replay: ReplayConfig = attrs.field(factory=ReplayConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.venue not in VENUES:

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--minutes", type=float, help="wall-clock minutes before a clean stop (default: run until interrupted)")
     parser.add_argument("--speed", type=float, help="simulated venue only: how many times faster than real time (default 15)")
     parser.add_argument("--seed", type=int, help="simulated venue only: random seed of the simulated world")
+    parser.add_argument("--record", nargs="?", const="", metavar="DIR",
+                        help="record every raw frame and REST response for `kbot replay` (default DIR: "
+                             "data/recordings; docs/RECORDING.md)")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -32,6 +35,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         sim["seed"] = args.seed
     if sim:
         out["sim"] = sim
+    if getattr(args, "record", None) is not None:
+        out["record"] = {"enabled": True, **({"dir": args.record} if args.record else {})}
     return out
 
 
