@@ -23,7 +23,8 @@ Sends
 
 Restart safety
     The risk state (kill switch, TAKE history, pending TAKEs) is persisted in the
-    ``StateStore`` before a TAKE is sent and on every kill-switch change; it is loaded at
+    ``StateStore`` before a TAKE is sent (once per batch, before its first TAKE) and on every
+    kill-switch change; it is loaded at
     start, and an unreadable state trips the kill switch (``corrupt_state``: fail safe, an
     operator resets it with ``kbot.model.killswitch.request_reset``). ``recent_decisions``
     (e.g. read back from the database) re-seeds dedup/cooldown when the state file is lost.
@@ -261,18 +262,25 @@ async def run_decision(
         # PASSes, and when exposure runs out the best ones got it. A total order (ticker last), not
         # the order the pricers happened to run in: the same edges give the same decisions.
         edges.sort(key=lambda e: _order(e, core.gates.min_ev))
+        decided: list[tuple[Decision, str]] = []
         for edge in edges:
             d, how = core.step(edge, now)
             if d is None:
                 continue
             if d.action == "TAKE":
                 book.on_take(d)
-                try:
-                    await persist()
-                except (OSError, ValueError, TypeError) as e:
-                    bad.record("state_save_failed", repr(e), detail=f"TAKE {d.decision_id} not sent")
-                    stats.errors += 1
-                    continue
+            decided.append((d, how))
+        # One save for all the batch's TAKEs, before any is sent (a save fsyncs: one per TAKE made
+        # a burst of TAKEs wait a save each, deciding the later ones on older data).
+        if any(d.action == "TAKE" for d, _ in decided):
+            try:
+                await persist()
+            except (OSError, ValueError, TypeError) as e:
+                takes = [d.decision_id for d, _ in decided if d.action == "TAKE"]
+                bad.record("state_save_failed", repr(e), detail=f"TAKEs {', '.join(takes)} not sent")
+                stats.errors += 1
+                decided = [(d, how) for d, how in decided if d.action != "TAKE"]
+        for d, how in decided:
             await out.send(d)
             stats.msgs_out += 1
             if how == "take" or (how == "new" and is_unusual_pass(d, core.gates.min_ev)):

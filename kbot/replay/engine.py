@@ -188,9 +188,12 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
                           answer_commands=source.answer_commands, sids=source.sids)
     spot = SpotReplay(cfg.spot, tree.router, {s: stats.get(s) for s in ("coinbase", "binance", "kraken")})
     rest = RestReplay(clock, tolerance_s=cfg.replay.rest_tolerance_s * source.speed, wait_s=cfg.replay.rest_wait_s)
+    latency_s = cfg.replay.latency_ms / 1000.0 * source.speed  # real ms -> the recording's clock
     if cfg.replay.fills == "book":
         tree.executor = ReplayTakerExecutor(kalshi, clock, BookWalk(cfg.pricer.fee_rounding),
-                                            latency_s=cfg.replay.latency_ms / 1000.0 * source.speed, mode=cfg.mode)  # type: ignore[arg-type]
+                                            latency_s=latency_s, mode=cfg.mode)  # type: ignore[arg-type]
+    else:
+        tree.executor = DelayedShadow(clock, latency_s)
     tree.ledger_state.pending.append(("out", tree.ledger_state.book.deposit(t0)))
     BadInputLog.sink = _bad_input_sink(recorder)
 
@@ -297,6 +300,26 @@ def score_all(engine: Any, run_id: str, cfg: AppConfig) -> int:
             n += len(scores)
     finally:
         writer.close()
+
+
+class DelayedShadow:
+    """``ShadowExecutor`` (the decided price and size, as ``kbot run`` in shadow mode) executing
+    ``latency_s`` after the decision: a live run's TAKE reaches its fill after the state save and
+    the actor hops, and until the ledger shows it the decision actor treats the market as pending."""
+
+    def __init__(self, clock: Any, latency_s: float) -> None:
+        from actors.executor import ShadowExecutor
+
+        self.inner = ShadowExecutor()
+        self.mode = self.inner.mode
+        self.clock = clock
+        self.latency_s = latency_s
+
+    async def execute(self, decision: Any, now: float) -> list[Any]:
+        at = decision.ts + self.latency_s
+        if decision.action == "TAKE" and at > self.clock.now():
+            await self.clock.sleep_until(at)
+        return await self.inner.execute(decision, max(at, decision.ts))
 
 
 def _count(engine: Any, table: str, run_id: str) -> int:
