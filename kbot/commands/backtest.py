@@ -84,6 +84,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _run_with_bar(spec: Any, cfg: Any, points: list[dict[str, str]], out: Any, jobs: int, t_from: float | None,
                   t_to: float | None, span: tuple[float, float] | None) -> Any:
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from kbot.replay.backtest import run_backtest
@@ -95,7 +96,7 @@ def _run_with_bar(spec: Any, cfg: Any, points: list[dict[str, str]], out: Any, j
         hi = min(hi, t_to)
     total = (hi - lo) * len(points) if lo is not None and hi is not None and hi > lo else None
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                  TimeElapsedColumn(), transient=False, console=None) as bar:
+                  TimeElapsedColumn(), transient=False, console=Console(stderr=True)) as bar:
         task = bar.add_task("replaying", total=total)
 
         def update(state: dict[int, tuple[int, float]], done: int) -> None:

@@ -22,6 +22,7 @@ in memory and its kill file is its own (an operator's ``data/KILL`` does not sto
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import itertools
@@ -47,6 +48,9 @@ from supervision import Backoff, ChildSpec, Restart, SupervisorGaveUp
 
 REST_BASE = "http://replay.invalid/trade-api/v2"
 REPLAY_BATCH_MS = 2000.0
+# A replay never reads an operator kill file; the path is the same on every run (it enters the
+# configuration digest of every decision) and cannot exist.
+NO_KILL_FILE = "/nonexistent/kbot-replay/KILL"
 
 
 @attrs.frozen(kw_only=True)
@@ -101,7 +105,7 @@ def replay_config(cfg: AppConfig, state_dir: Path, db_url: str) -> AppConfig:
     storage = attrs.evolve(cfg.storage, url=db_url, batch_ms=max(cfg.storage.batch_ms, REPLAY_BATCH_MS))
     return attrs.evolve(
         cfg, data_dir=str(state_dir), storage=storage,
-        risk=attrs.evolve(cfg.risk, kill_file=str(state_dir / "KILL")),
+        risk=attrs.evolve(cfg.risk, kill_file=NO_KILL_FILE),
         health=attrs.evolve(cfg.health, webhook_url=None), chaos=attrs.evolve(cfg.chaos, crash={}),
         record=attrs.evolve(cfg.record, enabled=False),
     )
@@ -147,7 +151,7 @@ def run_replay(source: ReplaySource, cfg: AppConfig, *, db_url: str | None = Non
     run_id = replay_run_id(source, cfg, t_from, t_to)
     url = db_url or f"sqlite:///./{cfg.data_dir}/{run_id}.sqlite"
     _seed_scheduler(cfg.replay.seed)
-    with tempfile.TemporaryDirectory(prefix="kbot-replay-") as d:
+    with tempfile.TemporaryDirectory(prefix="kbot-replay-") as d, _deterministic_deadlines():
         rcfg = replay_config(cfg, Path(d), url)
         return trio.run(functools.partial(_main, source, rcfg, run_id, first.t, t_from, t_to, on_progress, progress_every),
                         clock=trio.testing.MockClock(autojump_threshold=0))
@@ -159,6 +163,30 @@ def _seed_scheduler(seed: int) -> None:
     from trio._core import _run
 
     _run._r.seed(seed)
+
+
+@contextlib.contextmanager
+def _deterministic_deadlines() -> Iterator[None]:
+    """Trio orders timers that expire at the same instant by the memory address of their cancel
+    scopes; on a virtual clock many timers share an instant, so that order (which tasks wake
+    first) would change from run to run. For the replay's ``trio.run`` they are ordered by when
+    they were set instead. (Trio internals, patched for the duration of one replay only.)"""
+    from heapq import heappush
+
+    from trio._core import _run
+
+    original = _run.Deadlines.add
+    counter = itertools.count()
+
+    def add(self: Any, deadline: float, cancel_scope: Any) -> None:
+        heappush(self._heap, (deadline, next(counter), cancel_scope))
+        self._active += 1
+
+    _run.Deadlines.add = add  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        _run.Deadlines.add = original  # type: ignore[method-assign]
 
 
 async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_from: float | None,

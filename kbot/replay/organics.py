@@ -64,6 +64,7 @@ WINDOW_S = 900.0
 # prices, only the channels it recorded).
 CONFIG: dict[str, Any] = {
     "index": {"min_sources": 1},
+    "spot": {"binance": {"enabled": False}, "kraken": {"enabled": False}},
     "series": [SERIES],
     "kalshi": {"ws": {"use_yes_price": False, "trades": False, "lifecycle": False, "cfbenchmarks": False,
                       "fills": False, "user_orders": False, "market_positions": False}},
@@ -175,11 +176,45 @@ def _market_info(payload: dict[str, Any], t: float) -> MarketInfo | None:
     )
 
 
-def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Event]], SessionInfo, dict[str, MarketInfo]]:
+def _field(line: str, key: str) -> str | None:
+    """The raw text of a top-level scalar field of a wrapper line (cheap; None when absent)."""
+    i = line.find(f'"{key}":')
+    if i < 0:
+        return None
+    i += len(key) + 3
+    while i < len(line) and line[i] == " ":
+        i += 1
+    j = i
+    if line.startswith('"', i):
+        j = line.index('"', i + 1)
+        return line[i + 1:j]
+    while j < len(line) and line[j] not in ",}":
+        j += 1
+    return line[i:j].strip()
+
+
+def _lazy_frame(line: str, et: str) -> str:
+    """The Kalshi frame for a ticker/orderbook wrapper line: the verbatim ``payload_json`` text
+    spliced into ``{"type", "sid", "seq", "msg"}`` (the recorder writes its keys sorted, so the
+    payload ends where ``recorder_type`` begins); any other layout goes through ``json``."""
+    sid = SIDS["ticker"] if et == "ticker" else SIDS["orderbook_delta"]
+    seq = None if et == "ticker" else _field(line, "sequence_number")
+    i = line.find('"payload_json":')
+    j = line.find(',"recorder_type"', i) if i >= 0 else -1
+    if i >= 0 and j > i and line[i + 15] == "{" and seq != "":
+        head = f'{{"type":"{et}","sid":{sid}' + (f',"seq":{seq}' if seq not in (None, "null") else "")
+        return f'{head},"msg":{line[i + 15:j]}}}'
+    d = json.loads(line)
+    return _frame(et, sid, None if et == "ticker" else d.get("sequence_number"), d.get("payload_json"))
+
+
+def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Any]], SessionInfo, dict[str, MarketInfo]]:
+    """The session's events in receipt order. Book and ticker lines stay text until iterated
+    (``_materialize``): a whole session parses only as far as a replay reads it."""
     base = root / "research_data" / name / "raw_events"
     if not base.is_dir():
         raise OrganicsError(f"{base}: no raw_events")
-    rows: list[tuple[int, int, dict[str, Any]]] = []
+    rows: list[tuple[int, int, str, str]] = []  # (ns, n, event type, line)
     types = sorted(p.name.split("=", 1)[1] for p in base.glob("type=*"))
     has_deltas = "orderbook_delta" in types
     n = 0
@@ -188,37 +223,39 @@ def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Event
             continue  # a book without its deltas would freeze at the snapshot
         for f in sorted(base.glob(f"type={t}/day=*/hour=*/*.ndjson.gz")):
             for line in _gz_lines(f):
-                d = json.loads(line)
-                rows.append((int(d["local_recv_ns"]), n, d))
+                ns = _field(line, "local_recv_ns")
+                et = _field(line, "event_type") or t
+                if ns is None or not ns.isdigit():
+                    d = json.loads(line)
+                    ns, et = str(d["local_recv_ns"]), str(d.get("event_type") or t)
+                rows.append((int(ns), n, et, line))
                 n += 1
     rows.sort(key=lambda r: (r[0], r[1]))
-    out: list[tuple[float, int, Event]] = []
+    out: list[tuple[float, int, Any]] = []
     markets: dict[str, MarketInfo] = {}
     connected = False
     channels = {"ticker": SIDS["ticker"], **({"orderbook_delta": SIDS["orderbook_delta"]} if has_deltas else {})}
     k = 0
-    for ns, _, d in rows:
+    for ns, _, et, line in rows:
         t = ns / 1e9
-        et, p = d.get("event_type"), d.get("payload_json")
-        evs: list[Event] = []
-        if et == "ticker":
-            evs.append(fmt.Rec(fmt.FRAME, t, t, "kalshi_ws", 0, "ticker", _frame("ticker", SIDS["ticker"], None, p)))
-        elif et in ("orderbook_delta", "orderbook_snapshot"):
-            evs.append(fmt.Rec(fmt.FRAME, t, t, "kalshi_ws", 0, et,
-                               _frame(et, SIDS["orderbook_delta"], d.get("sequence_number"), p)))
+        evs: list[Any] = []
+        if et in ("ticker", "orderbook_delta", "orderbook_snapshot"):
+            evs.append((et, line))  # materialized when iterated
         elif et == "ws_connected":
             if connected:
                 evs.append(fmt.Rec(fmt.CLOSE, t, t, "kalshi_ws", 0, "", "the recorder opened a new connection"))
             evs.append(fmt.Rec(fmt.OPEN, t, t, "kalshi_ws", 0, "", json.dumps({"channels": channels})))
             connected = True
-        elif et == "watch_market" and isinstance(p, dict):
-            info = _market_info(p, t)
+        elif et == "watch_market":
+            p = json.loads(line).get("payload_json")
+            info = _market_info(p, t) if isinstance(p, dict) else None
             if info is not None:
                 markets.setdefault(info.ticker, info)
                 evs.append(Msg(t, info))
                 evs.append(fmt.Rec(fmt.WATCH, t, t, "kalshi_ws", 0, "", json.dumps([info.ticker])))
-        elif et == "market_rotated" and isinstance(p, dict):
-            prev = p.get("previous_market_ticker")
+        elif et == "market_rotated":
+            p = json.loads(line).get("payload_json")
+            prev = p.get("previous_market_ticker") if isinstance(p, dict) else None
             if isinstance(prev, str):
                 evs.append(fmt.Rec(fmt.UNWATCH, t, t, "kalshi_ws", 0, "", json.dumps([prev])))
         # ws_subscribed: the replay answers the session's own subscribes (KalshiReplay)
@@ -231,35 +268,53 @@ def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Event
     return out, SessionInfo(name, start, end, len(out), has_deltas, sorted(markets), 0), markets
 
 
-def _spot_files(root: Path, name: str) -> list[Path]:
+def _materialize(t: float, ev: Any) -> Event:
+    if type(ev) is tuple:
+        et, line = ev
+        return fmt.Rec(fmt.FRAME, t, t, "kalshi_ws", 0, et, _lazy_frame(line, et))
+    return ev  # type: ignore[no-any-return]
+
+
+def _spot_files(root: Path, names: Iterable[str]) -> list[Path]:
+    """The selected sessions' own tick files and every sidecar tick file."""
     rs = root / "logs" / "particle_research" / "real_shadow"
-    files = []
-    own = rs / name / "independent_spot_ticks.ndjson.gz"
-    if own.is_file():
-        files.append(own)
-    files += sorted(rs.glob("sidecar_spot_pairs/*/spot_ticks.ndjson.gz"))
-    files += sorted(rs.glob("*/spot_ticks.ndjson.gz"))
-    return files
+    own = [rs / n / "independent_spot_ticks.ndjson.gz" for n in names]
+    return [f for f in own if f.is_file()] + sorted(rs.glob("sidecar_spot_pairs/*/spot_ticks.ndjson.gz")) + sorted(
+        rs.glob("*/spot_ticks.ndjson.gz"))
 
 
-def _spot_ticks(files: Iterable[Path], start: float, end: float, seen: set[str]) -> list[SpotTick]:
+def _spot_ticks(files: Iterable[Path], windows: Sequence[tuple[float, float]]) -> list[SpotTick]:
+    """Ticks received inside any of ``windows``, each trade once (by trade id), in receipt order."""
+    import bisect
+
+    starts = [w[0] for w in windows]
+    seen: set[str] = set()
     out = []
     for f in files:
         for line in _gz_lines(f):
             d = json.loads(line)
             recv = int(d.get("local_recv_ns") or 0) / 1e9
-            if not start <= recv <= end:
+            i = bisect.bisect_right(starts, recv) - 1
+            if i < 0 or recv > windows[i][1]:
                 continue
             tid = str(d.get("trade_id"))
-            if tid in seen:
-                continue
             px = d.get("price")
             ts = _ts(d.get("exchange_ts_utc"))
-            if not isinstance(px, (int, float)) or ts is None:
+            if tid in seen or not isinstance(px, (int, float)) or isinstance(px, bool) or ts is None:
                 continue
             seen.add(tid)
             out.append(SpotTick(source="coinbase", ts=ts, price=float(px), recv_ts=recv))
     out.sort(key=lambda s: (s.recv_ts, s.ts))
+    return out
+
+
+def _merge_windows(ws: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for a, b in sorted(ws):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
     return out
 
 
@@ -275,10 +330,9 @@ def organics(paths: Sequence[str | Path], *, sessions: Sequence[str] | None = No
     if not names:
         raise OrganicsError(f"no session of {root} matches {list(sessions or [])}")
     results, conflicts = load_results(root)
-    per: list[list[tuple[float, int, Event]]] = []
+    per: list[list[tuple[float, int, Any]]] = []
     infos: list[SessionInfo] = []
     markets: dict[str, MarketInfo] = {}
-    seen_trades: set[str] = set()
     for name in names:
         evs, info, mk = _session_events(root, name)
         if not evs:
@@ -286,15 +340,15 @@ def organics(paths: Sequence[str | Path], *, sessions: Sequence[str] | None = No
         if any(o.start < info.end and info.start < o.end for o in infos):
             logger.warning("organics: session {} overlaps an earlier one: left out (one feed per market)", name)
             continue
-        ticks = _spot_ticks(_spot_files(root, name), info.start - SPOT_WARMUP_S, info.end, seen_trades)
-        info.spot_ticks = len(ticks)
-        base = len(evs)
-        evs += [(s.recv_ts, base + i, Msg(s.recv_ts, s)) for i, s in enumerate(ticks)]
-        evs.sort(key=lambda e: (e[0], e[1]))
         per.append(evs)
         infos.append(info)
         for t, m in mk.items():
             markets.setdefault(t, m)
+    windows = _merge_windows([(i.start - SPOT_WARMUP_S, i.end) for i in infos])
+    ticks = _spot_ticks(_spot_files(root, [i.name for i in infos]), windows)
+    for i in infos:
+        i.spot_ticks = sum(1 for s in ticks if i.start <= s.recv_ts <= i.end)
+    per.append([(s.recv_ts, k, Msg(s.recv_ts, s)) for k, s in enumerate(ticks)])
     settle: list[tuple[float, int, Event]] = []
     no_result: list[str] = []
     for i, (ticker, m) in enumerate(sorted(markets.items())):
@@ -314,14 +368,16 @@ def organics(paths: Sequence[str | Path], *, sessions: Sequence[str] | None = No
     ident = hashlib.blake2b(f"{root}|{','.join(i.name for i in infos)}".encode(), digest_size=8).hexdigest()
 
     def events() -> Iterator[Event]:
-        for _t, _k, ev in heapq.merge(*per, key=lambda e: (e[0], e[1])):
-            yield ev
+        for t, _k, ev in heapq.merge(*per, key=lambda e: (e[0], e[1])):
+            yield _materialize(t, ev)
 
     notes = {
         "format": "organics", "root": str(root), "sessions": [attrs.asdict(i) for i in infos],
         "markets": sorted(markets), "settled_from_results": len(settle), "no_result": no_result,
         "conflicting_results": {t: sorted(v) for t, v in conflicts.items() if t in markets},
     }
+    if not infos:
+        raise OrganicsError(f"no usable session in {root} ({', '.join(names[:5])}{'...' if len(names) > 5 else ''})")
     last = max([i.end for i in infos] + [e[0] for e in settle])
     return ReplaySource(name=f"organics {root.name} ({len(infos)} session(s))", identity=ident, events=events,
                         speed=1.0, has_rest=False, answer_commands=True, sids=dict(SIDS), notes=notes,

@@ -147,9 +147,13 @@ class RecordingWriter:
             self._file = f = None
         if f is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._seq += 1
-            path = self.directory / file_name(now, self.run_id, self._seq)
-            f = self._file = _File(path, now)
+            while f is None:  # a name already taken (a restart within the second) is never reused
+                self._seq += 1
+                path = self.directory / file_name(now, self.run_id, self._seq)
+                try:
+                    f = self._file = _File(path, now)
+                except FileExistsError:
+                    continue
             self.files.append(path)
             head = fmt.encode(fmt.HEADER, now, 0.0, "recorder", 0, "", fmt.header_payload(self.meta, self._seq))
             f.append(head.encode(), self.cfg.level, False)
