@@ -115,6 +115,9 @@ def _window(events: Iterator[Event], t_from: float | None, t_to: float | None) -
     """Records from ``t_from`` to ``t_to``. Kalshi WS session inputs before ``t_from`` are kept
     (the session must see its connection, subscriptions and snapshots); ``KalshiReplay`` is
     told to hold back what they produce."""
+    if t_from is None and t_to is None:
+        yield from events
+        return
     for ev in events:
         if t_to is not None and ev.t > t_to:
             return
@@ -211,7 +214,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
                 started_ts=t0, stats=stats)
     tree.io = inline
     tree.store = MemoryStateStore()
-    router = _Warmup(tree.router, t_from, clock)
+    router = _Warmup(tree.router, t_from, clock) if t_from is not None else tree.router
     kalshi = KalshiReplay(cfg.kalshi.ws, router, stats.get("kalshi_ws"), tree.ws_health,
                           answer_commands=source.answer_commands, sids=source.sids)
     spot = SpotReplay(cfg.spot, tree.router, {s: stats.get(s) for s in ("coinbase", "binance", "kraken")})
