@@ -93,7 +93,7 @@ from kbot.messages import (
 )
 from kbot.model.board import PricingBoard
 from kbot.model.pricing import horizon_end
-from kbot.statestore import BlockingIO, JsonFileStateStore, in_thread
+from kbot.statestore import BlockingIO, JsonFileStateStore, StateStore, in_thread
 from kbot.venues.config import ENV_REST_URL, ENV_WS_URL, KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
@@ -282,7 +282,7 @@ class Tree:
         self.market_registry = MarketRegistry(cfg.series)
         self.watch_state = WatchState()
         self.ws_health = LinkHealth()
-        self.store = JsonFileStateStore(cfg.state_dir)
+        self.store: StateStore = JsonFileStateStore(cfg.state_dir)
         # how actors run blocking calls (state store, kill file, scorer query): a worker thread;
         # a replay on a virtual clock runs them inline (a thread hop would let virtual time leap)
         self.io: BlockingIO = in_thread

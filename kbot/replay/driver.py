@@ -84,7 +84,8 @@ class KalshiReplay:
             s.tick(rec.t, rec.rt)
         elif k == fmt.OPEN:
             if self.answer and rec.payload:  # an importer says which channels this connection recorded
-                self.sids = dict(json.loads(rec.payload).get("channels", self.sids))
+                self._channels(dict(json.loads(rec.payload).get("channels", self.sids)), rec)
+                s = self.session
             self.health.connected, self.health.since_ts = True, rec.t
             self.health.frame(rec.t, trio.current_time())
             s.on_connected(rec.t, rec.rt)
@@ -96,6 +97,19 @@ class KalshiReplay:
         else:
             return
         await self._flush(rec)
+
+    def _channels(self, sids: dict[str, int], rec: fmt.Rec) -> None:
+        """An imported connection recorded these channels: a session that subscribes only to
+        them (a connection without book deltas gets no book, rather than one frozen at its
+        snapshot). The watched markets carry over, as after any reconnect."""
+        self.sids = sids
+        book = "orderbook_delta" in sids
+        if self.session.cfg.orderbook != book:
+            old = self.session
+            self.session = KalshiWsSession(attrs.evolve(old.cfg, orderbook=book), bad=old.bad, feed=old.feed)
+            self.session.counters.frames = old.counters.frames
+            if old.watched:
+                self.session.watch(sorted(old.watched), rec.t, rec.rt)
 
     async def _flush(self, rec: fmt.Rec) -> None:
         msgs, cmds, _reconnect = self.session.drain()
@@ -300,7 +314,7 @@ async def drive(events: Iterable[Event], clock: Clock, out: Outbox, *, kalshi: K
             if t > now():
                 progress.events, progress.last_t = n, t
                 await clock.sleep_until(t)
-            if type(ev) is Msg:
+            if isinstance(ev, Msg):
                 await out.send(ev.msg)
             else:
                 src = ev.source

@@ -30,7 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import trio
@@ -121,7 +121,7 @@ def _window(events: Iterator[Event], t_from: float | None, t_to: float | None) -
     for ev in events:
         if t_to is not None and ev.t > t_to:
             return
-        if t_from is not None and ev.t < t_from and (type(ev) is Msg or ev.source != "kalshi_ws"):
+        if t_from is not None and ev.t < t_from and (isinstance(ev, Msg) or ev.source != "kalshi_ws"):
             continue
         yield ev
 
@@ -258,7 +258,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
         rest_cfg = attrs.evolve(cfg.kalshi.rest_feed, series=tuple(cfg.series))
         children.append(ChildSpec("kalshi_rest", functools.partial(
             run_kalshi_rest_feed, rest_cfg, client, tree.router, stats.get("kalshi_rest"), clock,
-            ws_health=tree.ws_health, control=tree.rest_control), restart=Restart.PERMANENT,
+            ws_health=tree.ws_health, control=cast(Any, tree.rest_control)), restart=Restart.PERMANENT,
             backoff=Backoff(initial_s=1.0, max_s=60.0)))
     else:
         children.append(ChildSpec("rest_control", functools.partial(_drain, tree.rest_control),
@@ -295,7 +295,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     ex = tree.executor
     result = ReplayResult(
         run_id=rid, db_url=cfg.db_url, events=progress.events, wall_s=wall, first_t=t0, last_t=last[0],
-        decisions=tree.executor_in.stats().sent, takes=len(tree.executed),
+        decisions=cast(Any, tree.executor_in).stats().sent, takes=len(tree.executed),
         fills=_count(engine, "fills", rid),
         unfilled=dict(getattr(ex, "unfilled", {})),
         rest={"served": rest.served, "skipped": rest.skipped, "unanswered": rest.unanswered},
@@ -324,7 +324,7 @@ def score_all(engine: Any, run_id: str, cfg: AppConfig) -> int:
             scores = []
             for r in rows:
                 try:
-                    scores.append(score_row(r))
+                    scores.append(score_row(cast(Any, r)))
                 except (ValueError, TypeError, ArithmeticError):
                     continue
             writer.write(scores)

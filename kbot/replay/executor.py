@@ -9,18 +9,20 @@ replay's records are the same on every run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
 from kbot.clock import Clock
-from kbot.messages import Decision, Fill, Mode, OrderEvent
+from kbot.messages import Decision, Fill, Mode, OrderEvent, Side
 from kbot.replay.fills import FillModel, TakerOrder
 
 ONE = Decimal(1)
+ZERO = Decimal(0)
 
 
 class BookSource(Protocol):
-    def asks(self, ticker: str, side: str) -> tuple[list[tuple[Decimal, Decimal]] | tuple[tuple[Decimal, Decimal], ...], str] | None:
+    def asks(self, ticker: str, side: str) -> tuple[Sequence[tuple[Decimal, Decimal]], str] | None:
         """The side's ask levels (cheapest first) and where they came from, or None."""
         ...
 
@@ -48,17 +50,22 @@ class ReplayTakerExecutor:
         res = self.model.take(TakerOrder(ticker=d.ticker, side=d.side, count=d.count, limit=d.limit_price,
                                          fee_multiplier=mult), asks)
         order_id = f"replay-{d.decision_id}"
-        common = dict(order_id=order_id, client_order_id=d.decision_id, decision_id=d.decision_id, ticker=d.ticker,
-                      side=d.side, action="buy", count=d.count, price=d.limit_price or ONE, mode=self.mode)
-        out: list[OrderEvent | Fill] = [OrderEvent(ts=ts, status="new", **common)]  # type: ignore[arg-type]
+        side: Side = d.side
+        price = d.limit_price or ONE
+
+        def event(status: str, filled: Decimal = ZERO, reason: str | None = None) -> OrderEvent:
+            return OrderEvent(ts=ts, order_id=order_id, client_order_id=d.decision_id, decision_id=d.decision_id,
+                              ticker=d.ticker, side=side, action="buy", count=d.count, price=price, status=status,
+                              mode=self.mode, filled_count=filled, reason=reason)
+
+        out: list[OrderEvent | Fill] = [event("new")]
         for i, f in enumerate(res.fills, 1):
-            out.append(Fill(fill_id=f"{order_id}:{i}", order_id=order_id, ts=ts, ticker=d.ticker, side=d.side,
+            out.append(Fill(fill_id=f"{order_id}:{i}", order_id=order_id, ts=ts, ticker=d.ticker, side=side,
                             action="buy", count=f.count, price=f.price, fee=f.fee, is_taker=True, mode=self.mode,
                             decision_id=d.decision_id))
         if res.unfilled > 0:
             self.unfilled[d.decision_id] = res.reason or "unfilled"
-            out.append(OrderEvent(ts=ts, status="canceled", filled_count=res.filled,  # type: ignore[arg-type]
-                                  reason=f"IOC remainder {res.unfilled}: {res.reason}", **common))
+            out.append(event("canceled", res.filled, f"IOC remainder {res.unfilled}: {res.reason}"))
         else:
-            out.append(OrderEvent(ts=ts, status="filled", filled_count=res.filled, **common))  # type: ignore[arg-type]
+            out.append(event("filled", res.filled))
         return out

@@ -218,16 +218,16 @@ def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Any]]
     types = sorted(p.name.split("=", 1)[1] for p in base.glob("type=*"))
     has_deltas = "orderbook_delta" in types
     n = 0
-    for t in types:
-        if t == "orderbook_snapshot" and not has_deltas:
+    for typ in types:
+        if typ == "orderbook_snapshot" and not has_deltas:
             continue  # a book without its deltas would freeze at the snapshot
-        for f in sorted(base.glob(f"type={t}/day=*/hour=*/*.ndjson.gz")):
+        for f in sorted(base.glob(f"type={typ}/day=*/hour=*/*.ndjson.gz")):
             for line in _gz_lines(f):
                 ns = _field(line, "local_recv_ns")
-                et = _field(line, "event_type") or t
+                et = _field(line, "event_type") or typ
                 if ns is None or not ns.isdigit():
                     d = json.loads(line)
-                    ns, et = str(d["local_recv_ns"]), str(d.get("event_type") or t)
+                    ns, et = str(d["local_recv_ns"]), str(d.get("event_type") or typ)
                 rows.append((int(ns), n, et, line))
                 n += 1
     rows.sort(key=lambda r: (r[0], r[1]))
@@ -236,8 +236,8 @@ def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Any]]
     connected = False
     channels = {"ticker": SIDS["ticker"], **({"orderbook_delta": SIDS["orderbook_delta"]} if has_deltas else {})}
     k = 0
-    for ns, _, et, line in rows:
-        t = ns / 1e9
+    for recv_ns, _, et, line in rows:
+        t = recv_ns / 1e9
         evs: list[Any] = []
         if et in ("ticker", "orderbook_delta", "orderbook_snapshot"):
             evs.append((et, line))  # materialized when iterated
@@ -268,11 +268,11 @@ def _session_events(root: Path, name: str) -> tuple[list[tuple[float, int, Any]]
     return out, SessionInfo(name, start, end, len(out), has_deltas, sorted(markets), 0), markets
 
 
-def _materialize(t: float, ev: Any) -> Event:
+def _materialize(t: float, ev: Any) -> Any:
     if type(ev) is tuple:
         et, line = ev
         return fmt.Rec(fmt.FRAME, t, t, "kalshi_ws", 0, et, _lazy_frame(line, et))
-    return ev  # type: ignore[no-any-return]
+    return ev
 
 
 def _spot_files(root: Path, names: Iterable[str]) -> list[Path]:
@@ -351,7 +351,7 @@ def organics(paths: Sequence[str | Path], *, sessions: Sequence[str] | None = No
     per.append([(s.recv_ts, k, Msg(s.recv_ts, s)) for k, s in enumerate(ticks)])
     settle: list[tuple[float, int, Event]] = []
     no_result: list[str] = []
-    for i, (ticker, m) in enumerate(sorted(markets.items())):
+    for j, (ticker, m) in enumerate(sorted(markets.items())):
         r = results.get(ticker)
         if r is None:
             no_result.append(ticker)
@@ -361,11 +361,11 @@ def organics(paths: Sequence[str | Path], *, sessions: Sequence[str] | None = No
             no_result.append(ticker)
             continue
         at = close + SETTLE_DELAY_S
-        settle.append((at, i, Msg(at, MarketSettled(ts=at, ticker=ticker, result=r.result,
+        settle.append((at, j, Msg(at, MarketSettled(ts=at, ticker=ticker, result=r.result,
                                                    settlement_value=ONE if r.result == "yes" else ZERO,
                                                    source="organics", final=True))))
     per.append(sorted(settle, key=lambda e: (e[0], e[1])))
-    ident = hashlib.blake2b(f"{root}|{','.join(i.name for i in infos)}".encode(), digest_size=8).hexdigest()
+    ident = hashlib.blake2b(f"{root.name}|{','.join(f'{i.name}:{i.events}' for i in infos)}".encode(), digest_size=8).hexdigest()
 
     def events() -> Iterator[Event]:
         for t, _k, ev in heapq.merge(*per, key=lambda e: (e[0], e[1])):
