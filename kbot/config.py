@@ -20,7 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -127,6 +127,17 @@ class ChaosConfig:
                 raise ValueError(f"chaos.crash.{name} must be a positive number of seconds")
 
 
+def _record_config(v: Any) -> RecordConfig:
+    """``record = true`` (shorthand for ``[record] enabled = true``) or the ``[record]`` table."""
+    if isinstance(v, RecordConfig):
+        return v
+    if isinstance(v, bool):
+        return RecordConfig(enabled=v)
+    if isinstance(v, Mapping):
+        return cast(RecordConfig, build(RecordConfig, v, "record"))
+    raise ConfigError(f"record: expected true/false or a table of settings, got {v!r}")
+
+
 @attrs.frozen
 class AppConfig:
     venue: str = "sim"  # sim (built-in simulated venue) | demo | prod
@@ -151,7 +162,7 @@ class AppConfig:
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     tree: TreeConfig = attrs.field(factory=TreeConfig)
     chaos: ChaosConfig = attrs.field(factory=ChaosConfig)
-    record: RecordConfig = attrs.field(factory=RecordConfig)
+    record: RecordConfig = attrs.field(factory=RecordConfig, converter=lambda v: _record_config(v))
     replay: ReplayConfig = attrs.field(factory=ReplayConfig)
 
     def __attrs_post_init__(self) -> None:
