@@ -14,13 +14,12 @@ import argparse
 import sys
 from typing import Any
 
-from kbot.commands.common import add_config_arguments
 from kbot.commands.replay import add_source_arguments, prepare
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser, "--input")
-    add_config_arguments(parser)
+    parser.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
     parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=V1,V2",
                         help="a configuration key and the values to try (repeatable; the grid is every combination)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N", help="worker processes (default: CPU count)")

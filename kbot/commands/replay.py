@@ -13,14 +13,14 @@ import datetime as dt
 import sys
 from typing import Any
 
-from kbot.commands.common import add_config_arguments, load_from_args
+from kbot.commands.common import load_from_args
 
 FORMATS = ("auto", "kbot", "organics")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_arguments(parser, "--format")
-    add_config_arguments(parser)
+    add_replay_config_arguments(parser)
     parser.add_argument("--from", dest="t_from", metavar="T", help="start at this time (ISO 8601 UTC or epoch seconds)")
     parser.add_argument("--to", dest="t_to", metavar="T", help="stop at this time (ISO 8601 UTC or epoch seconds)")
     parser.add_argument("--latency-ms", type=float, metavar="N",
@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="book (default): taker walk of the recorded book; shadow: at the decided price, like kbot run")
     parser.add_argument("--seed", type=int, help="scheduler seed (default 0): a replay is deterministic for a seed")
     parser.add_argument("--output", choices=("table", "json"), default="table", help="summary format (default table)")
+
+
+def add_replay_config_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="TOML", help="configuration file (default: ./kbot.toml when present)")
+    parser.add_argument("--db", metavar="URL", help="the replay's database (default: a new data/replay-<id>.sqlite; "
+                        "never the live database unless given here)")
 
 
 def add_source_arguments(parser: argparse.ArgumentParser, flag: str) -> None:
