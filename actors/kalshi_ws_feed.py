@@ -88,6 +88,7 @@ async def run_kalshi_ws_feed(
     client = KalshiWsClient(url, credentials, cfg, clock, recorder=recorder, bad=bad, feed=name, health=health)
     if tap is not None:
         client.session = tap(client.session)
+        client.on_batch = client.session.on_batch
     counters = client.session.counters
 
     async def emit(msg: Any) -> None:

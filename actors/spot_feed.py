@@ -15,6 +15,7 @@ Wire it as one child per enabled feed::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -37,13 +38,19 @@ async def run_spot_feed(
     *,
     recorder: Recorder | None = None,
     health: LinkHealth | None = None,
+    tap: Callable[[Any], Any] | None = None,
 ) -> None:
+    """``tap``: wraps the client's protocol parser (``kbot run --record`` records the frames it
+    parses, as it parses them)."""
     if not cfg.enabled:
         stats.state = "disabled"
         logger.bind(feed=cfg.exchange).info("spot feed {} disabled in config", cfg.exchange)
         await trio.sleep_forever()
     bad = StatsBadInputLog(cfg.exchange, stats)
     client = SpotFeedClient(cfg, clock, recorder=recorder, bad=bad, health=health)
+    if tap is not None:
+        client.protocol = tap(client.protocol)
+        client.on_batch = client.protocol.on_batch
 
     async def emit(msg: Any) -> None:
         if isinstance(msg, SpotTick):

@@ -466,7 +466,7 @@ class Tree:
             if not fc.enabled:
                 continue
             children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff,
-                                       recorder=self.recording.frame_hook if self.recording else None))
+                                       tap=self.recording.wrap_protocol if self.recording else None))
         children.append(self._spec(
             "kalshi_ws", run_kalshi_ws_feed, cfg.kalshi.ws, self.endpoints.kalshi.ws_url, self.endpoints.credentials,
             router, st.get("kalshi_ws"), clock, control=self.ws_control, state=self.watch_state,

@@ -20,7 +20,8 @@ Kinds: ``H`` header (first record of every file; PAYLOAD a JSON object), ``F`` a
 ``W``/``U`` the Kalshi WS session was told to watch/unwatch markets (PAYLOAD a JSON list of
 tickers), ``T`` the Kalshi WS session's housekeeping tick, ``D`` frames dropped before the
 session saw them (PAYLOAD the count), ``Q`` one REST response (PAYLOAD a JSON object: method,
-path, params, status, body), ``L`` records lost by the recorder itself (PAYLOAD the count).
+path, params, status, body), ``L`` records lost by the recorder itself (PAYLOAD the count),
+``B`` a feed began handling a batch of frames (``T``: when; its frames follow).
 
 The ``W``/``U``/``T``/``D``/``O``/``C`` records of ``kalshi_ws`` are the inputs of kbot's
 Kalshi WebSocket session besides its frames: with them a replay drives the same session
@@ -37,8 +38,9 @@ VERSION = 1
 SUFFIX = ".tsv.gz"
 PREFIX = "rec-"
 
-HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST = "H", "F", "O", "C", "W", "U", "T", "D", "Q", "L"
-KINDS = frozenset((HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST))
+HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST, BATCH = (
+    "H", "F", "O", "C", "W", "U", "T", "D", "Q", "L", "B")
+KINDS = frozenset((HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST, BATCH))
 
 
 class Rec(NamedTuple):

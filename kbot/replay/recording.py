@@ -121,6 +121,9 @@ class RecordingWriter:
     def wrap_session(self, session: Any, source: str = "kalshi_ws") -> RecordingSession:
         return RecordingSession(session, self, source)
 
+    def wrap_protocol(self, protocol: Any) -> RecordingProtocol:
+        return RecordingProtocol(protocol, self)
+
     # ------------------------------------------------------------------ flushing
 
     async def run(self) -> None:
@@ -212,6 +215,36 @@ class RecordingSession:
     def on_frames_dropped(self, n: int, now: float, rt: float) -> None:
         self._w.add(fmt.DROPPED, now, rt, self._src, self._conn, "", str(n))
         self._s.on_frames_dropped(n, now, rt)
+
+    def on_batch(self, now: float, rt: float) -> None:
+        """The feed begins handling a batch of frames (``KalshiWsClient.on_batch``)."""
+        self._w.add(fmt.BATCH, now, rt, self._src, self._conn, "", "")
+
+
+class RecordingProtocol:
+    """A spot exchange's protocol parser whose frames are recorded as the feed parses them (so a
+    replay sees them in the order, and the batches, the feed handled them)."""
+
+    def __init__(self, protocol: Any, writer: RecordingWriter) -> None:
+        self._p = protocol
+        self._w = writer
+        self.source: str = protocol.source
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._p, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in ("_p", "_w", "source"):
+            object.__setattr__(self, name, value)
+        else:  # e.g. the client clearing reconnect_reason
+            setattr(self._p, name, value)
+
+    def parse(self, text: str, recv_ts: float, mono: float = 0.0) -> Any:
+        self._w.add(fmt.FRAME, recv_ts, trio.current_time(), self.source, 0, "", text)
+        return self._p.parse(text, recv_ts, mono)
+
+    def on_batch(self, now: float, rt: float) -> None:
+        self._w.add(fmt.BATCH, now, rt, self.source, 0, "", "")
 
 
 @asynccontextmanager

@@ -4,12 +4,9 @@ them; the rest is printed with what differed.
 
 The live run is a real process against the in-process simulated venue at 3x real time (a small
 market set; volatility warm after one minute), so its own timing matters as little as it can:
-at 15x every millisecond the live tree takes is 15 ms of market time, and a burst of TAKEs
-decided after a state save sees newer quotes than the replay, which takes no time to decide
-(measured: 22 of 24 at 15x, both others the same trade decided 80-140 ms of market time later on
-a newer index; see the issue report). The replay's shadow fills arrive as late as the live
-run's did (the median TAKE-to-fill time of the live run), since the decision actor treats a
-market as pending until its fill shows in the ledger.
+at 15x every millisecond the live tree takes is 15 ms of market time (docs/REPLAY.md). The
+replay's shadow fills arrive as late as the live run's did (the median TAKE-to-fill time of the
+live run), since the decision actor treats a market as pending until its fill shows in the ledger.
 
 Three minutes of wall time: opt-in with ``--soak``.
 """
@@ -52,9 +49,9 @@ def kbot(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
 
 @pytest.mark.soak
 @pytest.mark.xfail(strict=False, reason=(
-    "measured 85-100% at 3x (18/18, 16/18, 17/20 in three runs): the live run's own timing (a burst of frames "
-    "read in two socket reads but handled as one batch, a spot update handled before a Kalshi frame) decides some "
-    "TAKEs on other states of a quote than the replay, which sees every read at its time; see docs/REPLAY.md"))
+    "measured 85-100% at 3x (20/20, 17/19, 17/20 with batch markers): the live run decides some TAKEs on "
+    "another state of the same inputs (which spot ticks the index held when a pricer priced: live task scheduling "
+    "within a few ms, not in any recording); see docs/REPLAY.md"))
 def test_replay_of_a_recorded_sim_run_makes_its_takes(tmp_path):
     (tmp_path / "kbot.toml").write_text(CONFIG)
     live = kbot(tmp_path, "run", "--venue", "sim", "--minutes", "3", "--record")

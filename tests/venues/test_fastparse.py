@@ -25,7 +25,7 @@ frames = st.fixed_dictionaries({"type": st.sampled_from(["orderbook_delta", "ord
                                          "seq": st.one_of(st.integers(0, 9), st.none())})
 
 
-def general(text: str, use_yes_price: bool):  # noqa: ANN201
+def general(text: str, use_yes_price: bool):
     env = wp.parse_envelope(text)
     return env.sid, env.seq, wp.parse_orderbook_delta(env.msg, use_yes_price=use_yes_price, recv_ts=0.0)
 
