@@ -144,3 +144,32 @@ def test_retention_deletes_only_old_recording_files(tmp_path):
     assert dry.files == (old,) and old.exists()
     res = prune_recordings(tmp_path, time.time() - 30 * day)
     assert res.files == (old,) and res.kept == 1 and not old.exists() and new.exists() and other.exists()
+
+
+class FakeProtocol:
+    source = "coinbase"
+    reconnect_reason: str | None = None
+
+    def parse(self, text: str, recv_ts: float, mono: float = 0.0) -> list[str]:
+        return [text.upper()]
+
+
+def test_spot_frames_are_recorded_as_parsed_with_batch_markers(tmp_path):
+    async def main() -> list[fmt.Rec]:
+        clock = ScaledClock(epoch0=T0)
+        async with open_recording(RecordConfig(enabled=True), tmp_path, {"run_id": "r"}, clock) as w:
+            inner = FakeProtocol()
+            p = w.wrap_protocol(inner)
+            p.on_batch(T0 + 0.5, 9.0)
+            assert p.parse("a", T0 + 0.1) == ["A"] and p.parse("b", T0 + 0.2) == ["B"]
+            p.reconnect_reason = None  # the client clears it on the protocol it holds: reaches the parser
+            inner.reconnect_reason = "bye"
+            assert p.reconnect_reason == "bye" and p.source == "coinbase"
+            s = w.wrap_session(FakeSession())
+            s.on_batch(T0 + 1.0, 10.0)
+        return [r for r in read_records(w.files) if r.kind != fmt.HEADER]
+
+    recs = trio.run(main)
+    assert [(r.kind, r.source, r.t, r.payload) for r in recs] == [
+        ("B", "coinbase", T0 + 0.5, ""), ("F", "coinbase", T0 + 0.1, "a"), ("F", "coinbase", T0 + 0.2, "b"),
+        ("B", "kalshi_ws", T0 + 1.0, "")]
