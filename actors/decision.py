@@ -25,7 +25,8 @@ Sends
 
 Restart safety
     The risk state (kill switch, TAKE history, pending TAKEs) is persisted in the
-    ``StateStore`` before a TAKE is sent and on every kill-switch change; it is loaded at
+    ``StateStore`` before a TAKE is sent (once per batch, before its first TAKE) and on every
+    kill-switch change; it is loaded at
     start, and an unreadable state trips the kill switch (``corrupt_state``: fail safe, an
     operator resets it with ``kbot.model.killswitch.request_reset``). ``recent_decisions``
     (e.g. read back from the database) re-seeds dedup/cooldown when the state file is lost.
@@ -41,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+import attrs
 import trio
 from loguru import logger
 
@@ -114,6 +116,7 @@ class DecisionCore:
         self.implied = ImpliedVolBook(gates, window_s=pricer.window_s)
         self.digest = config_digest(gates, sizing, risk, pricer, self.evidence_config)
         self._last_pass: dict[str, tuple[float, tuple[Any, ...]]] = {}
+        self._last_id: dict[str, tuple[str, int]] = {}  # ticker -> (last decision id, repeats)
         self.suppressed = 0
 
     def step(self, edge: Edge, now: float) -> tuple[Decision | None, str | None]:
@@ -138,7 +141,14 @@ class DecisionCore:
         how = self.emission(edge.ticker, ev.action, ev.side, ev.reasons, now)
         if how is None:
             return None, None
-        return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest), how
+        d = build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest)
+        last = self._last_id.get(edge.ticker)
+        if last is not None and last[0] == d.decision_id:  # the same inputs decided again: keep ids unique
+            n = last[1] + 1
+            self._last_id[edge.ticker] = (d.decision_id, n)
+            return attrs.evolve(d, decision_id=f"{d.decision_id}-{n}"), how
+        self._last_id[edge.ticker] = (d.decision_id, 1)
+        return d, how
 
     def prune(self, now: float, keep_s: float = 3600.0) -> None:
         """Forget closed events' implied fits and PASS signatures older than ``keep_s``
@@ -147,6 +157,7 @@ class DecisionCore:
         horizon = max(keep_s, self.gates.pass_repeat_s)
         for t in [t for t, (ts, _) in self._last_pass.items() if now - ts > horizon]:
             del self._last_pass[t]
+            self._last_id.pop(t, None)
 
     def emission(self, ticker: str, action: str, side: str | None, reasons: tuple[str, ...], now: float) -> str | None:
         """How a decision goes out: ``"take"``; ``"new"`` for a PASS that differs from the last
@@ -169,6 +180,11 @@ class DecisionCore:
 
 def _promising(e: Edge, min_ev: float) -> bool:
     return not e.reasons and max(e.ev_yes or -1.0, e.ev_no or -1.0) >= min_ev
+
+
+def _order(e: Edge, min_ev: float) -> tuple[bool, float, str]:
+    promising = _promising(e, min_ev)
+    return (not promising, -max(e.ev_yes or -1.0, e.ev_no or -1.0) if promising else 0.0, e.ticker)
 
 
 async def _persist(store: StateStore | None, key: str, book: RiskBook, io: BlockingIO) -> None:
@@ -268,21 +284,30 @@ async def run_decision(
         if tripped:
             await persist()
             await kill_event(f"tripped: {book.kill_reason()}")
-        # Candidates the pricer already sees clearing min_ev first: after a spot move fans out
-        # to every market, the edges that can trade are decided before the routine PASSes.
-        edges.sort(key=lambda e: not _promising(e, core.gates.min_ev))
+        # Candidates the pricer already sees clearing min_ev first, best EV first: after a spot
+        # move fans out to every market, the edges that can trade are decided before the routine
+        # PASSes, and when exposure runs out the best ones got it. A total order (ticker last), not
+        # the order the pricers happened to run in: the same edges give the same decisions.
+        edges.sort(key=lambda e: _order(e, core.gates.min_ev))
+        decided: list[tuple[Decision, str | None]] = []
         for edge in work.each(edges):
             d, how = core.step(edge, now)
             if d is None:
                 continue
             if d.action == "TAKE":
                 book.on_take(d)
-                try:
-                    await persist()
-                except (OSError, ValueError, TypeError) as e:
-                    bad.record("state_save_failed", repr(e), detail=f"TAKE {d.decision_id} not sent")
-                    stats.errors += 1
-                    continue
+            decided.append((d, how))
+        # One save for all the batch's TAKEs, before any is sent (a save fsyncs: one per TAKE made
+        # a burst of TAKEs wait a save each, deciding the later ones on older data).
+        if any(d.action == "TAKE" for d, _ in decided):
+            try:
+                await persist()
+            except (OSError, ValueError, TypeError) as e:
+                takes = [d.decision_id for d, _ in decided if d.action == "TAKE"]
+                bad.record("state_save_failed", repr(e), detail=f"TAKEs {', '.join(takes)} not sent")
+                stats.errors += 1
+                decided = [(d, how) for d, how in decided if d.action != "TAKE"]
+        for d, how in decided:
             await out.send(d)
             stats.msgs_out += 1
             if how == "take" or (how == "new" and is_unusual_pass(d, core.gates.min_ev)):

@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import trio
 from loguru import logger
 
 from kbot.actorkit import ActorStats, BadInputLog, Outbox
@@ -41,6 +40,7 @@ from kbot.model.config import EvidenceConfig, GateConfig, ModelConfig
 from kbot.model.learn import Learner, score_snapshot
 from kbot.model.predict import Predictor
 from kbot.model.state import ModelState
+from kbot.statestore import BlockingIO, in_thread
 from storage import queries
 
 Fetch = Callable[[int, int], Awaitable[list[Any]]]  # (after_id, limit) -> rows
@@ -53,17 +53,19 @@ def score_row(e: Any, gates: GateConfig | None = None) -> Score:
 
 
 class ScorerDb:
-    """The scorer's queries, each in a worker thread on its own connection."""
+    """The scorer's queries, each on its own connection through ``io`` (a worker thread; a replay
+    on a virtual clock runs them inline)."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, io: BlockingIO = in_thread) -> None:
         self.engine = engine
+        self.io = io
 
     async def _run(self, fn: Callable[..., Any], **kw: Any) -> Any:
         def q() -> Any:
             with self.engine.connect() as conn:
                 return fn(conn, **kw)
 
-        return await trio.to_thread.run_sync(q)
+        return await self.io(q)
 
     async def unscored(self, after_id: int, limit: int) -> list[Any]:
         return await self._run(queries.unscored_edges, limit=limit, after_id=after_id)

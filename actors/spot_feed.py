@@ -17,6 +17,7 @@ Wire it as one child per enabled feed::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -39,13 +40,20 @@ async def run_spot_feed(
     *,
     recorder: Recorder | None = None,
     health: LinkHealth | None = None,
+    tap: Callable[[Any], Any] | None = None,
 ) -> None:
+    """``tap``: wraps the client's protocol parser (``kbot run --record`` records the frames it
+    parses, as it parses them)."""
     if not cfg.enabled:
         stats.state = "disabled"
         logger.bind(feed=cfg.exchange).info("spot feed {} disabled in config", cfg.exchange)
         await trio.sleep_forever()
     bad = StatsBadInputLog(cfg.exchange, stats)
     client = SpotFeedClient(cfg, clock, recorder=recorder, bad=bad, health=health)
+    if tap is not None:
+        wrapped = tap(client.protocol)
+        client.protocol = wrapped
+        client.on_batch = wrapped.on_batch
 
     async def emit(msg: Any) -> None:
         if isinstance(msg, (SpotTick, FundingRate)):

@@ -125,6 +125,11 @@ class SpotIndexCore:
             new = attrs.evolve(new, seq=new.seq + 1)
             self.signals = new
 
+    def event_time(self, t: float, now: float) -> float:
+        """``t`` kept within [the last update's time, ``now``]: updates never go back in time."""
+        last = self._emitted.ts if self._emitted is not None else float("-inf")
+        return min(max(t, last), now)
+
     def update(self, v: IndexValue, mono: float = 0.0) -> IndexUpdate:
         if v.price is not None:
             self.last_price = v.price
@@ -205,6 +210,7 @@ async def run_spot_index(
             with trio.move_on_after(max(0.0, next_grid - clock.now()) / clock.speed):
                 batch = await inbox.receive_batch()
             mono = 0.0
+            received = float("-inf")  # newest receipt time of a tick taken in this batch
             for tick in batch:
                 stats.msgs_in += 1
                 if isinstance(tick, FundingRate):
@@ -222,9 +228,13 @@ async def run_spot_index(
                     bad.record(why, tick)
                     continue
                 mono = max(mono, tick.mono)
+                received = max(received, tick.recv_ts)
             now = clock.now()
             if batch:
                 stats.last_msg_ts = now
+            # An update is stamped with its event time, not the moment this task got to it: the
+            # grid point it is due at, or the receipt of the newest tick it includes. So the same
+            # inputs give the same update (and decision ids) live and in a replay of the recording.
             if now + 1e-9 >= next_grid:
                 missed = int((now - next_grid) // grid)
                 if missed > MAX_BACKFILL:
@@ -232,11 +242,11 @@ async def run_spot_index(
                 while next_grid <= now + 1e-9:
                     core.grid_sample(next_grid, core.index.compute(next_grid))
                     next_grid += grid
-                v = core.index.compute(now)
+                v = core.index.compute(core.event_time(max(next_grid - grid, received), now))
                 await out.send(core.update(v, mono))
                 stats.msgs_out += 1
-            elif batch:
-                v = core.index.compute(now)
+            elif batch and received > float("-inf"):
+                v = core.index.compute(core.event_time(received, now))
                 if core.material(v):
                     await out.send(core.update(v, mono))
                     stats.msgs_out += 1

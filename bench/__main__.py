@@ -31,6 +31,7 @@ BENCHMARKS: dict[str, str] = {
     "e2e": "7. kbot sim -> kbot run over sockets: WS frame -> decision latency",
     "venues": "venue clients: frames parsed/s vs json.loads",
     "sim_ws": "simulated venue: WS msgs/s to one client vs bare push loops",
+    "replay_real": "8. real recorded KXBTC15M sessions through the tree vs the replay driver alone, events/s",
 }
 
 

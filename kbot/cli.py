@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "top": "a live dashboard of the run from the database (refreshes every second; q quits)",
     "db": "database migrations: kbot db upgrade | kbot db current",
     "config": "show the effective configuration (secrets redacted)",
+    "replay": "replay recorded markets (kbot run --record, or --format organics) through the same tree, fast",
+    "backtest": "replay recordings once per configuration point (--set key=v1,v2) in parallel; one row per point",
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
     "alert": "post a test alert through the configured webhook: kbot alert test",
     "bench": "run the benchmark suite (python -m bench)",

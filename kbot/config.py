@@ -9,7 +9,8 @@ behaviour), ``[spot]`` (exchange feeds), ``[sim]`` (the built-in simulated venue
 ``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]``, ``[signals]``, ``[model]``,
 ``[evidence]`` (model and decisions),
 ``[ledger]``, ``[scorer]``, ``[health]``, ``[storage]``, ``[logging]``, ``[tree]`` (mailboxes
-and supervision) and ``[chaos]`` (test hooks: crash actors on purpose). ``kbot config show``
+and supervision), ``[chaos]`` (test hooks: crash actors on purpose), ``[record]`` (``kbot run
+--record``) and ``[replay]`` (``kbot replay`` / ``kbot backtest``). ``kbot config show``
 prints the effective configuration with secrets redacted; ``ops/kbot.toml.example`` documents
 every key.
 """
@@ -20,7 +21,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -46,6 +47,7 @@ from kbot.model.config import (
     SizingConfig,
     VolConfig,
 )
+from kbot.replay.config import RecordConfig, ReplayConfig
 from kbot.sim.config import SimConfig
 from kbot.venues.config import ENV_ALLOW_INSECURE, ENV_REST_URL, ENV_WS_URL, KalshiConfig, SpotFeedsConfig
 from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH
@@ -137,6 +139,17 @@ class ChaosConfig:
                 raise ValueError(f"chaos.crash.{name} must be a positive number of seconds")
 
 
+def _record_config(v: Any) -> RecordConfig:
+    """``record = true`` (shorthand for ``[record] enabled = true``) or the ``[record]`` table."""
+    if isinstance(v, RecordConfig):
+        return v
+    if isinstance(v, bool):
+        return RecordConfig(enabled=v)
+    if isinstance(v, Mapping):
+        return cast(RecordConfig, build(RecordConfig, v, "record"))
+    raise ConfigError(f"record: expected true/false or a table of settings, got {v!r}")
+
+
 @attrs.frozen
 class AppConfig:
     venue: str = "sim"  # sim (built-in simulated venue) | demo | prod
@@ -164,6 +177,8 @@ class AppConfig:
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     tree: TreeConfig = attrs.field(factory=TreeConfig)
     chaos: ChaosConfig = attrs.field(factory=ChaosConfig)
+    record: RecordConfig = attrs.field(factory=RecordConfig, converter=lambda v: _record_config(v))
+    replay: ReplayConfig = attrs.field(factory=ReplayConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.venue not in VENUES:

@@ -286,6 +286,12 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
                     run_id=run_id, started_ts=started, stats=stats, open_ledger=True)
         stack.enter_context(bad_inputs_to(BadInputSink(recorder.send_nowait, clock)))  # closed with the run
+        if cfg.record.enabled:  # kbot run --record: raw inputs to data/recordings (kbot.replay.recording)
+            from kbot.replay.recording import open_recording, recording_meta
+
+            tree.recording = await stack.enter_async_context(open_recording(
+                cfg.record, cfg.record.directory(cfg.data_dir), recording_meta(cfg, run_id, clock, __version__), clock))
+            rest.recorder = tree.recording.frame_hook
         root = tree.root()
         freeze_startup_objects()
         shorten_gil_switch_interval()

@@ -78,7 +78,7 @@ from kbot.model.blend import load_params
 from kbot.model.predict import Predictor
 from kbot.model.state import ModelState
 from kbot.pricerpool import Freshness, PricerPool
-from kbot.statestore import JsonFileStateStore
+from kbot.statestore import BlockingIO, JsonFileStateStore, StateStore, in_thread
 from kbot.venues.config import KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
@@ -193,7 +193,12 @@ class Tree:
         self.market_registry = MarketRegistry(cfg.series)
         self.watch_state = WatchState()
         self.ws_health = LinkHealth()
-        self.store = JsonFileStateStore(cfg.state_dir)
+        self.store: StateStore = JsonFileStateStore(cfg.state_dir)
+        # how actors run blocking calls (state store, kill file, scorer query): a worker thread;
+        # a replay on a virtual clock runs them inline (a thread hop would let virtual time leap)
+        self.io: BlockingIO = in_thread
+        self.executor: Any = ShadowExecutor()  # replays put their fill model here
+        self.recording: Any = None  # kbot run --record: the RecordingWriter the network feeds tap
         self.recent_decisions: list[Any] = []
         self.freshness = Freshness(clock)
         # the model in force: pricers and the decision read it, the scorer refits and publishes
@@ -364,11 +369,12 @@ class Tree:
                 fc = attrs.evolve(fc, url=url)
             if not fc.enabled:
                 continue
-            children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff))
+            children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff,
+                                       tap=self.recording.wrap_protocol if self.recording else None))
         children.append(self._spec(
             "kalshi_ws", run_kalshi_ws_feed, cfg.kalshi.ws, self.endpoints.kalshi.ws_url, self.endpoints.credentials,
             router, st.get("kalshi_ws"), clock, control=self.ws_control, state=self.watch_state,
-            health=self.ws_health, backoff=feed_backoff,
+            health=self.ws_health, backoff=feed_backoff, tap=self.recording.wrap_session if self.recording else None,
         ))
         rest_cfg = attrs.evolve(cfg.kalshi.rest_feed, series=tuple(cfg.series))
         children.append(self._spec(
@@ -400,15 +406,15 @@ class Tree:
             self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, self.decision_in,
                        self.ledger_state, clock=clock, stats=st.get("ledger"),
                        publish_every_s=cfg.ledger.publish_every_s, opening=opening),
-            self._spec("executor", run_executor, self.executor_in, Tee(self.ledger_in, rec), ShadowExecutor(),
+            self._spec("executor", run_executor, self.executor_in, Tee(self.ledger_in, rec), self.executor,
                        clock=clock, stats=st.get("executor"), executed=self.executed),
             self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                        sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
                        recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
-                       evidence=cfg.evidence, model=self.model),
+                       evidence=cfg.evidence, model=self.model, io=self.io),
             self._spec("spot_index", run_spot_index, self.spot_in, self.index_out, clock=clock,
                        config=cfg.index, vol_config=cfg.vol, signal_config=cfg.signals, store=self.store,
-                       stats=st.get("spot_index")),
+                       stats=st.get("spot_index"), io=self.io),
             # Pricers fail alone (bad data for one market must not restart the others); many
             # restarts are tolerated because there are many children.
             ChildSpec("pricers", self.pricers.supervisor.run, restart=Restart.PERMANENT, shutdown_s=30.0,
@@ -418,7 +424,7 @@ class Tree:
                        refresh=self.rest_control, refresh_command=RefreshMarket, tick_s=cfg.tree.registry_tick_s),
             ChildSpec("feeds", self.feeds_supervisor(feeds).run, restart=Restart.PERMANENT, shutdown_s=30.0,
                       backoff=Backoff(initial_s=2.0, max_s=60.0)),
-            self._spec("scorer", run_scorer, ScorerDb(self.engine), rec, clock=clock, stats=st.get("scorer"),
+            self._spec("scorer", run_scorer, ScorerDb(self.engine, self.io), rec, clock=clock, stats=st.get("scorer"),
                        every_s=cfg.scorer.every_s, batch=cfg.scorer.batch, model=self.model, gates=cfg.gates,
                        evidence=cfg.evidence, model_config=cfg.model),
             self._spec("health", run_health, self, rec, health, self.alert_sink, clock=clock, stats=st.get("health"),

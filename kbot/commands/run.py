@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="simulated venue only: make its market makers misprice by X probability points at 50%% (a demo of "
              "trading; default 0: a market as efficient as the real one)",
     )
+    parser.add_argument("--record", nargs="?", const="", metavar="DIR",
+                        help="record every raw frame and REST response for `kbot replay` (default DIR: "
+                             "data/recordings; docs/RECORDING.md)")
 
 
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
@@ -39,6 +42,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
         sim["mispricing"] = args.mispricing
     if sim:
         out["sim"] = sim
+    if getattr(args, "record", None) is not None:
+        out["record"] = {"enabled": True, **({"dir": args.record} if args.record else {})}
     return out
 
 

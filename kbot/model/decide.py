@@ -43,8 +43,13 @@ ZERO = Decimal(0)
 _EVIDENCE = EvidenceConfig()
 
 
-def decision_id(edge: Edge, now: float, action: str, side: str | None, count: Decimal) -> str:
-    raw = f"{edge.ticker}|{edge.ts!r}|{edge.quote_ts!r}|{edge.index_ts!r}|{now!r}|{action}|{side}|{count}"
+def decision_id(edge: Edge, action: str, side: str | None, count: Decimal, reasons: tuple[str, ...] = ()) -> str:
+    """Derived from the market data the decision was made on (the quote's and the index's event
+    times, the quoted prices) and what was decided: never from when an actor got to it, so a
+    replay of a recording reproduces a live run's ids (``kbot replay``). The decision actor
+    disambiguates the rare repeat for one market (``DecisionCore``)."""
+    raw = (f"{edge.ticker}|{edge.quote_ts!r}|{edge.index_ts!r}|{edge.yes_bid}|{edge.yes_ask}|{edge.no_bid}|"
+           f"{edge.no_ask}|{action}|{side}|{count}|{','.join(reasons)}")
     return "d-" + hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
 
 
@@ -149,7 +154,7 @@ def build_decision(
     if implied_sigma is not None and edge.implied_sigma is None:
         edge = attrs.evolve(edge, implied_sigma=implied_sigma)
     return Decision(
-        decision_id=decision_id(edge, now, ev.action, ev.side, ev.count),
+        decision_id=decision_id(edge, ev.action, ev.side, ev.count, ev.reasons),
         ts=now,
         ticker=edge.ticker,
         action=ev.action,  # type: ignore[arg-type]

@@ -138,12 +138,17 @@ class ImpliedVolBook:
         return _Point(ts, lo, hi, mid, float(spread), spot, close_ts)
 
     def implied(self, event_ticker: str, now: float) -> ImpliedFit | None:
-        """The event's fit, refitted at most every ``refresh_s`` (``implied_refresh_s``)."""
+        """The event's fit, refitted once per ``refresh_s`` period of the clock (``implied_refresh_s``;
+        the decision actor raises it under a fast clock). Periods are aligned on multiples of it, so
+        when a refit happens does not drift with when the decision actor got to its edges: a replay
+        of a recording refits at the same moments."""
+        step = self.refresh_s
+        period = math.floor(now / step) if step > 0 else now
         cached = self._fits.get(event_ticker)
-        if cached is not None and now - cached[0] < self.refresh_s:
+        if cached is not None and cached[0] == period:
             return cached[1]
         fit = self._fit(event_ticker, now)
-        self._fits[event_ticker] = (now, fit)
+        self._fits[event_ticker] = (period, fit)
         return fit
 
     def _fit(self, event_ticker: str, now: float) -> ImpliedFit | None:

@@ -76,7 +76,11 @@ def test_no_side_is_chosen_when_it_is_better():
 
 def test_same_inputs_same_decision():
     assert run(edge()) == run(edge())
-    assert run(edge()).decision_id != run(edge(), now=T0 + 0.5).decision_id
+    # the id follows the market data decided on, not when the decision actor got to it (a replay
+    # of a recording decides at other processing times); the actor keeps repeats unique
+    assert run(edge()).decision_id == run(edge(), now=T0 + 0.5).decision_id
+    assert run(edge()).decision_id != run(attrs.evolve(edge(), quote_ts=T0 - 1.0)).decision_id
+    assert run(edge()).decision_id != run(attrs.evolve(edge(), index_ts=T0 - 1.0)).decision_id
 
 
 def test_every_failing_reason_is_listed():

@@ -40,6 +40,7 @@ from kbot.actorkit import BadInputLog
 from kbot.messages import FeedStatus, MarketSettled
 from kbot.text import short
 from kbot.venues.config import KalshiWsConfig
+from kbot.venues.kalshi import fastparse
 from kbot.venues.kalshi import ws_parse as wp
 from kbot.venues.kalshi.book import BookError, OrderBook, stale_quote
 from kbot.venues.wire import WireError
@@ -367,12 +368,11 @@ class KalshiWsSession:
                 self._invalidate([book.ticker], recv_ts, rt, f"crossed for {b.crossed_run} messages")
             return
         b.crossed_run = 0
-        q = book.quote(ts=ts, recv_ts=recv_ts, depth=self.cfg.book_depth, mono=mono)
-        key = (q.yes_asks, q.no_asks)
+        key = book.depth_key(self.cfg.book_depth)
         if key == b.key:
-            return
+            return  # nothing a Quote carries changed (checked before building one)
         b.key = key
-        self._msgs.append(q)
+        self._msgs.append(book.quote(ts=ts, recv_ts=recv_ts, depth=self.cfg.book_depth, mono=mono, asks=key))
 
     # ------------------------------------------------------------------ frames
 
@@ -387,6 +387,11 @@ class KalshiWsSession:
         ``<type>:internal_error``, logged with its traceback (once per type) and survived, so that
         no frame can restart the connection. A book frame that fails either way resyncs the books."""
         self.counters.frames += 1
+        if fastparse.maybe_delta(text):  # the bulk of a book stream: typed decode, same rules
+            fast = fastparse.orderbook_delta(text, use_yes_price=self.cfg.use_yes_price, recv_ts=recv_ts)
+            if fast is not None:
+                self._delta(fast[0], fast[1], fast[2], recv_ts, rt, mono)
+                return
         try:
             env = wp.parse_envelope(text)
         except WireError as e:
@@ -549,7 +554,18 @@ class KalshiWsSession:
         sub = self._sub_for(env, "orderbook_delta")
         if sub is None or not self._seq_ok(sub, env, now, rt):
             return
-        d = wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now)
+        self._apply_delta(env, wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now),
+                          now, rt, mono)
+
+    def _delta(self, sid: int | None, seq: int | None, d: wp.BookDelta, now: float, rt: float, mono: float) -> None:
+        """``_h_delta`` for a delta the fast path already parsed (``fastparse``)."""
+        env = wp.Envelope(type="orderbook_delta", msg=None, sid=sid, seq=seq)
+        sub = self._sub_for(env, "orderbook_delta")
+        if sub is None or not self._seq_ok(sub, env, now, rt):
+            return
+        self._apply_delta(env, d, now, rt, mono)
+
+    def _apply_delta(self, env: wp.Envelope, d: wp.BookDelta, now: float, rt: float, mono: float) -> None:
         b = self.books.get(d.ticker)
         if b is None:
             return

@@ -77,6 +77,8 @@ class SpotFeedClient:
         self._last_data_rt = 0.0
         self._opened_rt = 0.0  # trio time the current link opened
         self._bug_logged = False
+        # called as each batch of frames begins, with (kbot clock, trio time): kbot run --record
+        self.on_batch: Callable[[float, float], None] | None = None
 
     async def run(self, emit: Emit) -> NoReturn:
         self._emit = emit
@@ -95,6 +97,7 @@ class SpotFeedClient:
                     recorder=self.recorder,
                     ssl_context=self.ssl_context,
                     tasks=(self._staleness,),
+                    on_batch=self._batch,
                 )
             except LinkFailed as e:
                 reason = e.reason
@@ -109,6 +112,10 @@ class SpotFeedClient:
                 opened = self._opened_rt
             self._link = None
             await again.wait(reason, opened, emit, delay=delay)
+
+    def _batch(self) -> None:
+        if self.on_batch is not None:
+            self.on_batch(self.clock.now(), trio.current_time())
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link
