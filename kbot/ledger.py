@@ -250,6 +250,49 @@ class Book:
         snap = self._snapshot(p)
         return Applied(tuple(entries), snap, realized)
 
+    # ------------------------------------------------------------------ reconciliation
+
+    def signed_positions(self) -> dict[str, Decimal]:
+        """Open positions as the venue nets them: + YES contracts, - NO contracts."""
+        return {t: (p.count if p.side == "yes" else -p.count) for t, p in self.positions.items()
+                if p.status == "open" and p.count > 0}
+
+    def adjust_position(self, ticker: str, change: Decimal, ts: float, ref: str, note: str | None = None) -> Applied:
+        """Change the position in ``ticker`` by ``change`` signed contracts (+ YES, - NO): the
+        venue's view, adopted by reconciliation. No cash moves: a non-cash ``adjustment`` entry
+        records it. The average price of what is still held is kept; contracts that appear
+        without a known price are carried at cost 0 (their price is unknown)."""
+        if ticker in self.settled:
+            raise ValueError(f"cannot adjust {ticker}: already settled")
+        p = self.positions.get(ticker)
+        before = ZERO if p is None or p.status != "open" else (p.count if p.side == "yes" else -p.count)
+        target = before + Decimal(change)
+        if p is None or p.status != "open":
+            p = self.positions[ticker] = _Pos(ticker=ticker, side="yes" if target >= 0 else "no", opened_ts=ts,
+                                               realized_pnl=p.realized_pnl if p else ZERO)
+        side: Side = "yes" if target > 0 else ("no" if target < 0 else p.side)
+        count = abs(target)
+        if side == p.side and p.count:
+            keep = min(count, p.count)
+            p.cost = _share(p.cost, keep, p.count)
+            p.fees = _share(p.fees, keep, p.count)
+        else:
+            p.cost = ZERO
+            p.fees = ZERO
+        p.side = side
+        p.count = count
+        p.mark = None
+        p.last_ts = ts
+        entry = self._entry(ts, ticker, "adjustment", ZERO, ref,
+                            note=note or f"position {before} -> {target} contracts (venue)")
+        return Applied((entry,), self._snapshot(p))
+
+    def adjust_cash(self, change: Decimal, ts: float, ref: str, note: str | None = None) -> LedgerEntry:
+        """Change cash by ``change`` dollars (what separates it from the venue's balance,
+        adopted by reconciliation): one cash ``adjustment`` entry."""
+        self.cash += Decimal(change)
+        return self._entry(ts, None, "adjustment", Decimal(change), ref, note=note or "cash aligned with the venue")
+
     # ------------------------------------------------------------------ recovery
 
     def restore(self, positions: Iterable[Position], cash: Decimal, applied_fills: Iterable[str] = (),

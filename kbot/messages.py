@@ -405,6 +405,9 @@ class PortfolioState:
     equity: Decimal | None = None  # balance + open positions marked at the exit side
     unrealized_pnl: Decimal | None = None
     open_positions: int = 0
+    # signed contracts per open position (+ YES, - NO, as the venue nets them): what the
+    # executor's reconciliation compares with the venue (not recorded)
+    positions: tuple[tuple[str, Decimal], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -447,6 +450,42 @@ class VenueSettlement:
     revenue: Decimal  # dollars paid out
     fee: Decimal  # dollars
     value: Decimal | None = None  # dollars per YES contract, when stated
+
+
+@attrs.frozen(kw_only=True)
+class LedgerAdjustment:
+    """Reconciliation adopting the venue's view: change one position (``kind="position"``:
+    ``change`` signed contracts, + YES / - NO) or the cash balance (``kind="cash"``: ``change``
+    dollars) of the ledger by what separates it from the venue. A change, not a target: fills
+    applied after the comparison stay applied."""
+
+    ts: float
+    mode: Mode
+    kind: str  # position | cash
+    ticker: str | None
+    change: Decimal
+    ref: str  # names the reconciliation that decided it (ledger entry ids derive from it)
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
+class Reconciliation:
+    """One finding of a reconciliation between kbot's view (ledger, orders) and the venue's.
+
+    ``status``: ``mismatch`` (differs in two consecutive passes: alert, new orders halted in
+    that market), ``cleared`` (a mismatch went away), ``adopted`` (the ledger took the venue's
+    view), ``found`` (something kbot did not know and took in: an order of a previous process,
+    a missed fill), ``ok`` (a start-up pass that found nothing to do). ``ledger``/``venue``:
+    the two values as text (contracts, dollars, a status)."""
+
+    ts: float
+    mode: Mode
+    kind: str  # position | order | balance | settlement | fill | start
+    ticker: str | None
+    status: str
+    ledger: str | None = None
+    venue: str | None = None
+    detail: str = ""
 
 
 # ----------------------------------------------------------------------------- evaluation & ops

@@ -78,6 +78,21 @@ def _bad_input_sink(recorder: Recorder) -> Callable[[Any], None]:
     return sink
 
 
+def announce_mode(cfg: AppConfig) -> None:
+    """Say loudly on the console and in the log when orders are real (live) or simulated (paper)."""
+    ex = cfg.execution
+    if cfg.mode == "live":
+        where = "the SIMULATED venue" if cfg.venue == "sim" else f"Kalshi {cfg.venue.upper()}"
+        for _ in range(3):
+            logger.bind(event="mode", mode="live").critical(
+                "*** LIVE TRADING *** kbot sends REAL ORDERS to {} ({} at the decided price; close cutoff {}s; "
+                "kill switch: `kbot kill`)", where, ex.time_in_force, ex.close_cutoff_s)
+    elif cfg.mode == "paper":
+        logger.bind(event="mode", mode="paper").warning(
+            "*** PAPER TRADING *** orders are simulated against the venue's public book and trades (latency {}s); "
+            "nothing is sent", ex.paper.latency_s)
+
+
 class StartupError(Exception):
     """A problem a human must fix before kbot can run (exit code 2); the message says what."""
 
@@ -284,10 +299,14 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         ))
         logger.bind(event="run", run_id=run_id).info(
             "run {} started: venue {}, mode {}, database {}", run_id, cfg.venue, cfg.mode, cfg.db_url)
+        announce_mode(cfg)
         stats = StatsRegistry()
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
+        # The venue's world outlives this run on Kalshi, and for live mode against a `kbot sim` in
+        # its own process: open positions are carried (the built-in sim starts a new world).
+        persistent = cfg.venue != "sim" or (external_sim and cfg.mode == "live")
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
-                    run_id=run_id, started_ts=started, stats=stats, open_ledger=True)
+                    run_id=run_id, started_ts=started, stats=stats, open_ledger=True, persistent_venue=persistent)
         BadInputLog.sink = _bad_input_sink(recorder)
         root = tree.root()
         freeze_startup_objects()

@@ -29,6 +29,7 @@ from storage.schema import (
     decisions,
     edges,
     feed_events,
+    fills,
     health,
     index_prices,
     ledger_entries,
@@ -91,6 +92,13 @@ def latest_run(
         q = q.where(runs.c.run_id != exclude)
     row = conn.execute(q.order_by(runs.c.started_ts.desc(), runs.c.run_id.desc()).limit(1)).first()
     return RunInfo(**row._asdict()) if row else None
+
+
+def fill_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
+    """Ids of the fills of ``mode`` recorded at or after ``since`` (any run): what a restarted
+    live executor must not apply again when it catches up on the venue's fills."""
+    q = sa.select(fills.c.fill_id).where(fills.c.mode == mode, fills.c.ts >= since)
+    return {r[0] for r in conn.execute(q)}
 
 
 # ----------------------------------------------------------------------------- scorer
