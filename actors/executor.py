@@ -51,10 +51,10 @@ def executor_inbox_key(msg: Any) -> Hashable:
     return ("other", type(msg).__name__)
 
 
-async def _flush(outq: deque[Any], out: Outbox, stats: ActorStats) -> None:
+async def _flush(outq: deque[Any], out: Outbox, stats: ActorStats, executor: Executor, clock: Clock) -> None:
     while outq:
         await out.send(outq[0])
-        outq.popleft()
+        executor.sent(outq.popleft(), clock.now())
         stats.msgs_out += 1
 
 
@@ -73,7 +73,7 @@ async def run_executor(
     owned by the tree (they survive restarts)."""
     outq = outq if outq is not None else deque()
     stats.state = executor.mode
-    await _flush(outq, out, stats)  # what a crashed incarnation produced but did not send
+    await _flush(outq, out, stats, executor, clock)  # what a crashed incarnation produced but did not send
     while True:
         now = clock.now()
         wake = executor.next_wake(now)
@@ -101,7 +101,7 @@ async def run_executor(
                         executed.add(msg.decision_id)
                 else:
                     outq.extend(await executor.on_input(msg, now))
-                await _flush(outq, out, stats)
+                await _flush(outq, out, stats, executor, clock)
             except BaseException as exc:
                 # Hand this input and the rest on to the next incarnation. What was produced is
                 # in outq; decisions already executed are in ``executed``.
@@ -114,7 +114,7 @@ async def run_executor(
         except Exception:
             stats.errors += 1
             raise
-        await _flush(outq, out, stats)
+        await _flush(outq, out, stats, executor, clock)
 
 
 async def final_drain(inbox: Mailbox[Any], executed: set[str], out: Outbox, *, executor: Executor, now: float,

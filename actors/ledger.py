@@ -146,12 +146,12 @@ def load_carry(engine: Any, *, mode: str, venue: str, exclude_run: str) -> Carry
 
 
 def carry_loader(engine: Any, *, mode: str, venue: str, run_id: str, carry: bool) -> Callable[[], Awaitable[Carry | None]]:
-    """``run_ledger``'s ``opening``: a new run against a real venue adopts the open positions
-    of the previous run of the same mode and venue (so they are still followed and settled);
-    the simulated venue's world is new in every run, so nothing is carried there."""
+    """``run_ledger``'s ``opening``: with ``carry`` (a venue whose world outlives the run), a new
+    run adopts the open positions and cash of the previous run of the same mode and venue, so
+    they are still followed and settled; otherwise it opens with the starting deposit."""
 
     async def load() -> Carry | None:
-        if not carry or venue == "sim":
+        if not carry:
             return None
         return await trio.to_thread.run_sync(functools.partial(
             load_carry, engine, mode=mode, venue=venue, exclude_run=run_id))

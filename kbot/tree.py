@@ -381,8 +381,9 @@ class Tree:
                 prev = queries.latest_run(conn, mode=cfg.mode, venue=cfg.venue, exclude=self.run_id)
                 if prev is None:
                     return StartHistory(since=None)
-                known = queries.fill_ids_since(conn, mode=cfg.mode, since=prev.started_ts)
-            return StartHistory(since=prev.started_ts, known_fills=frozenset(known))
+                fills = queries.fill_ids_since(conn, mode=cfg.mode, since=prev.started_ts)
+                orders = queries.client_order_ids_since(conn, mode=cfg.mode, since=prev.started_ts)
+            return StartHistory(since=prev.started_ts, known_fills=frozenset(fills), known_orders=frozenset(orders))
 
         return await trio.to_thread.run_sync(q)
 

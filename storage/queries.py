@@ -34,6 +34,7 @@ from storage.schema import (
     index_prices,
     ledger_entries,
     markets,
+    orders,
     portfolio_snapshots,
     positions,
     quotes,
@@ -98,6 +99,12 @@ def fill_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
     """Ids of the fills of ``mode`` recorded at or after ``since`` (any run): what a restarted
     live executor must not apply again when it catches up on the venue's fills."""
     q = sa.select(fills.c.fill_id).where(fills.c.mode == mode, fills.c.ts >= since)
+    return {r[0] for r in conn.execute(q)}
+
+
+def client_order_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
+    """Client order ids of the orders of ``mode`` created at or after ``since`` (any run)."""
+    q = sa.select(orders.c.client_order_id).where(orders.c.mode == mode, orders.c.created_ts >= since)
     return {r[0] for r in conn.execute(q)}
 
 

@@ -48,3 +48,7 @@ class Executor(Protocol):
     async def stop(self, now: float) -> list[Any]:
         """A clean stop (cancel resting orders)."""
         ...
+
+    def sent(self, msg: Any, now: float) -> None:
+        """``msg`` (one of the outputs) was delivered at ``now`` (the executor actor says so)."""
+        ...

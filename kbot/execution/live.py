@@ -29,7 +29,7 @@ from loguru import logger
 from kbot.execution.orders import ManagedOrder, OrderSpec
 from kbot.execution.reconcile import VenueSnapshot
 from kbot.execution.trading import Reply
-from kbot.messages import Fill, VenueSettlement
+from kbot.messages import Fill, OrderEvent, VenueSettlement
 from kbot.venues.kalshi import rest_parse as rp
 from kbot.venues.kalshi.errors import IncompleteListing, KalshiApiError, KalshiAuthError, KalshiError
 from kbot.venues.kalshi.rest import KalshiRestClient
@@ -155,7 +155,7 @@ class LiveGateway:
             return await self.lookup(o.order_id, now)
         try:
             orders = await self._listing("/portfolio/orders", "orders",
-                                         {"ticker": o.ticker, "min_ts": int(o.created_ts) - 60},
+                                         {"ticker": o.ticker, "min_ts": max(0, int(o.created_ts) - 60)},
                                          lambda raw: rp.parse_order(raw, now=now))
         except KalshiAuthError as exc:
             return Reply(kind="auth", reason=str(exc))
@@ -239,6 +239,14 @@ class LiveGateway:
         try:
             return await self._listing("/portfolio/fills", "fills", {"min_ts": int(since)},
                                        lambda raw: rp.parse_fill(raw, now=now))
+        except KalshiAuthError:
+            return None
+
+    async def recent_orders(self, since: float, now: float) -> list[OrderEvent] | None:
+        """Every order of the account created since ``since`` (any status)."""
+        try:
+            return await self._listing("/portfolio/orders", "orders", {"min_ts": max(0, int(since))},
+                                       lambda raw: rp.parse_order(raw, now=now))
         except KalshiAuthError:
             return None
 

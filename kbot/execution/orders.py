@@ -337,7 +337,8 @@ class OrderManager:
         final = venue_final_of(ev)
         if final is not None:
             o.venue_final = final
-            o.reason = ev.reason or o.reason
+            if not (o.cancel_requested and final == "canceled"):  # kbot's own reason for a cancel stays
+                o.reason = ev.reason or o.reason
         self._move(o, max(ev.ts, now), out, force_event=final is not None)
         return o, out
 

@@ -395,6 +395,9 @@ class PaperGateway:
     async def poll_fills(self, since: float, now: float) -> list[Fill] | None:
         return []  # paper fills arrive as venue events
 
+    async def recent_orders(self, since: float, now: float) -> list[OrderEvent] | None:
+        return []  # a paper venue lives only as long as its process
+
     def on_data(self, msg: Any) -> list[Any]:
         v = self.venue
         if isinstance(msg, Quote):

@@ -48,3 +48,6 @@ class ShadowExecutor:
 
     async def stop(self, now: float) -> list[Any]:
         return []
+
+    def sent(self, msg: Any, now: float) -> None:
+        return None

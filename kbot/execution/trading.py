@@ -88,6 +88,7 @@ class StartHistory:
 
     since: float | None  # catch up on venue fills from here (the previous run's start), None: nothing to catch up
     known_fills: frozenset[str] = frozenset()  # fill ids the record already has
+    known_orders: frozenset[str] = frozenset()  # client order ids the record already has
 
 
 class Gateway(Protocol):
@@ -110,6 +111,8 @@ class Gateway(Protocol):
     async def confirm(self, tickers: list[str], now: float) -> dict[str, Decimal | None]: ...
 
     async def poll_fills(self, since: float, now: float) -> list[Fill] | None: ...
+
+    async def recent_orders(self, since: float, now: float) -> list[OrderEvent] | None: ...
 
     def on_data(self, msg: Any) -> list[Any]: ...
 
@@ -350,13 +353,15 @@ class TradingExecutor:
     # ------------------------------------------------------------------ venue answers
 
     def _out(self, msgs: Iterable[Any]) -> list[Any]:
-        out = list(msgs)
-        for msg in out:
-            if isinstance(msg, (Fill, LedgerAdjustment)):
-                t = msg.ticker or ALL
-                self.sent_at[t] = max(self.sent_at.get(t, -math.inf), msg.ts)
-                self.sent_any = max(self.sent_any, msg.ts)
-        return out
+        return list(msgs)
+
+    def sent(self, msg: Any, now: float) -> None:
+        """``msg`` was handed to the ledger at ``now``: until the ledger's view is newer, its
+        market (and the cash) is not compared."""
+        if isinstance(msg, (Fill, LedgerAdjustment)):
+            t = msg.ticker or ALL
+            self.sent_at[t] = max(self.sent_at.get(t, -math.inf), now)
+            self.sent_any = max(self.sent_any, now)
 
     def _apply_reply(self, o: ManagedOrder, reply: Reply, now: float) -> list[Any]:
         m = self.manager
@@ -425,7 +430,7 @@ class TradingExecutor:
                                       detail=f"fill {fill.fill_id} of order {fill.order_id} kbot did not know: applied"))
         return out
 
-    def _on_venue_order(self, ev: OrderEvent, now: float) -> list[Any]:
+    def _on_venue_order(self, ev: OrderEvent, now: float, *, announce: bool = True) -> list[Any]:
         m = self.manager
         o, events = m.on_venue_order(ev, now)
         out: list[Any] = list(events)
@@ -433,9 +438,11 @@ class TradingExecutor:
             if m.is_ours(ev.client_order_id):
                 o, events = m.adopt(ev, now)
                 out += events
-                out.append(Reconciliation(ts=now, mode=self.mode, kind="order", ticker=ev.ticker, status="found",
-                                          venue=f"{ev.status} {ev.filled_count}/{ev.count}",
-                                          detail=f"order {ev.order_id} ({ev.client_order_id}) of an earlier process adopted"))
+                if announce:
+                    out.append(Reconciliation(ts=now, mode=self.mode, kind="order", ticker=ev.ticker, status="found",
+                                              venue=f"{ev.status} {ev.filled_count}/{ev.count}",
+                                              detail=f"order {ev.order_id} ({ev.client_order_id}) of an earlier process "
+                                                     "adopted"))
             else:
                 return out  # a foreign order: the reconciliation pass judges resting ones
         if o.venue_filled > o.filled:
@@ -479,6 +486,8 @@ class TradingExecutor:
     def _resolved(self, o: ManagedOrder, r: Reply, now: float) -> list[Any]:
         m = self.manager
         if r.kind == "ack" and r.order is not None:
+            if o.unknown:
+                o.reason = f"found by query after: {o.reason}"
             o.unknown = False
             return self._on_venue_order(r.order, now)
         if r.kind == "ack" and r.order_id is not None:
@@ -540,8 +549,10 @@ class TradingExecutor:
             snap = attrs.evolve(snap, confirmed=await self.gw.confirm(missing, now))
         diffs, checked_p = position_diffs(ledger, snap, skip=skip)
         checked: set[tuple[str, str | None]] = {("position", t) for t in checked_p}
+        # cash moves with a settlement at a different moment on each side (kbot settles when the
+        # outcome is known, the venue pays when it finalizes): not compared while one is pending
         cash_busy = self.sent_any > ledger.ts or bool(busy) or any(
-            self.kbot_settled.get(t, ("", ZERO))[1] for t in settling)
+            self.kbot_settled.get(t, ("", ZERO))[1] or ledger.positions.get(t) for t in settling)
         if not cash_busy and snap.balance is not None:
             checked.add(("balance", None))
             d = balance_diff(ledger, snap)
@@ -618,11 +629,24 @@ class TradingExecutor:
             if isinstance(snap, str) or snap.positions is None or snap.orders is None or snap.balance is None:
                 return self._start_failed(snap if isinstance(snap, str) else "the venue's listings were incomplete",
                                           now)
-            for ev in snap.orders.values():
-                out += self._on_venue_order(ev, now)
+            hist = await self.history() if self.history is not None else StartHistory(since=None)
+            # kbot's orders at the venue: resting ones, and (after an earlier run) every one since
+            # it started, so an order whose record a crash lost is recorded now, with its decision
+            recent: list[OrderEvent] = []
+            if hist.since is not None:
+                got = await self.gw.recent_orders(hist.since, now)
+                if got is None:
+                    return self._start_failed("could not read the venue's orders since the last run", now)
+                recent = got
+            seen: set[str] = set()
+            for ev in (*snap.orders.values(), *recent):
+                if ev.order_id in seen:
+                    continue
+                seen.add(ev.order_id)
+                if ev.order_id in snap.orders or self.manager.is_ours(ev.client_order_id):
+                    out += self._on_venue_order(ev, now, announce=ev.client_order_id not in hist.known_orders)
             adopted = sum(1 for msg in out if isinstance(msg, Reconciliation) and msg.kind == "order")
             caught = 0
-            hist = await self.history() if self.history is not None else StartHistory(since=None)
             self.manager.seen_fills.update(hist.known_fills)
             if hist.since is not None:
                 fills = await self.gw.poll_fills(hist.since, now)
@@ -687,6 +711,7 @@ class TradingExecutor:
                 held[a.ticker] = held.get(a.ticker, ZERO) + a.change
         self.manager.seed_positions(held.items())
         self.next_reconcile = now + self.cfg.reconcile.every_s
+        self.next_fill_poll = now + self.cfg.reconcile.fill_poll_s
         detail = "; ".join(self._start_notes)
         out.append(Reconciliation(ts=now, mode=self.mode, kind="start", ticker=None, status="ok", detail=detail))
         logger.bind(event="reconciliation").warning("{} start-up reconciliation done: {}", self.mode.upper(), detail)
