@@ -38,6 +38,7 @@ from storage.schema import (
     portfolio_snapshots,
     positions,
     quotes,
+    reconciliation,
     runs,
     scores,
     settlements,
@@ -440,6 +441,31 @@ def last_activity_ts(conn: sa.Connection, *, run_id: str) -> float | None:
 
 
 @attrs.frozen(kw_only=True)
+class MismatchRow:
+    ts: float
+    kind: str
+    ticker: str
+    ledger: str | None
+    venue: str | None
+    detail: str
+
+
+def open_mismatches(conn: sa.Connection, *, run_id: str) -> list[MismatchRow]:
+    """Reconciliation mismatches of a run not cleared or adopted since (new orders are halted there)."""
+    r = reconciliation
+    rows = conn.execute(sa.select(r.c.ts, r.c.kind, r.c.ticker, r.c.status, r.c.ledger, r.c.venue, r.c.detail)
+                        .where(r.c.run_id == run_id, r.c.kind != "start").order_by(r.c.ts)).all()
+    open_: dict[tuple[str, str], MismatchRow] = {}
+    for ts, kind, ticker, status, ledger, venue, detail in rows:
+        if status == "mismatch":
+            open_[(kind, ticker)] = MismatchRow(ts=ts, kind=kind, ticker=ticker, ledger=ledger, venue=venue,
+                                                detail=detail)
+        elif status in ("cleared", "adopted"):
+            open_.pop((kind, ticker), None)
+    return sorted(open_.values(), key=lambda m: m.ts)
+
+
+@attrs.frozen(kw_only=True)
 class StatusSnapshot:
     now: float
     run: RunInfo | None
@@ -452,6 +478,7 @@ class StatusSnapshot:
     alerts: list[AlertRow]
     portfolio: PortfolioRow | None = None
     last_activity_ts: float | None = None
+    mismatches: list[MismatchRow] = attrs.field(factory=list)
 
 
 def status_snapshot(
@@ -474,4 +501,5 @@ def status_snapshot(
         alerts=last_alerts(conn, run_id=rid, limit=limit) if rid else [],
         portfolio=last_portfolio(conn, run_id=rid, mode=run.mode) if run else None,
         last_activity_ts=last_activity_ts(conn, run_id=rid) if rid else None,
+        mismatches=open_mismatches(conn, run_id=rid) if rid else [],
     )
