@@ -359,7 +359,7 @@ class Tree:
         else:
             if self.rest_client is None:
                 raise ValueError("live mode needs the Kalshi REST client (its orders go through it)")
-            gw = LiveGateway(self.rest_client)
+            gw = LiveGateway(self.rest_client, request_timeout_s=cfg.execution.request_timeout_s)
         kill_file = cfg.risk.kill_file
 
         async def read_kill() -> str | None:

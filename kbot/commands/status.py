@@ -92,7 +92,8 @@ def actor_rows(snap: StatusSnapshot, *, expand: bool = False) -> tuple[list[dict
     if not snap.health:
         return [], []
     newest = max(h.ts for h in snap.health)
-    current, stopped = [], []
+    current: list[dict[str, Any]] = []
+    stopped: list[dict[str, Any]] = []
     for h in snap.health:
         row = {
             "actor": h.actor, "ts": h.ts, "seen_s": snap.now - h.ts, "inbox_depth": h.inbox_depth,

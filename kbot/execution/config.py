@@ -57,6 +57,10 @@ class ExecutionConfig:
     max_decision_age_s: float = attrs.field(default=10.0, validator=_positive)
     client_order_prefix: str = "kb"  # client order id = <prefix>-<decision id>
     cancel_on_stop: bool = True  # a clean stop cancels kbot's resting orders (a crash cannot)
+    # Live: one create/cancel waits at most this long (real seconds, retries and backoff included);
+    # then its outcome is unknown and resolved by a query. Bounds how long a 429 storm can hold up
+    # the executor (the kill switch, the close cutoff).
+    request_timeout_s: float = attrs.field(default=5.0, validator=_positive)
     paper: PaperConfig = attrs.field(factory=PaperConfig)
     reconcile: ReconcileConfig = attrs.field(factory=ReconcileConfig)
 

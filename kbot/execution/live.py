@@ -24,6 +24,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
+import trio
 from loguru import logger
 
 from kbot.execution.orders import ManagedOrder, OrderSpec
@@ -60,9 +61,14 @@ def _ack_reply(ack: OrderAck) -> Reply:
 
 
 class LiveGateway:
-    def __init__(self, rest: KalshiRestClient, *, settlement_lookback_s: float = 6 * 3600.0) -> None:
+    """``request_timeout_s`` (real seconds): a create or cancel that takes longer (the client's
+    retries and backoff included) is abandoned and its outcome is unknown: resolved by a query."""
+
+    def __init__(self, rest: KalshiRestClient, *, settlement_lookback_s: float = 6 * 3600.0,
+                 request_timeout_s: float = 5.0) -> None:
         self.rest = rest
         self.settlement_lookback_s = settlement_lookback_s
+        self.request_timeout_s = request_timeout_s
         self.log = logger.bind(feed="execution")
 
     # ------------------------------------------------------------------ orders
@@ -72,6 +78,11 @@ class LiveGateway:
             req = order_request(cid, spec)
         except ValueError as exc:
             return Reply(kind="rejected", reason=f"invalid order: {exc}")
+        with trio.move_on_after(self.request_timeout_s):
+            return await self._create(req)
+        return Reply(kind="unknown", reason=f"no answer within {self.request_timeout_s:g}s")
+
+    async def _create(self, req: OrderRequest) -> Reply:
         try:
             return _ack_reply(await self.rest.create_order(req))
         except KalshiAuthError as exc:
@@ -86,6 +97,11 @@ class LiveGateway:
             return Reply(kind="unknown", reason=f"no usable answer: {exc}")
 
     async def cancel(self, orders: list[ManagedOrder], now: float) -> list[Reply]:
+        with trio.move_on_after(self.request_timeout_s * max(1, len(orders) // BATCH_CANCEL + 1)):
+            return await self._cancel(orders)
+        return [Reply(kind="unknown", reason=f"no answer within {self.request_timeout_s:g}s") for _ in orders]
+
+    async def _cancel(self, orders: list[ManagedOrder]) -> list[Reply]:
         if len(orders) == 1:
             return [await self._cancel_one(orders[0])]
         out: list[Reply] = []

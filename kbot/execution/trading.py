@@ -181,7 +181,13 @@ class TradingExecutor:
         logger.bind(event="order", decision_id=decision.decision_id, mode=self.mode).info(
             "{} order {}: buy {} {} @ {} {}", self.mode.upper(), o.client_order_id, spec.count, spec.side.upper(),
             spec.price, spec.time_in_force)
-        reply = await self.gw.place(o.client_order_id, spec, now)
+        try:
+            reply = await self.gw.place(o.client_order_id, spec, now)
+        except BaseException:
+            # interrupted (a stop, a bug) with the request perhaps sent: resolve by a query
+            self.manager.mark_unknown(o, "interrupted while placing")
+            o.next_query = now
+            raise
         return self._out(self._apply_reply(o, reply, now))
 
     async def on_input(self, msg: Any, now: float) -> list[Any]:

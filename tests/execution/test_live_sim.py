@@ -135,6 +135,19 @@ async def test_a_lost_answer_is_found_by_query_once_and_a_5xx_storm_leaves_nothi
     assert q.kind == "ack" and q.order is not None and q.order.client_order_id == o.client_order_id
     user = ep.sim.user_for(ep.key_id)
     assert [x.client_order_id for x in ep.sim.exchange.user_orders(user)].count(o.client_order_id) == 1
+    # an answer slower than request_timeout_s: abandoned, unknown; the order lands later and a
+    # query finds it then (never resent)
+    gw.request_timeout_s = 0.3
+    o3 = order(m, 3, ticker, "3", str(max(D("0.01"), bid - D("0.04"))), tif="good_till_canceled")
+    ep.sim.faults.inject("slow", target="kalshi", delay_s=1.0)
+    r = await gw.place(o3.client_order_id, o3.spec, ep.clock.now())
+    assert r.kind == "unknown" and "no answer within" in r.reason
+    ep.sim.faults.clear("slow")
+    with trio.fail_after(5):
+        while (q := await gw.query(o3, ep.clock.now())).kind != "ack":
+            assert q.kind == "not_found"
+            await trio.sleep(0.2)
+    gw.request_timeout_s = 5.0
     # a 5xx storm past the client's retries: unknown; the query then finds nothing placed
     o2 = order(m, 2, ticker, "3", str(max(D("0.01"), bid - D("0.03"))), tif="good_till_canceled")
     ep.sim.faults.inject("http_503", target="kalshi", burst=4)
