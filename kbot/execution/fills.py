@@ -33,6 +33,8 @@ Resting orders (the queue-position model)
   reach our bid. A trade at our price first eats the queue ahead of us; only the excess fills
   us. A trade at a price better for its taker than ours (through our level) means everything
   at our price traded first: it fills us directly, up to its size.
+- An order placed with no book known joins an unknown queue (``queue_ahead`` infinite): the
+  first book sets it; until then only trades through its price fill it.
 - ``on_book(displayed)``: when the size displayed at our price falls below ``queue_ahead``,
   the queue ahead shrinks to it (cancellations ahead of us; the usual optimistic assumption,
   as in NautilusTrader's and prediction-market-backtesting's queue models). Off with
@@ -180,7 +182,8 @@ class QueuePosition:
         return filled
 
     def on_book(self, book: BookView) -> None:
-        if self.shrink:
+        # joined without a book (queue unknown: infinite), the first book sets it
+        if self.shrink or self.queue_ahead.is_infinite():
             self.queue_ahead = min(self.queue_ahead, book.displayed_bid(self.side, self.price))
 
     def amend(self, book: BookView | None, *, price: Decimal, remaining: Decimal) -> None:

@@ -40,6 +40,7 @@ from kbot.messages import Fill, MarketInfo, MarketSettled, OrderEvent, Quote, Tr
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+UNKNOWN_QUEUE = Decimal("Infinity")  # a resting order placed before any book was seen
 
 
 def _day(ts: float) -> str:
@@ -247,7 +248,7 @@ class PaperVenue:
             if o.filled < o.count:
                 o.status = "resting"
                 queue = QueuePosition(side=o.spec.side, price=o.price, remaining=o.count - o.filled,
-                                      queue_ahead=book.displayed_bid(o.spec.side, o.price) if book else ZERO,
+                                      queue_ahead=book.displayed_bid(o.spec.side, o.price) if book else UNKNOWN_QUEUE,
                                       shrink=self.shrink_queue)
                 o.queue = queue
                 out.append(self._event(o, "resting", ts))

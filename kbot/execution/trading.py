@@ -234,7 +234,7 @@ class TradingExecutor:
             close = self._close_ts(o.ticker, o.spec.close_ts)
             if killed is not None:
                 to_cancel.append((o, "kill_switch"))
-            elif close is not None and now >= close - cutoff and o.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED):
+            elif close is not None and now >= close - cutoff and self._cancelable(o):
                 to_cancel.append((o, "close_cutoff"))
         if to_cancel:
             out += await self._cancel(to_cancel, now)
@@ -263,10 +263,16 @@ class TradingExecutor:
         for o in self.manager.open_orders():
             if o.unknown:
                 times.append(o.next_query)
-            close = self._close_ts(o.ticker, o.spec.close_ts)
-            if close is not None and not o.cancel_requested:
-                times.append(close - self.cfg.close_cutoff_s)
+            elif self._cancelable(o):  # only what tick can act on (no wake-up it would ignore)
+                close = self._close_ts(o.ticker, o.spec.close_ts)
+                if close is not None:
+                    times.append(close - self.cfg.close_cutoff_s)
         return min(times)
+
+    @staticmethod
+    def _cancelable(o: ManagedOrder) -> bool:
+        return (o.order_id is not None and not o.unknown and not o.cancel_requested
+                and o.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED))
 
     async def stop(self, now: float) -> list[Any]:
         """A clean stop: cancel kbot's resting orders (``cancel_on_stop``); a crash cannot, the

@@ -100,3 +100,12 @@ def test_property_a_queue_never_fills_more_than_traded_beyond_the_queue_ahead(si
     assert filled <= max(D(0), reached) and q.remaining == size - filled
     if all(c == 42 for c, _, s in trades if s):
         assert filled == min(D(size), max(D(0), reached - ahead0))
+
+
+def test_an_order_joined_without_a_book_waits_for_the_first_book_or_a_trade_through():
+    q = QueuePosition(side="yes", price=D("0.42"), remaining=D(5), queue_ahead=D("Infinity"), shrink=False)
+    assert q.on_trade(trade("0.42", "100", "no")) == 0
+    q.on_book(BOOK)
+    assert q.queue_ahead == 7
+    q2 = QueuePosition(side="yes", price=D("0.42"), remaining=D(5), queue_ahead=D("Infinity"))
+    assert q2.on_trade(trade("0.41", "3", "no")) == 3
