@@ -36,8 +36,9 @@ from loguru import logger
 
 from kbot.actorkit import ActorStats, BadInputLog, Outbox, deliver
 from kbot.clock import Clock
+from kbot.execution.reconcile import LedgerAdjustment
 from kbot.ledger import Book
-from kbot.messages import Fill, LedgerAdjustment, MarketSettled, OrderEvent, PortfolioState, Position, Quote
+from kbot.messages import Fill, MarketSettled, OrderEvent, PortfolioState, Position, Quote
 from storage import queries
 from supervision import LatestMailbox, Mailbox
 

@@ -453,22 +453,6 @@ class VenueSettlement:
 
 
 @attrs.frozen(kw_only=True)
-class LedgerAdjustment:
-    """Reconciliation adopting the venue's view: change one position (``kind="position"``:
-    ``change`` signed contracts, + YES / - NO) or the cash balance (``kind="cash"``: ``change``
-    dollars) of the ledger by what separates it from the venue. A change, not a target: fills
-    applied after the comparison stay applied."""
-
-    ts: float
-    mode: Mode
-    kind: str  # position | cash
-    ticker: str | None
-    change: Decimal
-    ref: str  # names the reconciliation that decided it (ledger entry ids derive from it)
-    reason: str
-
-
-@attrs.frozen(kw_only=True)
 class Reconciliation:
     """One finding of a reconciliation between kbot's view (ledger, orders) and the venue's.
 

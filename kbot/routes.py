@@ -27,6 +27,7 @@ import attrs
 import trio
 
 from kbot.actorkit import Outbox, deliver
+from kbot.execution.reconcile import LedgerAdjustment
 from kbot.messages import (
     Alert,
     BookSnapshot,
@@ -35,7 +36,6 @@ from kbot.messages import (
     FeedStatus,
     Fill,
     IndexUpdate,
-    LedgerAdjustment,
     MarketInfo,
     MarketLifecycle,
     MarketSettled,

@@ -85,7 +85,7 @@ from kbot.markets import MarketRegistry
 from kbot.messages import IndexUpdate
 from kbot.model import killswitch
 from kbot.pricerpool import Freshness, PricerPool
-from kbot.statestore import JsonFileStateStore
+from kbot.statestore import BlockingIO, JsonFileStateStore, in_thread
 from kbot.venues.config import KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
@@ -162,12 +162,14 @@ class Tree:
     ``open_ledger``: the ledger opens the run's book itself (carried positions and cash, or
     the starting deposit), as ``kbot run`` does; False leaves the book as the caller sets it.
     ``persistent_venue``: the venue's world outlives this run (Kalshi, or a ``kbot sim`` in its
-    own process, in live mode): open positions are carried from the previous run."""
+    own process, in live mode): open positions are carried from the previous run.
+    ``io``: how blocking file I/O runs (risk state, kill file): a worker thread; tests on a
+    virtual clock pass ``kbot.statestore.inline``."""
 
     def __init__(self, cfg: AppConfig, *, clock: Clock, recorder: Recorder, endpoints: Endpoints | None,
                  rest_client: KalshiRestClient | None, engine: Any, run_id: str, started_ts: float,
                  stats: StatsRegistry | None = None, open_ledger: bool = False,
-                 persistent_venue: bool | None = None) -> None:
+                 persistent_venue: bool | None = None, io: BlockingIO = in_thread) -> None:
         self.cfg = cfg
         self.clock = clock
         self.recorder = recorder
@@ -177,6 +179,7 @@ class Tree:
         self.run_id = run_id
         self.started_ts = started_ts
         self.open_ledger = open_ledger
+        self.io = io
         self.persistent_venue = cfg.venue != "sim" if persistent_venue is None else persistent_venue
         tc = cfg.tree
         self.registry = Registry()
@@ -360,10 +363,10 @@ class Tree:
             if self.rest_client is None:
                 raise ValueError("live mode needs the Kalshi REST client (its orders go through it)")
             gw = LiveGateway(self.rest_client, request_timeout_s=cfg.execution.request_timeout_s)
-        kill_file = cfg.risk.kill_file
+        kill_file, io = cfg.risk.kill_file, self.io
 
         async def read_kill() -> str | None:
-            return await trio.to_thread.run_sync(killswitch.read_kill, kill_file)
+            return await io(killswitch.read_kill, kill_file)
 
         return TradingExecutor(
             cfg.mode, cfg.execution, gw, read_kill=read_kill, kill_poll_s=cfg.risk.kill_poll_s,  # type: ignore[arg-type]
@@ -484,7 +487,8 @@ class Tree:
                        latest=self.executor_latest if trading else None, outq=self.executor_outq),
             self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                        sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
-                       recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision")),
+                       recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
+                       io=self.io),
             self._spec("spot_index", run_spot_index, self.spot_in, self.index_out, clock=clock,
                        config=cfg.index, vol_config=cfg.vol, store=self.store, stats=st.get("spot_index")),
             # Pricers fail alone (bad data for one market must not restart the others); many

@@ -28,11 +28,28 @@ from decimal import Decimal
 
 import attrs
 
-from kbot.messages import LedgerAdjustment, Mode, OrderEvent, Reconciliation, VenueSettlement
+from kbot.messages import Mode, OrderEvent, Reconciliation, VenueSettlement
 
 ZERO = Decimal(0)
 ALL = "*"  # halt key for the whole account
 MISSES_BEFORE_QUERY = 2
+
+
+@attrs.frozen(kw_only=True)
+class LedgerAdjustment:
+    """A command to the ledger (not a record: the ledger records the entries it makes):
+    reconciliation adopting the venue's view: change one position (``kind="position"``:
+    ``change`` signed contracts, + YES / - NO) or the cash balance (``kind="cash"``: ``change``
+    dollars) of the ledger by what separates it from the venue. A change, not a target: fills
+    applied after the comparison stay applied."""
+
+    ts: float
+    mode: Mode
+    kind: str  # position | cash
+    ticker: str | None
+    change: Decimal
+    ref: str  # names the reconciliation that decided it (ledger entry ids derive from it)
+    reason: str
 
 
 @attrs.frozen(kw_only=True)

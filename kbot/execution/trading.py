@@ -38,6 +38,7 @@ from kbot.execution.orders import ManagedOrder, OrderManager, OrderSpec, OrderSt
 from kbot.execution.reconcile import (
     ALL,
     Diff,
+    LedgerAdjustment,
     LedgerView,
     Reconciler,
     VenueSnapshot,
@@ -52,7 +53,6 @@ from kbot.messages import (
     Decision,
     FeedStatus,
     Fill,
-    LedgerAdjustment,
     MarketInfo,
     MarketSettled,
     Mode,

@@ -65,7 +65,7 @@ async def test_paper_tree_orders_fill_on_the_book_and_the_ledger_agrees(tmp_path
     stats = StatsRegistry()
     recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock, offload=inline)
     tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=None, rest_client=None, engine=engine, run_id=run_id,
-                started_ts=T0, stats=stats, open_ledger=True)
+                started_ts=T0, stats=stats, open_ledger=True, io=inline)
     ms = markets(T0)
     fed = trio.Event()
 
@@ -101,7 +101,7 @@ async def test_paper_tree_orders_fill_on_the_book_and_the_ledger_agrees(tmp_path
     assert ledger.cash == account.cash < Decimal(1000)
     assert not ex.reconciler.mismatched and ex.counts["orders"] >= 1
     with engine.connect() as c:
-        q = lambda sql: c.exec_driver_sql(sql).fetchall()  # noqa: E731
+        q = lambda sql: c.exec_driver_sql(sql).fetchall()
         takes = {r[0] for r in q("select decision_id from decisions where action = 'TAKE'")}
         per_decision = dict(q("select decision_id, count(*) from orders group by decision_id"))
         assert takes and set(per_decision) == takes and set(per_decision.values()) == {1}

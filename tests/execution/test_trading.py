@@ -14,7 +14,7 @@ import pytest
 from kbot.execution.config import ExecutionConfig, ReconcileConfig
 from kbot.execution.orders import ManagedOrder, OrderSpec, OrderState
 from kbot.execution.paper import PaperGateway, PaperVenue
-from kbot.execution.reconcile import VenueSnapshot
+from kbot.execution.reconcile import LedgerAdjustment, VenueSnapshot
 from kbot.execution.trading import Reply, TradingExecutor
 from kbot.ledger import Book
 from kbot.messages import (
@@ -22,7 +22,6 @@ from kbot.messages import (
     Decision,
     Edge,
     Fill,
-    LedgerAdjustment,
     MarketInfo,
     MarketSettled,
     OrderEvent,
