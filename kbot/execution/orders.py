@@ -330,16 +330,19 @@ class OrderManager:
         o.unknown = False
         o.misses = 0
         o.venue_filled = max(o.venue_filled, ev.filled_count)
-        if ev.count > ZERO and ev.count != o.count and o.state in OPEN:
+        changed = False
+        if ev.count > ZERO and ev.count != o.count and o.state in OPEN and ev.count >= o.filled:
             o.count = ev.count  # an amend or decrease, or the venue capped it
+            changed = True
         if ev.price != o.price and o.state in OPEN and ev.price > ZERO:
             o.price = ev.price
+            changed = True
         final = venue_final_of(ev)
         if final is not None:
             o.venue_final = final
             if not (o.cancel_requested and final == "canceled"):  # kbot's own reason for a cancel stays
                 o.reason = ev.reason or o.reason
-        self._move(o, max(ev.ts, now), out, force_event=final is not None)
+        self._move(o, max(ev.ts, now), out, force_event=final is not None or changed)
         return o, out
 
     def adopt(self, ev: OrderEvent, now: float) -> tuple[ManagedOrder, list[OrderEvent]]:

@@ -289,3 +289,22 @@ async def test_a_refusal_ends_the_order_and_a_refused_key_stops_trading_with_one
     assert of(out, OrderEvent)[0].reason == "auth_failed" and of(out, Alert)[0].kind == "kalshi_auth"
     [ev] = of(await ex.execute(take(3), 100.0), OrderEvent)
     assert ev.reason == "auth_failed" and gw.placed == ["kb-d1", "kb-d2"]
+
+
+async def test_cancel_replace_decrease_and_cancel_of_a_resting_order():
+    ex = await ready_paper(ExecutionConfig(time_in_force="good_till_canceled"))
+    await ex.execute(take(1, price="0.42"), 100.0)
+    await ex.tick(100.5)
+    [o] = ex.manager.open_orders()
+    assert o.state is OrderState.RESTING and (o.price, o.count) == (D("0.42"), D(5))
+    out = await ex.amend(o.client_order_id, price=D("0.41"), count=D(8), now=101.0)
+    await ex.tick(101.5)
+    ev = of(out, OrderEvent)[-1]
+    assert (ev.price, ev.count, ev.status) == (D("0.41"), D(8), "resting") and (o.price, o.count) == (D("0.41"), D(8))
+    assert ex.gw.venue.orders[o.order_id].price == D("0.41")  # type: ignore[attr-defined]
+    await ex.decrease(o.client_order_id, to=D(3), now=102.0)
+    await ex.tick(102.5)
+    assert o.count == D(3) and o.is_open
+    await ex.cancel(o.client_order_id, 103.0, "strategy")
+    out = await ex.tick(103.5)
+    assert of(out, OrderEvent)[-1].status == "canceled" and o.reason == "strategy" and not o.is_open
