@@ -73,7 +73,8 @@ def feed_routes(mode: str) -> dict[type, tuple[str, ...]]:
     the public book (``Quote``) and trades. live: the venue's own fills and order updates go
     through the executor (which dedups them, attaches decision ids and records them), and its
     account messages (``VenuePosition``...) are recorded. In paper/live the executor also
-    follows market terms (close times, fees), settlements and the feed's reconnects."""
+    follows market terms (close times, fees) and the feed's reconnects, and settlements reach
+    the ledger through it: after the market's last fills, never before them."""
     trading = mode != "shadow"
     ex: tuple[str, ...] = (EXECUTOR,) if trading else ()
     ex_latest: tuple[str, ...] = (EXECUTOR_LATEST,) if trading else ()
@@ -85,7 +86,8 @@ def feed_routes(mode: str) -> dict[type, tuple[str, ...]]:
         SpotTick: (SPOT_INDEX, RECORDER),
         MarketInfo: (MARKETS, *ex_latest, RECORDER),
         MarketLifecycle: (MARKETS, RECORDER),
-        MarketSettled: (MARKETS, LEDGER, *ex, RECORDER),
+        # paper/live: the executor hands settlements to the ledger after the market's last fills
+        MarketSettled: (MARKETS, *(ex or (LEDGER,)), RECORDER),
         Trade: (*paper_trades, RECORDER),
         FeedStatus: (*ex, RECORDER),
         Fill: venue_orders,
@@ -115,6 +117,7 @@ def alert_routes(mode: str) -> dict[type, tuple[str, ...]]:
 EXECUTOR_ROUTES: Table = {
     OrderEvent: (LEDGER, RECORDER),
     Fill: (LEDGER, RECORDER),
+    MarketSettled: (LEDGER,),
     LedgerAdjustment: (LEDGER,),
     Reconciliation: (RECORDER,),
     VenueBalance: (RECORDER,),

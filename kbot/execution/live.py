@@ -251,9 +251,9 @@ class LiveGateway:
             out[t] = mine[0].position if mine else None
         return out
 
-    async def poll_fills(self, since: float, now: float) -> list[Fill] | None:
+    async def poll_fills(self, since: float, now: float, ticker: str | None = None) -> list[Fill] | None:
         try:
-            return await self._listing("/portfolio/fills", "fills", {"min_ts": int(since)},
+            return await self._listing("/portfolio/fills", "fills", {"min_ts": max(0, int(since)), "ticker": ticker},
                                        lambda raw: rp.parse_fill(raw, now=now))
         except KalshiAuthError:
             return None

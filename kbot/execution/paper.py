@@ -393,7 +393,7 @@ class PaperGateway:
         held = self.venue.account.signed_positions()
         return {t: held.get(t, ZERO) if t in self.venue.account.positions else None for t in tickers}
 
-    async def poll_fills(self, since: float, now: float) -> list[Fill] | None:
+    async def poll_fills(self, since: float, now: float, ticker: str | None = None) -> list[Fill] | None:
         return []  # paper fills arrive as venue events
 
     async def recent_orders(self, since: float, now: float) -> list[OrderEvent] | None:

@@ -110,7 +110,7 @@ class Gateway(Protocol):
 
     async def confirm(self, tickers: list[str], now: float) -> dict[str, Decimal | None]: ...
 
-    async def poll_fills(self, since: float, now: float) -> list[Fill] | None: ...
+    async def poll_fills(self, since: float, now: float, ticker: str | None = None) -> list[Fill] | None: ...
 
     async def recent_orders(self, since: float, now: float) -> list[OrderEvent] | None: ...
 
@@ -202,7 +202,7 @@ class TradingExecutor:
             self.gw.on_data(msg)
             return []
         if isinstance(msg, MarketSettled):
-            return self._out(self._on_settled(msg, now))
+            return self._out(await self._on_settled(msg, now))
         if isinstance(msg, PortfolioState):
             if msg.mode == self.mode:
                 self.portfolio = msg
@@ -461,11 +461,24 @@ class TradingExecutor:
             self.next_fill_poll = min(self.next_fill_poll, now)  # the venue reports fills kbot has not seen
         return out
 
-    def _on_settled(self, s: MarketSettled, now: float) -> list[Any]:
-        if s.ticker not in self.kbot_settled:
-            self.kbot_settled[s.ticker] = (s.result, self.manager.positions.get(s.ticker, ZERO))
-        self.manager.on_settled(s.ticker)
-        return self._venue_events(self.gw.on_data(s), now)
+    async def _on_settled(self, s: MarketSettled, now: float) -> list[Any]:
+        """The market's outcome: its fills still on their way are fetched and handed to the ledger
+        first (a fill delayed past the outcome must not miss the settlement), then the
+        settlement; later fills for it are refused."""
+        out: list[Any] = []
+        t = s.ticker
+        if t not in self.kbot_settled:
+            if self.manager.positions.get(t) or any(o.ticker == t for o in self.manager.orders.values()):
+                fills = await self.gw.poll_fills(now - self.cfg.reconcile.fill_lookback_s, now, ticker=t)
+                for f in sorted(fills or (), key=lambda f: f.ts):
+                    if f.ticker == t and f.fill_id not in self.manager.seen_fills:
+                        self.counts["fills_before_settlement"] += 1
+                        out += self._on_fill(f, now)
+            self.kbot_settled[t] = (s.result, self.manager.positions.get(t, ZERO))
+        self.manager.on_settled(t)
+        out += self._venue_events(self.gw.on_data(s), now)
+        out.append(s)
+        return out
 
     async def _cancel(self, orders: list[tuple[ManagedOrder, str]], now: float) -> list[Any]:
         for o, why in orders:

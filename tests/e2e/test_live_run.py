@@ -119,16 +119,21 @@ def check_books_agree(db: sqlite3.Connection, ep: Any) -> dict[str, int]:
     end = q(db, "select max(ended_ts) from runs")[0][0]
     v_pos, v_cash, v_resting, v_fills, later = venue_at(ep, end)
     l_pos, l_cash = ledger_at(db, later)
-    assert l_pos == v_pos, ("positions", l_pos, v_pos)
-    assert l_cash == v_cash, ("cash", l_cash, v_cash)
-    open_orders = q(db, "select count(*) from orders where mode = 'live' and status in ('pending','resting','partially_filled')")
-    assert open_orders == [(0,)] and v_resting == set()
     # every venue fill recorded once, applied once; no fill after the run
     assert all(f.ts <= end for f in v_fills)
     ids = [r[0] for r in q(db, "select fill_id from fills where mode = 'live'")]
     assert sorted(ids) == sorted(f.fill_id for f in v_fills)
     applied = Counter(r[0] for r in q(db, "select ref from ledger_entries where kind = 'buy'"))
     assert all(applied[f.fill_id] == 1 for f in v_fills), "a fill applied twice or not at all"
+    # settlements: the contracts the ledger settled are the venue's
+    for t, n in q(db, "select ticker, count from positions where status = 'settled'"):
+        vs = next((s for s in ep.sim.exchange.settlements.get(ep.sim.user_for(ep.key_id), ()) if s.ticker == t), None)
+        if vs is not None:
+            assert dec(n) == contracts(vs.yes_count) + contracts(vs.no_count), ("settled contracts", t, n, vs)
+    assert l_pos == v_pos, ("positions", l_pos, v_pos)
+    assert l_cash == v_cash, ("cash", l_cash, v_cash)
+    open_orders = q(db, "select count(*) from orders where mode = 'live' and status in ('pending','resting','partially_filled')")
+    assert open_orders == [(0,)] and v_resting == set()
     # every decision at most one order; the venue's orders are kbot's, one per client order id
     per_decision = q(db, "select decision_id, count(*) from orders where decision_id is not null group by decision_id")
     assert all(n == 1 for _, n in per_decision)

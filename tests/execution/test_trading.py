@@ -190,6 +190,7 @@ class FakeVenue:
     found: dict[str, OrderEvent] = attrs.field(factory=dict)
     placed: list[str] = attrs.field(factory=list)
     queries: int = 0
+    late_fills: list[Fill] = attrs.field(factory=list)
 
     async def place(self, cid: str, spec: OrderSpec, now: float) -> Reply:
         self.placed.append(cid)
@@ -218,8 +219,8 @@ class FakeVenue:
     async def confirm(self, tickers: list[str], now: float) -> dict[str, D | None]:
         return {}
 
-    async def poll_fills(self, since: float, now: float) -> list[Fill] | None:
-        return []
+    async def poll_fills(self, since: float, now: float, ticker: str | None = None) -> list[Fill] | None:
+        return list(self.late_fills)
 
     async def recent_orders(self, since: float, now: float) -> list[OrderEvent] | None:
         return []
@@ -308,3 +309,17 @@ async def test_cancel_replace_decrease_and_cancel_of_a_resting_order():
     await ex.cancel(o.client_order_id, 103.0, "strategy")
     out = await ex.tick(103.5)
     assert of(out, OrderEvent)[-1].status == "canceled" and o.reason == "strategy" and not o.is_open
+
+
+async def test_a_settlement_reaches_the_ledger_after_the_markets_fills_still_on_their_way():
+    gw = FakeVenue([Reply(kind="ack", order_id="v1", filled=D(5), remaining=D(0))])
+    ex = await ready_live(gw)
+    await ex.execute(take(1), 100.0)
+    # the venue filled it; its fill has not reached kbot (a dropped socket) when the outcome does
+    gw.late_fills.append(Fill(fill_id="f1", order_id="v1", ts=100.0, ticker="M", side="yes", action="buy",
+                              count=D(5), price=D("0.45"), fee=D("0.09"), is_taker=True, mode="live"))
+    settled = MarketSettled(ts=200.0, ticker="M", result="yes", settlement_value=D(1), source="ws")
+    out = await ex.on_input(settled, 200.0)
+    kinds = [type(m).__name__ for m in out if isinstance(m, (Fill, MarketSettled))]
+    assert kinds == ["Fill", "MarketSettled"] and ex.kbot_settled["M"] == ("yes", D(5))
+    assert ex.counts["fills_before_settlement"] == 1
