@@ -275,15 +275,20 @@ class TradingExecutor:
                 and o.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED))
 
     async def stop(self, now: float) -> list[Any]:
-        """A clean stop: cancel kbot's resting orders (``cancel_on_stop``); a crash cannot, the
-        next start finds them at the venue and adopts them."""
-        if not self.cfg.cancel_on_stop:
-            return []
+        """A clean stop: cancel kbot's resting orders (``cancel_on_stop``; a crash cannot, the
+        next start finds them at the venue and adopts them) and book the settlements the venue
+        made that kbot had not heard of yet."""
         orders = [(o, "stopping") for o in self.manager.open_orders()
-                  if o.order_id is not None and not o.unknown and not o.cancel_requested
+                  if self.cfg.cancel_on_stop and o.order_id is not None and not o.unknown and not o.cancel_requested
                   and o.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED)]
         out = await self._cancel(orders, now) if orders else []
         out += self._venue_events(self.gw.step(now + 3600.0), now)  # paper: the cancels take effect
+        # a last look at the venue's settlements: what it paid out before the stop is booked
+        ledger = self._ledger()
+        if self.ready and ledger is not None:
+            snap = await self.gw.snapshot(now)
+            if not isinstance(snap, str):
+                out += await self._settle_from_venue(snap, ledger, now)
         return self._out(out)
 
     # ------------------------------------------------------------------ amend / decrease / cancel
@@ -565,6 +570,7 @@ class TradingExecutor:
             return []
         out: list[Any] = list(snap.records)
         out += self._check_orders(snap, now)
+        out += await self._settle_from_venue(snap, ledger, now)
         busy = self._busy(ledger)
         settling = ({t for t in self.kbot_settled if t not in snap.settlements}
                     | {t for t in snap.settlements if ledger.positions.get(t)})
@@ -600,6 +606,23 @@ class TradingExecutor:
         out += adjust
         out += findings
         out += self._alerts(findings, now)
+        return out
+
+    async def _settle_from_venue(self, snap: VenueSnapshot, ledger: LedgerView, now: float) -> list[Any]:
+        """The venue's settlement record of a market the ledger still holds and kbot has no
+        outcome for (the lifecycle message was lost, or is late): settle from it."""
+        out: list[Any] = []
+        for t, vs in snap.settlements.items():
+            if t in self.kbot_settled or not (ledger.positions.get(t) or self.manager.positions.get(t)):
+                continue
+            value = vs.value if vs.value is not None else {"yes": Decimal(1), "no": ZERO}.get(vs.result)
+            if value is None:
+                continue  # void/scalar without a stated value: wait for the market's own outcome
+            self.counts["settled_from_venue"] += 1
+            logger.bind(event="reconciliation").warning("{}: settled from the venue's settlement record ({})", t,
+                                                        vs.result)
+            out += await self._on_settled(MarketSettled(ts=vs.ts, ticker=t, result=vs.result, settlement_value=value,
+                                                        source="venue", final=True), now)
         return out
 
     def _check_orders(self, snap: VenueSnapshot, now: float) -> list[Any]:

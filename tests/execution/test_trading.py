@@ -191,6 +191,7 @@ class FakeVenue:
     placed: list[str] = attrs.field(factory=list)
     queries: int = 0
     late_fills: list[Fill] = attrs.field(factory=list)
+    settlements: dict[str, Any] = attrs.field(factory=dict)
 
     async def place(self, cid: str, spec: OrderSpec, now: float) -> Reply:
         self.placed.append(cid)
@@ -214,7 +215,7 @@ class FakeVenue:
         return Reply(kind="not_found")
 
     async def snapshot(self, now: float) -> VenueSnapshot:
-        return VenueSnapshot(ts=now, positions={}, orders={}, balance=D(1000))
+        return VenueSnapshot(ts=now, positions={}, orders={}, balance=D(1000), settlements=dict(self.settlements))
 
     async def confirm(self, tickers: list[str], now: float) -> dict[str, D | None]:
         return {}
@@ -323,3 +324,22 @@ async def test_a_settlement_reaches_the_ledger_after_the_markets_fills_still_on_
     kinds = [type(m).__name__ for m in out if isinstance(m, (Fill, MarketSettled))]
     assert kinds == ["Fill", "MarketSettled"] and ex.kbot_settled["M"] == ("yes", D(5))
     assert ex.counts["fills_before_settlement"] == 1
+
+
+async def test_a_settlement_kbot_never_heard_of_is_booked_from_the_venues_record():
+    from kbot.messages import VenueSettlement
+
+    gw = FakeVenue([Reply(kind="ack", order_id="v1", filled=D(5), remaining=D(0))])
+    ex = await ready_live(gw)
+    await ex.execute(take(1), 100.0)
+    await ex.on_input(Fill(fill_id="f1", order_id="v1", ts=100.0, ticker="M", side="yes", action="buy", count=D(5),
+                           price=D("0.45"), fee=D("0.09"), is_taker=True, mode="live"), 100.0)
+    await ex.on_input(PortfolioState(ts=101.0, mode="live", balance=D(1000), exposure=D(0),
+                                     positions=(("M", D(5)),)), 101.0)
+    vs = VenueSettlement(ts=150.0, ticker="M", event_ticker=None, result="yes", yes_count=D(5), no_count=D(0),
+                         yes_cost=D("2.25"), no_cost=D(0), revenue=D(5), fee=D(0), value=D(1))
+    gw.settlements["M"] = vs
+    out = await ex.stop(200.0)
+    [s] = of(out, MarketSettled)
+    assert (s.ticker, s.result, s.settlement_value, s.source) == ("M", "yes", D(1), "venue")
+    assert ex.kbot_settled["M"] == ("yes", D(5)) and await ex.stop(201.0) == []
