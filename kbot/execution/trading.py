@@ -589,6 +589,18 @@ class TradingExecutor:
             d = balance_diff(ledger, snap)
             if d is not None:
                 diffs.append(d)
+        # Before a position difference is confirmed (its second sighting), ask the venue for that
+        # market's fills: a fill whose message was lost is applied, and judged next pass.
+        for d in [d for d in diffs if d.kind == "position" and d.ticker and d.key in self.reconciler.suspects
+                  and d.key not in self.reconciler.mismatched]:
+            fills = await self.gw.poll_fills(now - self.cfg.reconcile.fill_lookback_s, now, ticker=d.ticker)
+            new = [f for f in fills or () if f.ticker == d.ticker and f.fill_id not in self.manager.seen_fills]
+            if new:
+                for f in sorted(new, key=lambda f: f.ts):
+                    self.counts["fills_from_poll"] += 1
+                    out += self._on_fill(f, now)
+                diffs.remove(d)
+                checked.discard(d.key)
         sd, checked_s = settlement_diffs(self.kbot_settled, snap.settlements)
         diffs += sd
         checked |= {("settlement", t) for t in checked_s}

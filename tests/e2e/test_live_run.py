@@ -176,7 +176,7 @@ async def test_live_with_faults_killed_after_an_accepted_order_then_restarted(tm
         db = sqlite3.connect(tmp_path / "data" / "kbot.sqlite")
         lost = [c for c in placed if c not in {r[0] for r in q(db, "select client_order_id from orders")}]
         db.close()
-        second = await run_live(tmp_path, ep.rest_url, sim_dir, minutes=0.35)
+        second = await run_live(tmp_path, ep.rest_url, sim_dir, minutes=0.3)
         assert second.returncode == 0, second.stderr.decode()[-3000:]
         fired = dict(ep.sim.faults.counts)
         db = sqlite3.connect(tmp_path / "data" / "kbot.sqlite")

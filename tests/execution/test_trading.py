@@ -192,6 +192,7 @@ class FakeVenue:
     queries: int = 0
     late_fills: list[Fill] = attrs.field(factory=list)
     settlements: dict[str, Any] = attrs.field(factory=dict)
+    positions: dict[str, D] = attrs.field(factory=dict)
 
     async def place(self, cid: str, spec: OrderSpec, now: float) -> Reply:
         self.placed.append(cid)
@@ -215,7 +216,8 @@ class FakeVenue:
         return Reply(kind="not_found")
 
     async def snapshot(self, now: float) -> VenueSnapshot:
-        return VenueSnapshot(ts=now, positions={}, orders={}, balance=D(1000), settlements=dict(self.settlements))
+        return VenueSnapshot(ts=now, positions=dict(self.positions), orders={}, balance=D(1000),
+                             settlements=dict(self.settlements))
 
     async def confirm(self, tickers: list[str], now: float) -> dict[str, D | None]:
         return {}
@@ -343,3 +345,17 @@ async def test_a_settlement_kbot_never_heard_of_is_booked_from_the_venues_record
     [s] = of(out, MarketSettled)
     assert (s.ticker, s.result, s.settlement_value, s.source) == ("M", "yes", D(1), "venue")
     assert ex.kbot_settled["M"] == ("yes", D(5)) and await ex.stop(201.0) == []
+
+
+async def test_a_position_difference_is_checked_against_the_venues_fills_before_it_is_a_mismatch():
+    gw = FakeVenue([])
+    ex = await ready_live(gw)
+    lost = Fill(fill_id="f9", order_id="v9", ts=100.0, ticker="M", side="yes", action="buy", count=D(4),
+                price=D("0.45"), fee=D("0.05"), is_taker=True, mode="live")
+    gw.positions["M"] = D(4)  # the venue has it; its fill message was lost
+    await ex.on_input(attrs.evolve(portfolio(101.0), mode="live"), 101.0)
+    assert of(await ex.reconcile(110.0), Reconciliation) == []  # first sighting
+    gw.late_fills.append(lost)
+    out = await ex.reconcile(130.0)  # second sighting: the fill is fetched instead of an alarm
+    assert of(out, Reconciliation) == [r for r in of(out, Reconciliation) if r.status == "found"]
+    assert [f.fill_id for f in of(out, Fill)] == ["f9"] and not ex.reconciler.halted
