@@ -17,8 +17,10 @@ Stops:    ``final_drain`` (after the tree stopped): outputs not yet sent are sen
           waiting are executed when that has no effect outside kbot (shadow) and dropped with a
           log line otherwise; paper/live cancel their resting orders (``cancel_on_stop``).
 Fails:    outputs are queued in ``outq`` (owned by the tree) before they are sent and leave it
-          only once sent, so a crash between producing and sending loses nothing; the rest of
-          the batch goes back to the mailbox; executed decision ids are remembered and order
+          only once sent, so a crash between producing and sending loses nothing (an executor
+          with its own ``pending`` queue, paper/live, puts each output there the moment it is
+          produced: an interruption in the middle of a method loses nothing either); the rest
+          of the batch goes back to the mailbox; executed decision ids are remembered and order
           ids derive from them, so a restart neither loses nor duplicates an order.
 """
 
@@ -70,8 +72,15 @@ async def run_executor(
     outq: deque[Any] | None = None,
 ) -> None:
     """``executed``: decision ids already executed, and ``outq``: outputs not yet sent, both
-    owned by the tree (they survive restarts)."""
-    outq = outq if outq is not None else deque()
+    owned by the tree (they survive restarts). An executor with its own ``pending`` queue puts
+    its outputs there itself (what its methods return is then only informative)."""
+    own: deque[Any] | None = getattr(executor, "pending", None)
+    outq = own if own is not None else (outq if outq is not None else deque())
+
+    def take(produced: list[Any]) -> None:
+        if own is None:
+            outq.extend(produced)
+
     stats.state = executor.mode
     await _flush(outq, out, stats, executor, clock)  # what a crashed incarnation produced but did not send
     while True:
@@ -92,15 +101,15 @@ async def run_executor(
             stats.last_msg_ts = now
         if latest is not None and len(latest):
             for msg in latest.take_ready():
-                outq.extend(await executor.on_input(msg, now))
+                take(await executor.on_input(msg, now))
         for i, msg in enumerate(batch):
             try:
                 if isinstance(msg, Decision):
                     if msg.action == "TAKE" and msg.decision_id not in executed:
-                        outq.extend(await executor.execute(msg, clock.now()))
+                        take(await executor.execute(msg, clock.now()))
                         executed.add(msg.decision_id)
                 else:
-                    outq.extend(await executor.on_input(msg, now))
+                    take(await executor.on_input(msg, now))
                 await _flush(outq, out, stats, executor, clock)
             except BaseException as exc:
                 # Hand this input and the rest on to the next incarnation. What was produced is
@@ -110,7 +119,7 @@ async def run_executor(
                     stats.errors += 1
                 raise
         try:
-            outq.extend(await executor.tick(clock.now()))
+            take(await executor.tick(clock.now()))
         except Exception:
             stats.errors += 1
             raise
@@ -124,22 +133,28 @@ async def final_drain(inbox: Mailbox[Any], executed: set[str], out: Outbox, *, e
     fills go to ``out`` without waiting) and dropped with a log line otherwise; paper and live
     executors stop (cancel their resting orders). Returns how many inputs were waiting."""
     pending = inbox.take_ready()
-    queued: deque[Any] = outq if outq is not None else deque()
+    own: deque[Any] | None = getattr(executor, "pending", None)
+    queued: deque[Any] = own if own is not None else (outq if outq is not None else deque())
+
+    def take(produced: list[Any]) -> None:
+        if own is None:
+            queued.extend(produced)
+
     shadow = executor.mode == "shadow"
     for msg in pending:
         if not isinstance(msg, Decision):
             if not shadow:
-                queued.extend(await executor.on_input(msg, now))  # venue fills still waiting: applied
+                take(await executor.on_input(msg, now))  # venue fills still waiting: applied
             continue
         if msg.action != "TAKE" or msg.decision_id in executed:
             continue
         if not shadow:
             logger.warning("decision {} not executed: stopped before the executor took it", msg.decision_id)
             continue
-        queued.extend(await executor.execute(msg, now))
+        take(await executor.execute(msg, now))
         executed.add(msg.decision_id)
     if not shadow:
-        queued.extend(await executor.stop(now))
+        take(await executor.stop(now))
     while queued:
         out.send_nowait(queued.popleft())
     return len(pending)

@@ -209,7 +209,7 @@ class Tree:
         book = Book(cfg.mode, starting)  # type: ignore[arg-type]
         self.ledger_state = LedgerState(book)
         self.executed: set[str] = set()
-        self.executor_outq: deque[Any] = deque()
+        self.executor_outq: deque[Any] = deque()  # outputs not yet delivered (paper/live: the executor's own)
         self.orders_acked = 0
         self.executor: Executor = self._build_executor()
         self.market_registry = MarketRegistry(cfg.series)
@@ -371,7 +371,7 @@ class Tree:
         return TradingExecutor(
             cfg.mode, cfg.execution, gw, read_kill=read_kill, kill_poll_s=cfg.risk.kill_poll_s,  # type: ignore[arg-type]
             history=self._start_history if cfg.mode == "live" and self.engine is not None else None,
-            on_ack=self._chaos_kill if cfg.chaos.kill_after_orders else None,
+            on_ack=self._chaos_kill if cfg.chaos.kill_after_orders else None, pending=self.executor_outq,
         )
 
     async def _start_history(self) -> StartHistory:

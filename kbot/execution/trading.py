@@ -17,8 +17,11 @@ a replay a 409); an answer that never came (timeout, retries exhausted) leaves t
 ``pending`` and ``unknown``: it is resolved by a query, never by sending it again; a 409
 "already exists" is resolved the same way; 401/403 stops trading and alerts.
 
-Outputs (lists of messages the executor actor routes): ``OrderEvent``, ``Fill`` and
-``LedgerAdjustment`` for the ledger and the record, ``Reconciliation`` for the record, ``Alert``.
+Outputs: ``OrderEvent``, ``Fill``, ``MarketSettled`` and ``LedgerAdjustment`` for the ledger and
+the record, ``Reconciliation`` for the record, ``Alert``. Each is put in ``pending`` (a queue the
+tree owns, which the executor actor delivers) the moment the state change behind it is made, not
+when the method returns: a method interrupted at a later await (a stop, a crash) loses nothing it
+already did. Methods also return what they produced (for tests and callers that want it).
 Time is always an argument; I/O happens only in the gateway and the injected callables.
 """
 
@@ -130,7 +133,8 @@ class TradingExecutor:
     def __init__(self, mode: Mode, cfg: ExecutionConfig, gateway: Gateway, *,
                  read_kill: Callable[[], Awaitable[str | None]] | None = None, kill_poll_s: float = 1.0,
                  history: Callable[[], Awaitable[StartHistory]] | None = None,
-                 on_ack: Callable[[ManagedOrder], None] | None = None) -> None:
+                 on_ack: Callable[[ManagedOrder], None] | None = None,
+                 pending: deque[Any] | None = None) -> None:
         self.mode: Mode = mode
         self.cfg = cfg
         self.gw = gateway
@@ -140,7 +144,7 @@ class TradingExecutor:
         self.on_ack_hook = on_ack
         self.manager = OrderManager(mode, cfg.client_order_prefix)
         self.reconciler = Reconciler(mode, adopt=cfg.reconcile.adopt)
-        self.pending: deque[Any] = deque()  # outputs not yet delivered (survive actor restarts)
+        self.pending: deque[Any] = pending if pending is not None else deque()  # outputs not yet delivered
         self.portfolio: PortfolioState | None = None
         self.markets: dict[str, MarketInfo] = {}
         self.kill_file: str | None = None
@@ -176,7 +180,7 @@ class TradingExecutor:
             self.counts["refused"] += 1
             logger.bind(event="order", decision_id=decision.decision_id).info(
                 "TAKE {} {} not sent: {}", decision.ticker, decision.decision_id, why)
-            return self._out(m.reject(o, why, now))
+            return self._emit(m.reject(o, why, now))
         self.counts["orders"] += 1
         logger.bind(event="order", decision_id=decision.decision_id, mode=self.mode).info(
             "{} order {}: buy {} {} @ {} {}", self.mode.upper(), o.client_order_id, spec.count, spec.side.upper(),
@@ -302,8 +306,8 @@ class TradingExecutor:
         out: list[Any] = []
         if reply.kind == "ack":
             self.manager.replace(o, price=price, count=count, now=now)
-            out += self.manager.on_ack(o, order_id=reply.order_id or o.order_id, now=now, filled=reply.filled,
-                                       remaining=reply.remaining, final=reply.final)
+            out += self._emit(self.manager.on_ack(o, order_id=reply.order_id or o.order_id, now=now,
+                                                  filled=reply.filled, remaining=reply.remaining, final=reply.final))
         elif reply.kind == "auth":
             out += self._auth(reply.reason, now)
         else:
@@ -319,8 +323,8 @@ class TradingExecutor:
         reply = await self.gw.decrease(o, to, now)
         if reply.kind == "ack":
             self.manager.replace(o, price=o.price, count=o.filled + to, now=now)
-            return self._out(self.manager.on_ack(o, order_id=o.order_id, now=now, remaining=reply.remaining,
-                                                 final=reply.final))
+            return self._emit(self.manager.on_ack(o, order_id=o.order_id, now=now, remaining=reply.remaining,
+                                                  final=reply.final))
         if reply.kind == "auth":
             return self._out(self._auth(reply.reason, now))
         return []
@@ -372,6 +376,12 @@ class TradingExecutor:
     def _out(self, msgs: Iterable[Any]) -> list[Any]:
         return list(msgs)
 
+    def _emit(self, msgs: Iterable[Any]) -> list[Any]:
+        """Put outputs in ``pending`` now (their state change is made); returns them."""
+        out = list(msgs)
+        self.pending.extend(out)
+        return out
+
     def sent(self, msg: Any, now: float) -> None:
         """``msg`` was handed to the ledger at ``now``: until the ledger's view is newer, its
         market (and the cash) is not compared."""
@@ -383,19 +393,19 @@ class TradingExecutor:
     def _apply_reply(self, o: ManagedOrder, reply: Reply, now: float) -> list[Any]:
         m = self.manager
         if reply.kind == "accepted" and reply.order_id is not None:
-            return list(m.on_accepted(o, order_id=reply.order_id, now=now))
+            return self._emit(m.on_accepted(o, order_id=reply.order_id, now=now))
         if reply.kind == "ack" and reply.order_id is not None:
             self.counts["acked"] += 1
             if self.on_ack_hook is not None:
                 self.on_ack_hook(o)
-            return list(m.on_ack(o, order_id=reply.order_id, now=now, filled=reply.filled, remaining=reply.remaining,
-                                 final=reply.final))
+            return self._emit(m.on_ack(o, order_id=reply.order_id, now=now, filled=reply.filled,
+                                       remaining=reply.remaining, final=reply.final))
         if reply.kind == "rejected":
             self.counts["rejected"] += 1
             logger.bind(event="order").warning("order {} rejected by the venue: {}", o.client_order_id, reply.reason)
-            return list(m.reject(o, reply.reason or "rejected", now))
+            return self._emit(m.reject(o, reply.reason or "rejected", now))
         if reply.kind == "auth":
-            return [*m.reject(o, "auth_failed", now), *self._auth(reply.reason, now)]
+            return [*self._emit(m.reject(o, "auth_failed", now)), *self._auth(reply.reason, now)]
         # unknown (lost answer, 409 already exists): resolved by a query, never by a resend
         self.counts["unknown"] += 1
         m.mark_unknown(o, reply.reason or "answer lost")
@@ -410,9 +420,9 @@ class TradingExecutor:
         if not first:
             return []
         logger.critical("Kalshi refused the credentials: trading stopped ({})", self.auth_failed)
-        return [Alert(ts=now, kind="kalshi_auth", severity="critical", subject=None,
-                      message=f"the venue refused kbot's credentials; no new orders until restarted with working "
-                              f"keys: {self.auth_failed}")]
+        return self._emit([Alert(ts=now, kind="kalshi_auth", severity="critical", subject=None,
+                                 message=f"the venue refused kbot's credentials; no new orders until restarted with "
+                                         f"working keys: {self.auth_failed}")])
 
     def _venue_events(self, events: Iterable[Any], now: float) -> list[Any]:
         out: list[Any] = []
@@ -432,20 +442,20 @@ class TradingExecutor:
             self.counts["refused_fills"] += 1
             logger.bind(event="fill").error("fill {} ({} {} @ {}, {}) refused: {}", fill.fill_id, fill.count, fill.side,
                                             fill.price, fill.ticker, res.refused)
-            return [
+            return self._emit([
                 Reconciliation(ts=now, mode=self.mode, kind="fill", ticker=fill.ticker, status="mismatch", ledger=None,
                                venue=f"{fill.count} {fill.side} @ {fill.price}",
                                detail=f"fill {fill.fill_id} of order {fill.order_id} refused: {res.refused}"),
                 Alert(ts=now, kind="reconciliation", severity="critical", subject=fill.ticker,
                       message=f"fill {fill.fill_id} refused ({res.refused}): the venue and the ledger may disagree"),
-            ]
+            ])
         self.counts["fills"] += 1
         out: list[Any] = [res.fill, *res.events]
         if res.order is None:
             out.append(Reconciliation(ts=now, mode=self.mode, kind="fill", ticker=fill.ticker, status="found",
                                       venue=f"{fill.count} {fill.side} @ {fill.price}",
                                       detail=f"fill {fill.fill_id} of order {fill.order_id} kbot did not know: applied"))
-        return out
+        return self._emit(out)
 
     def _on_venue_order(self, ev: OrderEvent, now: float, *, announce: bool = True) -> list[Any]:
         m = self.manager
@@ -461,10 +471,10 @@ class TradingExecutor:
                                               detail=f"order {ev.order_id} ({ev.client_order_id}) of an earlier process "
                                                      "adopted"))
             else:
-                return out  # a foreign order: the reconciliation pass judges resting ones
+                return self._emit(out)  # a foreign order: the reconciliation pass judges resting ones
         if o.venue_filled > o.filled:
             self.next_fill_poll = min(self.next_fill_poll, now)  # the venue reports fills kbot has not seen
-        return out
+        return self._emit(out)
 
     async def _on_settled(self, s: MarketSettled, now: float) -> list[Any]:
         """The market's outcome: its fills still on their way are fetched and handed to the ledger
@@ -482,7 +492,7 @@ class TradingExecutor:
             self.kbot_settled[t] = (s.result, self.manager.positions.get(t, ZERO))
         self.manager.on_settled(t)
         out += self._venue_events(self.gw.on_data(s), now)
-        out.append(s)
+        out += self._emit([s])
         return out
 
     async def _cancel(self, orders: list[tuple[ManagedOrder, str]], now: float) -> list[Any]:
@@ -490,7 +500,12 @@ class TradingExecutor:
             o.cancel_requested = True
             o.reason = why
             logger.bind(event="order").info("canceling order {} ({}): {}", o.client_order_id, o.ticker, why)
-        replies = await self.gw.cancel([o for o, _ in orders], now)
+        try:
+            replies = await self.gw.cancel([o for o, _ in orders], now)
+        except BaseException:
+            for o, _why in orders:  # interrupted: the next tick asks again
+                o.cancel_requested = False
+            raise
         out: list[Any] = []
         for (o, _why), r in zip(orders, replies, strict=True):
             self.counts["cancels"] += 1
@@ -498,7 +513,7 @@ class TradingExecutor:
                 out += self._auth(r.reason, now)
             elif r.kind == "ack" and r.final is not None and o.order_id is not None:
                 # done at once (live); paper answers later, through its venue events
-                out += self.manager.on_ack(o, order_id=o.order_id, now=now, final=r.final)
+                out += self._emit(self.manager.on_ack(o, order_id=o.order_id, now=now, final=r.final))
             elif r.kind in ("not_found", "rejected", "unknown"):
                 # already gone, closed, or no answer: resolved by a query, not assumed
                 o.unknown = True
@@ -521,7 +536,8 @@ class TradingExecutor:
             o.unknown = False
             return self._on_venue_order(r.order, now)
         if r.kind == "ack" and r.order_id is not None:
-            return list(m.on_ack(o, order_id=r.order_id, now=now, filled=r.filled, remaining=r.remaining, final=r.final))
+            return self._emit(m.on_ack(o, order_id=r.order_id, now=now, filled=r.filled, remaining=r.remaining,
+                                       final=r.final))
         if r.kind == "auth":
             return self._auth(r.reason, now)
         if r.kind == "not_found" and r.complete:
@@ -529,7 +545,7 @@ class TradingExecutor:
             if o.misses >= 2:
                 if o.order_id is None and o.state is OrderState.PENDING:
                     logger.warning("order {} was never placed (not found twice after a lost answer)", o.client_order_id)
-                    return list(m.reject(o, "not_placed: not found at the venue after a lost answer", now))
+                    return self._emit(m.reject(o, "not_placed: not found at the venue after a lost answer", now))
                 gone = attrs.evolve(o.event(now, self.mode), status="canceled", reason="not found at the venue")
                 return self._on_venue_order(gone, now)
         return []
@@ -568,7 +584,7 @@ class TradingExecutor:
             self.counts["reconcile_failed"] += 1
             logger.warning("reconciliation pass skipped: {}", snap)
             return []
-        out: list[Any] = list(snap.records)
+        out: list[Any] = self._emit(snap.records)
         out += self._check_orders(snap, now)
         out += await self._settle_from_venue(snap, ledger, now)
         busy = self._busy(ledger)
@@ -615,9 +631,7 @@ class TradingExecutor:
                 checked |= {("order", t) for t in {k[1] for k in self.reconciler.mismatched if k[0] == "order"}}
                 checked |= {("order", ev.ticker) for ev in foreign}
         findings, adjust = self.reconciler.judge(diffs, checked, now, ref=f"reconcile-{int(now * 1000)}")
-        out += adjust
-        out += findings
-        out += self._alerts(findings, now)
+        out += self._emit([*adjust, *findings, *self._alerts(findings, now)])
         return out
 
     async def _settle_from_venue(self, snap: VenueSnapshot, ledger: LedgerView, now: float) -> list[Any]:
@@ -748,19 +762,17 @@ class TradingExecutor:
             # The opening cash is the venue's balance: kbot cannot trade on a figure the venue
             # does not share. What was different is on the record and in the log.
             assert snap.balance is not None
-            out.append(LedgerAdjustment(ts=now, mode=self.mode, kind="cash", ticker=None,
+            out += self._emit([LedgerAdjustment(ts=now, mode=self.mode, kind="cash", ticker=None,
                                         change=snap.balance - ledger.cash, ref=f"{ref}:cash",
-                                        reason=f"opening cash {ledger.cash} -> {snap.balance} (the venue's balance)"))
-            out.append(Reconciliation(ts=now, mode=self.mode, kind="balance", ticker=None, status="adopted",
-                                      ledger=str(ledger.cash), venue=str(snap.balance),
-                                      detail="opening cash set to the venue's balance"))
+                                        reason=f"opening cash {ledger.cash} -> {snap.balance} (the venue's balance)"),
+                               Reconciliation(ts=now, mode=self.mode, kind="balance", ticker=None, status="adopted",
+                                              ledger=str(ledger.cash), venue=str(snap.balance),
+                                              detail="opening cash set to the venue's balance")])
             self._start_notes.append(f"cash {ledger.cash} -> {snap.balance} (venue)")
         # positions: adopt or flag at once (nothing is in flight at start)
         checked: set[tuple[str, str | None]] = {("position", t) for t in checked_p}
         findings, adjust = self.reconciler.judge(diffs, checked, now, ref=ref, at_once=True)
-        out += adjust
-        out += findings
-        out += self._alerts(findings, now)
+        out += self._emit([*adjust, *findings, *self._alerts(findings, now)])
         self._start_notes.append(f"{len([f for f in findings if f.status == 'mismatch'])} positions flagged, "
                                  f"{len(adjust)} adopted")
         self.ready = True
@@ -773,7 +785,7 @@ class TradingExecutor:
         self.next_reconcile = now + self.cfg.reconcile.every_s
         self.next_fill_poll = now + self.cfg.reconcile.fill_poll_s
         detail = "; ".join(self._start_notes)
-        out.append(Reconciliation(ts=now, mode=self.mode, kind="start", ticker=None, status="ok", detail=detail))
+        out += self._emit([Reconciliation(ts=now, mode=self.mode, kind="start", ticker=None, status="ok", detail=detail)])
         logger.bind(event="reconciliation").warning("{} start-up reconciliation done: {}", self.mode.upper(), detail)
         return out
 
@@ -785,7 +797,8 @@ class TradingExecutor:
                                                   "succeeds, retry in {:.0f}s", why, self.cfg.reconcile.retry_s)
         if not first:
             return []
-        return [Reconciliation(ts=now, mode=self.mode, kind="start", ticker=None, status="mismatch",
-                               detail=f"cannot reconcile at start: {why}"),
-                Alert(ts=now, kind="reconciliation", severity="critical", subject=None,
-                      message=f"cannot reconcile with the venue at start ({why}): kbot sends no orders until it can")]
+        return self._emit([
+            Reconciliation(ts=now, mode=self.mode, kind="start", ticker=None, status="mismatch",
+                           detail=f"cannot reconcile at start: {why}"),
+            Alert(ts=now, kind="reconciliation", severity="critical", subject=None,
+                  message=f"cannot reconcile with the venue at start ({why}): kbot sends no orders until it can")])

@@ -359,3 +359,32 @@ async def test_a_position_difference_is_checked_against_the_venues_fills_before_
     out = await ex.reconcile(130.0)  # second sighting: the fill is fetched instead of an alarm
     assert of(out, Reconciliation) == [r for r in of(out, Reconciliation) if r.status == "found"]
     assert [f.fill_id for f in of(out, Fill)] == ["f9"] and not ex.reconciler.halted
+
+
+@attrs.define
+class HangingSnapshots(FakeVenue):
+    hang: bool = False
+
+    async def snapshot(self, now: float) -> VenueSnapshot:
+        if self.hang:
+            import trio
+
+            await trio.sleep_forever()
+        return await super().snapshot(now)
+
+
+async def test_a_tick_interrupted_after_it_applied_a_fill_loses_nothing(autojump_clock):
+    import trio
+
+    gw = HangingSnapshots([Reply(kind="ack", order_id="v1", filled=D(5), remaining=D(0))])
+    ex = await ready_live(gw)
+    await ex.execute(take(1), 100.0)
+    gw.late_fills.append(Fill(fill_id="f1", order_id="v1", ts=100.0, ticker="M", side="yes", action="buy",
+                              count=D(5), price=D("0.45"), fee=D("0.09"), is_taker=True, mode="live"))
+    gw.hang = True
+    ex.pending.clear()
+    with trio.move_on_after(1):  # the stop comes while the tick waits for the venue's snapshot
+        await ex.tick(200.0)  # polls the fill, applies it, then starts a reconciliation pass
+    # the fill is queued for the ledger (the actor, or the drain after a stop, delivers it)
+    assert [m.fill_id for m in ex.pending if isinstance(m, Fill)] == ["f1"]
+    assert ex.manager.seen_fills >= {"f1"}
