@@ -280,15 +280,18 @@ class TradingExecutor:
 
     async def stop(self, now: float) -> list[Any]:
         """A clean stop: cancel kbot's resting orders (``cancel_on_stop``; a crash cannot, the
-        next start finds them at the venue and adopts them) and book the settlements the venue
-        made that kbot had not heard of yet."""
+        next start finds them at the venue and adopts them), and book the fills and settlements
+        the venue made that kbot had not heard of yet."""
         orders = [(o, "stopping") for o in self.manager.open_orders()
                   if self.cfg.cancel_on_stop and o.order_id is not None and not o.unknown and not o.cancel_requested
                   and o.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED)]
         out = await self._cancel(orders, now) if orders else []
         out += self._venue_events(self.gw.step(now + 3600.0), now)  # paper: the cancels take effect
-        # a last look at the venue's settlements: what it paid out before the stop is booked
+        # a last look at the venue: its fills kbot has not seen (a lost message, a poll not yet
+        # due) and what it paid out before the stop are booked
         ledger = self._ledger()
+        if self.ready:
+            out += await self._poll_fills(now - self.cfg.reconcile.fill_lookback_s, now)
         if self.ready and ledger is not None:
             snap = await self.gw.snapshot(now)
             if not isinstance(snap, str):

@@ -122,6 +122,10 @@ def check_books_agree(db: sqlite3.Connection, ep: Any) -> dict[str, int]:
     # every venue fill recorded once, applied once; no fill after the run
     assert all(f.ts <= end for f in v_fills)
     ids = [r[0] for r in q(db, "select fill_id from fills where mode = 'live'")]
+    missing = [(f.fill_id, f.order.order_id, f.order.client_order_id, f.ts, str(contracts(f.count)), f.order.status,
+                q(db, "select status, filled_count, reason from orders where order_id = ?", f.order.order_id))
+               for f in v_fills if f.fill_id not in set(ids)]
+    assert not missing, ("venue fills kbot never recorded", missing, end)
     assert sorted(ids) == sorted(f.fill_id for f in v_fills)
     applied = Counter(r[0] for r in q(db, "select ref from ledger_entries where kind = 'buy'"))
     assert all(applied[f.fill_id] == 1 for f in v_fills), "a fill applied twice or not at all"

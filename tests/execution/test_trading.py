@@ -388,3 +388,13 @@ async def test_a_tick_interrupted_after_it_applied_a_fill_loses_nothing(autojump
     # the fill is queued for the ledger (the actor, or the drain after a stop, delivers it)
     assert [m.fill_id for m in ex.pending if isinstance(m, Fill)] == ["f1"]
     assert ex.manager.seen_fills >= {"f1"}
+
+
+async def test_a_clean_stop_books_the_venues_fills_kbot_has_not_seen():
+    gw = FakeVenue([Reply(kind="ack", order_id="v1", filled=D(5), remaining=D(0))])
+    ex = await ready_live(gw)
+    await ex.execute(take(1), 100.0)
+    gw.late_fills.append(Fill(fill_id="f1", order_id="v1", ts=100.5, ticker="M", side="yes", action="buy",
+                              count=D(5), price=D("0.45"), fee=D("0.09"), is_taker=True, mode="live"))
+    out = await ex.stop(101.0)
+    assert [f.fill_id for f in of(out, Fill)] == ["f1"] and not ex.manager.open_orders()
