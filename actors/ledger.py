@@ -1,6 +1,7 @@
 """Ledger actor: positions, fees, realized/unrealized PnL, settlements, equity over time.
 
-Receives: ``Fill``, ``OrderEvent`` and ``MarketSettled`` (bounded, lossless mailbox) and
+Receives: ``Fill``, ``OrderEvent``, ``MarketSettled`` and ``LedgerAdjustment`` (reconciliation
+          adopting the venue's view) (bounded, lossless mailbox) and
           ``Quote`` for marking (conflating mailbox keyed by ticker).
 Applies:  ``kbot.ledger.Book`` (pure, exact Decimal accounting; idempotent by fill id and by
           settled ticker, so a settlement closes a position exactly once).
@@ -37,12 +38,13 @@ from loguru import logger
 
 from kbot.actorkit import ActorStats, BadInputLog, Outbox, deliver
 from kbot.clock import Clock
+from kbot.execution.reconcile import LedgerAdjustment
 from kbot.ledger import Book
 from kbot.messages import Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState, Position, Quote
 from storage import queries
 from supervision import LatestMailbox, Mailbox
 
-OPEN_ORDER_STATUSES = ("new", "resting", "partially_filled")
+OPEN_ORDER_STATUSES = ("pending", "new", "resting", "partially_filled")  # "new": records before pending
 
 
 def utc_day(ts: float) -> str:
@@ -68,7 +70,7 @@ class LedgerState:
             daily_realized_pnl=b.daily_realized(utc_day(now)),
             open_orders=tuple(sorted((t, len(ids)) for t, ids in self.open_orders.items() if ids)),
             equity=b.equity(), unrealized_pnl=sum(unreal, Decimal(0)) if unreal else None,
-            open_positions=len(exposure),
+            open_positions=len(exposure), positions=tuple(sorted(b.signed_positions().items())),
         )
 
 
@@ -101,6 +103,22 @@ def apply(state: LedgerState, msg: Any, bad: BadInputLog) -> None:
         if res.entries:
             state.pending.append(("out", LedgerUpdate(ts=msg.ts, entries=res.entries, position=res.position)))
         state.open_orders.pop(msg.ticker, None)
+    elif isinstance(msg, LedgerAdjustment):
+        if msg.mode != book.mode:
+            bad.record("wrong_mode", msg)
+            return
+        try:
+            if msg.kind == "cash":
+                state.pending.append(("out", book.adjust_cash(msg.change, msg.ts, msg.ref, note=msg.reason)))
+            elif msg.kind == "position" and msg.ticker:
+                res = book.adjust_position(msg.ticker, msg.change, msg.ts, msg.ref, note=msg.reason)
+                state.pending.extend(("out", e) for e in res.entries)
+                if res.position is not None:
+                    state.pending.append(("out", res.position))
+            else:
+                bad.record("invalid_adjustment", msg)
+        except ValueError as exc:
+            bad.record("invalid_adjustment", msg, str(exc))
     else:
         bad.record("unexpected_message", msg)
 
@@ -131,12 +149,12 @@ def load_carry(engine: Any, *, mode: str, venue: str, exclude_run: str) -> Carry
 
 
 def carry_loader(engine: Any, *, mode: str, venue: str, run_id: str, carry: bool) -> Callable[[], Awaitable[Carry | None]]:
-    """``run_ledger``'s ``opening``: a new run against a real venue adopts the open positions
-    of the previous run of the same mode and venue (so they are still followed and settled);
-    the simulated venue's world is new in every run, so nothing is carried there."""
+    """``run_ledger``'s ``opening``: with ``carry`` (a venue whose world outlives the run), a new
+    run adopts the open positions and cash of the previous run of the same mode and venue, so
+    they are still followed and settled; otherwise it opens with the starting deposit."""
 
     async def load() -> Carry | None:
-        if not carry or venue == "sim":
+        if not carry:
             return None
         return await trio.to_thread.run_sync(functools.partial(
             load_carry, engine, mode=mode, venue=venue, exclude_run=run_id))

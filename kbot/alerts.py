@@ -6,7 +6,9 @@ What raises alerts (``Alert.kind``; each has a human title in ``TITLES``):
   down: silent too long), ``error_spike``, ``restart_storm``, ``backlog``, ``daily_loss_near``
   (today's realized loss close to the kill switch's limit) and ``resolved``;
 - the decision actor: ``kill_switch`` (tripped / reset);
-- execution: ``reconciliation_mismatch`` (``reconciliation_alert`` builds it);
+- execution (paper/live): ``reconciliation`` (kbot and the venue disagree: critical; the ledger
+  took the venue's view: warning; cleared: info; ``reconciliation_alert`` builds it) and
+  ``kalshi_auth`` (Kalshi refused the key while trading);
 - the process: ``kbot_stopped`` when the supervision tree gave up (``stopped_alert``).
 
 Formats (``health.webhook_format``): ``discord`` (an incoming webhook: ``content`` + one colored
@@ -61,7 +63,8 @@ TITLES: dict[str, str] = {
     "spot_gap": "Data gap: spot index",
     "quote_gap": "Data gap: quotes",
     "daily_loss_near": "Daily loss near limit",
-    "reconciliation_mismatch": "Reconciliation mismatch",
+    "reconciliation": "Reconciliation",
+    "kalshi_auth": "Kalshi refused the API key",
     "error_spike": "Error spike",
     "backlog": "Backlog",
     "kbot_stopped": "kbot stopped",
@@ -84,10 +87,11 @@ def title(a: Alert) -> str:
     return TITLES.get(a.kind, a.kind.replace("_", " ").capitalize())
 
 
-def reconciliation_alert(ts: float, ticker: str | None, detail: str) -> Alert:
-    """The alert execution raises when the ledger and the venue disagree (new orders in that
-    market halt until a human looks)."""
-    return Alert(ts=ts, kind="reconciliation_mismatch", severity="critical", subject=ticker, message=detail)
+def reconciliation_alert(ts: float, ticker: str | None, detail: str, severity: str = "critical") -> Alert:
+    """The alert execution raises when the ledger and the venue disagree (critical: new orders
+    in that market halt until a human looks), when the ledger took the venue's view (warning) and
+    when a disagreement cleared (info)."""
+    return Alert(ts=ts, kind="reconciliation", severity=severity, subject=ticker, message=detail)
 
 
 def stopped_alert(ts: float, reason: str) -> Alert:

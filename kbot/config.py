@@ -8,6 +8,7 @@ Sections: top level (venue, mode, minutes, series, paths), ``[kalshi]`` (endpoin
 behaviour), ``[spot]`` (exchange feeds), ``[sim]`` (the built-in simulated venue), ``[index]``,
 ``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]``, ``[signals]``, ``[model]``,
 ``[evidence]`` (model and decisions),
+``[execution]`` (orders, paper fills, reconciliation), ``[live]`` (the opt-in for real orders),
 ``[ledger]``, ``[scorer]``, ``[health]``, ``[storage]``, ``[logging]``, ``[tree]`` (mailboxes
 and supervision), ``[chaos]`` (test hooks: crash actors on purpose), ``[record]`` (``kbot run
 --record``) and ``[replay]`` (``kbot replay`` / ``kbot backtest``). ``kbot config show``
@@ -35,6 +36,7 @@ from kbot.confload import (
     redact,
     to_plain,
 )
+from kbot.execution.config import LIVE_OPT_IN_HELP, ExecutionConfig, LiveConfig
 from kbot.health import HealthConfig
 from kbot.model.config import (
     EvidenceConfig,
@@ -54,7 +56,7 @@ from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH
 from storage.config import StorageConfig
 
 VENUES = ("sim", "demo", "prod")
-MODES = ("shadow",)  # paper and live implement the same Executor interface later
+MODES = ("shadow", "paper", "live")
 BTC_SERIES = ("KXBTC", "KXBTCD", "KXBTC15M")
 
 
@@ -68,7 +70,8 @@ def _sim_default() -> SimConfig:
 
 @attrs.frozen
 class LedgerConfig:
-    starting_balance: Decimal = Decimal("1000")  # dollars of (hypothetical) cash in shadow mode
+    # dollars of (hypothetical) cash in shadow and paper mode; live mode starts from the venue's balance
+    starting_balance: Decimal = Decimal("1000")
     publish_every_s: float = 10.0  # PortfolioState/positions for the record at least this often (clock s)
     # Adopt open positions of the previous run of the same mode and venue at start (demo/prod):
     # a restarted process keeps following and settling them. Never for the simulated venue,
@@ -110,7 +113,7 @@ class LoggingConfig:
 
 @attrs.frozen
 class TreeConfig:
-    """Mailbox sizes and supervision intensities (see kbot/app.py for why each is what it is)."""
+    """Mailbox sizes and supervision intensities (see kbot/tree.py for why each is what it is)."""
 
     executor_inbox: int = 10_000  # decisions: bounded, lossless
     ledger_inbox: int = 10_000  # fills, order events, settlements: bounded, lossless
@@ -132,8 +135,13 @@ class ChaosConfig:
     every pricer). The restart log then shows the restarts; nothing may be lost."""
 
     crash: dict[str, float] = attrs.field(factory=dict)
+    # Kill the whole process (SIGKILL, as ``kill -9``) right after the venue accepted the N-th
+    # order, before kbot records it (0: never): the restart must find the order, not resend it.
+    kill_after_orders: int = 0
 
     def __attrs_post_init__(self) -> None:
+        if self.kill_after_orders < 0:
+            raise ValueError("chaos.kill_after_orders must be >= 0")
         for name, period in self.crash.items():
             if not isinstance(period, (int, float)) or period <= 0:
                 raise ValueError(f"chaos.crash.{name} must be a positive number of seconds")
@@ -153,7 +161,7 @@ def _record_config(v: Any) -> RecordConfig:
 @attrs.frozen
 class AppConfig:
     venue: str = "sim"  # sim (built-in simulated venue) | demo | prod
-    mode: str = "shadow"  # shadow (hypothetical positions); paper and live come later
+    mode: str = "shadow"  # shadow (hypothetical positions) | paper (simulated orders on the live book) | live
     minutes: float | None = None  # wall-clock minutes before a clean stop; None = until interrupted
     series: tuple[str, ...] = BTC_SERIES
     data_dir: str = "data"  # state files (sigma fallback, risk state), sim keys, default database
@@ -170,6 +178,8 @@ class AppConfig:
     signals: SignalConfig = attrs.field(factory=SignalConfig)
     model: ModelConfig = attrs.field(factory=ModelConfig)
     evidence: EvidenceConfig = attrs.field(factory=EvidenceConfig)
+    execution: ExecutionConfig = attrs.field(factory=ExecutionConfig)
+    live: LiveConfig = attrs.field(factory=LiveConfig)
     ledger: LedgerConfig = attrs.field(factory=LedgerConfig)
     scorer: ScorerConfig = attrs.field(factory=ScorerConfig)
     health: HealthConfig = attrs.field(factory=HealthConfig)
@@ -184,10 +194,9 @@ class AppConfig:
         if self.venue not in VENUES:
             raise ConfigError(f"venue: expected one of {', '.join(VENUES)}, got {self.venue!r}")
         if self.mode not in MODES:
-            raise ConfigError(
-                f"mode: {self.mode!r} is not available yet (available: {', '.join(MODES)}); "
-                "paper and live trading implement the same executor interface in a later release"
-            )
+            raise ConfigError(f"mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "live" and not self.live.enabled:
+            raise ConfigError(f"mode live refused: {LIVE_OPT_IN_HELP}")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError("minutes: must be > 0 (omit it to run until interrupted)")
         unknown = [s for s in self.series if s not in BTC_SERIES]

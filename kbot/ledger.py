@@ -15,7 +15,8 @@ Definitions (all dollars):
 - equity = cash + sum of open positions marked at the exit side (cost when unmarked).
 
 Every cash movement is an append-only ``LedgerEntry`` of a kind in ``CASH_KINDS`` (deposit,
-buy, fee, sell, settlement, unwind), plus a non-cash ``realized_pnl`` entry whenever PnL is
+buy, fee, sell, settlement, unwind, adjustment: reconciliation adopting the venue's cash; its
+position adjustments carry amount 0), plus a non-cash ``realized_pnl`` entry whenever PnL is
 realized, so PnL by day is a sum. ``CASH_KINDS`` is the one definition of "moves cash": the
 book's cash is the sum of those entries and nothing else (``storage`` records the flag with
 each entry; ``storage.queries.ledger_balance`` sums it).
@@ -50,7 +51,7 @@ ONE = Decimal(1)
 #   unwind     + the cost of a position taken off the books without an outcome (``Book.unwind``)
 # ``realized_pnl`` is bookkeeping, not cash: it says how much of the cash movements above was
 # profit or loss, when it was realized.
-CASH_KINDS: frozenset[str] = frozenset({"deposit", "buy", "fee", "sell", "settlement", "unwind"})
+CASH_KINDS: frozenset[str] = frozenset({"deposit", "buy", "fee", "sell", "settlement", "unwind", "adjustment"})
 NON_CASH_KINDS: frozenset[str] = frozenset({"realized_pnl"})
 KINDS: frozenset[str] = CASH_KINDS | NON_CASH_KINDS
 
@@ -322,6 +323,48 @@ class Book:
         p.mark = None
         self._realize(day, realized)
         return Applied(tuple(entries), self._snapshot(p), realized)
+    # ------------------------------------------------------------------ reconciliation
+
+    def signed_positions(self) -> dict[str, Decimal]:
+        """Open positions as the venue nets them: + YES contracts, - NO contracts."""
+        return {t: (p.count if p.side == "yes" else -p.count) for t, p in self.positions.items()
+                if p.status == "open" and p.count > 0}
+
+    def adjust_position(self, ticker: str, change: Decimal, ts: float, ref: str, note: str | None = None) -> Applied:
+        """Change the position in ``ticker`` by ``change`` signed contracts (+ YES, - NO): the
+        venue's view, adopted by reconciliation. No cash moves: a non-cash ``adjustment`` entry
+        records it. The average price of what is still held is kept; contracts that appear
+        without a known price are carried at cost 0 (their price is unknown)."""
+        if ticker in self.settled:
+            raise ValueError(f"cannot adjust {ticker}: already settled")
+        p = self.positions.get(ticker)
+        before = ZERO if p is None or p.status != "open" else (p.count if p.side == "yes" else -p.count)
+        target = before + Decimal(change)
+        if p is None or p.status != "open":
+            p = self.positions[ticker] = _Pos(ticker=ticker, side="yes" if target >= 0 else "no", opened_ts=ts,
+                                               realized_pnl=p.realized_pnl if p else ZERO)
+        side: Side = "yes" if target > 0 else ("no" if target < 0 else p.side)
+        count = abs(target)
+        if side == p.side and p.count:
+            keep = min(count, p.count)
+            p.cost = _share(p.cost, keep, p.count)
+            p.fees = _share(p.fees, keep, p.count)
+        else:
+            p.cost = ZERO
+            p.fees = ZERO
+        p.side = side
+        p.count = count
+        p.mark = None
+        p.last_ts = ts
+        entry = self._entry(ts, ticker, "adjustment", ZERO, ref,
+                            note=note or f"position {before} -> {target} contracts (venue)")
+        return Applied((entry,), self._snapshot(p))
+
+    def adjust_cash(self, change: Decimal, ts: float, ref: str, note: str | None = None) -> LedgerEntry:
+        """Change cash by ``change`` dollars (what separates it from the venue's balance,
+        adopted by reconciliation): one cash ``adjustment`` entry."""
+        self.cash += Decimal(change)
+        return self._entry(ts, None, "adjustment", Decimal(change), ref, note=note or "cash aligned with the venue")
 
     # ------------------------------------------------------------------ recovery
 

@@ -475,6 +475,9 @@ class PortfolioState:
     equity: Decimal | None = None  # balance + open positions marked at the exit side
     unrealized_pnl: Decimal | None = None
     open_positions: int = 0
+    # signed contracts per open position (+ YES, - NO, as the venue nets them): what the
+    # executor's reconciliation compares with the venue (not recorded)
+    positions: tuple[tuple[str, Decimal], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -517,6 +520,26 @@ class VenueSettlement:
     revenue: Decimal  # dollars paid out
     fee: Decimal  # dollars
     value: Decimal | None = None  # dollars per YES contract, when stated
+
+
+@attrs.frozen(kw_only=True)
+class Reconciliation:
+    """One finding of a reconciliation between kbot's view (ledger, orders) and the venue's.
+
+    ``status``: ``mismatch`` (differs in two consecutive passes: alert, new orders halted in
+    that market), ``cleared`` (a mismatch went away), ``adopted`` (the ledger took the venue's
+    view), ``found`` (something kbot did not know and took in: an order of a previous process,
+    a missed fill), ``ok`` (a start-up pass that found nothing to do). ``ledger``/``venue``:
+    the two values as text (contracts, dollars, a status)."""
+
+    ts: float
+    mode: Mode
+    kind: str  # position | order | balance | settlement | fill | start
+    ticker: str | None
+    status: str
+    ledger: str | None = None
+    venue: str | None = None
+    detail: str = ""
 
 
 # ----------------------------------------------------------------------------- evaluation & ops

@@ -30,13 +30,13 @@ import attrs
 import trio
 from loguru import logger
 
-from actors.executor import shadow_events
 from actors.recorder import Recorder
 from kbot import __version__
 from kbot.actorkit import BadInputSink, StatsRegistry, bad_inputs_to
 from kbot.alerts import stopped_alert
 from kbot.clock import Clock, WallClock
 from kbot.config import AppConfig, config_digest
+from kbot.execution.shadow import shadow_events
 from kbot.preflight import KeyCheck, VenueSetupError, keep_verifying, venue_setup, verify_key
 from kbot.runlife import heartbeat, settle_earlier_runs
 from kbot.tree import Endpoints, Tree
@@ -68,6 +68,21 @@ def shorten_gil_switch_interval() -> None:
     (bench.saturation 20 s / bench.latency --quick): 5 ms 30,500 inputs/s, p99 4.5 ms; 0.2 ms
     36,400 inputs/s, p99 3.5 ms, max 6 ms instead of 10.6 ms (the tree gets the GIL back sooner too)."""
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+
+
+def announce_mode(cfg: AppConfig) -> None:
+    """Say loudly on the console and in the log when orders are real (live) or simulated (paper)."""
+    ex = cfg.execution
+    if cfg.mode == "live":
+        where = "the SIMULATED venue" if cfg.venue == "sim" else f"Kalshi {cfg.venue.upper()}"
+        for _ in range(3):
+            logger.bind(event="mode", mode="live").critical(
+                "*** LIVE TRADING *** kbot sends REAL ORDERS to {} ({} at the decided price; close cutoff {}s; "
+                "kill switch: `kbot kill`)", where, ex.time_in_force, ex.close_cutoff_s)
+    elif cfg.mode == "paper":
+        logger.bind(event="mode", mode="paper").warning(
+            "*** PAPER TRADING *** orders are simulated against the venue's public book and trades (latency {}s); "
+            "nothing is sent", ex.paper.latency_s)
 
 
 class StartupError(Exception):
@@ -281,10 +296,14 @@ async def _run(cfg: AppConfig, env: dict[str, str]) -> int:
         ))
         logger.bind(event="run", run_id=run_id).info(
             "run {} started: venue {}, mode {}, database {}", run_id, cfg.venue, cfg.mode, cfg.db_url)
+        announce_mode(cfg)
         stats = StatsRegistry()
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock)
+        # The venue's world outlives this run on Kalshi, and for live mode against a `kbot sim` in
+        # its own process: open positions are carried (the built-in sim starts a new world).
+        persistent = cfg.venue != "sim" or (external_sim and cfg.mode == "live")
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=endpoints, rest_client=rest, engine=engine,
-                    run_id=run_id, started_ts=started, stats=stats, open_ledger=True)
+                    run_id=run_id, started_ts=started, stats=stats, open_ledger=True, persistent_venue=persistent)
         stack.enter_context(bad_inputs_to(BadInputSink(recorder.send_nowait, clock)))  # closed with the run
         if cfg.record.enabled:  # kbot run --record: raw inputs to data/recordings (kbot.replay.recording)
             from kbot.replay.recording import open_recording, recording_meta

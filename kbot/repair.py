@@ -93,7 +93,7 @@ def plan_repair(
     found_ts: float | None = None,
 ) -> RepairPlan:
     """The records that settle ``books`` (see the module docstring). ``shadow_execution``
-    builds a shadow TAKE's order events and fill (``actors.executor.shadow_events``); without it
+    builds a shadow TAKE's order events and fill (``kbot.execution.shadow.shadow_events``); without it
     orphan TAKEs are abandoned. ``simulated``: the run traded a simulated world that is gone
     (settle or unwind its open positions). ``found_ts``: when abandonments are stamped (default:
     the run's end)."""

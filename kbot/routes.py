@@ -27,6 +27,7 @@ import attrs
 import trio
 
 from kbot.actorkit import Outbox, deliver
+from kbot.execution.reconcile import LedgerAdjustment
 from kbot.messages import (
     Alert,
     BookSnapshot,
@@ -41,9 +42,13 @@ from kbot.messages import (
     MarketSettled,
     OrderEvent,
     Quote,
+    Reconciliation,
     SeriesInfo,
     SpotTick,
     Trade,
+    VenueBalance,
+    VenuePosition,
+    VenueSettlement,
 )
 
 # ----------------------------------------------------------------------------- destinations
@@ -52,7 +57,9 @@ PRICER = "pricer"  # the pricer of ``msg.ticker`` (conflating; dropped when none
 PRICERS = "pricers"  # every running pricer (the index fan-out; the pricing board picks who wakes)
 SPOT_INDEX = "spot_index"  # conflating per source
 LEDGER_MARKS = "ledger_marks"  # conflating per ticker: marks for unrealized PnL
-LEDGER = "ledger"  # lossless: fills, order events, settlements
+LEDGER = "ledger"  # lossless: fills, order events, settlements, adjustments
+EXECUTOR = "executor"  # lossless: decisions; paper/live: venue fills and orders, trades, settlements
+EXECUTOR_LATEST = "executor_latest"  # conflating: books (paper), market terms, the ledger's portfolio
 MARKETS = "markets"  # lossless: reference data and lifecycle
 FRESHNESS = "freshness"  # tap: time of the last fresh quote per ticker and of the last fresh index
 KEEPUP = "keepup"  # tap: the receipt lag of venue quotes (kbot.keepup: is kbot keeping up?)
@@ -61,27 +68,38 @@ ALERTS = "alerts"  # the alert sink (log, webhook)
 
 Table = Mapping[type, tuple[str, ...]]
 
-_RECORD_ONLY = (BookSnapshot, Trade, SeriesInfo, EventInfo, EventFeeUpdate, FeedStatus)
-
-
 def feed_routes(mode: str) -> dict[type, tuple[str, ...]]:
     """What the feeds (Kalshi WS and REST, spot exchanges) send, per message type.
 
-    The venue's fills and order events matter in paper and live mode only (shadow records
-    them and nothing else); the venue's account view (``VenuePosition``, ``VenueBalance``,
-    ``VenueSettlement``) is not routed in shadow mode."""
-    trading: tuple[str, ...] = () if mode == "shadow" else (LEDGER,)
+    shadow: the executor needs nothing from the venue. paper: the executor simulates fills on
+    the public book (``Quote``) and trades. live: the venue's own fills and order updates go
+    through the executor (which dedups them, attaches decision ids and records them), and its
+    account messages (``VenuePosition``...) are recorded. In paper/live the executor also
+    follows market terms (close times, fees) and the feed's reconnects, and settlements reach
+    the ledger through it: after the market's last fills, never before them."""
+    trading = mode != "shadow"
+    ex: tuple[str, ...] = (EXECUTOR,) if trading else ()
+    ex_latest: tuple[str, ...] = (EXECUTOR_LATEST,) if trading else ()
+    paper_book: tuple[str, ...] = (EXECUTOR_LATEST,) if mode == "paper" else ()
+    paper_trades: tuple[str, ...] = (EXECUTOR,) if mode == "paper" else ()
+    venue_orders: tuple[str, ...] = (EXECUTOR,) if mode == "live" else (RECORDER,)
     table: dict[type, tuple[str, ...]] = {
-        Quote: (PRICER, LEDGER_MARKS, FRESHNESS, KEEPUP, RECORDER),
+        Quote: (PRICER, LEDGER_MARKS, FRESHNESS, KEEPUP, *paper_book, RECORDER),
         SpotTick: (SPOT_INDEX, RECORDER),
         FundingRate: (SPOT_INDEX, RECORDER),
-        MarketInfo: (MARKETS, RECORDER),
+        MarketInfo: (MARKETS, *ex_latest, RECORDER),
         MarketLifecycle: (MARKETS, RECORDER),
-        MarketSettled: (MARKETS, LEDGER, RECORDER),
-        Fill: (*trading, RECORDER),
-        OrderEvent: (*trading, RECORDER),
+        # paper/live: the executor hands settlements to the ledger after the market's last fills
+        MarketSettled: (MARKETS, *(ex or (LEDGER,)), RECORDER),
+        Trade: (*paper_trades, RECORDER),
+        FeedStatus: (*ex, RECORDER),
+        Fill: venue_orders,
+        OrderEvent: venue_orders,
     }
-    for kind in _RECORD_ONLY:
+    record_only: list[type] = [BookSnapshot, SeriesInfo, EventInfo, EventFeeUpdate]
+    if mode == "live":
+        record_only += [VenuePosition, VenueBalance, VenueSettlement]
+    for kind in record_only:
         table[kind] = (RECORDER,)
     return table
 
@@ -89,8 +107,30 @@ def feed_routes(mode: str) -> dict[type, tuple[str, ...]]:
 # What the spot index sends: every pricer gets the newest index (and health its freshness).
 INDEX_ROUTES: Table = {IndexUpdate: (PRICERS, FRESHNESS, RECORDER)}
 
-# What actors raise as alerts (the decision actor's kill switch): recorded, then delivered.
-ALERT_ROUTES: Table = {Alert: (RECORDER, ALERTS)}
+
+def alert_routes(mode: str) -> dict[type, tuple[str, ...]]:
+    """What actors raise as alerts (the decision actor's kill switch): recorded, then
+    delivered; in paper/live the executor hears the kill switch too (it cancels open orders)."""
+    return {Alert: (RECORDER, ALERTS, *((EXECUTOR,) if mode != "shadow" else ()))}
+
+
+# What the executor sends: orders and fills to the ledger and the record; adjustments (the
+# venue's view adopted) to the ledger, whose entries are recorded; findings and the venue's
+# account records to the record; alerts to the record and the sink.
+EXECUTOR_ROUTES: Table = {
+    OrderEvent: (LEDGER, RECORDER),
+    Fill: (LEDGER, RECORDER),
+    MarketSettled: (LEDGER,),
+    LedgerAdjustment: (LEDGER,),
+    Reconciliation: (RECORDER,),
+    VenueBalance: (RECORDER,),
+    VenuePosition: (RECORDER,),
+    VenueSettlement: (RECORDER,),
+    Alert: (RECORDER, ALERTS),
+}
+
+# The same after the tree stopped (``Tree.final_drain``): nothing may wait, so no alert sink.
+EXECUTOR_DRAIN_ROUTES: Table = {k: tuple(d for d in v if d != ALERTS) for k, v in EXECUTOR_ROUTES.items()}
 
 
 # ----------------------------------------------------------------------------- the router
@@ -136,19 +176,26 @@ class Router:
         self._plans = plans
         self.dropped = 0
 
-    async def send(self, msg: Any) -> None:
+    def _conflating(self, msg: Any) -> tuple[Outbox, ...]:
+        """Put ``msg`` in its conflating destinations; return its lossless ones."""
         plan = self._plans.get(type(msg))
         if plan is None:
             self.dropped += 1
-            return
+            return ()
         nowait, boxes = plan
         for put in nowait:
             put(msg)
-        for box in boxes:
+        return boxes
+
+    async def send(self, msg: Any) -> None:
+        for box in self._conflating(msg):
             await deliver(box, msg)
 
-    def send_nowait(self, msg: Any) -> None:  # pragma: no cover - routers are always awaited
-        raise trio.WouldBlock
+    def send_nowait(self, msg: Any) -> None:
+        """Deliver without waiting (after the tree stopped): a full lossless inbox raises
+        ``trio.WouldBlock``, as a mailbox does."""
+        for box in self._conflating(msg):
+            box.send_nowait(msg)
 
 
 class AsyncSink:

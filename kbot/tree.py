@@ -5,7 +5,8 @@ incarnations, and the supervisors.
 root (one_for_one, 10 restarts / 60 s: a real failure of a core actor must reach the operator)
 ├── recorder      single writer to the database; bounded lossless inbox; drains on stop
 ├── ledger        fills/settlements (lossless) + quotes for marks (conflating); opens the run's book
-├── executor      decisions (lossless) -> orders and fills (shadow now)
+├── executor      decisions (lossless) -> orders and fills: shadow, paper (simulated on the live
+│                 book) or live (V2 orders); paper/live: venue fills, reconciliation (kbot.execution)
 ├── decision      edges per ticker + portfolio (conflating) -> decisions (lossless)
 ├── spot_index    ticks per source (conflating) -> IndexUpdate broadcast to every pricer
 ├── pricers       dynamic supervisor, one_for_one, one child per open market (kbot.pricerpool)
@@ -41,6 +42,9 @@ a restart (ledger book, executed decision ids, market registry, WS watch list) b
 from __future__ import annotations
 
 import functools
+import os
+import signal
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -51,7 +55,7 @@ import trio
 from actors import executor as executor_actor
 from actors import ledger as ledger_actor
 from actors.decision import decision_inbox_key, run_decision
-from actors.executor import ShadowExecutor, run_executor
+from actors.executor import executor_inbox_key, run_executor
 from actors.health import run_health
 from actors.kalshi_rest_feed import RefreshMarket, run_kalshi_rest_feed
 from actors.kalshi_ws_feed import Subscribe as WsSubscribe
@@ -68,12 +72,19 @@ from kbot.actorkit import StatsRegistry, Tee, deliver
 from kbot.alerts import AlertSink
 from kbot.clock import Clock
 from kbot.config import AppConfig
+from kbot.execution import Executor
+from kbot.execution.live import LiveGateway
+from kbot.execution.orders import ManagedOrder
+from kbot.execution.paper import PaperGateway, PaperVenue
+from kbot.execution.shadow import ShadowExecutor
+from kbot.execution.trading import StartHistory, TradingExecutor
 from kbot.health import ActorSample, HealthMonitor
 from kbot.keepup import KeepUp, KeepUpMeter, KeepUpTap, ReceiptTap
 from kbot.latency import LatencyMeter, LatencyTap
 from kbot.ledger import Book
 from kbot.markets import MarketRegistry
 from kbot.messages import IndexUpdate
+from kbot.model import killswitch
 from kbot.model.blend import load_params
 from kbot.model.predict import Predictor
 from kbot.model.state import ModelState
@@ -83,6 +94,7 @@ from kbot.venues.config import KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
 from kbot.venues.wslink import LinkHealth
+from storage import queries
 from supervision import (
     Backoff,
     ChildSpec,
@@ -149,13 +161,20 @@ class Tree:
     """The mailboxes, the state that outlives actor incarnations, and the supervisors.
 
     ``endpoints`` and ``rest_client`` serve the network feeds only: a tree whose feeds are
-    supplied by the caller (``root(feeds=...)``: a replay, a benchmark) may pass None.
+    supplied by the caller (``root(feeds=...)``: a replay, a benchmark) may pass None; live
+    mode needs the REST client (its orders go through it).
     ``open_ledger``: the ledger opens the run's book itself (carried positions and cash, or
-    the starting deposit), as ``kbot run`` does; False leaves the book as the caller sets it."""
+    the starting deposit), as ``kbot run`` does; False leaves the book as the caller sets it.
+    ``persistent_venue``: the venue's world outlives this run (Kalshi, or a ``kbot sim`` in its
+    own process, in live mode): open positions are carried from the previous run.
+    ``io``: how blocking calls run (risk state, kill file, the scorer's queries): a worker
+    thread; a replay or a test on a virtual clock passes ``kbot.statestore.inline`` (a thread hop
+    would let virtual time leap). A replay replaces ``executor`` with its fill model."""
 
     def __init__(self, cfg: AppConfig, *, clock: Clock, recorder: Recorder, endpoints: Endpoints | None,
                  rest_client: KalshiRestClient | None, engine: Any, run_id: str, started_ts: float,
-                 stats: StatsRegistry | None = None, open_ledger: bool = False) -> None:
+                 stats: StatsRegistry | None = None, open_ledger: bool = False,
+                 persistent_venue: bool | None = None, io: BlockingIO = in_thread) -> None:
         self.cfg = cfg
         self.clock = clock
         self.recorder = recorder
@@ -165,6 +184,8 @@ class Tree:
         self.run_id = run_id
         self.started_ts = started_ts
         self.open_ledger = open_ledger
+        self.io = io
+        self.persistent_venue = cfg.venue != "sim" if persistent_venue is None else persistent_venue
         tc = cfg.tree
         self.registry = Registry()
         self.stats = stats if stats is not None else StatsRegistry()
@@ -175,29 +196,32 @@ class Tree:
         self.spot_in: LatestMailbox[Any] = LatestMailbox(spot_tick_key)
         self.decision_in: LatestMailbox[Any] = LatestMailbox(decision_inbox_key)
         self.executor_in: Mailbox[Any] = Mailbox(tc.executor_inbox)
+        self.executor_latest: LatestMailbox[Any] = LatestMailbox(executor_inbox_key)
         self.ledger_in: Mailbox[Any] = Mailbox(tc.ledger_inbox)
         self.ledger_marks: LatestMailbox[Any] = LatestMailbox(lambda q: q.ticker)
         self.markets_in: Mailbox[Any] = Mailbox(tc.markets_inbox)
         self.ws_control: Mailbox[Any] = Mailbox(tc.control_inbox)
         self.rest_control: Mailbox[Any] = Mailbox(tc.control_inbox)
         for name, box in (("recorder", recorder.inbox), ("spot_index", self.spot_in), ("decision", self.decision_in),
-                          ("executor", self.executor_in), ("ledger", self.ledger_in),
+                          ("executor", self.executor_in), ("executor_latest", self.executor_latest),
+                          ("ledger", self.ledger_in),
                           ("ledger_marks", self.ledger_marks), ("markets", self.markets_in),
                           ("kalshi_ws_control", self.ws_control), ("kalshi_rest_control", self.rest_control)):
             self.registry.register(name, box)
         self.record = RecordOut(recorder)
         # state that outlives actor incarnations
-        book = Book(cfg.mode, cfg.ledger.starting_balance)  # type: ignore[arg-type]
+        # (live mode opens with no cash of its own: the start-up reconciliation takes the venue's balance)
+        starting = cfg.ledger.starting_balance if cfg.mode != "live" else Decimal(0)
+        book = Book(cfg.mode, starting)  # type: ignore[arg-type]
         self.ledger_state = LedgerState(book)
         self.executed: set[str] = set()
+        self.executor_outq: deque[Any] = deque()  # outputs not yet delivered (paper/live: the executor's own)
+        self.orders_acked = 0
+        self.executor: Executor = self._build_executor()
         self.market_registry = MarketRegistry(cfg.series)
         self.watch_state = WatchState()
         self.ws_health = LinkHealth()
         self.store: StateStore = JsonFileStateStore(cfg.state_dir)
-        # how actors run blocking calls (state store, kill file, scorer query): a worker thread;
-        # a replay on a virtual clock runs them inline (a thread hop would let virtual time leap)
-        self.io: BlockingIO = in_thread
-        self.executor: Any = ShadowExecutor()  # replays put their fill model here
         self.recording: Any = None  # kbot run --record: the RecordingWriter the network feeds tap
         self.recent_decisions: list[Any] = []
         self.freshness = Freshness(clock)
@@ -224,12 +248,15 @@ class Tree:
             c(routes.PRICER, self.pricers.by_ticker), c(routes.PRICERS, self.pricers.fanout),
             c(routes.SPOT_INDEX, self.spot_in), c(routes.LEDGER_MARKS, self.ledger_marks),
             c(routes.FRESHNESS, self.freshness), c(routes.KEEPUP, ReceiptTap(self.keepup_meter, clock)),
+            c(routes.EXECUTOR_LATEST, self.executor_latest),
             ll(routes.LEDGER, self.ledger_in), ll(routes.MARKETS, self.markets_in), ll(routes.RECORDER, self.record),
-            ll(routes.ALERTS, routes.AsyncSink(self.alert_sink.send)),
+            ll(routes.EXECUTOR, self.executor_in), ll(routes.ALERTS, routes.AsyncSink(self.alert_sink.send)),
         )}
         self.router = routes.Router(routes.feed_routes(cfg.mode), self.destinations)
         self.index_out = routes.Router(routes.INDEX_ROUTES, self.destinations)
-        self.alerts_out = routes.Router(routes.ALERT_ROUTES, self.destinations)
+        self.alerts_out = routes.Router(routes.alert_routes(cfg.mode), self.destinations)
+        self.executor_out = routes.Router(routes.EXECUTOR_ROUTES, self.destinations)
+        self.executor_drain_out = routes.Router(routes.EXECUTOR_DRAIN_ROUTES, self.destinations)
 
     # ------------------------------------------------------------------ views kept for readers
 
@@ -327,10 +354,68 @@ class Tree:
             money = (f"; {pf.open_positions} open positions, exposure ${pf.exposure:,.2f}, equity {eq}, "
                      f"realized today ${pf.daily_realized_pnl:+,.2f}")
         d = self.stats.get("decision")
-        return (f"{len(self.market_registry.priced)} markets priced, {spot}; {len(self.executed)} TAKEs, "
+        line = (f"{len(self.market_registry.priced)} markets priced, {spot}; {len(self.executed)} TAKEs, "
                 f"{d.msgs_out} decisions{money}; {self.restarts} restarts")
+        ex = self.executor
+        if isinstance(ex, TradingExecutor):
+            n = ex.counts
+            state = "ready" if ex.ready else f"NOT RECONCILED ({ex.start_error or 'starting'})"
+            if ex.killed():
+                state = "KILL SWITCH"
+            halted = f", halted: {', '.join(sorted(ex.reconciler.halted))}" if ex.reconciler.halted else ""
+            line = (f"{ex.mode.upper()} [{state}] {n['orders']} orders, {n['fills']} fills, "
+                    f"{len(ex.manager.open_orders())} open{halted}; " + line)
+        return line
 
     # ------------------------------------------------------------------ building
+
+    def _build_executor(self) -> Executor:
+        """Shadow, paper or live, from ``cfg.mode``: owned by the tree (its orders outlive actor
+        incarnations)."""
+        cfg = self.cfg
+        if cfg.mode == "shadow":
+            return ShadowExecutor()
+        if cfg.mode == "paper":
+            gw: Any = PaperGateway(PaperVenue(latency_s=cfg.execution.paper.latency_s,
+                                              shrink_queue=cfg.execution.paper.queue_shrinks_with_book,
+                                              rounding=cfg.pricer.fee_rounding))
+        else:
+            if self.rest_client is None:
+                raise ValueError("live mode needs the Kalshi REST client (its orders go through it)")
+            gw = LiveGateway(self.rest_client, request_timeout_s=cfg.execution.request_timeout_s)
+        kill_file, io = cfg.risk.kill_file, self.io
+
+        async def read_kill() -> str | None:
+            return await io(killswitch.read_kill, kill_file)
+
+        return TradingExecutor(
+            cfg.mode, cfg.execution, gw, read_kill=read_kill, kill_poll_s=cfg.risk.kill_poll_s,  # type: ignore[arg-type]
+            history=self._start_history if cfg.mode == "live" and self.engine is not None else None,
+            on_ack=self._chaos_kill if cfg.chaos.kill_after_orders else None, pending=self.executor_outq,
+        )
+
+    async def _start_history(self) -> StartHistory:
+        """The previous run of this mode and venue: where to catch up on the venue's fills from,
+        and the fills the record already has."""
+        cfg = self.cfg
+
+        def q() -> StartHistory:
+            with self.engine.connect() as conn:
+                prev = queries.latest_run(conn, mode=cfg.mode, venue=cfg.venue, exclude=self.run_id)
+                if prev is None:
+                    return StartHistory(since=None)
+                fills = queries.fill_ids_since(conn, mode=cfg.mode, since=prev.started_ts)
+                orders = queries.client_order_ids_since(conn, mode=cfg.mode, since=prev.started_ts)
+            return StartHistory(since=prev.started_ts, known_fills=frozenset(fills), known_orders=frozenset(orders))
+
+        return await trio.to_thread.run_sync(q)
+
+    def _chaos_kill(self, o: ManagedOrder) -> None:
+        """Test hook (``chaos.kill_after_orders``): SIGKILL this process right after the venue
+        accepted the N-th order, before kbot records it, as ``kill -9`` would."""
+        self.orders_acked += 1
+        if self.orders_acked >= self.cfg.chaos.kill_after_orders:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def _maybe_chaotic(self, name: str, run: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         period = self.cfg.chaos.crash.get(name)
@@ -371,8 +456,11 @@ class Tree:
                 continue
             children.append(self._spec(ex, run_spot_feed, fc, router, st.get(ex), clock, backoff=feed_backoff,
                                        tap=self.recording.wrap_protocol if self.recording else None))
+        ws_cfg = cfg.kalshi.ws
+        if cfg.mode == "live":  # the account's fills, order updates and positions
+            ws_cfg = attrs.evolve(ws_cfg, fills=True, user_orders=True, market_positions=True)
         children.append(self._spec(
-            "kalshi_ws", run_kalshi_ws_feed, cfg.kalshi.ws, self.endpoints.kalshi.ws_url, self.endpoints.credentials,
+            "kalshi_ws", run_kalshi_ws_feed, ws_cfg, self.endpoints.kalshi.ws_url, self.endpoints.credentials,
             router, st.get("kalshi_ws"), clock, control=self.ws_control, state=self.watch_state,
             health=self.ws_health, backoff=feed_backoff, tap=self.recording.wrap_session if self.recording else None,
         ))
@@ -395,7 +483,12 @@ class Tree:
         # the latency tap first: it measures at emission, before the sends below yield
         decision_out = Tee(LatencyTap(self.latency, self.latency_run), KeepUpTap(self.keepup_meter), self.executor_in, rec)
         opening = (carry_loader(self.engine, mode=cfg.mode, venue=cfg.venue, run_id=self.run_id,
-                                carry=cfg.ledger.carry_positions) if self.open_ledger else None)
+                                carry=cfg.ledger.carry_positions and self.persistent_venue)
+                   if self.open_ledger else None)
+        trading = cfg.mode != "shadow"
+        # the ledger's portfolio: the decision actor's risk input; in paper/live also the
+        # executor's view of the ledger for reconciliation
+        portfolio_out = Tee(self.decision_in, self.executor_latest) if trading else self.decision_in
         children = [
             # The recorder drains what it holds for up to drain_s on stop; give it that and a batch.
             ChildSpec("recorder", self.recorder.run, restart=Restart.PERMANENT,
@@ -403,11 +496,12 @@ class Tree:
             # alert webhook delivery: its own task, so a slow chat service never holds an actor
             ChildSpec("alerts", self.alert_sink.run, restart=Restart.PERMANENT, shutdown_s=1.0,
                       backoff=Backoff(initial_s=1.0, max_s=30.0)),
-            self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, self.decision_in,
+            self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, portfolio_out,
                        self.ledger_state, clock=clock, stats=st.get("ledger"),
                        publish_every_s=cfg.ledger.publish_every_s, opening=opening),
-            self._spec("executor", run_executor, self.executor_in, Tee(self.ledger_in, rec), self.executor,
-                       clock=clock, stats=st.get("executor"), executed=self.executed),
+            self._spec("executor", run_executor, self.executor_in, self.executor_out, self.executor,
+                       clock=clock, stats=st.get("executor"), executed=self.executed,
+                       latest=self.executor_latest if trading else None, outq=self.executor_outq),
             self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                        sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
                        recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
@@ -445,7 +539,8 @@ class Tree:
         leaves a TAKE without its fill or a fill without its ledger entries."""
         now = self.clock.now()
         waiting = await executor_actor.final_drain(
-            self.executor_in, self.executed, Tee(self.record, self.ledger_in), mode=self.cfg.mode, now=now)  # type: ignore[arg-type]
+            self.executor_in, self.executed, self.executor_drain_out, executor=self.executor, now=now,
+            outq=self.executor_outq)
         await ledger_actor.final_drain(self.ledger_state, self.ledger_in, self.record, now,
                                        force_portfolio=waiting > 0)
 

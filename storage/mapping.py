@@ -47,6 +47,7 @@ from kbot.messages import (
     PortfolioState,
     Position,
     Quote,
+    Reconciliation,
     Score,
     SeriesInfo,
     SpotTick,
@@ -301,6 +302,10 @@ def venue_settlement_row(m: VenueSettlement, cx: MapContext) -> Row:
     )  # fmt: skip
 
 
+def reconciliation_row(m: Reconciliation, cx: MapContext) -> Row:
+    return (cx.run_id, m.ts, m.mode, m.kind, m.ticker or "", m.status, m.ledger, m.venue, m.detail)
+
+
 # ----------------------------------------------------------------------------- evaluation & ops
 
 
@@ -390,6 +395,7 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     VenueBalance: (Route("venue_balances", venue_balance_row),),
     VenuePosition: (Route("venue_positions", venue_position_row),),
     VenueSettlement: (Route("venue_settlements", venue_settlement_row),),
+    Reconciliation: (Route("reconciliation", reconciliation_row),),
     Score: (Route("scores", score_row),),
     FundingRate: (Route("funding_rates", funding_row),),
     ModelFit: (Route("model_fits", model_fit_row),),

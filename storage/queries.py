@@ -41,6 +41,7 @@ from storage.schema import (
     portfolio_snapshots,
     positions,
     quotes,
+    reconciliation,
     runs,
     scores,
     settlements,
@@ -98,6 +99,19 @@ def latest_run(
         q = q.where(runs.c.run_id != exclude)
     row = conn.execute(q.order_by(runs.c.started_ts.desc(), runs.c.run_id.desc()).limit(1)).first()
     return RunInfo(**row._asdict()) if row else None
+
+
+def fill_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
+    """Ids of the fills of ``mode`` recorded at or after ``since`` (any run): what a restarted
+    live executor must not apply again when it catches up on the venue's fills."""
+    q = sa.select(fills.c.fill_id).where(fills.c.mode == mode, fills.c.ts >= since)
+    return {r[0] for r in conn.execute(q)}
+
+
+def client_order_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
+    """Client order ids of the orders of ``mode`` created at or after ``since`` (any run)."""
+    q = sa.select(orders.c.client_order_id).where(orders.c.mode == mode, orders.c.created_ts >= since)
+    return {r[0] for r in conn.execute(q)}
 
 
 # ----------------------------------------------------------------------------- scorer
@@ -690,6 +704,31 @@ def money_conflicts(conn: sa.Connection, *, run_id: str) -> int:
 
 
 @attrs.frozen(kw_only=True)
+class MismatchRow:
+    ts: float
+    kind: str
+    ticker: str
+    ledger: str | None
+    venue: str | None
+    detail: str
+
+
+def open_mismatches(conn: sa.Connection, *, run_id: str) -> list[MismatchRow]:
+    """Reconciliation mismatches of a run not cleared or adopted since (new orders are halted there)."""
+    r = reconciliation
+    rows = conn.execute(sa.select(r.c.ts, r.c.kind, r.c.ticker, r.c.status, r.c.ledger, r.c.venue, r.c.detail)
+                        .where(r.c.run_id == run_id, r.c.kind != "start").order_by(r.c.ts)).all()
+    open_: dict[tuple[str, str], MismatchRow] = {}
+    for ts, kind, ticker, status, ledger, venue, detail in rows:
+        if status == "mismatch":
+            open_[(kind, ticker)] = MismatchRow(ts=ts, kind=kind, ticker=ticker, ledger=ledger, venue=venue,
+                                                detail=detail)
+        elif status in ("cleared", "adopted"):
+            open_.pop((kind, ticker), None)
+    return sorted(open_.values(), key=lambda m: m.ts)
+
+
+@attrs.frozen(kw_only=True)
 class StatusSnapshot:
     now: float
     run: RunInfo | None
@@ -704,6 +743,7 @@ class StatusSnapshot:
     last_activity_ts: float | None = None
     money_conflicts: int = 0  # money rows the recorder refused (bad_inputs money_conflict:*)
     falling_behind: AlertRow | None = None  # the run does not keep up with its venue (ongoing alert)
+    mismatches: list[MismatchRow] = attrs.field(factory=list)  # open reconciliation mismatches (paper/live)
 
 
 def falling_behind(conn: sa.Connection, *, run_id: str) -> AlertRow | None:
@@ -747,4 +787,5 @@ def status_snapshot(
         last_activity_ts=last_activity_ts(conn, run_id=rid),
         money_conflicts=money_conflicts(conn, run_id=rid),
         falling_behind=falling_behind(conn, run_id=rid),
+        mismatches=open_mismatches(conn, run_id=rid),
     )

@@ -596,6 +596,23 @@ venue_settlements = sa.Table(  # one per run and market: a market settles an acc
     sa.Index(None, "ts"),
 )
 
+reconciliation = sa.Table(  # findings of reconciliation with the venue (kbot.execution.reconcile)
+    "reconciliation",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("mode", Str(16), nullable=False),
+    sa.Column("kind", Str(32), nullable=False),  # position | order | balance | settlement | fill | start
+    sa.Column("ticker", Str(64), nullable=False),  # "" for the account (balance, start)
+    sa.Column("status", Str(16), nullable=False),  # mismatch | cleared | adopted | found | ok
+    sa.Column("ledger", Str(255)),  # kbot's value, as text
+    sa.Column("venue", Str(255)),  # the venue's value, as text
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.UniqueConstraint("run_id", "ts", "kind", "ticker", "status"),
+    sa.Index(None, "ts"),
+)
+
 # ----------------------------------------------------------------------------- evaluation
 
 scores = sa.Table(

@@ -189,6 +189,7 @@ def status_dict(snap: StatusSnapshot, *, clock: str, wall: float, limit: int) ->
         "alerts": [attrs.asdict(a) for a in snap.alerts],
         "money_conflicts": snap.money_conflicts,
         "falling_behind": None if snap.falling_behind is None else attrs.asdict(snap.falling_behind),
+        "reconciliation_open": [attrs.asdict(m) for m in snap.mismatches],
     }  # fmt: skip
     return _plain(out)
 
@@ -220,7 +221,10 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
     live = run_liveness(snap, wall=wall)
     head = Text()
     head.append(f"run {run.run_id}", style="bold")
-    head.append(f"  mode {run.mode}  venue {run.venue}  status ")
+    head.append("  mode ")
+    head.append(run.mode.upper() if run.mode == "live" else run.mode,
+                style="bold white on red" if run.mode == "live" else ("bold yellow" if run.mode == "paper" else ""))
+    head.append(f"  venue {run.venue}  status ")
     alive = live is not None and live.verdict == "alive"
     head.append(run.exit_status or "?", style="green" if alive else "bold red" if run.exit_status == "running" else "yellow")
     if live is not None and run.exit_status == "running":
@@ -332,6 +336,17 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
     if pf is not None:  # (not in the title: rich wraps a title to the table's width)
         out.append(Text(f"equity, balance, exposure: portfolio snapshot of {format_time(pf.ts)} UTC, "
                         f"{fmt_age(snap.now - pf.ts)} ago"))  # fmt: skip
+
+    if run.mode != "shadow":
+        if snap.mismatches:
+            out.append(table(
+                "reconciliation: open mismatches (new orders halted there; see ops/RUNBOOK.md)",
+                ["ts", "kind", "ticker", "kbot", "venue", "detail"],
+                [[format_time(m.ts), m.kind, m.ticker or "(account)", m.ledger, m.venue, m.detail]
+                 for m in snap.mismatches],
+            ))  # fmt: skip
+        else:
+            out.append(Text("reconciliation: no open mismatch"))
 
     if snap.alerts:
         out.append(table(

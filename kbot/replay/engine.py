@@ -41,6 +41,7 @@ from kbot import __version__
 from kbot.actorkit import BadInputSink, StatsRegistry, bad_inputs_to
 from kbot.clock import ScaledClock
 from kbot.config import AppConfig, config_digest
+from kbot.execution.shadow import Hypothetical, ShadowExecutor
 from kbot.replay import overrides
 from kbot.replay.driver import Event, KalshiReplay, Msg, Progress, ReplayTransport, RestReplay, SpotReplay, drive
 from kbot.statestore import MemoryStateStore, inline
@@ -211,8 +212,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     stats = StatsRegistry()
     recorder = Recorder(engine, rid, cfg.storage, actor_stats=stats.get("recorder"), clock=clock, offload=inline)
     tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=None, rest_client=None, engine=engine, run_id=rid,
-                started_ts=t0, stats=stats)
-    tree.io = inline
+                started_ts=t0, stats=stats, io=inline)
     tree.store = MemoryStateStore()
     router = _Warmup(tree.router, t_from, clock) if t_from is not None else tree.router
     kalshi = KalshiReplay(cfg.kalshi.ws, router, stats.get("kalshi_ws"), tree.ws_health,
@@ -334,14 +334,12 @@ def score_all(engine: Any, run_id: str, cfg: AppConfig) -> int:
         writer.close()
 
 
-class DelayedShadow:
+class DelayedShadow(Hypothetical):
     """``ShadowExecutor`` (the decided price and size, as ``kbot run`` in shadow mode) executing
     ``latency_s`` after the decision: a live run's TAKE reaches its fill after the state save and
     the actor hops, and until the ledger shows it the decision actor treats the market as pending."""
 
     def __init__(self, clock: Any, latency_s: float) -> None:
-        from actors.executor import ShadowExecutor
-
         self.inner = ShadowExecutor()
         self.mode = self.inner.mode
         self.clock = clock

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from kbot.clock import Clock
+from kbot.execution.shadow import Hypothetical
 from kbot.messages import Decision, Fill, Mode, OrderEvent, Side
 from kbot.replay.fills import FillModel, TakerOrder
 
@@ -27,7 +28,7 @@ class BookSource(Protocol):
         ...
 
 
-class ReplayTakerExecutor:
+class ReplayTakerExecutor(Hypothetical):
     def __init__(self, books: BookSource, clock: Clock, model: FillModel, *, latency_s: float, mode: Mode = "shadow") -> None:
         self.books = books
         self.clock = clock

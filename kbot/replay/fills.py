@@ -8,7 +8,8 @@ fee is Kalshi's taker fee for that fill (``kbot.fees.trade_fee``). A price the b
 is never used.
 
 ``FillModel`` is the narrow interface a replay's executor calls; ``BookWalk`` is this module's
-implementation (the paper-trading fill logic of ``kbot.execution`` can stand in for it).
+implementation, on the one taker walk of ``kbot.execution.fills`` (``walk_levels``, which paper
+mode uses too), with the reasons a replay reports.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Protocol
 
 import attrs
 
-from kbot.fees import FeeRounding, trade_fee
+from kbot.execution.fills import taker_fees, walk_levels
+from kbot.fees import FeeRounding
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -68,20 +70,10 @@ def walk(order: TakerOrder, asks: Sequence[tuple[Decimal, Decimal]] | None, *,
     """Take ``order.count`` from ``asks`` best first, never above ``order.limit``."""
     if asks is None:
         return TakerResult(fills=(), filled=ZERO, unfilled=order.count, reason="no_book")
-    left = order.count
-    fills: list[LevelFill] = []
-    for price, size in asks:
-        if left <= 0:
-            break
-        if order.limit is not None and price > order.limit:
-            break
-        if size <= 0 or not ZERO < price < ONE:
-            continue
-        n = min(left, size)
-        fills.append(LevelFill(price=price, count=n,
-                               fee=trade_fee(n, price, multiplier=order.fee_multiplier, rounding=rounding)))
-        left -= n
-    filled = order.count - left
+    w = walk_levels(asks, order.count, order.limit)
+    fees = taker_fees(w.fills, multiplier=order.fee_multiplier, rounding=rounding)
+    fills = tuple(LevelFill(price=p, count=n, fee=fee) for (p, n), fee in zip(w.fills, fees, strict=True))
+    left = w.remaining
     reason = None
     if left > 0:
         if not fills:
@@ -89,7 +81,7 @@ def walk(order: TakerOrder, asks: Sequence[tuple[Decimal, Decimal]] | None, *,
             reason = "above_limit" if best is not None else "no_book"
         else:
             reason = "depth"
-    return TakerResult(fills=tuple(fills), filled=filled, unfilled=left, reason=reason)
+    return TakerResult(fills=fills, filled=order.count - left, unfilled=left, reason=reason)
 
 
 @attrs.frozen

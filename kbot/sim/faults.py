@@ -21,6 +21,7 @@ fired, ``for`` duration in seconds, ``delay`` seconds, ``target`` which surface
 | ``wrong_type`` | outgoing WS message | one field of it is sent with the wrong JSON type | target |
 | ``http_500`` / ``http_503`` | REST request | ``burst`` consecutive requests get that status | burst |
 | ``http_429`` | REST request | a storm of ``burst`` 429 ``{"error":"too many requests"}`` | burst |
+| ``lost_reply`` | REST write (POST/DELETE) | the request is applied, then answered 503: the answer is lost on the way back | burst |
 | ``slow`` | REST request | the response is delayed ``delay`` real seconds | delay |
 | ``early_close`` | market listing | the market closes early at a random time in its window (``close_date_updated``) | |
 | ``late_strike`` | KXBTC15M window start | ``floor_strike`` is published ``delay`` sim seconds late, a provisional value first | delay |
@@ -48,6 +49,7 @@ KINDS = (
     "http_500",
     "http_503",
     "http_429",
+    "lost_reply",
     "slow",
     "early_close",
     "late_strike",

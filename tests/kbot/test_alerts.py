@@ -75,11 +75,11 @@ def test_slack_payload_has_fallback_text_and_blocks():
 
 
 def test_telegram_payload_is_html_escaped_for_send_message():
-    a = Alert(ts=1.0, kind="reconciliation_mismatch", severity="critical", subject="KXBTC-<X>",
+    a = Alert(ts=1.0, kind="reconciliation", severity="critical", subject="KXBTC-<X>",
               message="ledger 5 vs venue 3 & rising")  # fmt: skip
     b = payload(a, "telegram", chat_id="-100123")
     assert b["chat_id"] == "-100123" and b["parse_mode"] == "HTML" and b["disable_web_page_preview"] is True
-    assert "<b>\U0001f6a8 CRITICAL Reconciliation mismatch</b>" in b["text"]
+    assert "<b>\U0001f6a8 CRITICAL Reconciliation</b>" in b["text"]
     assert "KXBTC-&lt;X&gt;" in b["text"] and "venue 3 &amp; rising" in b["text"]
 
 
@@ -100,7 +100,7 @@ def test_long_messages_are_cut_to_what_each_service_takes():
 
 def test_alert_helpers_for_other_parts():
     r = reconciliation_alert(5.0, "KXBTCD-T1", "venue position 3, ledger 5")
-    assert (r.kind, r.severity, r.subject) == ("reconciliation_mismatch", "critical", "KXBTCD-T1")
+    assert (r.kind, r.severity, r.subject) == ("reconciliation", "critical", "KXBTCD-T1")
     s = stopped_alert(6.0, "supervisor 'root' gave up")
     assert (s.kind, s.severity) == ("kbot_stopped", "critical")
 

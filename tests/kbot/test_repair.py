@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from actors.executor import shadow_events
+from kbot.execution.shadow import shadow_events
 from kbot.ledger import Book
 from kbot.messages import DecisionAbandoned, Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState
 from kbot.repair import plan_repair

@@ -30,6 +30,7 @@ from kbot.messages import (
     PortfolioState,
     Position,
     Quote,
+    Reconciliation,
     SeriesInfo,
     SpotTick,
     Trade,
@@ -162,6 +163,8 @@ def all_records() -> list:
             ts=v.ts(), ticker="KXBTCD-25NOV2117-T98000", event_ticker="KXBTCD-25NOV2117", result="no",
             yes_count=v.d(), no_count=v.d(), yes_cost=v.d(), no_cost=v.d(), revenue=v.d(), fee=v.d(), value=v.d(),
         ),  # fmt: skip
+        Reconciliation(ts=v.ts(), mode="live", kind="position", ticker="KXBTCD-25NOV2117-T98000", status="mismatch",
+                       ledger="5.00", venue="3.00", detail="differs in two passes"),  # fmt: skip
         HealthSnapshot(ts=v.ts(), actor="pricer:X", inbox_depth=3, inbox_peak=17, msgs_in=1000, msgs_out=990,
                        last_msg_age_s=v.f(), restarts=2, errors=5, state="running"),  # fmt: skip
         LatencySample(ts=v.ts(), scope="tick_to_decision", interval_s=v.f(), n=1234, mean_ms=v.f(), p50_ms=v.f(),

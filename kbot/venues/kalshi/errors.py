@@ -62,6 +62,16 @@ class KalshiAuthError(KalshiApiError):
         )
 
 
+class IncompleteListing(KalshiError):
+    """A paginated listing could not be read whole (``paginate(strict=True)``): nothing may be
+    concluded from what is missing in it (reconciliation never infers "flat" from a short page)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(f"{path}: listing incomplete ({why})")
+
+
 class KalshiRetriesExhausted(KalshiError):
     """A retryable failure (429, 5xx, transport error) persisted past the retry limit."""
 

@@ -40,7 +40,13 @@ from kbot.venues.config import KalshiRestConfig
 from kbot.venues.kalshi import rest_parse as rp
 from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH, Credentials, CredentialsError
 from kbot.venues.kalshi.book import OrderBook
-from kbot.venues.kalshi.errors import KalshiApiError, KalshiRetriesExhausted, error_from_response, parse_error_body
+from kbot.venues.kalshi.errors import (
+    IncompleteListing,
+    KalshiApiError,
+    KalshiRetriesExhausted,
+    error_from_response,
+    parse_error_body,
+)
 from kbot.venues.kalshi.types import (
     AmendRequest,
     CancelAck,
@@ -211,8 +217,12 @@ class KalshiRestClient:
         limit: int | None = None,
         auth: bool = False,
         max_pages: int | None = None,
+        strict: bool = False,
     ) -> AsyncIterator[Any]:
-        """Yield raw items of ``key`` across pages (cursor until empty/repeated/max_pages)."""
+        """Yield raw items of ``key`` across pages (cursor until empty/repeated/max_pages).
+        ``strict``: a listing that cannot be read whole (a body that is not an object, ``key``
+        not a list, a repeated cursor, ``max_pages`` reached) raises ``IncompleteListing``
+        instead of ending quietly."""
         params = dict(params or {})
         if limit is not None:
             params["limit"] = limit
@@ -227,12 +237,16 @@ class KalshiRestClient:
             pages += 1
             if not isinstance(body, dict):
                 self.bad.record("rest:not_object", repr(body), path)
+                if strict:
+                    raise IncompleteListing(path, "response is not an object")
                 return
             items = body.get(key)
             if items is None:
                 items = []
             if not isinstance(items, list):
                 self.bad.record("rest:wrong_type", repr(body)[:300], f"{path}: {key} is not a list")
+                if strict:
+                    raise IncompleteListing(path, f"{key} is not a list")
                 return
             for item in items:
                 yield item
@@ -241,10 +255,14 @@ class KalshiRestClient:
                 return
             if cursor in seen:
                 self.log.warning("{}: server repeated cursor {!r}; stopping pagination", path, cursor[:40])
+                if strict:
+                    raise IncompleteListing(path, "the server repeated a cursor")
                 return
             seen.add(cursor)
             if pages >= limit_pages:
                 self.log.warning("{}: stopped after {} pages (max_pages)", path, pages)
+                if strict:
+                    raise IncompleteListing(path, f"more than {limit_pages} pages")
                 return
 
     def _parse_items(self, items: list[Any], parse: Callable[[Any], T], what: str) -> list[T]:
