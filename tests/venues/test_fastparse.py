@@ -12,12 +12,15 @@ from kbot.venues.kalshi import fastparse
 from kbot.venues.kalshi import ws_parse as wp
 from kbot.venues.wire import WireError
 
+RECV = 1778709093.0  # receipt time of the frames: their ts_ms must lie in the live window around it
+
 prices = st.one_of(st.sampled_from(["0.3000", "0.0010", "1.0000", " 0.25", "0", "-0.01", "1.5", "NaN", "abc", ""]),
                    st.decimals(min_value=0, max_value=1, places=4).map(str), st.floats(0, 1), st.integers(0, 2), st.none())
 deltas = st.one_of(st.sampled_from(["-15.00", "3.50", "0", "Infinity", "x"]), st.integers(-100, 100), st.none())
 msgs = st.fixed_dictionaries(
     {"market_ticker": st.sampled_from(["KXBTC15M-26MAY131800-00", "", 7]), "side": st.sampled_from(["yes", "no", "YES", None])},
-    optional={"price_dollars": prices, "delta_fp": deltas, "ts_ms": st.one_of(st.integers(0, 2 * 10**12), st.floats(0, 1e12), st.booleans()),
+    optional={"price_dollars": prices, "delta_fp": deltas, "ts_ms": st.one_of(st.integers(0, 2 * 10**12), st.integers(int(RECV * 1000) - 10**8, int(RECV * 1000) + 10**6),
+                                 st.floats(0, 1e12), st.booleans()),
               "ts": st.just("2026-05-13T21:51:32.708155Z"), "price": st.integers(0, 100), "delta": st.integers(-9, 9),
               "client_order_id": st.one_of(st.text(max_size=5), st.integers())})
 frames = st.fixed_dictionaries({"type": st.sampled_from(["orderbook_delta", "orderbook_snapshot"]), "msg": msgs},
@@ -25,15 +28,15 @@ frames = st.fixed_dictionaries({"type": st.sampled_from(["orderbook_delta", "ord
                                          "seq": st.one_of(st.integers(0, 9), st.none())})
 
 
-def general(text: str, use_yes_price: bool):
+def general(text: str, use_yes_price: bool, recv_ts: float = RECV):
     env = wp.parse_envelope(text)
-    return env.sid, env.seq, wp.parse_orderbook_delta(env.msg, use_yes_price=use_yes_price, recv_ts=0.0)
+    return env.sid, env.seq, wp.parse_orderbook_delta(env.msg, use_yes_price=use_yes_price, recv_ts=recv_ts)
 
 
 @given(frame=frames, compact=st.booleans(), use_yes_price=st.booleans())
 def test_fast_path_agrees_with_the_general_parser(frame, compact, use_yes_price):
     text = json.dumps(frame, separators=(",", ":") if compact else None)
-    fast = fastparse.orderbook_delta(text, use_yes_price=use_yes_price, recv_ts=0.0)
+    fast = fastparse.orderbook_delta(text, use_yes_price=use_yes_price, recv_ts=RECV)
     if fast is None:
         return  # the general path decides
     assert frame["type"] == "orderbook_delta" and fastparse.maybe_delta(text)
@@ -48,6 +51,8 @@ def test_fast_path_agrees_with_the_general_parser(frame, compact, use_yes_price)
 def test_the_common_frame_takes_the_fast_path():
     text = ('{"type":"orderbook_delta","sid":2,"seq":3,"msg":{"delta_fp":"15.00","market_ticker":"KXBTC15M-26MAY131800-00",'
             '"price_cents":29,"price_dollars":"0.2900","side":"no","ts":"2026-05-13T21:51:32.708155Z","ts_ms":1778709092708}}')
-    fast = fastparse.orderbook_delta(text, use_yes_price=False, recv_ts=0.0)
+    fast = fastparse.orderbook_delta(text, use_yes_price=False, recv_ts=RECV)
     assert fast is not None and fast == general(text, False)
+    # received a day later: outside the live window, the fast path leaves it to the general one
+    assert fastparse.orderbook_delta(text, use_yes_price=False, recv_ts=RECV + 2 * 86400) is None
     assert not fastparse.maybe_delta('{"type":"orderbook_snapshot","sid":2,"seq":1,"msg":{}}')

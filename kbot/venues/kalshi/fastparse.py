@@ -4,9 +4,12 @@
 KXBTC15M sessions). ``orderbook_delta(text)`` decodes its current wire shape straight into typed
 structs with msgspec (no intermediate dicts) and applies exactly the rules of
 ``ws_parse.parse_envelope`` + ``ws_parse.parse_orderbook_delta`` for that shape: prices and
-counts are strings turned into exact ``Decimal``s (``wire.to_decimal``'s string rule: stripped,
-finite), the price lies in [0, 1], ``side`` is ``yes``/``no``, ``market_ticker`` is a non-empty
-string, the event time is ``ts_ms``; NO-leg/YES-leg as ``use_yes_price`` says. Anything else (a
+counts are strings turned into exact ``Decimal``s by ``wire.to_decimal`` (length, finiteness and
+magnitude rules), the price lies in [0, 1] (``wire.check_price``), ``side`` is ``yes``/``no``,
+``market_ticker`` is non-empty storable text (``wire.check_text``), sid and seq are within 2**53,
+the event time is ``ts_ms`` within the live window of the receipt (``wire.ms_ts``,
+``wire.live_ts``); NO-leg/YES-leg as ``use_yes_price`` says. The value rules are the wire
+module's own functions, so the two paths cannot drift apart. Anything else (a
 legacy or unusual shape, a wrong type, a value out of range) returns None and the frame takes the
 general path, which parses it again and reports what is wrong: the fast path never decides that
 input is bad, it only accepts the well-formed common case faster.
@@ -14,12 +17,12 @@ input is bad, it only accepts the well-formed common case faster.
 
 from __future__ import annotations
 
-import math
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 import msgspec
 
 from kbot.venues.kalshi.ws_parse import BookDelta
+from kbot.venues.wire import INT_LIMIT, WireError, check_price, check_text, live_ts, loose_str, ms_ts, to_decimal
 
 ZERO, ONE = Decimal(0), Decimal(1)
 
@@ -50,33 +53,27 @@ def maybe_delta(text: str) -> bool:
     return text.find("orderbook_delta", 8, 40) >= 0
 
 
-def _dec(s: str) -> Decimal | None:
-    try:
-        d = Decimal(s.strip())
-    except InvalidOperation:
-        return None
-    return d if d.is_finite() else None
-
-
 def orderbook_delta(text: str, *, use_yes_price: bool, recv_ts: float) -> tuple[int | None, int | None, BookDelta] | None:
     """``(sid, seq, delta)`` for a well-formed current-shape delta frame, else None."""
     try:
         f = _decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeEncodeError):  # lone surrogates: not UTF-8
         return None
     m = f.msg
-    if (f.type != "orderbook_delta" or f.sid is None or f.seq is None or not m.market_ticker or m.side not in ("yes", "no")
-            or m.ts_ms is None):
+    if f.type != "orderbook_delta" or f.sid is None or f.seq is None or m.ts_ms is None:
         return None
-    if isinstance(m.ts_ms, float) and not math.isfinite(m.ts_ms):
+    if not (-INT_LIMIT < f.sid < INT_LIMIT and -INT_LIMIT < f.seq < INT_LIMIT) or m.side not in ("yes", "no"):
         return None
-    try:
-        price, delta = Decimal(m.price_dollars.strip()), Decimal(m.delta_fp.strip())
-    except InvalidOperation:
+    try:  # the general parser's value rules, from the same functions
+        price = check_price(to_decimal(m.price_dollars, "price_dollars"), "price_dollars")
+        delta = to_decimal(m.delta_fp, "delta_fp")
+        ts = live_ts(ms_ts(m.ts_ms, "ts_ms"), recv_ts)
+        ticker = check_text(m.market_ticker, "market_ticker") if m.market_ticker else None
+    except WireError:
         return None
-    if not (price.is_finite() and delta.is_finite()) or price < ZERO or price > ONE:
+    if ticker is None:
         return None
     if use_yes_price and m.side == "no":
         price = ONE - price
-    return f.sid, f.seq, BookDelta(ticker=m.market_ticker, side=m.side, price=price, delta=delta,
-                                   ts=float(m.ts_ms) / 1000.0, client_order_id=m.client_order_id)
+    return f.sid, f.seq, BookDelta(ticker=ticker, side=m.side, price=price, delta=delta, ts=ts,
+                                   client_order_id=loose_str(m.client_order_id))
