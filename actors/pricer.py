@@ -225,6 +225,8 @@ class PricerCore:
             return False
         if self._VOLATILE.intersection(sent.reasons) or self._VOLATILE.intersection(snap.reasons):
             return False
+        if self._snapshot_slack_bound(snap) <= _GUARD:
+            return False  # no probability could keep the record's snapshot (checked before the curve is built)
         end = horizon_end(self.market)
         curve = self._curve()
         if end is None or curve is None or end - now <= cfg.window_s:
@@ -280,6 +282,19 @@ class PricerCore:
             tol = min(tol, margin - d)
         return tol
 
+    @staticmethod
+    def _snapshot_slack_bound(snap: Edge) -> float:
+        """An upper bound of ``_snapshot_slack(p, snap)`` over every ``p``: with a positive side its
+        value at ``p = snap.prob_yes`` (the margins less ``|p - snap.prob_yes|``); with none and
+        both EVs, ``-(ev_yes + ev_no) / 2`` (the better EV at ``p``, ``max(ev_yes + dp, ev_no -
+        dp)``, is at least their mean); else unbounded."""
+        y, n = snap.ev_yes, snap.ev_no
+        if positive_side(snap) is None:
+            return math.inf if y is None or n is None else -(y + n) / 2.0
+        margins = ([abs(y)] if y is not None else []) + ([abs(n)] if n is not None else []) + (
+            [abs(y - n) / 2.0] if y is not None and n is not None else [])
+        return min(margins, default=math.inf)
+
     def quiet_band(self, now: float) -> tuple[float, float, float] | None:
         """``(lo_px, hi_px, until)`` after the edge just routed: while the index stays strictly
         inside ``(lo_px, hi_px)``, its sigma, source and signals do not change and the clock is
@@ -301,15 +316,17 @@ class PricerCore:
         if self._priced[0] is not idx:
             return None
         end = horizon_end(self.market)
-        curve = self._curve()
-        if end is None or curve is None:
+        if end is None:
             return None
         until = min(self._boundary, self.throttle.next_due())
         h0 = end - now
         if h0 <= self.config.window_s + 1.0 or until <= now:
             return None
         tol = 0.9 * self.slack(p)
-        if not tol > 0:
+        if not tol > 0:  # (most of the time where a side's EV is near 0: checked before the curve is built)
+            return None
+        curve = self._curve()
+        if curve is None:
             return None
         s0 = idx.price
         e = 1e-4

@@ -227,3 +227,26 @@ def test_below_the_bar_an_index_jitter_is_not_re_decided():
     on every 0.1 pp move (only the first edge goes); without it, nearly every move is."""
     assert _sent_per_market(None) > 100
     assert _sent_per_market(0.02) == 1
+
+
+evs = st.one_of(st.none(), st.floats(-0.5, 0.5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ev_yes=evs, ev_no=evs, p0=st.floats(0.001, 0.999), ps=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20))
+def test_the_snapshot_slack_bound_bounds_the_slack_at_every_probability(ev_yes, ev_no, p0, ps):
+    """``unchanged_by_index`` answers False before building the curve when the bound is under the
+    guard: exact only if no probability could give a larger slack."""
+    snap = attrs.evolve(_edge_for_bound(), prob_yes=p0, ev_yes=ev_yes, ev_no=ev_no)
+    bound = PricerCore._snapshot_slack_bound(snap)
+    for p in [p0, *ps]:
+        assert PricerCore._snapshot_slack(p, snap) <= bound + 1e-12
+
+
+def _edge_for_bound():
+    core = PricerCore(market("greater", 95000.0, None), PricerConfig(), model=gbm_state())
+    core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.40"), yes_ask=D("0.42"), yes_bid_size=D(5), yes_ask_size=D(5),
+                        recv_ts=0.0, source="book"))
+    core.on_index(IndexUpdate(ts=1.0, price=95000.0, n_sources=3, sources=("a", "b", "c"), stale=False, avg_60s=95000.0,
+                              sigma=0.45, sigma_source="ewma"))
+    return core.edge(1.0)
