@@ -556,24 +556,25 @@ class KalshiWsSession:
         if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         d = wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now)
-        self._apply_delta(d.ticker, d.side, d.price, d.delta, d.ts, env.seq, now, rt, mono)
+        self._apply_delta((env.sid or 0, env.seq or 0, d.ticker, d.side, d.price, d.delta, d.ts, d.client_order_id),
+                          now, rt, mono)
 
     def _fast_delta(self, f: fastparse.Fast, now: float, rt: float, mono: float) -> None:
         """``_h_delta`` for a delta the fast path already parsed (``fastparse.decode_delta``)."""
-        sid, seq, ticker, side, price, delta, ts, _coid = f
-        sub = self._by_sid.get(sid)
+        sub = self._by_sid.get(f[0])
         if sub is None or sub.channel != "orderbook_delta":
             self.counters.stale_sid += 1
             return
-        last = sub.last_seq
+        last, seq = sub.last_seq, f[1]
         if last is not None and seq == last + 1:
             sub.last_seq = seq  # the common case of ``_seq_ok``, inline
         elif not self._seq_ok(sub, seq, now, rt):
             return
-        self._apply_delta(ticker, side, price, delta, ts, seq, now, rt, mono)
+        self._apply_delta(f, now, rt, mono)
 
-    def _apply_delta(self, ticker: str, side: str, price: Decimal, delta: Decimal, ts: float, seq: int | None,
-                     now: float, rt: float, mono: float) -> None:
+    def _apply_delta(self, f: fastparse.Fast, now: float, rt: float, mono: float) -> None:
+        """A delta whose sequence was accepted, onto its book (``f``: ``fastparse.Fast``'s fields)."""
+        _sid, seq, ticker, side, price, delta, ts, _coid = f
         b = self.books.get(ticker)
         if b is None:
             return
