@@ -174,12 +174,26 @@ def build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
             kwargs[k] = v
         else:
             kwargs[k] = _convert(v, hints[k], key)
+            kwargs[k] = _over_default(fields[k], v, kwargs[k])
     try:
         return cls(**kwargs)
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{prefix or cls.__name__}: {exc}") from None
+
+
+def _over_default(field: attrs.Attribute, data: Any, built: Any) -> Any:
+    """A section given in part (``{"mispricing": 0.1}`` for ``[sim]``) keeps the other values of
+    the field's own default (e.g. ``AppConfig.sim``'s speed of 15), not those of the section's
+    class (a ``SimConfig()`` runs at 1x): the keys given replace those of the default."""
+    default: Any = field.default
+    if not (isinstance(data, Mapping) and isinstance(default, attrs.Factory) and attrs.has(type(built))):  # type: ignore[arg-type]
+        return built
+    base = default.factory() if not default.takes_self else None
+    if base is None or type(base) is not type(built):
+        return built
+    return attrs.evolve(base, **{k: getattr(built, k) for k in data})
 
 
 def to_plain(obj: Any) -> Any:

@@ -8,7 +8,8 @@ TAKE and the ledger reflecting it there is a gap; ``RiskBook`` covers it with *p
   ``PortfolioState`` at or after the decision shows the market's exposure changed (for a
   TAKE recovered at start, whose exposure before is unknown: shows a position at all), or
   until ``pending_timeout_s`` has passed with no open order on that market. Its cost counts toward
-  exposure while pending, so in-flight orders cannot breach the limits.
+  exposure while pending, and its cost and fee come off the cash the next decision may spend
+  (``RiskView.balance``), so in-flight orders cannot breach the limits or overdraw the account.
 - Cooldown: TAKE timestamps per market, counted over the trailing hour and the UTC day.
 
 Kill switch, two triggers:
@@ -215,7 +216,8 @@ class RiskBook:
         return RiskView(
             kill_reason=self.kill_reason(),
             has_portfolio=ps is not None,
-            balance=ps.balance if ps is not None else ZERO,
+            # cash not yet committed: in-flight TAKEs (cost and fee) are spent before the ledger shows them
+            balance=(ps.balance - pending_cost) if ps is not None else ZERO,
             total_exposure=(ps.exposure if ps is not None else ZERO) + pending_cost,
             market_exposure=self._exposure_by.get(ticker, ZERO) + (own.cost if own is not None else ZERO),
             open_orders_total=sum(self._orders_by.values()),

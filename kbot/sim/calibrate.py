@@ -691,10 +691,22 @@ class KbotShadow:
     the simulated books every second, in shadow mode: a TAKE buys at the ask it saw, pays the
     taker fee and is settled on the market's result. This is kbot at its best: it sees the index
     and the books with no latency at all. The implied-volatility gate is off (it needs the
-    decision actor's event fit)."""
+    decision actor's event fit), and so is the evidence gate (``no_demonstrated_edge``), and the
+    probability is the raw GBM's (``gbm-raw``), not the calibrated blend: this measures what the
+    raw GBM taker rule would do; with kbot's defaults it would not trade."""
 
     def __init__(self, balance: Decimal = Decimal(1000)) -> None:
-        from kbot.model.config import GateConfig, PricerConfig, RiskConfig, SizingConfig, VolConfig
+        from kbot.model.blend import load_params
+        from kbot.model.config import (
+            EvidenceConfig,
+            GateConfig,
+            PricerConfig,
+            RiskConfig,
+            SignalConfig,
+            SizingConfig,
+            VolConfig,
+        )
+        from kbot.model.predict import Predictor
         from kbot.model.vol import EwmaVol
 
         self.vol_cfg = VolConfig()
@@ -703,6 +715,8 @@ class KbotShadow:
         self.gates = GateConfig()
         self.sizing = SizingConfig()
         self.risk = RiskConfig()
+        self.evidence = EvidenceConfig(gate=False)
+        self.predictor = Predictor(load_params("gbm-raw"), SignalConfig())  # the raw GBM, not the market blend
         self.balance = balance
         self.result = ShadowResult()
         self._open: dict[str, list[ShadowTrade]] = defaultdict(list)
@@ -757,7 +771,7 @@ class KbotShadow:
             window = None
             if observed_s:
                 window = WindowObservation(avg=observed_avg, observed_s=observed_s, due_s=observed_s, complete=True)
-            edge = price_market(info, index, quote, float(s), self.pricer, window=window)
+            edge = price_market(info, index, quote, float(s), self.pricer, window=window, predictor=self.predictor)
             best = max((e for e in (edge.ev_yes, edge.ev_no) if e is not None), default=None)
             if best is None or best < self.gates.min_ev:
                 continue
@@ -768,7 +782,7 @@ class KbotShadow:
                             market_exposure=market_exp, open_orders_total=0, open_orders_market=0, pending=False,
                             takes_hour=sum(1 for x in takes if x > s - 3600), takes_day=len(takes), daily_pnl=Decimal(0))
             ev = evaluate(edge, now=float(s), risk=view, implied_sigma=None, gates=self.gates, sizing=self.sizing,
-                          risk_config=self.risk)
+                          risk_config=self.risk, evidence_config=self.evidence)
             if ev.action != "TAKE" or ev.final is None or ev.side is None:
                 continue
             truth = ex.truth.now(m.ticker)

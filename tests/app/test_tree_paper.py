@@ -20,7 +20,7 @@ from kbot.execution.config import ExecutionConfig, ReconcileConfig
 from kbot.execution.trading import TradingExecutor
 from kbot.messages import MarketInfo, Quote, SpotTick
 from kbot.model import prob_yes
-from kbot.model.config import GateConfig
+from kbot.model.config import EvidenceConfig, GateConfig, ModelConfig
 from kbot.process import settle_after_stop
 from kbot.statestore import inline
 from kbot.tree import Tree, drain_control
@@ -59,6 +59,8 @@ async def test_paper_tree_orders_fill_on_the_book_and_the_ledger_agrees(tmp_path
         storage=StorageConfig(url=f"sqlite:///{tmp_path / 'kbot.sqlite'}"),
         gates=GateConfig(block_sigma_default=False, max_takes_per_hour=1),
         execution=ExecutionConfig(reconcile=ReconcileConfig(every_s=5.0)),
+        # the trading path under test: the raw GBM without the evidence gate (kbot's defaults trade nothing here)
+        model=ModelConfig(params_file="gbm-raw"), evidence=EvidenceConfig(gate=False),
     )
     engine = open_database(cfg.db_url, cfg.storage)
     run_id = start_run(engine, now=T0, mode="paper", venue="sim", config_digest="t", version="t")

@@ -36,12 +36,14 @@ FAULTS = (
     'faults = "ws_drop:p=0.0003:target=kalshi,ws_drop:p=0.0005:target=coinbase,seq_skip:p=0.001,'
     'bad_json:p=0.001,wrong_type:p=0.001,http_500:p=0.02:burst=3"'
 )
-# Crash the core actors every 40-60 simulated minutes (20-30 s of wall time at 120x): frequent
-# enough to happen several times, rare enough to stay under the root's restart intensity.
+# Crash the core actors every 40-50 simulated minutes (20-25 s of wall time at 120x): frequent
+# enough to happen several times, rare enough to stay under the root's restart intensity. Each
+# pricer every 20 minutes: a pricer lives only while its market is open (15 minutes to a few
+# hours) and its timer starts with it, so a longer period let a run end with no pricer crashed.
 CHAOS = """
 [chaos.crash]
 decision = 2400.0
 ledger = 3000.0
 executor = 2700.0
-pricer = 3300.0
+pricer = 1200.0
 """

@@ -27,6 +27,7 @@ import trio
 
 from kbot.sim import SimConfig, running_sim
 from kbot.sim.accounts import contracts
+from tests.e2e.simconf import TRADING
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
@@ -53,17 +54,18 @@ interval_s = 5.0
 
 [scorer]
 every_s = 600.0
+{trading}
 {extra}
 """
 
 
 def sim_config(sim_dir: Path, seed: int, faults: str = "") -> SimConfig:
     return SimConfig(speed=SPEED, seed=seed, data_dir=str(sim_dir), ladder_strikes=6, brackets=4, hourly_ahead=1,
-                     faults=faults)
+                     faults=faults, mispricing=0.08)  # deliberate mispricing: something to trade
 
 
 async def run_live(tmp: Path, rest_url: str, sim_dir: Path, minutes: float, extra: str = "") -> Any:
-    (tmp / "kbot.toml").write_text(TOML.format(sim_dir=sim_dir, extra=extra))
+    (tmp / "kbot.toml").write_text(TOML.format(sim_dir=sim_dir, trading=TRADING, extra=extra))
     env = dict(os.environ, PYTHONPATH=str(ROOT), KBOT_LOGGING__CONSOLE_LEVEL="ERROR", KALSHI_REST_URL=rest_url)
     env.pop("KBOT_DB_URL", None)
     return await trio.run_process(

@@ -78,3 +78,17 @@ def test_redaction_and_digest():
         "key_id": "abc", "private_key_path": "/k.pem", "api_secret": "<redacted>"}
     assert digest(plain) == digest(to_plain(Outer(inner=Inner(webhook_url="https://other"))))
     assert digest(plain) != digest(to_plain(Outer(workers=5)))
+
+
+def test_a_section_given_in_part_keeps_the_rest_of_its_own_default():
+    """`kbot run --mispricing 0.1` (or KBOT_SIM__SEED, or a [sim] table without speed) ran the
+    simulated venue at SimConfig's 1x instead of kbot run's default 15x."""
+    from kbot.config import load_config
+
+    def sim(**kw):
+        return load_config(None, dotenv=None, **kw).sim
+
+    assert sim(environ={}).speed == 15.0
+    assert (sim(environ={}, cli={"sim": {"mispricing": 0.1}}).speed, sim(environ={}, cli={"sim": {"mispricing": 0.1}}).mispricing) == (15.0, 0.1)
+    assert (sim(environ={"KBOT_SIM__SEED": "3"}).speed, sim(environ={"KBOT_SIM__SEED": "3"}).seed) == (15.0, 3)
+    assert sim(environ={}, cli={"sim": {"speed": 30.0}}).speed == 30.0

@@ -149,3 +149,18 @@ def test_seed_from_recent_decisions():
 
 def test_utc_day():
     assert utc_day(0.0) == "1970-01-01"
+
+
+def test_pending_takes_come_off_the_cash_the_next_decision_may_spend():
+    """A burst of TAKEs decided before the ledger reflects any of them overdrew a shadow account
+    (cash -$2.47 after 41 TAKEs in one batch of a $1,000 demo): each saw the whole balance."""
+    book = RiskBook(GATES, RISK)
+    book.on_portfolio(portfolio(ts=T0, balance="100"), T0)
+    d = take(book, T0)
+    spent = d.count * d.limit_price + d.fee
+    assert book.view("OTHER", T0 + 0.1).balance == D(100) - spent
+    # the ledger shows it: the portfolio's balance has paid for it, and nothing is counted twice
+    cost = d.count * d.limit_price
+    book.on_portfolio(portfolio(ts=T0 + 2, balance=str(D(100) - spent), exposure=str(cost),
+                                exposure_by_ticker=((TICKER, cost),)), T0 + 2)
+    assert book.view("OTHER", T0 + 2).balance == D(100) - spent

@@ -63,7 +63,9 @@ def test_the_common_frame_takes_the_fast_path():
             '"price_cents":29,"price_dollars":"0.2900","side":"no","ts":"2026-05-13T21:51:32.708155Z","ts_ms":1778709092708}}')
     fast = fastparse.orderbook_delta(text, use_yes_price=False, recv_ts=RECV)
     assert fast is not None and fast == general(text, False)
-    # an event time outside the live window of its receipt: the general path decides (and rejects)
+    # an event time outside the live window of its receipt (received a day later, or before it
+    # happened): the general path decides (and rejects)
+    assert fastparse.orderbook_delta(text, use_yes_price=False, recv_ts=RECV + 2 * 86400) is None
     assert fastparse.orderbook_delta(text, use_yes_price=False, recv_ts=0.0) is None
     assert not fastparse.maybe_delta('{"type":"orderbook_snapshot","sid":2,"seq":1,"msg":{}}')
 
