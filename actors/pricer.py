@@ -60,6 +60,7 @@ from kbot.model.pricing import (
     EdgeThrottle,
     best_ev_at,
     default_predictor,
+    edge_top,
     horizon_end,
     positive_side,
     price_market,
@@ -107,6 +108,10 @@ class PricerCore:
         self.closed_sent = False
         self._boundary = float("-inf")  # next time the reasons may change by time alone
         self._last_p: float | None = None  # probability of the last edge built
+        # The last edge built: its prices and fees are the book's as long as the top of book has not
+        # changed, while the last sent/snapshot edge may carry an older top (a new top below the
+        # decision's bar is held back): what a skipped edge would have been is this one moved to p.
+        self._last: Edge | None = None
         self._priced: tuple[IndexUpdate | None, float | None] = (None, None)  # its index and implied sigma
 
     def _observer(self, market: MarketInfo) -> WindowObserver | None:
@@ -213,9 +218,10 @@ class PricerCore:
         old index; volatile reasons) answers False and the edge is built as usual. (The shared
         implied-volatility fit may have been refreshed meanwhile: it is picked up by the next
         edge built, at the latest after ``max_emit_interval_s``.)"""
-        sent, snap, idx, cfg = self.throttle.last_sent, self.throttle.last_snapshot, self.index, self.config
-        # (callers check that the quote's top of book did not change either)
-        if sent is None or snap is None or idx is None or sent.prob_yes is None or snap.prob_yes is None:
+        sent, snap, last = self.throttle.last_sent, self.throttle.last_snapshot, self._last
+        idx, cfg = self.index, self.config
+        # (callers check that the quote's top of book did not change either: ``last`` has its prices)
+        if sent is None or snap is None or last is None or idx is None or sent.prob_yes is None or last.prob_yes is None:
             return False
         if now >= self._boundary or now >= self.throttle.next_due():
             return False
@@ -225,6 +231,8 @@ class PricerCore:
             return False
         if self._VOLATILE.intersection(sent.reasons) or self._VOLATILE.intersection(snap.reasons):
             return False
+        if self._snapshot_slack_bound(last) <= _GUARD:
+            return False  # no probability could keep the record's snapshot (checked before the curve is built)
         end = horizon_end(self.market)
         curve = self._curve()
         if end is None or curve is None or end - now <= cfg.window_s:
@@ -234,9 +242,10 @@ class PricerCore:
             return False
         # (guards: the edge built for real computes its EVs afresh; stay clear of the exact bars)
         th = self.throttle
-        if abs(p - sent.prob_yes) >= cfg.prob_epsilon and not (th.below_bar(sent) and th.below_bar(sent, p, _GUARD)):
+        moved = abs(p - sent.prob_yes) >= cfg.prob_epsilon or edge_top(last) != edge_top(sent)
+        if moved and not (th.below_bar(sent) and th.below_bar(last, p, _GUARD)):
             return False
-        return self._snapshot_slack(p, snap) > _GUARD
+        return self._snapshot_slack(p, last) > _GUARD
 
     def _same_inputs(self, idx: IndexUpdate) -> bool:
         """The index update carries the sigma, sigma source and signals the last edge was priced with."""
@@ -252,16 +261,21 @@ class PricerCore:
         sends. To the decision: within ``prob_epsilon`` of the last sent edge, or, while that
         edge is below the decision's bar (``EdgeThrottle.below_bar``), until the better EV
         reaches ``min_ev``. To the record: short of changing the side with positive EV of the
-        last snapshot. EV is linear in p (slope +1 for YES, -1 for NO)."""
-        sent, snap = self.throttle.last_sent, self.throttle.last_snapshot
-        if sent is None or snap is None or sent.prob_yes is None or snap.prob_yes is None:
+        last snapshot. EV is linear in p (slope +1 for YES, -1 for NO), at the prices of the last
+        edge built (``_last``: the book's now; the sent edge may carry an older top, and then any
+        edge is a new top to the decision: no probability tolerance, only the bar)."""
+        sent, last = self.throttle.last_sent, self._last
+        if sent is None or last is None or sent.prob_yes is None or last.prob_yes is None:
             return 0.0
-        tol = self.config.prob_epsilon - abs(p - sent.prob_yes)
+        tol = self.config.prob_epsilon - abs(p - sent.prob_yes) if edge_top(last) == edge_top(sent) else -math.inf
         th = self.throttle
         if th.min_ev is not None and th.below_bar(sent):
-            best = best_ev_at(sent, p, th.price_range)
-            tol = max(tol, math.inf if best is None else th.min_ev - best)
-        return min(tol, self._snapshot_slack(p, snap))
+            best = best_ev_at(last, p, th.price_range)
+            if best is not None:
+                tol = max(tol, th.min_ev - best)
+            elif th.below_bar(last, p):
+                tol = math.inf
+        return min(tol, self._snapshot_slack(p, last))
 
     @staticmethod
     def _snapshot_slack(p: float, snap: Edge) -> float:
@@ -279,6 +293,19 @@ class PricerCore:
         ):
             tol = min(tol, margin - d)
         return tol
+
+    @staticmethod
+    def _snapshot_slack_bound(snap: Edge) -> float:
+        """An upper bound of ``_snapshot_slack(p, snap)`` over every ``p``: with a positive side its
+        value at ``p = snap.prob_yes`` (the margins less ``|p - snap.prob_yes|``); with none and
+        both EVs, ``-(ev_yes + ev_no) / 2`` (the better EV at ``p``, ``max(ev_yes + dp, ev_no -
+        dp)``, is at least their mean); else unbounded."""
+        y, n = snap.ev_yes, snap.ev_no
+        if positive_side(snap) is None:
+            return math.inf if y is None or n is None else -(y + n) / 2.0
+        margins = ([abs(y)] if y is not None else []) + ([abs(n)] if n is not None else []) + (
+            [abs(y - n) / 2.0] if y is not None and n is not None else [])
+        return min(margins, default=math.inf)
 
     def quiet_band(self, now: float) -> tuple[float, float, float] | None:
         """``(lo_px, hi_px, until)`` after the edge just routed: while the index stays strictly
@@ -301,15 +328,17 @@ class PricerCore:
         if self._priced[0] is not idx:
             return None
         end = horizon_end(self.market)
-        curve = self._curve()
-        if end is None or curve is None:
+        if end is None:
             return None
         until = min(self._boundary, self.throttle.next_due())
         h0 = end - now
         if h0 <= self.config.window_s + 1.0 or until <= now:
             return None
         tol = 0.9 * self.slack(p)
-        if not tol > 0:
+        if not tol > 0:  # (most of the time where a side's EV is near 0: checked before the curve is built)
+            return None
+        curve = self._curve()
+        if curve is None:
             return None
         s0 = idx.price
         e = 1e-4
@@ -360,6 +389,7 @@ class PricerCore:
         """``(to_decision, to_record)`` for a freshly priced edge (None: do not send)."""
         self._boundary = self._time_boundary(e.ts)
         self._last_p = e.prob_yes
+        self._last = e
         if "closed" in e.reasons:
             if self.closed_sent:
                 return None, None

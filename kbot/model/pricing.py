@@ -207,6 +207,11 @@ def positive_side(e: Edge) -> str | None:
     return best[1] if best[0] is not None and best[0] > 0 else None
 
 
+def edge_top(e: Edge) -> tuple[Decimal | None, ...]:
+    """The top of book an edge was priced on (what the throttle compares)."""
+    return e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size
+
+
 def best_ev_at(e: Edge, p: float, price_range: tuple[Decimal, Decimal] | None = None) -> float | None:
     """The larger of the two taker EVs of ``e``'s book at probability ``p`` (None: no side has
     an EV). Exact by linearity: EV = P(side) - price - fee per contract, and neither the price
@@ -268,14 +273,7 @@ class EdgeThrottle:
             return True
         if (e.prob_yes is None) != (last.prob_yes is None):
             return True
-        top_moved = (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
-            last.yes_bid,
-            last.yes_ask,
-            last.no_bid,
-            last.no_ask,
-            last.yes_ask_size,
-            last.no_ask_size,
-        )
+        top_moved = edge_top(e) != edge_top(last)
         prob_moved = (
             e.prob_yes is not None and last.prob_yes is not None and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
         )

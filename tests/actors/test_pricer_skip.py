@@ -227,3 +227,107 @@ def test_below_the_bar_an_index_jitter_is_not_re_decided():
     on every 0.1 pp move (only the first edge goes); without it, nearly every move is."""
     assert _sent_per_market(None) > 100
     assert _sent_per_market(0.02) == 1
+
+
+evs = st.one_of(st.none(), st.floats(-0.5, 0.5))
+
+
+@settings(max_examples=300, deadline=None)
+@given(ev_yes=evs, ev_no=evs, p0=st.floats(0.001, 0.999), ps=st.lists(st.floats(0.0, 1.0), min_size=1, max_size=20))
+def test_the_snapshot_slack_bound_bounds_the_slack_at_every_probability(ev_yes, ev_no, p0, ps):
+    """``unchanged_by_index`` answers False before building the curve when the bound is under the
+    guard: exact only if no probability could give a larger slack."""
+    snap = attrs.evolve(_edge_for_bound(), prob_yes=p0, ev_yes=ev_yes, ev_no=ev_no)
+    bound = PricerCore._snapshot_slack_bound(snap)
+    for p in [p0, *ps]:
+        assert PricerCore._snapshot_slack(p, snap) <= bound + 1e-12
+
+
+def _edge_for_bound():
+    core = PricerCore(market("greater", 95000.0, None), PricerConfig(), model=gbm_state())
+    core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.40"), yes_ask=D("0.42"), yes_bid_size=D(5), yes_ask_size=D(5),
+                        recv_ts=0.0, source="book"))
+    core.on_index(IndexUpdate(ts=1.0, price=95000.0, n_sources=3, sources=("a", "b", "c"), stale=False, avg_60s=95000.0,
+                              sigma=0.45, sigma_source="ewma"))
+    return core.edge(1.0)
+
+
+def _book(t, bid_cents, ask_cents):
+    return Quote(ts=t, ticker="M", yes_bid=D(bid_cents) / 100, yes_ask=D(ask_cents) / 100, yes_bid_size=D(5),
+                 yes_ask_size=D(5), recv_ts=t, source="book")
+
+
+def _index(t, price):
+    return IndexUpdate(ts=t, price=price, n_sources=3, sources=("a", "b", "c"), stale=False, avg_60s=price, sigma=0.45,
+                       sigma_source="ewma")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([("greater", 95000.0, None), ("between", 94900.0, 95100.0), ("less", None, 95050.0)]),
+    st.lists(st.tuples(st.floats(0.1, 2.0), st.floats(-60.0, 60.0), st.one_of(st.none(), st.integers(2, 97)),
+                       st.integers(1, 12)), min_size=5, max_size=80),
+    st.integers(min_value=2, max_value=97),
+)
+@pytest.mark.parametrize("min_ev", [None, 0.02])
+def test_skips_stay_exact_when_the_book_moved_since_the_last_sent_edge(min_ev, kind, steps, ask_cents):
+    """A new top of book below the decision's bar is held back, so the last sent (and snapshot)
+    edge can carry an older book than the one held: a skipped index update (``unchanged_by_index``)
+    and the quiet band must judge the probability at the book held now. (Found in the real
+    KXBTC15M replay: with the sent edge's prices, an index move that made a side's EV positive at
+    the new book was skipped, and the record missed its snapshot; larger moves, a decision.)"""
+    cfg = PricerConfig()
+    m = market(*kind)
+    full, fast = PricerCore(m, cfg, min_ev, model=gbm_state()), PricerCore(m, cfg, min_ev, model=gbm_state())
+    for c in (full, fast):
+        c.on_quote(_book(0.0, ask_cents - 1, ask_cents))
+    t, price, band = 100.0, 95000.0, None
+    for dt, move, new_ask, spread in steps:
+        t += dt
+        if new_ask is not None:  # a book change: the actor builds the edge when the top moved
+            top = fast.top()
+            for c in (full, fast):
+                c.on_quote(_book(t, max(1, new_ask - spread), new_ask))
+            expected = full.route(full.edge(t))
+            if fast.top() == top and fast.unchanged_by_index(t):
+                assert expected == (None, None)
+                continue
+            assert fast.route(fast.edge(t)) == expected
+            band = fast.quiet_band(t)
+            continue
+        price += move
+        for c in (full, fast):
+            c.on_index(_index(t, price))
+        expected = full.route(full.edge(t))
+        if band is not None and band[0] < price < band[1] and t < band[2]:
+            assert expected == (None, None), "the quiet band held back an index update that changed what is sent"
+        if fast.unchanged_by_index(t):
+            assert expected == (None, None), "skipped an index update that changed what is sent"
+            continue
+        assert fast.route(fast.edge(t)) == expected
+        band = fast.quiet_band(t)
+
+
+@pytest.mark.parametrize("jump", [30.0, 50.0, 90.0, 150.0])
+def test_an_index_move_after_a_held_back_book_change_is_judged_at_the_new_book(jump):
+    """The case the property test above generalises: edge sent at 0.44/0.56 (both EVs ~ -0.08), the
+    book moves to 0.44/0.51 (YES EV -0.03: below the bar, held back, no snapshot), then spot rises:
+    at the new book YES turns positive (a snapshot is due; at +150 a decision), at the old it
+    would not. Before the fix the pricer skipped it."""
+    cfg = PricerConfig()
+    m = market("greater", 95000.0, None)
+    full, fast = PricerCore(m, cfg, 0.02, model=gbm_state()), PricerCore(m, cfg, 0.02, model=gbm_state())
+    for c in (full, fast):
+        c.on_quote(_book(0.0, 44, 56))
+        c.on_index(_index(100.0, 95000.0))
+        c.route(c.edge(100.0))
+        c.on_quote(_book(100.5, 44, 51))
+        assert c.route(c.edge(100.5)) == (None, None)
+        c.on_index(_index(101.0, 95000.0 + jump))
+    expected = full.route(full.edge(101.0))
+    if jump >= 50.0:
+        assert expected[1] is not None  # the premise: the record takes a snapshot
+    if jump >= 150.0:
+        assert expected[0] is not None  # and the decision a new edge
+    if fast.unchanged_by_index(101.0):
+        assert expected == (None, None)

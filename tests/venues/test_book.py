@@ -104,7 +104,11 @@ def test_book_matches_naive_model(snap_yes, snap_no, ops):
                 model[side].pop(price, None)
             else:
                 model[side][price] = new
-        # invariants after every step
+        # invariants after every step; the remembered depth (updated per delta, not rebuilt) too
+        for n in (3, 1):
+            naive = tuple(tuple((1 - p, q) for p, q in sorted(((p, q) for p, q in model[s].items() if q > 0), reverse=True)[:n])
+                          for s in ("no", "yes"))
+            assert book.depth_key(n) == naive
         for s, ladder in (("yes", book.yes_bids()), ("no", book.no_bids())):
             expect = sorted(((p, q) for p, q in model[s].items() if q > 0), reverse=True)
             assert list(ladder) == expect

@@ -69,8 +69,9 @@ class _Ladder:
 
     def add(self, price: Decimal, delta: Decimal) -> int:
         """Apply a signed delta; returns the level's rank from the best (0 = best), before a
-        removal / after an insertion, so callers can tell whether the top N levels changed."""
-        self._mirrored = None
+        removal / after an insertion, so callers can tell whether the top N levels changed.
+        The remembered ``mirrored(n)`` is updated in place of being rebuilt (a delta changes one
+        level: the tuple is re-sliced around it)."""
         sizes = self.sizes
         prices = self.prices
         old = sizes.get(price)
@@ -78,19 +79,39 @@ class _Ladder:
             if delta > ZERO:
                 sizes[price] = delta
                 insort(prices, price)
-                return len(prices) - 1 - bisect_left(prices, price)
+                rank = len(prices) - 1 - bisect_left(prices, price)
+                c = self._mirrored
+                if c is not None and rank < c[0]:
+                    n, m = c
+                    self._mirrored = (n, (m[:rank] + ((_mirror(price), delta),) + m[rank:])[:n])
+                return rank
             if delta == ZERO:
                 return len(prices)
+            self._mirrored = None
             raise BookError(f"delta {delta} at {price} on an empty level")
         i = bisect_left(prices, price)
         rank = len(prices) - 1 - i
         new = old + delta
+        c = self._mirrored
         if new > ZERO:
             sizes[price] = new
+            if c is not None and rank < c[0]:
+                m = c[1]
+                self._mirrored = (c[0], m[:rank] + ((m[rank][0], new),) + m[rank + 1:])
             return rank
         del sizes[price]
         del prices[i]
+        if c is not None and rank < c[0]:
+            n, m = c
+            k = len(prices)
+            if k >= n:  # the level that moves up into the best n
+                p = prices[k - n]
+                m = m[:rank] + m[rank + 1:] + ((_mirror(p), sizes[p]),)
+            else:
+                m = m[:rank] + m[rank + 1:]
+            self._mirrored = (n, m)
         if new < ZERO:
+            self._mirrored = None
             raise BookError(f"level {price} went negative ({old} {delta:+})")
         return rank
 
@@ -209,18 +230,29 @@ class OrderBook:
         """``(yes_asks, no_asks)`` to ``depth``: what a Quote of this book carries beyond its top."""
         return self._no.mirrored(depth), self._yes.mirrored(depth)
 
+    def quote_state(self, depth: int) -> tuple[tuple[Decimal, Decimal] | None, tuple[Decimal, Decimal] | None,
+                                                tuple[Levels, Levels]]:
+        """``(best_yes_bid(), best_no_bid(), depth_key(depth))`` in one call (per book delta)."""
+        y, n = self._yes, self._no
+        yp, np_ = y.prices, n.prices
+        return ((yp[-1], y.sizes[yp[-1]]) if yp else None, (np_[-1], n.sizes[np_[-1]]) if np_ else None,
+                (n.mirrored(depth), y.mirrored(depth)))
+
     def quote(self, *, ts: float, recv_ts: float, depth: int, mono: float = 0.0, source: str = "book",
-              asks: tuple[Levels, Levels] | None = None) -> Quote:
-        """``asks``: ``depth_key(depth)`` when the caller already has it."""
-        yb, nb = self._yes.best(), self._no.best()
+              asks: tuple[Levels, Levels] | None = None,
+              tops: tuple[tuple[Decimal, Decimal] | None, tuple[Decimal, Decimal] | None] | None = None) -> Quote:
+        """``asks``: ``depth_key(depth)``, ``tops``: the best bids (``quote_state``), when the caller
+        already has them."""
+        yb, nb = tops if tops is not None else (self._yes.best(), self._no.best())
         yes_asks, no_asks = asks if asks is not None else self.depth_key(depth)
+        mm = _MIRRORED  # (a falsy 0 only takes the slower way to the same value)
         return Quote(
             ts=ts,
             ticker=self.ticker,
             yes_bid=None if yb is None else yb[0],
-            yes_ask=None if nb is None else ONE - nb[0],
+            yes_ask=None if nb is None else (mm.get(nb[0]) or _mirror(nb[0])),
             no_bid=None if nb is None else nb[0],
-            no_ask=None if yb is None else ONE - yb[0],
+            no_ask=None if yb is None else (mm.get(yb[0]) or _mirror(yb[0])),
             yes_bid_size=None if yb is None else yb[1],
             yes_ask_size=None if nb is None else nb[1],
             yes_asks=yes_asks,

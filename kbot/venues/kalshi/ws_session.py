@@ -46,6 +46,7 @@ from kbot.venues.kalshi.book import BookError, OrderBook, stale_quote
 from kbot.venues.wire import WireError
 
 Command = dict[str, Any]
+ONE = Decimal(1)
 
 MARKET_CHANNELS = ("orderbook_delta", "ticker", "trade")
 OPTIONAL_CHANNELS = frozenset({"cfbenchmarks_value", "fill", "user_orders", "market_positions"})
@@ -361,18 +362,19 @@ class KalshiWsSession:
         is sent until it uncrosses; if it stays crossed for ``MAX_CROSSED`` messages the book is
         treated as inconsistent and resynced."""
         book = b.book
-        if book.crossed:
+        depth = self.cfg.book_depth
+        yb, nb, key = book.quote_state(depth)
+        if yb is not None and nb is not None and yb[0] + nb[0] >= ONE:  # ``book.crossed``
             self.counters.crossed += 1
             b.crossed_run += 1
             if b.crossed_run > MAX_CROSSED and rt is not None:
                 self._invalidate([book.ticker], recv_ts, rt, f"crossed for {b.crossed_run} messages")
             return
         b.crossed_run = 0
-        key = book.depth_key(self.cfg.book_depth)
         if key == b.key:
             return  # nothing a Quote carries changed (checked before building one)
         b.key = key
-        self._msgs.append(book.quote(ts=ts, recv_ts=recv_ts, depth=self.cfg.book_depth, mono=mono, asks=key))
+        self._msgs.append(book.quote(ts=ts, recv_ts=recv_ts, depth=depth, mono=mono, asks=key, tops=(yb, nb)))
 
     # ------------------------------------------------------------------ frames
 
@@ -387,10 +389,10 @@ class KalshiWsSession:
         ``<type>:internal_error``, logged with its traceback (once per type) and survived, so that
         no frame can restart the connection. A book frame that fails either way resyncs the books."""
         self.counters.frames += 1
-        if fastparse.maybe_delta(text):  # the bulk of a book stream: typed decode, same rules
-            fast = fastparse.orderbook_delta(text, use_yes_price=self.cfg.use_yes_price, recv_ts=recv_ts)
+        if text.find("orderbook_delta", 8, 40) >= 0:  # ``fastparse.maybe_delta``: the bulk of a book stream
+            fast = fastparse.decode_delta(text, use_yes_price=self.cfg.use_yes_price, recv_ts=recv_ts)
             if fast is not None:
-                self._delta(fast[0], fast[1], fast[2], recv_ts, rt, mono)
+                self._fast_delta(fast, recv_ts, rt, mono)
                 return
         try:
             env = wp.parse_envelope(text)
@@ -424,9 +426,8 @@ class KalshiWsSession:
         else:
             self._invalidate(list(self.books), now, rt, "malformed book message")
 
-    def _seq_ok(self, sub: _Sub, env: wp.Envelope, now: float, rt: float) -> bool:
+    def _seq_ok(self, sub: _Sub, seq: int | None, now: float, rt: float) -> bool:
         """Advance ``sub``'s sequence; False when the frame is a duplicate/old one to drop."""
-        seq = env.seq
         if seq is None:
             raise WireError("missing_field", "seq")
         last = sub.last_seq
@@ -487,7 +488,7 @@ class KalshiWsSession:
         if env.sid is not None and env.seq is not None:
             sub = self._by_sid.get(env.sid)
             if sub is not None:
-                self._seq_ok(sub, env, now, rt)
+                self._seq_ok(sub, env.seq, now, rt)
 
     def _h_unsubscribed(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         if env.id is not None:
@@ -534,7 +535,7 @@ class KalshiWsSession:
 
     def _h_snapshot(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "orderbook_delta")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         lv = wp.parse_orderbook_snapshot(env.msg, use_yes_price=self.cfg.use_yes_price)
         b = self.books.get(lv.ticker)
@@ -552,35 +553,43 @@ class KalshiWsSession:
 
     def _h_delta(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "orderbook_delta")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
-        self._apply_delta(env, wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now),
+        d = wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now)
+        self._apply_delta((env.sid or 0, env.seq or 0, d.ticker, d.side, d.price, d.delta, d.ts, d.client_order_id),
                           now, rt, mono)
 
-    def _delta(self, sid: int | None, seq: int | None, d: wp.BookDelta, now: float, rt: float, mono: float) -> None:
-        """``_h_delta`` for a delta the fast path already parsed (``fastparse``)."""
-        env = wp.Envelope(type="orderbook_delta", msg=None, sid=sid, seq=seq)
-        sub = self._sub_for(env, "orderbook_delta")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+    def _fast_delta(self, f: fastparse.Fast, now: float, rt: float, mono: float) -> None:
+        """``_h_delta`` for a delta the fast path already parsed (``fastparse.decode_delta``)."""
+        sub = self._by_sid.get(f[0])
+        if sub is None or sub.channel != "orderbook_delta":
+            self.counters.stale_sid += 1
             return
-        self._apply_delta(env, d, now, rt, mono)
+        last, seq = sub.last_seq, f[1]
+        if last is not None and seq == last + 1:
+            sub.last_seq = seq  # the common case of ``_seq_ok``, inline
+        elif not self._seq_ok(sub, seq, now, rt):
+            return
+        self._apply_delta(f, now, rt, mono)
 
-    def _apply_delta(self, env: wp.Envelope, d: wp.BookDelta, now: float, rt: float, mono: float) -> None:
-        b = self.books.get(d.ticker)
+    def _apply_delta(self, f: fastparse.Fast, now: float, rt: float, mono: float) -> None:
+        """A delta whose sequence was accepted, onto its book (``f``: ``fastparse.Fast``'s fields)."""
+        _sid, seq, ticker, side, price, delta, ts, _coid = f
+        b = self.books.get(ticker)
         if b is None:
             return
         if not b.live:
             self.counters.dropped_deltas += 1
             return
         try:
-            rank = b.book.apply(d.side, d.price, d.delta)
+            rank = b.book.apply(side, price, delta)
         except BookError as e:
-            self._invalidate([d.ticker], now, rt, f"book inconsistent: {e}")
+            self._invalidate([ticker], now, rt, f"book inconsistent: {e}")
             return
-        b.seq = env.seq
+        b.seq = seq
         if rank >= self.cfg.book_depth and b.key is not None and not b.crossed_run:
             return  # below the quoted depth: the Quote would not change
-        self._emit_quote(b, d.ts, now, mono, rt)
+        self._emit_quote(b, ts, now, mono, rt)
 
     def _h_ticker(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         q = wp.parse_ticker(env.msg, recv_ts=now, mono=mono)
@@ -589,7 +598,7 @@ class KalshiWsSession:
 
     def _h_trade(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "trade")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         tr = wp.parse_trade(env.msg, recv_ts=now)
         if tr.ticker in self.watched:
@@ -600,7 +609,7 @@ class KalshiWsSession:
 
     def _h_lifecycle(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "market_lifecycle_v2")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         lc = wp.parse_market_lifecycle(env.msg, recv_ts=now)
         if not self._relevant(lc.ticker):
@@ -616,7 +625,7 @@ class KalshiWsSession:
 
     def _h_event_lifecycle(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "market_lifecycle_v2")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         ev = wp.parse_event_lifecycle(env.msg, recv_ts=now)
         if ev.series_ticker in self.cfg.lifecycle_series:
@@ -624,13 +633,13 @@ class KalshiWsSession:
 
     def _h_fee_update(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "market_lifecycle_v2")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         self._msgs.append(wp.parse_event_fee_update(env.msg, recv_ts=now))
 
     def _h_cfb(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         sub = self._sub_for(env, "cfbenchmarks_value")
-        if sub is None or not self._seq_ok(sub, env, now, rt):
+        if sub is None or not self._seq_ok(sub, env.seq, now, rt):
             return
         iv = wp.parse_cfbenchmarks_value(env.msg, recv_ts=now, mono=mono)
         if iv.index_id == self.cfg.cfbenchmarks_index:
