@@ -8,8 +8,10 @@ Receives (one conflating inbox, ``LatestMailbox(decision_inbox_key)``)
 
 Applies (pure, ``kbot.model``)
     ``evaluate`` + ``build_decision`` (= ``decide``): gates, side choice, Kelly sizing with
-    every cap, risk gates; exactly one decision per edge with every failing reason (the
-    Decision object of a suppressed repeat PASS is not built). ``RiskBook`` holds exposure, daily PnL,
+    every cap, risk gates, and the evidence gate ``no_demonstrated_edge`` on the evidence table
+    the scorer publishes in the shared ``ModelState`` (none yet: every candidate PASSes);
+    exactly one decision per edge with every failing reason (the Decision object of a
+    suppressed repeat PASS is not built). ``RiskBook`` holds exposure, daily PnL,
     open orders, pending TAKEs, cooldowns and the kill switch; ``ImpliedVolBook`` the
     per-event implied volatility for the ``vol_divergence`` gate.
 
@@ -23,7 +25,8 @@ Sends
 
 Restart safety
     The risk state (kill switch, TAKE history, pending TAKEs) is persisted in the
-    ``StateStore`` before a TAKE is sent and on every kill-switch change; it is loaded at
+    ``StateStore`` before a TAKE is sent (once per batch, before its first TAKE) and on every
+    kill-switch change; it is loaded at
     start, and an unreadable state trips the kill switch (``corrupt_state``: fail safe, an
     operator resets it with ``kbot.model.killswitch.request_reset``). ``recent_decisions``
     (e.g. read back from the database) re-seeds dedup/cooldown when the state file is lost.
@@ -39,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 from typing import Any
 
+import attrs
 import trio
 from loguru import logger
 
@@ -46,11 +50,14 @@ from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.messages import Alert, Decision, Edge, PortfolioState
 from kbot.model import killswitch
-from kbot.model.config import GateConfig, PricerConfig, RiskConfig, SizingConfig, config_digest
+from kbot.model.config import EvidenceConfig, GateConfig, PricerConfig, RiskConfig, SizingConfig, config_digest
 from kbot.model.decide import build_decision, evaluate, is_unusual_pass
+from kbot.model.evidence import EMPTY
 from kbot.model.implied import ImpliedVolBook
 from kbot.model.risk import RiskBook
+from kbot.model.state import ModelState
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
+from supervision import Batch
 
 tape = logger.bind(event="tape")
 
@@ -81,6 +88,9 @@ def tape_line(d: Decision) -> str:
     return f"{head} p={prob} ev={ev} spot={spot} sigma={sigma}{iv} h={horizon} [{d.decision_id}]{tail}"
 
 
+IMPLIED_MIN_REAL_S = 0.25
+
+
 class DecisionCore:
     """The actor's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
 
@@ -90,15 +100,23 @@ class DecisionCore:
         sizing: SizingConfig,
         risk: RiskConfig,
         pricer: PricerConfig,
+        evidence: EvidenceConfig | None = None,
+        model: ModelState | None = None,
     ) -> None:
+        """``evidence``: the evidence gate's configuration (default: on); ``model``: where the
+        scorer publishes the evidence table (None: no evidence, every candidate PASSes
+        ``no_demonstrated_edge`` unless the gate is off)."""
         self.gates = gates
+        self.evidence_config = evidence or EvidenceConfig()
+        self.model = model
         self.sizing = sizing
         self.risk_config = risk
         self.rounding = pricer.fee_rounding
         self.book = RiskBook(gates, risk)
         self.implied = ImpliedVolBook(gates, window_s=pricer.window_s)
-        self.digest = config_digest(gates, sizing, risk, pricer)
+        self.digest = config_digest(gates, sizing, risk, pricer, self.evidence_config)
         self._last_pass: dict[str, tuple[float, tuple[Any, ...]]] = {}
+        self._last_id: dict[str, tuple[str, int]] = {}  # ticker -> (last decision id, repeats)
         self.suppressed = 0
 
     def step(self, edge: Edge, now: float) -> tuple[Decision | None, str | None]:
@@ -117,11 +135,20 @@ class DecisionCore:
             sizing=self.sizing,
             risk_config=self.risk_config,
             rounding=self.rounding,
+            evidence=self.model.evidence if self.model is not None else EMPTY,
+            evidence_config=self.evidence_config,
         )
         how = self.emission(edge.ticker, ev.action, ev.side, ev.reasons, now)
         if how is None:
             return None, None
-        return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest), how
+        d = build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied, digest=self.digest)
+        last = self._last_id.get(edge.ticker)
+        if last is not None and last[0] == d.decision_id:  # the same inputs decided again: keep ids unique
+            n = last[1] + 1
+            self._last_id[edge.ticker] = (d.decision_id, n)
+            return attrs.evolve(d, decision_id=f"{d.decision_id}-{n}"), how
+        self._last_id[edge.ticker] = (d.decision_id, 1)
+        return d, how
 
     def prune(self, now: float, keep_s: float = 3600.0) -> None:
         """Forget closed events' implied fits and PASS signatures older than ``keep_s``
@@ -130,6 +157,7 @@ class DecisionCore:
         horizon = max(keep_s, self.gates.pass_repeat_s)
         for t in [t for t, (ts, _) in self._last_pass.items() if now - ts > horizon]:
             del self._last_pass[t]
+            self._last_id.pop(t, None)
 
     def emission(self, ticker: str, action: str, side: str | None, reasons: tuple[str, ...], now: float) -> str | None:
         """How a decision goes out: ``"take"``; ``"new"`` for a PASS that differs from the last
@@ -152,6 +180,11 @@ class DecisionCore:
 
 def _promising(e: Edge, min_ev: float) -> bool:
     return not e.reasons and max(e.ev_yes or -1.0, e.ev_no or -1.0) >= min_ev
+
+
+def _order(e: Edge, min_ev: float) -> tuple[bool, float, str]:
+    promising = _promising(e, min_ev)
+    return (not promising, -max(e.ev_yes or -1.0, e.ev_no or -1.0) if promising else 0.0, e.ticker)
 
 
 async def _persist(store: StateStore | None, key: str, book: RiskBook, io: BlockingIO) -> None:
@@ -185,13 +218,21 @@ async def run_decision(
     alerts: Outbox | None = None,
     stats: ActorStats | None = None,
     io: BlockingIO = in_thread,
+    evidence: EvidenceConfig | None = None,
+    model: ModelState | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until cancelled. ``pricer`` supplies the fee rounding and settlement window used by
     the pricers (so EVs are recomputed the same way). ``store``/kill file I/O runs through
-    ``io``. Reports started (``nursery.start``) once state, seed and kill file are loaded."""
+    ``io``. ``evidence``/``model``: the evidence gate and the shared model state (see
+    ``DecisionCore``). Reports started (``nursery.start``) once state, seed and kill file are
+    loaded."""
     risk = risk or RiskConfig()
-    core = DecisionCore(gates or GateConfig(), sizing or SizingConfig(), risk, pricer or PricerConfig())
+    core = DecisionCore(gates or GateConfig(), sizing or SizingConfig(), risk, pricer or PricerConfig(), evidence,
+                        model)
+    # Under a fast simulated clock, refit implied volatility at most every IMPLIED_MIN_REAL_S real
+    # seconds (at 120x the 5 s cadence meant 24 scipy fits per second per event).
+    core.implied.refresh_s = max(core.gates.implied_refresh_s, IMPLIED_MIN_REAL_S * clock.speed)
     stats = stats or ActorStats("decision")
     bad = BadInputLog("decision")
     book = core.book
@@ -230,10 +271,12 @@ async def run_decision(
             await clock.sleep(risk.kill_poll_s)
             await check_kill_file()
 
-    async def handle(edges: list[Edge], portfolios: list[PortfolioState]) -> None:
+    async def handle(work: Batch[Any], edges: list[Edge], portfolios: list[PortfolioState]) -> None:
+        """``work``: the batch being processed; each portfolio and edge is marked done as it is
+        handled, so a failure puts back exactly the ones not yet handled."""
         now = clock.now()
         tripped = False
-        for ps in sorted(portfolios, key=lambda p: p.ts):
+        for ps in work.each(sorted(portfolios, key=lambda p: p.ts)):
             tripped |= book.on_portfolio(ps, now)
         if book.roll(now):
             await persist()
@@ -241,21 +284,30 @@ async def run_decision(
         if tripped:
             await persist()
             await kill_event(f"tripped: {book.kill_reason()}")
-        # Candidates the pricer already sees clearing min_ev first: after a spot move fans out
-        # to every market, the edges that can trade are decided before the routine PASSes.
-        edges.sort(key=lambda e: not _promising(e, core.gates.min_ev))
-        for edge in edges:
+        # Candidates the pricer already sees clearing min_ev first, best EV first: after a spot
+        # move fans out to every market, the edges that can trade are decided before the routine
+        # PASSes, and when exposure runs out the best ones got it. A total order (ticker last), not
+        # the order the pricers happened to run in: the same edges give the same decisions.
+        edges.sort(key=lambda e: _order(e, core.gates.min_ev))
+        decided: list[tuple[Decision, str | None]] = []
+        for edge in work.each(edges):
             d, how = core.step(edge, now)
             if d is None:
                 continue
             if d.action == "TAKE":
                 book.on_take(d)
-                try:
-                    await persist()
-                except (OSError, ValueError, TypeError) as e:
-                    bad.record("state_save_failed", repr(e), detail=f"TAKE {d.decision_id} not sent")
-                    stats.errors += 1
-                    continue
+            decided.append((d, how))
+        # One save for all the batch's TAKEs, before any is sent (a save fsyncs: one per TAKE made
+        # a burst of TAKEs wait a save each, deciding the later ones on older data).
+        if any(d.action == "TAKE" for d, _ in decided):
+            try:
+                await persist()
+            except (OSError, ValueError, TypeError) as e:
+                takes = [d.decision_id for d, _ in decided if d.action == "TAKE"]
+                bad.record("state_save_failed", repr(e), detail=f"TAKEs {', '.join(takes)} not sent")
+                stats.errors += 1
+                decided = [(d, how) for d, how in decided if d.action != "TAKE"]
+        for d, how in decided:
             await out.send(d)
             stats.msgs_out += 1
             if how == "take" or (how == "new" and is_unusual_pass(d, core.gates.min_ev)):
@@ -268,16 +320,18 @@ async def run_decision(
             batch = await inbox.receive_batch()
             edges: list[Edge] = []
             portfolios: list[PortfolioState] = []
-            for msg in batch:
-                stats.msgs_in += 1
-                if isinstance(msg, Edge):
-                    edges.append(msg)
-                elif isinstance(msg, PortfolioState):
-                    portfolios.append(msg)
-                else:
-                    bad.record("unexpected_message", msg)
-            stats.last_msg_ts = clock.now()
-            await handle(edges, portfolios)
+            with inbox.processing(batch) as work:  # a failure puts back what was not handled yet
+                for msg in batch:
+                    stats.msgs_in += 1
+                    if isinstance(msg, Edge):
+                        edges.append(msg)
+                    elif isinstance(msg, PortfolioState):
+                        portfolios.append(msg)
+                    else:
+                        bad.record("unexpected_message", msg)
+                        work.done(msg)
+                stats.last_msg_ts = clock.now()
+                await handle(work, edges, portfolios)
             if stats.last_msg_ts - last_prune > 60.0:
                 core.prune(stats.last_msg_ts)
                 last_prune = stats.last_msg_ts

@@ -73,7 +73,7 @@ def _same(a: Any, b: Any) -> bool:
     return a is not None and attrs.evolve(a, updated_ts=0.0) == attrs.evolve(b, updated_ts=0.0)
 
 
-class _Bounded(OrderedDict):  # type: ignore[type-arg]
+class _Bounded(OrderedDict[Any, Any]):
     def __init__(self, limit: int) -> None:
         super().__init__()
         self.limit = limit
@@ -244,5 +244,6 @@ async def run_kalshi_rest_feed(
         cmds: list[Any] = []
         with trio.move_on_after(delay):
             cmds = await control.receive_batch()
-        for ticker in dict.fromkeys(c.ticker for c in cmds if isinstance(c, RefreshMarket)):
-            await feed.guarded(f"refresh {ticker}", lambda t=ticker: feed.refresh_market(t))
+        with control.processing(cmds):  # cancelled mid-way (shutdown): the requests stay queued
+            for ticker in dict.fromkeys(c.ticker for c in cmds if isinstance(c, RefreshMarket)):
+                await feed.guarded(f"refresh {ticker}", lambda t=ticker: feed.refresh_market(t))

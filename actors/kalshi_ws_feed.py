@@ -25,7 +25,7 @@ Fails:    network trouble, gaps and bad frames are handled inside (reconnect/res
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -79,11 +79,17 @@ async def run_kalshi_ws_feed(
     state: WatchState | None = None,
     health: LinkHealth | None = None,
     recorder: Recorder | None = None,
+    tap: Callable[[Any], Any] | None = None,
     name: str = "kalshi_ws",
 ) -> None:
+    """``tap``: wraps the client's ``KalshiWsSession`` (``kbot run --record`` records its inputs)."""
     state = state if state is not None else WatchState()
     bad = StatsBadInputLog(name, stats)
     client = KalshiWsClient(url, credentials, cfg, clock, recorder=recorder, bad=bad, feed=name, health=health)
+    if tap is not None:
+        wrapped = tap(client.session)
+        client.session = wrapped
+        client.on_batch = wrapped.on_batch
     counters = client.session.counters
 
     async def emit(msg: Any) -> None:
@@ -97,15 +103,16 @@ async def run_kalshi_ws_feed(
     async def control_loop() -> None:
         assert control is not None
         while True:
-            for cmd in await control.receive_batch():
-                if isinstance(cmd, Subscribe):
-                    state.watched.update(cmd.tickers)
-                    await client.watch(cmd.tickers)
-                elif isinstance(cmd, Unsubscribe):
-                    state.watched.difference_update(cmd.tickers)
-                    await client.unwatch(cmd.tickers)
-                else:
-                    bad.record("control:unknown", repr(cmd))
+            with control.processing(await control.receive_batch()) as work:  # a failure puts the rest back
+                for cmd in work:
+                    if isinstance(cmd, Subscribe):
+                        state.watched.update(cmd.tickers)
+                        await client.watch(cmd.tickers)
+                    elif isinstance(cmd, Unsubscribe):
+                        state.watched.difference_update(cmd.tickers)
+                        await client.unwatch(cmd.tickers)
+                    else:
+                        bad.record("control:unknown", repr(cmd))
 
     if state.watched:
         await client.watch(sorted(state.watched))

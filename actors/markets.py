@@ -110,11 +110,12 @@ async def run_markets(
         if batch:
             stats.msgs_in += len(batch)
             stats.last_msg_ts = now
-        for msg in batch:
-            actions.extend(registry.apply(msg, now))
-            if (refresh is not None and refresh_command is not None and isinstance(msg, MarketLifecycle)
-                    and msg.event_type == "metadata_updated"):
-                refresh.send_nowait(refresh_command(msg.ticker))
+        with inbox.processing(batch) as work:  # a failure hands the unapplied rest on, none is lost
+            for msg in work:
+                actions.extend(registry.apply(msg, now))
+                if (refresh is not None and refresh_command is not None and isinstance(msg, MarketLifecycle)
+                        and msg.event_type == "metadata_updated"):
+                    refresh.send_nowait(refresh_command(msg.ticker))
         if now >= next_tick:
             actions.extend(registry.tick(now))
             next_tick = now + tick_s

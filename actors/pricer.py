@@ -8,10 +8,13 @@ Receives (one conflating inbox, ``LatestMailbox(pricer_inbox_key)``)
     updates, status changes).
 
 Applies (pure, ``kbot.model.pricing``)
-    ``price_market``: horizon from ``close_ts`` (fallback ``expected_expiration_ts``),
-    settlement-aware probability, fee-aware EV of YES at the YES ask and NO at the NO ask,
-    and every reason the edge cannot be traded on (stale spot, stale/missing quote, no usable
-    bounds or close time, market not open...). The quote used is the live book's when it is not
+    ``price_market``: horizon from ``close_ts`` (fallback ``expected_expiration_ts``), the raw
+    model probability and the calibrated final probability of the model in force
+    (``ModelState.predictor``, replaced by the scorer's walk-forward refits; the event's implied
+    volatility from the implied-volatility book the pricers share), fee-aware EV of YES at the
+    YES ask and NO at the NO ask from the final probability, and every reason the edge cannot
+    be traded on (stale spot, stale/missing quote, no usable bounds or close time, market not
+    open...). The quote used is the live book's when it is not
     stale, else the newest non-stale one across sources (a stale one only if nothing else
     exists, so the edge says ``stale_quote``).
     Inside the final ``window_s`` seconds the observed partial average comes from this
@@ -21,13 +24,16 @@ Applies (pure, ``kbot.model.pricing``)
     ``window_unobserved`` and is not traded.
 
 Sends
+    (After each edge, its quiet band to the tree's pricing board: the index prices between which
+    nothing it sends could change, ``PricerCore.quiet_band``.)
     Every *material* change (``EdgeThrottle``: reasons, top of book, sigma source, a
     ``prob_epsilon`` move unless the edge stays below the decision's ``min_ev`` bar, at least
     every ``max_emit_interval_s``) to ``edges_out`` (the decision actor), and an
     edge snapshot (``snapshot=True``) to ``record_out`` (the recorder) on the first edge, on a
     change of reasons or of the side with positive EV, and at least every
     ``snapshot_interval_s``. An edge that is both goes to both. Without input the pricer
-    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age). Once the market is
+    re-prices every ``idle_reprice_s`` (the horizon shrinks, inputs age), far from the close
+    every 1/300 of the horizon (at most ``snapshot_interval_s``). Once the market is
     closed one final edge (reason ``closed``) is sent and then nothing more.
 
 Fails
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Hashable
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -49,9 +56,22 @@ from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
 from kbot.model.config import PricerConfig
-from kbot.model.pricing import EdgeThrottle, best_ev_at, horizon_end, positive_side, price_market, quote_age_limit
-from kbot.model.prob import prob_yes
+from kbot.model.pricing import (
+    EdgeThrottle,
+    best_ev_at,
+    default_predictor,
+    horizon_end,
+    positive_side,
+    price_market,
+    quote_age_limit,
+)
 from kbot.model.settlement import WindowObserver
+from kbot.model.state import ModelState
+
+# Idle re-price cadence far from the close, as a share of the horizon (kbot run at 60-120x spent
+# half its CPU re-pricing every market every simulated second: hourly markets an hour out change
+# by a fraction of a basis point per second).
+IDLE_PER_HORIZON = 1.0 / 300.0
 
 _GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float rounding)
 
@@ -70,19 +90,24 @@ def pricer_inbox_key(msg: Any) -> Hashable:
 class PricerCore:
     """A pricer's state and its steps (no I/O, time passed in): tested and benchmarked directly."""
 
-    def __init__(self, market: MarketInfo, config: PricerConfig, min_ev: float | None = None) -> None:
+    def __init__(self, market: MarketInfo, config: PricerConfig, min_ev: float | None = None,
+                 model: ModelState | None = None, price_range: tuple[Decimal, Decimal] | None = None) -> None:
         """``min_ev``: the decision's ``gates.min_ev``, for the throttle (``EdgeThrottle``):
         probability moves of an edge below that bar are not re-sent. None: every move of
-        ``prob_epsilon`` is."""
+        ``prob_epsilon`` is. ``model``: the model in force, shared with the tree (None: the
+        shipped parameters, with an implied-volatility book of its own). ``price_range``: the
+        decision's ``min_price``/``max_price`` (sides priced outside it do not count towards the bar)."""
         self.config = config
+        self.model = model if model is not None else ModelState(default_predictor(), window_s=config.window_s)
         self.market = market
         self.index: IndexUpdate | None = None
         self.quotes: dict[str, Quote] = {}
-        self.throttle = EdgeThrottle(config, min_ev)
+        self.throttle = EdgeThrottle(config, min_ev, price_range)
         self.window = self._observer(market)
         self.closed_sent = False
         self._boundary = float("-inf")  # next time the reasons may change by time alone
         self._last_p: float | None = None  # probability of the last edge built
+        self._priced: tuple[IndexUpdate | None, float | None] = (None, None)  # its index and implied sigma
 
     def _observer(self, market: MarketInfo) -> WindowObserver | None:
         end = horizon_end(market)
@@ -137,25 +162,57 @@ class PricerCore:
 
     # ------------------------------------------------------------------ output
 
+    def implied_sigma(self, now: float) -> float | None:
+        """Observe this market's quote in the shared implied-volatility book and read its
+        event's fit (refitted at most every ``implied_refresh_s``; None at a search bound)."""
+        if "implied" not in self.model.predictor.model.vol_sources:
+            return None  # the model does not use it: no fit
+        q, idx, m = self.quote(), self.index, self.market
+        book = self.model.implied
+        if q is not None and idx is not None:
+            book.observe(m.event_ticker, m.ticker, now, m.strike_type, m.floor_strike, m.cap_strike, q.yes_bid,
+                         q.yes_ask, idx.price, horizon_end(m), ok=not (q.stale or idx.stale))
+        fit = book.implied(m.event_ticker, now)
+        return fit.sigma if fit is not None and not fit.at_bound else None
+
     def edge(self, now: float, mono: float = 0.0) -> Edge:
         obs = None
         if self.window is not None and now > self.window.start_ts:
             obs = self.window.observation(now)
-        return price_market(self.market, self.index, self.quote(), now, self.config, window=obs, mono=mono)
+        iv = self.implied_sigma(now)
+        self._priced = (self.index, iv)
+        return price_market(self.market, self.index, self.quote(), now, self.config, window=obs, mono=mono,
+                            predictor=self.model.predictor, implied_sigma=iv)
+
+    def _curve(self) -> Callable[[float, float], float | None] | None:
+        """The final probability as a function of (spot, horizon) with everything else as when
+        the last edge was priced (``Predictor.curve``)."""
+        idx, iv = self._priced
+        q = self.quote()
+        if idx is None or q is None:
+            return None
+        yes_size = q.yes_asks[0][1] if q.yes_asks else q.yes_ask_size
+        no_size = q.no_asks[0][1] if q.no_asks else q.yes_bid_size
+        return self.model.predictor.curve(self.market, index=idx, yes_bid=q.yes_bid, yes_ask=q.yes_ask,
+                                          yes_depth=no_size, no_depth=yes_size, implied_sigma=iv,
+                                          window_s=self.config.window_s)
 
     # Reasons that a fresh index, or time alone, can change: an edge carrying one is always rebuilt.
     _VOLATILE = frozenset(("stale_spot", "closed", "window_unobserved"))
 
     def unchanged_by_index(self, now: float) -> bool:
         """Cheap pre-check when only index updates (and quotes that did not change the top of
-        book) arrived: True when building the edge now
-        could not change what ``route`` sends, so the pricer may skip it (most index ticks,
-        for most markets). Exact where it says True: nothing but the probability changes,
-        |dp| stays below ``prob_epsilon`` against the last sent edge, and since EV is linear in
-        p (slope +1 for YES, -1 for NO) the side with positive EV cannot flip while |dp| is
-        below both EVs and half their gap. Anything else (time boundaries: emit/snapshot due,
-        settlement window, close, quote ageing; a stale or old index; a sigma source change;
-        volatile reasons) answers False and the edge is built as usual."""
+        book) arrived: True when building the edge now could not change what ``route`` sends,
+        so the pricer may skip it (most index ticks, for most markets). Exact where it says
+        True, for the inputs held since the last edge: nothing but the index price and the
+        horizon moved (same index sigma and source, same signals, the implied volatility of
+        the last edge), the final probability (``_curve``) stays within ``prob_epsilon`` of the
+        last sent edge, and since EV is linear in p (slope +1 for YES, -1 for NO) the side with
+        positive EV cannot flip while |dp| is below both EVs and half their gap. Anything else
+        (time boundaries: emit/snapshot due, settlement window, close, quote ageing; a stale or
+        old index; volatile reasons) answers False and the edge is built as usual. (The shared
+        implied-volatility fit may have been refreshed meanwhile: it is picked up by the next
+        edge built, at the latest after ``max_emit_interval_s``.)"""
         sent, snap, idx, cfg = self.throttle.last_sent, self.throttle.last_snapshot, self.index, self.config
         # (callers check that the quote's top of book did not change either)
         if sent is None or snap is None or idx is None or sent.prob_yes is None or snap.prob_yes is None:
@@ -164,15 +221,15 @@ class PricerCore:
             return False
         if idx.stale or idx.price <= 0 or now - idx.ts > cfg.max_index_age_s:
             return False
-        if idx.sigma_source != sent.sigma_source or idx.sigma_source != snap.sigma_source:
+        if not self._same_inputs(idx):
             return False
         if self._VOLATILE.intersection(sent.reasons) or self._VOLATILE.intersection(snap.reasons):
             return False
         end = horizon_end(self.market)
-        if end is None:
+        curve = self._curve()
+        if end is None or curve is None or end - now <= cfg.window_s:
             return False
-        m = self.market
-        p = prob_yes(m.strike_type, m.floor_strike, m.cap_strike, idx.price, idx.sigma, end - now, window_s=cfg.window_s)
+        p = curve(idx.price, end - now)
         if p is None:
             return False
         # (guards: the edge built for real computes its EVs afresh; stay clear of the exact bars)
@@ -180,6 +237,15 @@ class PricerCore:
         if abs(p - sent.prob_yes) >= cfg.prob_epsilon and not (th.below_bar(sent) and th.below_bar(sent, p, _GUARD)):
             return False
         return self._snapshot_slack(p, snap) > _GUARD
+
+    def _same_inputs(self, idx: IndexUpdate) -> bool:
+        """The index update carries the sigma, sigma source and signals the last edge was priced with."""
+        priced = self._priced[0]
+        if priced is None:
+            return False
+        a, b = idx.signals, priced.signals
+        return (idx.sigma == priced.sigma and idx.sigma_source == priced.sigma_source
+                and (a.seq if a is not None else None) == (b.seq if b is not None else None))
 
     def slack(self, p: float) -> float:
         """How far the probability may still move from ``p`` without changing what ``route``
@@ -193,9 +259,8 @@ class PricerCore:
         tol = self.config.prob_epsilon - abs(p - sent.prob_yes)
         th = self.throttle
         if th.min_ev is not None and th.below_bar(sent):
-            best = best_ev_at(sent, p)
-            if best is not None:
-                tol = max(tol, th.min_ev - best)
+            best = best_ev_at(sent, p, th.price_range)
+            tol = max(tol, math.inf if best is None else th.min_ev - best)
         return min(tol, self._snapshot_slack(p, snap))
 
     @staticmethod
@@ -215,21 +280,67 @@ class PricerCore:
             tol = min(tol, margin - d)
         return tol
 
-    def quiet_state(self) -> tuple[float | None, float, float]:
-        """``(p_ref, tol, until)`` after the edge just routed: the probability priced, how far it
-        may move before anything sent changes, and until when (clock) that holds. Published to
-        the tree's pricing board, which then wakes this pricer only for index updates that move
-        the probability by ``tol`` or more (see ``kbot.model.board``). ``tol <= 0``: always wake."""
+    def quiet_band(self, now: float) -> tuple[float, float, float] | None:
+        """``(lo_px, hi_px, until)`` after the edge just routed: while the index stays strictly
+        inside ``(lo_px, hi_px)``, its sigma, source and signals do not change and the clock is
+        before ``until``, nothing this pricer sends could change. Published to the tree's pricing
+        board, which then wakes this pricer only for index updates outside that (see
+        ``kbot.model.board``). None: always wake.
+
+        The band comes from the final probability as a function of spot (``_curve``): its slope
+        and curvature at the current spot give the log-spot distance ``d`` at which the
+        probability could move by half the slack (``0.9 * slack``), and the probability is then
+        checked at both ends of the band (halving ``d`` until the moves stay under the slack),
+        then at ``until`` (the horizon shrinks; halving the time until they do)."""
         sent, snap, idx = self.throttle.last_sent, self.throttle.last_snapshot, self.index
         p = self._last_p
-        if p is None or sent is None or snap is None or idx is None or idx.stale:
-            return None, 0.0, 0.0
-        if idx.sigma_source != sent.sigma_source or idx.sigma_source != snap.sigma_source:
-            return None, 0.0, 0.0
+        if p is None or sent is None or snap is None or idx is None or idx.stale or idx.price <= 0:
+            return None
         if self._VOLATILE.intersection(sent.reasons) or self._VOLATILE.intersection(snap.reasons):
-            return None, 0.0, 0.0
-        # 0.9: the board's vectorized ndtr and this pricer's erfc may differ in the last digits
-        return p, 0.9 * self.slack(p), min(self._boundary, self.throttle.next_due())
+            return None
+        if self._priced[0] is not idx:
+            return None
+        end = horizon_end(self.market)
+        curve = self._curve()
+        if end is None or curve is None:
+            return None
+        until = min(self._boundary, self.throttle.next_due())
+        h0 = end - now
+        if h0 <= self.config.window_s + 1.0 or until <= now:
+            return None
+        tol = 0.9 * self.slack(p)
+        if not tol > 0:
+            return None
+        s0 = idx.price
+        e = 1e-4
+        f0, fu, fd = curve(s0, h0), curve(s0 * math.exp(e), h0), curve(s0 * math.exp(-e), h0)
+        if f0 is None or fu is None or fd is None or abs(f0 - p) > 1e-9:
+            return None
+        slope = (fu - fd) / (2 * e)
+        curv = (fu - 2 * f0 + fd) / (e * e)
+        half = 0.5 * tol
+        # |slope| d + |curv| d^2 / 2 = half
+        if abs(curv) > 1e-12:
+            d = (-abs(slope) + math.sqrt(slope * slope + 2 * abs(curv) * half)) / abs(curv)
+        else:
+            d = half / max(abs(slope), 1e-12)
+        d = min(d, 0.05)
+
+        def inside(*vals: float | None) -> bool:
+            return all(v is not None and abs(v - p) < tol for v in vals)
+
+        for _ in range(8):  # the band's ends now
+            if inside(curve(s0 * math.exp(d), h0), curve(s0 * math.exp(-d), h0)):
+                break
+            d *= 0.5
+        else:
+            return None
+        for _ in range(6):  # and at ``until`` (the horizon shrinks)
+            h1 = end - until
+            if inside(curve(s0, h1), curve(s0 * math.exp(d), h1), curve(s0 * math.exp(-d), h1)):
+                return s0 * math.exp(-d), s0 * math.exp(d), until
+            until = now + 0.5 * (until - now)
+        return None
 
     def _time_boundary(self, now: float) -> float:
         """The next moment the edge's reasons can change with no new input."""
@@ -272,15 +383,20 @@ async def run_pricer(
     clock: Clock,
     config: PricerConfig | None = None,
     stats: ActorStats | None = None,
-    publish: Callable[[str, float | None, float, float, float | None, str | None], None] | None = None,
+    publish: Callable[[str, tuple[float, float, float] | None, IndexUpdate | None], None] | None = None,
     min_ev: float | None = None,
+    model: ModelState | None = None,
+    price_range: tuple[Decimal, Decimal] | None = None,
 ) -> None:
     """Run until cancelled (the market registry stops it when the market is gone).
-    ``publish(ticker, p_ref, tol, until, sigma, sigma_source)``: where to publish the quiet state
-    after each edge (the tree's ``PricingBoard``); without it every index update wakes the pricer.
-    ``min_ev``: the decision's ``gates.min_ev`` (see ``EdgeThrottle``); the tree passes it."""
+    ``publish(ticker, band, index)``: where to publish the quiet band after each edge (the
+    tree's ``PricingBoard.publish``; ``band`` from ``PricerCore.quiet_band``, None: always wake);
+    without it every index update wakes the pricer. ``min_ev``, ``price_range``: the decision's
+    ``gates.min_ev`` and ``min_price``/``max_price`` (see ``EdgeThrottle``); the tree passes them.
+    ``model``: the model in force (the tree's ``ModelState``, replaced by the scorer's refits);
+    None: the shipped parameters."""
     config = config or PricerConfig()
-    core = PricerCore(market, config, min_ev)
+    core = PricerCore(market, config, min_ev, model, price_range)
     ticker = market.ticker
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")
@@ -329,10 +445,9 @@ async def run_pricer(
                 return []  # nothing this batch could send: skip building the edge
         to_decision, to_record = core.route(core.edge(now, mono))
         if publish is not None:
-            p_ref, tol, until = core.quiet_state()
-            quiet_until[0] = until if p_ref is not None and tol > 0 else 0.0
-            idx = core.index
-            publish(ticker, p_ref, tol, until, idx.sigma if idx else None, idx.sigma_source if idx else None)
+            band = core.quiet_band(now)
+            quiet_until[0] = band[2] if band is not None else 0.0
+            publish(ticker, band, core.index)
         blocked: list[tuple[Outbox, Edge]] = []
         for out, e in ((record_out, to_record), (edges_out, to_decision)):
             if e is None:
@@ -348,10 +463,20 @@ async def run_pricer(
 
     quiet_until = [0.0]  # while the board holds index updates back for us (clock time)
 
+    cap_idle = min(config.snapshot_interval_s, config.max_emit_interval_s)
+
     def quiet_for() -> float:
         """Real seconds without a wake before an idle re-price: ``idle_reprice_s``, or longer
-        while the board holds quiet index updates back (the first one past ``until`` wakes us)."""
-        return max(idle, (quiet_until[0] - clock.now()) / clock.speed)
+        while the board holds quiet index updates back (the first one past ``until`` wakes us).
+        Far from the close the horizon shrinks slowly: idle re-prices come every
+        1/``IDLE_PER_HORIZON`` of the horizon (an hour out: every 12 s), never less often than
+        snapshots and re-sends are due. Any input still re-prices at once."""
+        now = clock.now()
+        every = idle
+        end = horizon_end(core.market)
+        if end is not None:
+            every = min(max(config.idle_reprice_s, (end - now) * IDLE_PER_HORIZON), cap_idle) / clock.speed
+        return max(every, (quiet_until[0] - now) / clock.speed)
 
     # The idle timer: an input pushes the moment of the next idle re-price to ``due``; the timeout
     # scope is re-armed only when it fires early (an input came meanwhile), not moved on every

@@ -30,6 +30,7 @@ once everything sent before it is durable.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -38,11 +39,12 @@ import trio
 from loguru import logger
 from sqlalchemy.engine import Engine
 
-from kbot.actorkit import ActorStats
+from kbot.actorkit import ActorStats, current_bad_input_sink
 from kbot.clock import Clock
+from kbot.messages import Alert, BadInput
 from storage.config import StorageConfig
-from storage.writer import BatchWriter, DatabaseBusy, WriteResult
-from supervision import Mailbox, SupervisionEvent
+from storage.writer import BatchWriter, Conflict, DatabaseBusy, WriteResult
+from supervision import Batch, Mailbox, SupervisionEvent
 
 
 @attrs.define(eq=False, slots=True)
@@ -65,6 +67,7 @@ class RecorderStats:
     failures: int = 0  # batches put back after an error (each followed by a restart)
     last_batch: int = 0
     max_batch: int = 0
+    money_conflicts: int = 0  # money rows refused because their key held a different row (never expected)
 
 
 WriterFactory = Callable[[Engine, str, StorageConfig], BatchWriter]
@@ -94,7 +97,7 @@ class Recorder:
         self.writer_factory = writer_factory
         self.offload = offload  # runs a blocking write off the Trio thread (tests: inline)
         self.log = logger.bind(actor="recorder", run_id=run_id)
-        self._overflow: list[SupervisionEvent] = []
+        self._overflow: list[Any] = []  # supervision events and conflict records waiting for room
 
     # ------------------------------------------------------------------ the Outbox side
 
@@ -120,10 +123,7 @@ class Recorder:
         """A synchronous sink for ``Supervisor(on_event=recorder.on_event)``: never blocks. When
         the inbox is full the event waits in a side list that the next batch takes (the number
         of supervision events is bounded by the supervisors' restart intensity)."""
-        try:
-            self.inbox.send_nowait(event)
-        except trio.WouldBlock:
-            self._overflow.append(event)
+        self._record_own(event)
 
     async def flush(self) -> None:
         """Return once everything sent before this call is durable (committed or rejected)."""
@@ -138,8 +138,12 @@ class Recorder:
         task_status.started()
         try:
             while True:
-                batch = await self._collect()
-                await self._write(writer, batch)
+                first = await self.inbox.receive_batch(max_items=self.cfg.batch_rows)
+                # A batch that cannot be collected or written in full goes back to the front of the
+                # inbox (cancelled while collecting at shutdown, or failed: the next incarnation).
+                with self.inbox.processing(first) as batch:
+                    await self._collect(batch)
+                    await self._write(writer, batch.items)
         except trio.Cancelled:
             with trio.CancelScope(shield=True):
                 await self._drain(writer)
@@ -147,33 +151,27 @@ class Recorder:
         finally:
             writer.close()
 
-    async def _collect(self) -> list[Any]:
-        """Up to ``batch_rows`` records: whatever is pending, then what arrives within
-        ``batch_ms`` of the first, unless a ``Flush`` asks for a write now."""
+    async def _collect(self, batch: Batch[Any]) -> None:
+        """Grow ``batch`` (whatever was pending) to up to ``batch_rows`` records: what arrives
+        within ``batch_ms`` of the first, unless a ``Flush`` asks for a write now."""
         n_max = self.cfg.batch_rows
-        batch = await self.inbox.receive_batch(max_items=n_max)
         if self._overflow:
-            batch.extend(self._overflow)  # taken with this batch: requeued with it on failure
+            batch.add(self._overflow)  # taken with this batch: put back with it on failure
             self._overflow.clear()
-        try:
-            if len(batch) < n_max and not _has_flush(batch):
-                with trio.move_on_after(self.cfg.batch_ms / 1000.0):
-                    while len(batch) < n_max:
-                        more = await self.inbox.receive_batch(max_items=n_max - len(batch))
-                        batch.extend(more)
-                        if _has_flush(more):
-                            break
-        except BaseException:
-            self.inbox.requeue(batch)  # cancelled while collecting: nothing is lost
-            raise
-        return batch
+        if len(batch) < n_max and not _has_flush(batch.items):
+            with trio.move_on_after(self.cfg.batch_ms / 1000.0):
+                while len(batch) < n_max:
+                    more = await self.inbox.receive_batch(max_items=n_max - len(batch))
+                    batch.add(more)
+                    if _has_flush(more):
+                        break
 
     async def _write(self, writer: BatchWriter, batch: list[Any]) -> None:
+        """Write ``batch`` (taken under ``processing``: a failure puts it back)."""
         records = [m for m in batch if type(m) is not Flush]
         try:
             res = await self._write_with_retries(writer, records)
         except BaseException as exc:
-            self.inbox.requeue(batch)
             if not isinstance(exc, trio.Cancelled):
                 self.stats.failures += 1
                 if self.actor_stats is not None:
@@ -186,6 +184,9 @@ class Recorder:
                 )
             raise
         self._account(res, len(batch))
+        sink = current_bad_input_sink.get()
+        if sink is not None:
+            sink.flush()  # rows the writer rejected in its thread become bad_inputs records now
         for m in batch:
             if type(m) is Flush:
                 m.done.set()
@@ -222,9 +223,37 @@ class Recorder:
         a = self.actor_stats
         if a is not None:
             a.msgs_in += taken
-            a.errors += res.rejected
+            a.errors += res.rejected + len(res.conflicts)
             if self.clock is not None:
                 a.last_msg_ts = self.clock.now()
+        if res.conflicts:
+            self._money_conflicts(res.conflicts)
+
+    def _money_conflicts(self, conflicts: list[Conflict]) -> None:
+        """Make refused money rows impossible to miss: counted (stats, the actor's errors and
+        state, so health and ``kbot status`` show them), a critical alert per table, and both
+        rows of every conflict kept in ``bad_inputs`` (recorded with the next batch)."""
+        self.stats.money_conflicts += len(conflicts)
+        if self.actor_stats is not None:
+            self.actor_stats.state = f"{self.stats.money_conflicts} MONEY CONFLICTS (see bad_inputs)"
+        now = self.clock.now() if self.clock is not None else time.time()
+        by_table: dict[str, list[Conflict]] = {}
+        for c in conflicts:
+            by_table.setdefault(c.table, []).append(c)
+        for table, cs in by_table.items():
+            msg = (f"{len(cs)} {table} rows refused: their keys already hold different rows (money records "
+                   f"that do not add up; {self.stats.money_conflicts} this run). Both rows are in bad_inputs.")
+            self.log.bind(event="alert", kind="money_conflict", severity="critical", subject=table).critical(msg)
+            self._record_own(Alert(ts=now, kind="money_conflict", severity="critical", subject=table, message=msg))
+            self._record_own(BadInput(ts=now, source="recorder", kind=f"money_conflict:{table}",
+                                      sample="\n".join(c.describe() for c in cs)))
+
+    def _record_own(self, rec: Any) -> None:
+        """Queue a record of the recorder's own (never blocks: a full inbox parks it for the next batch)."""
+        try:
+            self.inbox.send_nowait(rec)
+        except trio.WouldBlock:
+            self._overflow.append(rec)
 
     async def _drain(self, writer: BatchWriter) -> None:
         """Shielded: write what is already queued, for at most ``drain_s`` seconds."""
@@ -233,7 +262,8 @@ class Recorder:
             batch = await self.inbox.receive_batch(max_items=self.cfg.batch_rows)
             with trio.move_on_at(deadline):
                 try:
-                    await self._write(writer, batch)
+                    with self.inbox.processing(batch):
+                        await self._write(writer, batch)
                 except Exception:
                     return  # already logged and put back
         left = len(self.inbox)

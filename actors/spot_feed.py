@@ -1,8 +1,10 @@
-"""Spot feed actor: one exchange's BTC price stream (Coinbase, Binance or Kraken).
+"""Spot feed actor: one exchange's BTC price stream (Coinbase, Binance or Kraken), or the
+Binance USD-M mark-price stream (``binance_usdm``: the perpetual's funding rate).
 
 Receives: nothing (it reads its exchange's public WebSocket).
 Applies:  the exchange's parse functions (``kbot.venues.spot``) to every frame.
-Sends:    ``SpotTick(source=<exchange>, ts, price, bid, ask, recv_ts)`` for every price update and
+Sends:    ``SpotTick(source=<exchange>, ts, price, bid, ask, recv_ts)`` for every price update
+          (``FundingRate`` for every mark-price update of ``binance_usdm``) and
           ``FeedStatus`` on connect / reconnect / stale / unavailable, to ``out``.
 Fails:    never on network trouble or bad frames (reconnects with backoff, counts bad input);
           only bugs escape, and the supervisor restarts it. One feed's trouble never touches the
@@ -15,6 +17,7 @@ Wire it as one child per enabled feed::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -23,7 +26,7 @@ from loguru import logger
 from actors.feed_common import StatsBadInputLog
 from kbot.actorkit import ActorStats, Outbox
 from kbot.clock import Clock
-from kbot.messages import FeedStatus, SpotTick
+from kbot.messages import FeedStatus, FundingRate, SpotTick
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.feed import SpotFeedClient
 from kbot.venues.wslink import LinkHealth, Recorder
@@ -37,16 +40,23 @@ async def run_spot_feed(
     *,
     recorder: Recorder | None = None,
     health: LinkHealth | None = None,
+    tap: Callable[[Any], Any] | None = None,
 ) -> None:
+    """``tap``: wraps the client's protocol parser (``kbot run --record`` records the frames it
+    parses, as it parses them)."""
     if not cfg.enabled:
         stats.state = "disabled"
         logger.bind(feed=cfg.exchange).info("spot feed {} disabled in config", cfg.exchange)
         await trio.sleep_forever()
     bad = StatsBadInputLog(cfg.exchange, stats)
     client = SpotFeedClient(cfg, clock, recorder=recorder, bad=bad, health=health)
+    if tap is not None:
+        wrapped = tap(client.protocol)
+        client.protocol = wrapped
+        client.on_batch = wrapped.on_batch
 
     async def emit(msg: Any) -> None:
-        if isinstance(msg, SpotTick):
+        if isinstance(msg, (SpotTick, FundingRate)):
             stats.msgs_in += 1
             stats.last_msg_ts = msg.recv_ts
         elif isinstance(msg, FeedStatus):

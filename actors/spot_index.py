@@ -2,19 +2,23 @@
 
 Receives
     ``SpotTick`` from the spot feeds (coinbase, binance, kraken) and Kalshi's CF Benchmarks
-    stream (source ``brti``). Inbox: a ``LatestMailbox`` keyed by ``spot_tick_key`` (the
-    source): the index only ever needs the newest observation per source.
+    stream (source ``brti``), and ``FundingRate`` from the Binance USD-M mark-price feed.
+    Inbox: a ``LatestMailbox`` keyed by ``spot_tick_key`` (the source): the index only ever
+    needs the newest observation per source.
 
 Applies (pure, ``kbot.model``)
     ``SpotIndex`` (median of fresh sources, BRTI preferred when fresh), ``TrailingAverage``
     (60 s settlement-rule average on the one-second grid), ``EwmaVol`` (EWMA of grid log
-    returns with guardrails and fallbacks), ``RealizedVol`` (two diagnostic horizons).
+    returns with guardrails and fallbacks), ``RealizedVol`` (two diagnostic horizons), and on
+    the volatility grid the market-wide model signals (``kbot.model.signals.spot_signals`` over
+    a ``PriceHistory`` of the grid samples: realized volatility at ``SignalConfig.rv_horizons_s``,
+    momentum, mean reversion, volatility regime, funding).
 
 Sends
     ``IndexUpdate`` to ``out`` at every grid point (``IndexConfig.grid_s``, a regular cadence
     that lets pricers age their inputs) and between grid points on a material change (the
     price moved ``min_move_bps``, or the stale flag, source set or method changed). Every
-    update carries sigma with its source and reason.
+    update carries sigma with its source and reason, and the latest signals (``signals``).
 
 Fails
     A message that is not a usable ``SpotTick`` is counted and logged once per kind
@@ -30,14 +34,17 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
+import attrs
 import trio
 from loguru import logger
 
 from kbot.actorkit import ActorStats, BadInputLog, Outbox
 from kbot.clock import Clock
-from kbot.messages import IndexUpdate, SpotTick
-from kbot.model.config import IndexConfig, VolConfig
+from kbot.messages import FundingRate, IndexUpdate, SpotSignals, SpotTick
+from kbot.model.config import IndexConfig, SignalConfig, VolConfig
+from kbot.model.history import PriceHistory
 from kbot.model.index import IndexValue, SpotIndex, TrailingAverage
+from kbot.model.signals import spot_signals
 from kbot.model.vol import EwmaVol, RealizedVol
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
 
@@ -53,9 +60,14 @@ def spot_tick_key(tick: Any) -> Hashable:
 class SpotIndexCore:
     """The actor's state and its pure steps (no I/O, time passed in): tested directly."""
 
-    def __init__(self, config: IndexConfig, vol_config: VolConfig, vol: EwmaVol | None = None) -> None:
+    def __init__(self, config: IndexConfig, vol_config: VolConfig, vol: EwmaVol | None = None,
+                 signal_config: SignalConfig | None = None) -> None:
         self.config = config
         self.vol_config = vol_config
+        self.signal_config = signal_config or SignalConfig()
+        self.history = PriceHistory(self.signal_config.keep_s, self.signal_config.history_max_gap_s)
+        self.signals: SpotSignals | None = None
+        self.funding: FundingRate | None = None
         self.index = SpotIndex(config)
         self.avg = TrailingAverage(config.avg_window_s, config.grid_s, config.avg_min_coverage)
         self.vol = vol if vol is not None else EwmaVol(vol_config)
@@ -88,7 +100,35 @@ class SpotIndexCore:
             out = self.vol.add_sample(g, v.price)
             if out is not None:
                 self.rv.add(g, *out)
+            self.history.add(g, v.price)
+            self._refresh_signals(g)
             self._next_vol = (math.floor(g / step + 1e-9) + 1) * step
+
+    def on_funding(self, f: FundingRate) -> str | None:
+        """The newest funding rate (used from the next volatility grid sample on); a reason
+        when it is not taken (``bad_funding_rate``, ``out_of_order``)."""
+        if not (math.isfinite(f.funding_rate) and math.isfinite(f.ts)):
+            return "bad_funding_rate"
+        if self.funding is not None and f.ts < self.funding.ts:
+            return "out_of_order"
+        self.funding = f
+        return None
+
+    def _refresh_signals(self, now: float) -> None:
+        f = self.funding
+        prev = self.signals
+        new = spot_signals(self.history, now, self.signal_config, funding_rate=f.funding_rate if f else None,
+                           funding_ts=f.ts if f else None, seq=prev.seq if prev is not None else 0)
+        if prev is None or (new.rv, new.momentum, new.mean_reversion, new.vol_regime, new.funding) != (
+            prev.rv, prev.momentum, prev.mean_reversion, prev.vol_regime, prev.funding
+        ):
+            new = attrs.evolve(new, seq=new.seq + 1)
+            self.signals = new
+
+    def event_time(self, t: float, now: float) -> float:
+        """``t`` kept within [the last update's time, ``now``]: updates never go back in time."""
+        last = self._emitted.ts if self._emitted is not None else float("-inf")
+        return min(max(t, last), now)
 
     def update(self, v: IndexValue, mono: float = 0.0) -> IndexUpdate:
         if v.price is not None:
@@ -110,6 +150,7 @@ class SpotIndexCore:
             method=v.method,
             rv_short=short,
             rv_long=long_,
+            signals=self.signals,
         )
 
 
@@ -142,6 +183,7 @@ async def run_spot_index(
     clock: Clock,
     config: IndexConfig | None = None,
     vol_config: VolConfig | None = None,
+    signal_config: SignalConfig | None = None,
     store: StateStore | None = None,
     state_key: str = "vol",
     stats: ActorStats | None = None,
@@ -155,7 +197,8 @@ async def run_spot_index(
     vol_config = vol_config or VolConfig()
     stats = stats or ActorStats("spot_index")
     bad = BadInputLog("spot_index")
-    core = SpotIndexCore(config, vol_config, await _load_vol(store, state_key, vol_config, clock.now(), io))
+    core = SpotIndexCore(config, vol_config, await _load_vol(store, state_key, vol_config, clock.now(), io),
+                         signal_config)
     grid = config.grid_s
     next_grid = math.floor(clock.now() / grid + 1e-9) * grid + grid
     next_persist = clock.now() + vol_config.persist_interval_s
@@ -167,8 +210,13 @@ async def run_spot_index(
             with trio.move_on_after(max(0.0, next_grid - clock.now()) / clock.speed):
                 batch = await inbox.receive_batch()
             mono = 0.0
+            received = float("-inf")  # newest receipt time of a tick taken in this batch
             for tick in batch:
                 stats.msgs_in += 1
+                if isinstance(tick, FundingRate):
+                    if core.on_funding(tick) == "bad_funding_rate":
+                        bad.record("bad_funding_rate", tick)
+                    continue
                 if not isinstance(tick, SpotTick):
                     bad.record("not_a_spot_tick", tick)
                     continue
@@ -180,9 +228,13 @@ async def run_spot_index(
                     bad.record(why, tick)
                     continue
                 mono = max(mono, tick.mono)
+                received = max(received, tick.recv_ts)
             now = clock.now()
             if batch:
                 stats.last_msg_ts = now
+            # An update is stamped with its event time, not the moment this task got to it: the
+            # grid point it is due at, or the receipt of the newest tick it includes. So the same
+            # inputs give the same update (and decision ids) live and in a replay of the recording.
             if now + 1e-9 >= next_grid:
                 missed = int((now - next_grid) // grid)
                 if missed > MAX_BACKFILL:
@@ -190,11 +242,11 @@ async def run_spot_index(
                 while next_grid <= now + 1e-9:
                     core.grid_sample(next_grid, core.index.compute(next_grid))
                     next_grid += grid
-                v = core.index.compute(now)
+                v = core.index.compute(core.event_time(max(next_grid - grid, received), now))
                 await out.send(core.update(v, mono))
                 stats.msgs_out += 1
-            elif batch:
-                v = core.index.compute(now)
+            elif batch and received > float("-inf"):
+                v = core.index.compute(core.event_time(received, now))
                 if core.material(v):
                     await out.send(core.update(v, mono))
                     stats.msgs_out += 1

@@ -31,27 +31,36 @@ BENCHMARKS: dict[str, str] = {
     "e2e": "7. kbot sim -> kbot run over sockets: WS frame -> decision latency",
     "venues": "venue clients: frames parsed/s vs json.loads",
     "sim_ws": "simulated venue: WS msgs/s to one client vs bare push loops",
+    "replay_real": "8. real recorded KXBTC15M sessions through the tree vs the replay driver alone, events/s",
 }
 
 
 def run(names: list[str], quick: bool, *, out: object = sys.stdout) -> tuple[list[Row], list[str]]:
+    from kbot.progress import progress
+
     rows: list[Row] = []
     failed: list[str] = []
     info: dict[str, dict[str, object]] = {}
-    for name in names:
-        mod = importlib.import_module(f"bench.{name}")
-        t0 = time.perf_counter()
-        print(f"\n=== {name}: {BENCHMARKS[name]}", flush=True)
-        try:
-            got = mod.rows(quick)
-        except Exception:
-            traceback.print_exc()
-            failed.append(name)
-            continue
-        secs = time.perf_counter() - t0
-        info[name] = {"date": now_iso(), "quick": quick, "seconds": round(secs, 1)}
-        rows.extend(got)
-        print(f"=== {name}: {secs:.0f} s", flush=True)
+    # The bar (stderr, on a terminal only) moves between benchmarks: no refresh thread may
+    # disturb what they measure; their prints go above it.
+    with progress("kbot bench", total=len(names), unit="benchmarks", redirect=True) as bar:
+        for name in names:
+            bar.update(description=f"bench: {name}")
+            mod = importlib.import_module(f"bench.{name}")
+            t0 = time.perf_counter()
+            print(f"\n=== {name}: {BENCHMARKS[name]}", flush=True)
+            try:
+                got = mod.rows(quick)
+            except Exception:
+                traceback.print_exc()
+                failed.append(name)
+                bar.advance()
+                continue
+            secs = time.perf_counter() - t0
+            info[name] = {"date": now_iso(), "quick": quick, "seconds": round(secs, 1)}
+            rows.extend(got)
+            print(f"=== {name}: {secs:.0f} s", flush=True)
+            bar.advance()
     path = save(rows, benches=info, quick=quick, merge=set(names) != set(BENCHMARKS))
     print(f"\nkbot benchmark suite ({'quick' if quick else 'full'}), {now_iso()}, {_machine_line()}")
     print("ratio: how many times better kbot's figure is than the baseline's (baselines that are ceilings, e.g. raw "

@@ -1,15 +1,19 @@
-"""7. End to end over sockets: ``kbot sim`` in its own process -> ``kbot run`` against it.
+"""7. End to end over sockets: ``kbot run --venue sim`` and the simulated venue it starts.
 
-    python -m bench.e2e [--quick] [--speeds 15,30,60] [--seconds S]
+    python -m bench.e2e [--quick] [--speeds 15,30,60,120] [--seconds S]
 
-For each sim speed, two runs of the real commands as subprocesses, each in its own directory,
+For each sim speed, two runs of the real command as a subprocess, each in its own directory,
 the default market set (~180 markets), seed 1:
 
-- kbot: ``kbot sim --port 0 --speed S`` in its own process, then ``kbot run --venue sim`` with
-  ``KALSHI_REST_URL`` pointing at it (the run follows the sim's clock and uses its demo key;
-  see ``kbot.app.connect_external_sim``): the bot has a core to itself;
-- baseline: ``kbot run --venue sim --speed S``, the simulated venue embedded in kbot's process
-  (the default way to run against the sim): venue and bot share one interpreter and its GIL.
+- kbot: ``kbot run --venue sim --speed S``: the simulated venue in its own process, started by
+  kbot (``kbot.sim.process``; the default): bot and venue each have a core;
+- baseline: the same with ``[sim] in_process = true`` (``KBOT_SIM__IN_PROCESS``): the venue
+  embedded in kbot's process, sharing one interpreter and its GIL (the default before).
+
+CPU: the bench samples the CPU time of kbot's process and of the venue's (its child) while the
+run lasts and reports CPU milliseconds per simulated second: what a speed costs, independent of
+what else the machine is doing (wall-clock keep-up is not, on a shared machine). One core's
+worth is 1000 / speed ms per simulated second.
 
 Latency: WebSocket frame received (``mono`` set when kbot's reader takes the frame off the
 socket) -> Decision emitted, as ``kbot run`` logs it over the whole run (``kbot.latency``: the
@@ -28,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -58,21 +61,16 @@ def _cpu_s(pid: int) -> float:
         return float("nan")
 
 
-def _start_sim(cwd: Path, speed: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kbot", "sim", "--port", "0", "--speed", str(speed), "--seed", "1",
-         "--data-dir", "data/sim"], cwd=cwd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        m = re.search(r"REST\s+(http://\S+)", line)
-        if m:
-            return proc, m.group(1)
-        if not line and proc.poll() is not None:
-            break
-    proc.kill()
-    raise RuntimeError("kbot sim did not start")
+def _children(pid: int) -> list[int]:
+    """Child processes of ``pid``, whichever of its threads started them (Trio spawns from a
+    worker thread)."""
+    out: list[int] = []
+    for f in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            out += [int(x) for x in f.read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return out
 
 
 def _run_latency(cwd: Path) -> dict[str, Any] | None:
@@ -103,47 +101,61 @@ def _trouble(cwd: Path, speed: float) -> tuple[int, int, float]:
 
 
 def run_once(speed: float, seconds: float, external: bool) -> dict[str, Any]:
+    """``external``: the venue in its own process (the default); else in kbot's process."""
     with tempfile.TemporaryDirectory(prefix="kbot-bench-e2e-") as d:
         cwd = Path(d)
-        sim = None
-        env = _env()
-        cmd = [sys.executable, "-m", "kbot", "run", "--venue", "sim", "--minutes", str(seconds / 60.0)]
-        if external:
-            sim, rest = _start_sim(cwd, speed)
-            env = _env(KALSHI_REST_URL=rest)
-        else:
-            cmd += ["--speed", str(speed), "--seed", "1"]
+        # the same simulated morning every run: the market's state (volatility regime, how busy the
+        # books are) changes what a simulated second costs
+        env = _env(KBOT_SIM__START_EPOCH=str(START_EPOCH))
+        if not external:
+            env["KBOT_SIM__IN_PROCESS"] = "true"
+        cmd = [sys.executable, "-m", "kbot", "run", "--venue", "sim", "--minutes", str(seconds / 60.0),
+               "--speed", str(speed), "--seed", "1"]
+        t0 = time.perf_counter()
+        bot = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cpu: dict[int, float] = {}
+        measured: list[tuple[float, float, float]] = []  # (wall, kbot cpu, sim cpu) after warm-up
         try:
-            t0 = time.perf_counter()
-            bot = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            try:
-                _, err = bot.communicate(timeout=seconds + 120)
-            except subprocess.TimeoutExpired:
-                bot.kill()  # the process we started, by its handle
-                _, err = bot.communicate()
-            wall = time.perf_counter() - t0
-            sim_cpu = _cpu_s(sim.pid) if sim is not None else float("nan")
-        finally:
-            if sim is not None:
-                sim.terminate()
+            while True:
                 try:
-                    sim.wait(10)
+                    _, err = bot.communicate(timeout=2.0)
+                    break
                 except subprocess.TimeoutExpired:
-                    sim.kill()
+                    pass
+                for pid in (bot.pid, *_children(bot.pid)):
+                    v = _cpu_s(pid)
+                    if v == v:
+                        cpu[pid] = v
+                wall = time.perf_counter() - t0
+                if 20.0 <= wall <= seconds:  # steady state: after start-up, before the stop
+                    measured.append((wall, cpu.get(bot.pid, 0.0), sum(v for p, v in cpu.items() if p != bot.pid)))
+                if wall > seconds + 120:
+                    bot.kill()  # the process we started, by its handle
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+                bot.communicate()
+        wall = time.perf_counter() - t0
         lat = _run_latency(cwd)
         try:
             trouble, decisions, delay_p99 = _trouble(cwd, speed)
         except sqlite3.Error:
             trouble, decisions, delay_p99 = -1, 0, float("nan")
+        kbot_ms = sim_ms = float("nan")
+        if len(measured) >= 2:
+            (w0, k0, s0), (w1, k1, s1) = measured[0], measured[-1]
+            sim_s = (w1 - w0) * speed
+            kbot_ms, sim_ms = (k1 - k0) / sim_s * 1000.0, (s1 - s0) / sim_s * 1000.0
         if bot.returncode != 0:
             # an overloaded run may not even stop cleanly in time: that is a result, not a crash
             last = [line for line in err.splitlines() if line.strip()][-3:]
-            print(f"   ({speed:g}x, {'external' if external else 'embedded'} sim: kbot run exited {bot.returncode}: "
+            print(f"   ({speed:g}x, {'own process' if external else 'embedded'} sim: kbot run exited {bot.returncode}: "
                   f"{' | '.join(last)[:400]})", flush=True)
     return {"speed": speed, "external": external, "latency": lat, "trouble": trouble, "decisions": decisions,
-            "delay_p99": delay_p99, "wall": wall, "sim_cpu_s": sim_cpu, "exit": bot.returncode}
+            "delay_p99": delay_p99, "wall": wall, "kbot_ms": kbot_ms, "sim_ms": sim_ms, "exit": bot.returncode}
 
 
+START_EPOCH = 1_796_300_000.0  # 2026-12-02 20:53 UTC on the simulated clock (a calm regime for seed 1)
 MAX_DELAY_S = 0.5  # venue event -> kbot receipt, p99, real seconds (the sim publishes once per sim second)
 
 
@@ -159,11 +171,12 @@ def _fmt(r: dict[str, Any]) -> str:
             f"{lat.get('p99_ms', float('nan')):8.2f} ms  p99.9 {lat.get('p999_ms', float('nan')):8.2f} ms  max "
             f"{lat.get('max_ms', float('nan')):8.1f} ms  n={lat.get('n', 0):,}  decisions {r['decisions']:,}  "
             f"feed trouble {r['trouble']}  event->receipt p99 {r['delay_p99'] * 1e3:.0f} ms  "
+            f"cpu/sim s: kbot {r['kbot_ms']:.1f} ms, sim {r['sim_ms']:.1f} ms  "
             f"{'kept up' if _kept_up(r) else 'DID NOT keep up'}" + (f" (exit {r['exit']})" if r["exit"] else ""))
 
 
 def rows(quick: bool, speeds: list[float] | None = None, seconds: float | None = None) -> list[Row]:
-    speeds = speeds or ([30.0] if quick else [15.0, 30.0, 60.0])
+    speeds = speeds or ([30.0] if quick else [15.0, 30.0, 60.0, 120.0])
     secs = seconds or (40.0 if quick else 90.0)
     print(f"7. end to end: kbot sim -> kbot run over loopback sockets, default market set, {secs:g} s per run, "
           f"speeds {', '.join(f'{s:g}x' for s in speeds)}", flush=True)
@@ -185,6 +198,14 @@ def rows(quick: bool, speeds: list[float] | None = None, seconds: float | None =
     out.append(Row(bench="e2e", what="highest sim speed kept up", workload=f"tried {', '.join(f'{s:g}x' for s in speeds)}",
                    kbot=best_ext or 0.0, baseline=best_emb or 0.0, unit="x", better="higher",
                    baseline_what="sim embedded in kbot's process"))
+    # CPU per simulated second at the lowest speed (where both keep up): what limits the speed
+    lo = speeds[0]
+    ext, emb = results[(lo, True)], results[(lo, False)]
+    out.append(Row(bench="e2e", what="kbot CPU per simulated second", workload=f"default sim markets, {lo:g}x",
+                   kbot=ext["kbot_ms"], baseline=emb["kbot_ms"] + emb["sim_ms"], unit="ms", better="lower",
+                   baseline_what="kbot + venue in one process"))
+    out.append(Row(bench="e2e", what="venue CPU per simulated second", workload=f"default sim markets, {lo:g}x",
+                   kbot=ext["sim_ms"], baseline=None, unit="ms", better="lower", baseline_what="-"))
     return out
 
 

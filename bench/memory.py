@@ -109,13 +109,13 @@ async def _tree_child(events: int, soak_minutes: float, rate: float) -> dict[str
             out["samples"] = samples
             out["events"] = sent
             out["seconds"] = time.perf_counter() - t0
-        out["pricers"] = len(t.pricers.children())
+        out["pricers"] = len(t.pricers.supervisor.children())
     return out
 
 
 def _floor_child() -> dict[str, Any]:
     import bench.tree  # noqa: F401 - everything the tree imports
-    import kbot.app  # noqa: F401
+    import kbot.process  # noqa: F401
 
     gc.collect()
     return {"floor_mb": rss_mb()}

@@ -137,8 +137,14 @@ def make_markets() -> list[MarketInfo]:
     return out
 
 
+def _close(m: MarketInfo) -> float:
+    if m.close_ts is None:
+        raise ValueError(f"{m.ticker}: bench markets need a close time")
+    return m.close_ts
+
+
 def fair_quote(m: MarketInfo, spot: float, now: float, rng: random.Random, mono: float = 0.0) -> Quote:
-    p = prob_yes("greater", m.floor_strike, None, spot, SIGMA, m.close_ts - now) or 0.5
+    p = prob_yes("greater", m.floor_strike, None, spot, SIGMA, _close(m) - now) or 0.5
     mid = min(0.97, max(0.03, p + rng.uniform(-0.06, 0.06)))
     bid = Decimal(math.floor(mid * 100) - 1) / 100
     ask = bid + Decimal("0.02")
@@ -247,7 +253,7 @@ async def _actor_run(seconds: float, quote_rate: float) -> LatencyOutbox:
     clock = WallClock()
     rng = random.Random(2)
     now = clock.now()
-    markets = [attrs.evolve(m, close_ts=now + (m.close_ts - T0), updated_ts=now) for m in make_markets()]
+    markets = [attrs.evolve(m, close_ts=now + (_close(m) - T0), updated_ts=now) for m in make_markets()]
     pcfg = PricerConfig(idle_reprice_s=1.0)
     gates = GateConfig(pass_repeat_s=0)
     dec_inbox = LatestMailbox(decision_inbox_key)

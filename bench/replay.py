@@ -155,8 +155,8 @@ async def _replay_tree(events: list[tuple[float, Any]], log: bool) -> dict[str, 
         await rt.tree.recorder.flush()  # everything replayed is recorded
         wall = time.perf_counter() - wall0
         t = rt.tree
-        stats = {
-            "wall": wall, "events": progress[0], "pricers_started": sum(1 for _ in t.pricers.children()),
+        stats: dict[str, Any] = {
+            "wall": wall, "events": progress[0], "pricers_started": sum(1 for _ in t.pricers.supervisor.children()),
             "decisions": t.executor_in.stats().sent, "sim_s": events[-1][0] - events[0][0],
         }
     stats["written"] = t.recorder.stats.written

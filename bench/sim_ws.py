@@ -26,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -105,7 +106,7 @@ async def _lag(status_url: str | None) -> float:
 
 
 async def _count(
-    url: str, seconds: float, headers: list[tuple[str, str]] | None = None, commands: list[str] = (), status_url: str | None = None
+    url: str, seconds: float, headers: list[tuple[str, str]] | None = None, commands: Sequence[str] = (), status_url: str | None = None
 ) -> tuple[float, int, float]:
     """Messages/s received, average size, and how fast the sim fell behind its clock
     (sim seconds of lag gained per real second; ~0 = keeping up)."""
@@ -113,7 +114,7 @@ async def _count(
     lag0 = lag1 = 0.0
     try:
         async with open_websocket_url(
-            url, extra_headers=headers or [], message_queue_size=4096, max_message_size=2**22, disconnect_timeout=2
+            url, extra_headers=[(k.encode(), v.encode()) for k, v in headers or []], message_queue_size=4096, max_message_size=2**22, disconnect_timeout=2
         ) as ws:
             for c in commands:
                 await ws.send_message(c)

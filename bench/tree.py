@@ -1,6 +1,6 @@
 """The real actor tree of ``kbot run`` for benchmarks, fed at the feed boundary (no sockets).
 
-``running_tree`` builds ``kbot.app.Tree`` exactly as ``kbot run`` does (recorder on a temporary
+``running_tree`` builds ``kbot.tree.Tree`` exactly as ``kbot run`` does (recorder on a temporary
 SQLite database with migrations, ledger, executor, decision, spot index, one pricer per market
 with the pricing board, market registry, scorer, health, the same logging sinks), but its
 ``feeds`` supervisor runs the caller's children instead of the network feeds. Inputs go in
@@ -31,13 +31,14 @@ import trio
 
 from actors.recorder import Recorder
 from kbot.actorkit import StatsRegistry
-from kbot.app import Tree, drain_control, freeze_startup_objects, settle_after_stop, shorten_gil_switch_interval
 from kbot.clock import Clock
 from kbot.config import AppConfig
 from kbot.logs import setup_logging
 from kbot.messages import MarketInfo, Quote, SpotTick
 from kbot.model import prob_yes
+from kbot.process import freeze_startup_objects, settle_after_stop, shorten_gil_switch_interval
 from kbot.statestore import inline
+from kbot.tree import Tree, drain_control
 from storage.config import StorageConfig
 from storage.db import open_database
 from storage.runs import end_run, start_run
@@ -91,7 +92,7 @@ async def running_tree(clock: Clock, *, feeds: Sequence[ChildSpec] = (), log: bo
             start_run, engine, now=started, mode=cfg.mode, venue="bench", config_digest="bench", version="bench"))
         stats = StatsRegistry()
         recorder = Recorder(engine, run_id, cfg.storage, actor_stats=stats.get("recorder"), clock=clock,
-                            **({"offload": inline} if inline_writes else {}))
+                            offload=inline if inline_writes else trio.to_thread.run_sync)
         if warm_vol:
             warm_vol_state(cfg, started)
         tree = Tree(cfg, clock=clock, recorder=recorder, endpoints=None, rest_client=None, engine=engine,
@@ -146,7 +147,7 @@ async def open_markets(tree: Tree, markets: Sequence[MarketInfo], timeout_s: flo
     for m in markets:
         await tree.router.send(m)
     with trio.fail_after(timeout_s):
-        while len(tree.pricers.children()) < len(markets):
+        while len(tree.pricers.supervisor.children()) < len(markets):
             await trio.sleep(0.01)
 
 

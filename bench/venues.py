@@ -87,21 +87,32 @@ def _loads_all(frames: list[str]) -> None:
         json.loads(f)
 
 
-def _parse_all(proto: CoinbaseProtocol | KrakenProtocol, frame: str, n: int) -> None:
+def _parse_all(proto: CoinbaseProtocol | KrakenProtocol, frame: str, n: int, recv: float) -> None:
     for _ in range(n):
-        proto.parse(frame, 0.0)
+        proto.parse(frame, recv)
+
+
+def received_at(frames: list[str]) -> float:
+    """A receive time for a stream: just after its last event (parsers check event times
+    against their receipt, so a replay must be received when it happened)."""
+    last = max((json.loads(f).get("msg") or {}).get("ts_ms") or 0 for f in frames)
+    return last / 1000 + 1.0
 
 
 def session_run(frames: list[str]) -> Callable[[], None]:
+    recv = received_at(frames)
+
     def run() -> None:
         s = KalshiWsSession(KalshiWsConfig(use_yes_price=False, ticker=False, trades=False, lifecycle=False, cfbenchmarks=False),
                             bad=BadInputLog("bench"))
-        s.watch([TICKER], 0.0, 0.0)
-        s.on_connected(0.0, 0.0)
+        s.watch([TICKER], recv, 0.0)
+        s.on_connected(recv, 0.0)
         s.drain()
         for f in frames:
-            s.on_text(f, 0.0, 0.0)
+            s.on_text(f, recv, 0.0)
             s.drain()
+        if s.bad.total:
+            raise RuntimeError(f"bench frames rejected: {s.bad.counts}")
     return run
 
 
@@ -123,11 +134,15 @@ def measure_all(frames_n: int) -> list[tuple[str, float, float]]:
                            "events": [{"type": "update", "tickers": [{"type": "ticker", "product_id": "BTC-USD", "price": "68900.50",
                                        "best_bid": "68900.00", "best_ask": "68901.00"}]}]})
     n = frames_n
-    rows_.append(("coinbase ticker", rate(lambda: _loads_all([cb_frame] * n), n), rate(lambda: _parse_all(cb, cb_frame, n), n)))
+    cb_recv = 1775572203.5  # just after the frame's timestamp
+    assert cb.parse(cb_frame, cb_recv), "the coinbase bench frame must parse"
+    rows_.append(("coinbase ticker", rate(lambda: _loads_all([cb_frame] * n), n), rate(lambda: _parse_all(cb, cb_frame, n, cb_recv), n)))
     kr = KrakenProtocol("x")
     kr_frame = json.dumps({"channel": "ticker", "type": "update", "data": [{"symbol": "BTC/USD", "bid": 105944.2, "ask": 105944.3, "last": 105899.4,
                                                                              "timestamp": "2022-12-25T09:30:59.123456Z"}]})
-    rows_.append(("kraken ticker", rate(lambda: _loads_all([kr_frame] * n), n), rate(lambda: _parse_all(kr, kr_frame, n), n)))
+    kr_recv = 1671960659.5
+    assert kr.parse(kr_frame, kr_recv), "the kraken bench frame must parse"
+    rows_.append(("kraken ticker", rate(lambda: _loads_all([kr_frame] * n), n), rate(lambda: _parse_all(kr, kr_frame, n, kr_recv), n)))
 
     print(f"venue clients: frames parsed per second ({n:,} frames)")
     print(f"{'stream':40} {'json.loads only':>18} {'kbot client':>14} {'ratio':>7}")

@@ -34,6 +34,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+import sqlalchemy as sa
 import trio
 
 from actors.recorder import Recorder
@@ -70,7 +71,7 @@ def make_edges(n: int, offset: int = 0) -> list[Edge]:
     return out
 
 
-def fresh(dirpath: Path, name: str, sync: str = "NORMAL") -> tuple[object, str, str]:
+def fresh(dirpath: Path, name: str, sync: str = "NORMAL") -> tuple[sa.Engine, str, str]:
     url = f"sqlite:///{dirpath / name}.sqlite"
     eng = open_database(url, StorageConfig(synchronous=sync))
     rid = start_run(eng, now=T0, mode="shadow", venue="bench", run_id="bench")
@@ -83,7 +84,9 @@ def bench_raw(dirpath: Path, n: int, batch: int) -> float:
     eng, rid, path = fresh(dirpath, f"raw-{batch}")
     eng.dispose()
     cx = MapContext(run_id=rid, money=money_to_sqlite)
-    rows = [edge_row(e, cx) for e in make_edges(n)]
+    rows = [r for r in (edge_row(e, cx) for e in make_edges(n)) if r is not None]
+    if len(rows) != n:
+        raise RuntimeError("make_edges must make snapshot edges (every one a row)")
     cols = columns_of(edges_table)
     sql = f"INSERT INTO edges ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     con = sqlite3.connect(path, isolation_level=None)

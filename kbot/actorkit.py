@@ -3,7 +3,8 @@
 - ``ActorStats``: messages in/out, errors and the time of the last message, per actor name.
   Owned by the tree (like mailboxes), so counts survive restarts. The health actor reads them.
 - ``BadInputLog``: "bad input never crashes a loop and never passes garbage on: count it, log
-  it once per kind with a sample, keep going".
+  it once per kind with a sample, keep going". ``BadInputSink`` turns the logged samples into
+  ``BadInput`` records for the database; ``bad_inputs_to`` installs one for a run.
 - ``Outbox``: what an actor sends to. A ``supervision.Mailbox``/``LatestMailbox`` is one;
   ``Tee`` sends one message to several; ``Collect`` is a list-backed outbox for tests.
 - ``deliver``: send without a scheduler pass when the outbox can take the message now.
@@ -11,15 +12,20 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import attrs
 import trio
 from loguru import logger
 
+from kbot.clock import Clock
 from kbot.messages import BadInput
+from kbot.text import clean_text, short
 
 
 class Outbox(Protocol):
@@ -57,20 +63,92 @@ class StatsRegistry:
         self._stats.pop(name, None)
 
 
+class BadInputSink:
+    """Where logged bad-input samples become ``BadInput`` records (``kbot run``: the recorder,
+    table ``bad_inputs``), stamped with ``clock`` (the actors' clock, so a simulated or replayed
+    run keeps one time axis).
+
+    Best effort and never blocking: ``send`` is a non-blocking send (``trio.WouldBlock`` when the
+    recorder is saturated: the sample is dropped and counted, the log line is the record of last
+    resort). Thread-safe without touching Trio from a thread: a sample logged in a worker thread
+    (the database writer rejecting a row) is queued (bounded) and sent from the Trio thread by
+    the next ``flush`` (the recorder flushes after every write) or the next sample logged there.
+    After ``close`` (the run is over) samples are dropped."""
+
+    def __init__(self, send: Callable[[BadInput], None], clock: Clock, *, max_queued: int = 1000) -> None:
+        self._send = send
+        self._clock = clock
+        self._trio_thread = threading.get_ident()  # made on the Trio thread, by the tree
+        self._queued: deque[tuple[str, str, str]] = deque(maxlen=max_queued)  # append: atomic
+        self.closed = False
+        self.sent = 0
+        self.dropped = 0
+
+    def __call__(self, source: str, kind: str, sample: str) -> None:
+        if self.closed:
+            return
+        if threading.get_ident() != self._trio_thread:
+            self._queued.append((source, kind, sample))
+            return
+        self.flush()
+        self._emit(source, kind, sample)
+
+    def flush(self) -> None:
+        """Send the samples queued by other threads (call on the Trio thread)."""
+        while self._queued and not self.closed:
+            self._emit(*self._queued.popleft())
+
+    def _emit(self, source: str, kind: str, sample: str) -> None:
+        try:
+            self._send(BadInput(ts=self._clock.now(), source=source, kind=kind, sample=sample))
+            self.sent += 1
+        except Exception:  # WouldBlock (saturated) or a closed recorder: the log line stays
+            self.dropped += 1
+
+    def close(self) -> None:
+        self.closed = True
+        self._queued.clear()
+
+
+# The sink of the run this task belongs to: set by ``bad_inputs_to`` around a run, inherited by
+# every task the run starts (and copied into its worker threads), so two runs in one process
+# (tests, ``kbot bench``) never share one. Not a process-global.
+current_bad_input_sink: ContextVar[BadInputSink | None] = ContextVar("bad_input_sink", default=None)
+
+
+@contextmanager
+def bad_inputs_to(sink: BadInputSink) -> Iterator[BadInputSink]:
+    """Within the block (and the tasks started in it), logged bad inputs go to ``sink``; on
+    exit, however the block ends, the sink is closed and the previous one restored."""
+    token = current_bad_input_sink.set(sink)
+    try:
+        yield sink
+    finally:
+        sink.close()
+        current_bad_input_sink.reset(token)
+
+
+def _repr(sample: Any) -> str:
+    try:
+        return repr(sample)
+    except RecursionError:  # a deeply nested decoded document
+        return short(sample)
+
+
 class BadInputLog:
     """Counts bad inputs per kind; logs the first of each kind (with a truncated sample) and
     then every ``every``-th one, so a flood never floods the log.
 
-    ``BadInputLog.sink``: when the application sets it (``kbot run`` points it at the recorder),
-    every logged sample is also handed to it as a ``BadInput`` record (table ``bad_inputs``). It
-    must not block or raise; a failure is ignored (the log line already says everything)."""
+    Every logged sample also goes to ``sink`` as a ``BadInput`` record: the one given, else the
+    run's (``current_bad_input_sink``, looked up when the sample is logged), else nowhere."""
 
-    sink: Callable[[BadInput], None] | None = None
-
-    def __init__(self, source: str, *, every: int = 1000, sample_chars: int = 300) -> None:
+    def __init__(
+        self, source: str, *, every: int = 1000, sample_chars: int = 300, sink: BadInputSink | None = None
+    ) -> None:
         self.source = source
         self.every = every
         self.sample_chars = sample_chars
+        self.sink = sink
         self.counts: dict[str, int] = {}
 
     @property
@@ -81,19 +159,14 @@ class BadInputLog:
         n = self.counts.get(kind, 0) + 1
         self.counts[kind] = n
         if n == 1 or n % self.every == 0:
-            text = sample if isinstance(sample, str) else repr(sample)
-            if len(text) > self.sample_chars:
-                text = text[: self.sample_chars] + "..."
+            text = sample if isinstance(sample, str) else _repr(sample)
+            text = clean_text(text[: self.sample_chars] + "..." if len(text) > self.sample_chars else text)
             logger.bind(event="bad_input", source=self.source, kind=kind, count=n).warning(
                 "bad input from {} ({}, #{}){}: {}", self.source, kind, n, f" {detail}" if detail else "", text
             )
-            sink = BadInputLog.sink
+            sink = self.sink if self.sink is not None else current_bad_input_sink.get()
             if sink is not None:
-                try:
-                    sink(BadInput(ts=time.time(), source=self.source, kind=kind,
-                                  sample=f"#{n}{' ' + detail if detail else ''}: {text}"))
-                except Exception:
-                    pass
+                sink(self.source, kind, f"#{n}{' ' + detail if detail else ''}: {text}")
         return n
 
 
@@ -112,20 +185,41 @@ async def deliver(out: Outbox, msg: Any) -> None:
 
 class Tee:
     """Sends each message to every target in order (e.g. a pricer's inbox and the recorder),
-    each through ``deliver`` (no scheduler pass unless a target is full)."""
+    each through ``deliver`` (no scheduler pass unless a target is full).
 
-    __slots__ = ("targets",)
+    Every target gets a message exactly once, also across a ``trio.WouldBlock``: when target k is
+    full, ``send_nowait`` raises after targets before k already took the message, and remembers
+    that; the retry of that same message (``send``, as ``deliver`` does, or ``send_nowait``)
+    resumes at target k instead of giving the earlier targets a duplicate. A ``send`` cancelled
+    while waiting on a full target resumes the same way. One sender at a time (an actor's outbox):
+    the progress kept is that of the last message sent."""
+
+    __slots__ = ("targets", "_msg", "_next")
 
     def __init__(self, *targets: Outbox) -> None:
         self.targets = targets
+        self._msg: Any = None  # the message a send stopped in the middle of...
+        self._next = 0  # ...and the first target that has not got it yet
+
+    def _start(self, msg: Any) -> int:
+        return self._next if self._msg is msg else 0
 
     async def send(self, msg: Any) -> None:
-        for t in self.targets:
-            await deliver(t, msg)
+        targets = self.targets
+        for i in range(self._start(msg), len(targets)):
+            self._msg, self._next = msg, i
+            await deliver(targets[i], msg)
+        self._msg = None
 
     def send_nowait(self, msg: Any) -> None:
-        for t in self.targets:
-            t.send_nowait(msg)
+        targets = self.targets
+        for i in range(self._start(msg), len(targets)):
+            try:
+                targets[i].send_nowait(msg)
+            except trio.WouldBlock:
+                self._msg, self._next = msg, i
+                raise
+        self._msg = None
 
 
 class Collect:

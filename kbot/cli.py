@@ -18,10 +18,17 @@ COMMANDS: dict[str, str] = {
     "markets": "list the open BTC markets the REST client discovers (checks keys and connectivity)",
     "report": "run a SQL report over the database (kbot report --list)",
     "status": "the current tree, feeds, open markets, positions, today's PnL and last alerts",
+    "top": "a live dashboard of the run from the database (refreshes every second; q quits)",
     "db": "database migrations: kbot db upgrade | kbot db current",
     "config": "show the effective configuration (secrets redacted)",
+    "replay": "replay recorded markets (kbot run --record, or --format organics) through the same tree, fast",
+    "backtest": "replay recordings once per configuration point (--set key=v1,v2) in parallel; one row per point",
     "kill": "the operator kill switch: refuse every new TAKE (--clear, --reset, --status)",
+    "alert": "post a test alert through the configured webhook: kbot alert test",
     "bench": "run the benchmark suite (python -m bench)",
+    "evaluate": "evaluate the model and decisions walk-forward on captured real markets (kxbtc-captures DIR)",
+    "model": "fit the calibrated blend's parameters from captured real markets (kbot model fit kxbtc-captures DIR)",
+    "completion": "print a shell completion script: kbot completion bash|zsh|tcsh",
 }
 
 

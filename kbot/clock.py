@@ -67,11 +67,16 @@ class ScaledClock:
         await trio.sleep(max(0.0, epoch - self.now()) / self.speed)
 
     def advertise(self) -> dict[str, float]:
-        """What a standalone sim publishes at ``/sim/clock``: the clock's epoch now and speed."""
-        return {"epoch": self.now(), "speed": self.speed}
+        """What a standalone sim publishes at ``/sim/clock``: the clock's epoch now, its speed,
+        and the wall time of that reading."""
+        return {"epoch": self.now(), "speed": self.speed, "wall": time.time()}
 
     @classmethod
-    def follow(cls, epoch: float, speed: float, rtt_s: float = 0.0) -> ScaledClock:
-        """A clock following an advertised one (``epoch`` read ``rtt_s`` real seconds ago
-        round-trip: assume half of it elapsed since)."""
+    def follow(cls, epoch: float, speed: float, rtt_s: float = 0.0, wall: float | None = None) -> ScaledClock:
+        """A clock following an advertised one. With ``wall`` (the advertiser's wall time of the
+        reading, trusted when both share a machine's clock) the epoch is projected to this
+        process's wall time now, which is exact; without it, ``epoch`` was read ``rtt_s`` real
+        seconds ago round-trip and half of that is assumed to have elapsed since."""
+        if wall is not None:
+            return cls(epoch0=epoch + (time.time() - wall) * speed, speed=speed)
         return cls(epoch0=epoch + (rtt_s / 2.0) * speed, speed=speed)

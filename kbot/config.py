@@ -6,9 +6,12 @@ already set) < CLI flags. Validated at start; an invalid value fails with the do
 
 Sections: top level (venue, mode, minutes, series, paths), ``[kalshi]`` (endpoints, keys, REST/WS
 behaviour), ``[spot]`` (exchange feeds), ``[sim]`` (the built-in simulated venue), ``[index]``,
-``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]`` (model and decisions),
+``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]``, ``[signals]``, ``[model]``,
+``[evidence]`` (model and decisions),
+``[execution]`` (orders, paper fills, reconciliation), ``[live]`` (the opt-in for real orders),
 ``[ledger]``, ``[scorer]``, ``[health]``, ``[storage]``, ``[logging]``, ``[tree]`` (mailboxes
-and supervision) and ``[chaos]`` (test hooks: crash actors on purpose). ``kbot config show``
+and supervision), ``[chaos]`` (test hooks: crash actors on purpose), ``[record]`` (``kbot run
+--record``) and ``[replay]`` (``kbot replay`` / ``kbot backtest``). ``kbot config show``
 prints the effective configuration with secrets redacted; ``ops/kbot.toml.example`` documents
 every key.
 """
@@ -19,7 +22,7 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -33,28 +36,42 @@ from kbot.confload import (
     redact,
     to_plain,
 )
+from kbot.execution.config import LIVE_OPT_IN_HELP, ExecutionConfig, LiveConfig
 from kbot.health import HealthConfig
-from kbot.model.config import GateConfig, IndexConfig, PricerConfig, RiskConfig, SizingConfig, VolConfig
+from kbot.model.config import (
+    EvidenceConfig,
+    GateConfig,
+    IndexConfig,
+    ModelConfig,
+    PricerConfig,
+    RiskConfig,
+    SignalConfig,
+    SizingConfig,
+    VolConfig,
+)
+from kbot.replay.config import RecordConfig, ReplayConfig
 from kbot.sim.config import SimConfig
-from kbot.venues.config import KalshiConfig, SpotFeedsConfig
+from kbot.venues.config import ENV_ALLOW_INSECURE, ENV_REST_URL, ENV_WS_URL, KalshiConfig, SpotFeedsConfig
+from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH
 from storage.config import StorageConfig
 
 VENUES = ("sim", "demo", "prod")
-MODES = ("shadow",)  # paper and live implement the same Executor interface later
+MODES = ("shadow", "paper", "live")
 BTC_SERIES = ("KXBTC", "KXBTCD", "KXBTC15M")
 
 
 def _sim_default() -> SimConfig:
     # `kbot run --venue sim` runs the simulated world 15x faster by default: a two-minute demo
-    # sees 15-minute markets open, trade, close and settle, and on two cores the whole tree
-    # (and the in-process venue with its ~180 markets) keeps up, also when the simulated market
-    # turns turbulent (at 20x it then falls behind: ops/RUNBOOK.md). See docs/PERFORMANCE.md.
+    # sees 15-minute markets open, trade, close and settle, and on two cores the tree keeps up
+    # with the realistic venue (in its own process) at 15x; at 30x it falls behind and says so
+    # (the falling_behind alert). See docs/PERFORMANCE.md.
     return SimConfig(speed=15.0)
 
 
 @attrs.frozen
 class LedgerConfig:
-    starting_balance: Decimal = Decimal("1000")  # dollars of (hypothetical) cash in shadow mode
+    # dollars of (hypothetical) cash in shadow and paper mode; live mode starts from the venue's balance
+    starting_balance: Decimal = Decimal("1000")
     publish_every_s: float = 10.0  # PortfolioState/positions for the record at least this often (clock s)
     # Adopt open positions of the previous run of the same mode and venue at start (demo/prod):
     # a restarted process keeps following and settling them. Never for the simulated venue,
@@ -96,7 +113,7 @@ class LoggingConfig:
 
 @attrs.frozen
 class TreeConfig:
-    """Mailbox sizes and supervision intensities (see kbot/app.py for why each is what it is)."""
+    """Mailbox sizes and supervision intensities (see kbot/tree.py for why each is what it is)."""
 
     executor_inbox: int = 10_000  # decisions: bounded, lossless
     ledger_inbox: int = 10_000  # fills, order events, settlements: bounded, lossless
@@ -118,17 +135,33 @@ class ChaosConfig:
     every pricer). The restart log then shows the restarts; nothing may be lost."""
 
     crash: dict[str, float] = attrs.field(factory=dict)
+    # Kill the whole process (SIGKILL, as ``kill -9``) right after the venue accepted the N-th
+    # order, before kbot records it (0: never): the restart must find the order, not resend it.
+    kill_after_orders: int = 0
 
     def __attrs_post_init__(self) -> None:
+        if self.kill_after_orders < 0:
+            raise ValueError("chaos.kill_after_orders must be >= 0")
         for name, period in self.crash.items():
             if not isinstance(period, (int, float)) or period <= 0:
                 raise ValueError(f"chaos.crash.{name} must be a positive number of seconds")
 
 
+def _record_config(v: Any) -> RecordConfig:
+    """``record = true`` (shorthand for ``[record] enabled = true``) or the ``[record]`` table."""
+    if isinstance(v, RecordConfig):
+        return v
+    if isinstance(v, bool):
+        return RecordConfig(enabled=v)
+    if isinstance(v, Mapping):
+        return cast(RecordConfig, build(RecordConfig, v, "record"))
+    raise ConfigError(f"record: expected true/false or a table of settings, got {v!r}")
+
+
 @attrs.frozen
 class AppConfig:
     venue: str = "sim"  # sim (built-in simulated venue) | demo | prod
-    mode: str = "shadow"  # shadow (hypothetical positions); paper and live come later
+    mode: str = "shadow"  # shadow (hypothetical positions) | paper (simulated orders on the live book) | live
     minutes: float | None = None  # wall-clock minutes before a clean stop; None = until interrupted
     series: tuple[str, ...] = BTC_SERIES
     data_dir: str = "data"  # state files (sigma fallback, risk state), sim keys, default database
@@ -142,6 +175,11 @@ class AppConfig:
     gates: GateConfig = attrs.field(factory=GateConfig)
     sizing: SizingConfig = attrs.field(factory=SizingConfig)
     risk: RiskConfig = attrs.field(factory=RiskConfig)
+    signals: SignalConfig = attrs.field(factory=SignalConfig)
+    model: ModelConfig = attrs.field(factory=ModelConfig)
+    evidence: EvidenceConfig = attrs.field(factory=EvidenceConfig)
+    execution: ExecutionConfig = attrs.field(factory=ExecutionConfig)
+    live: LiveConfig = attrs.field(factory=LiveConfig)
     ledger: LedgerConfig = attrs.field(factory=LedgerConfig)
     scorer: ScorerConfig = attrs.field(factory=ScorerConfig)
     health: HealthConfig = attrs.field(factory=HealthConfig)
@@ -149,15 +187,16 @@ class AppConfig:
     logging: LoggingConfig = attrs.field(factory=LoggingConfig)
     tree: TreeConfig = attrs.field(factory=TreeConfig)
     chaos: ChaosConfig = attrs.field(factory=ChaosConfig)
+    record: RecordConfig = attrs.field(factory=RecordConfig, converter=lambda v: _record_config(v))
+    replay: ReplayConfig = attrs.field(factory=ReplayConfig)
 
     def __attrs_post_init__(self) -> None:
         if self.venue not in VENUES:
             raise ConfigError(f"venue: expected one of {', '.join(VENUES)}, got {self.venue!r}")
         if self.mode not in MODES:
-            raise ConfigError(
-                f"mode: {self.mode!r} is not available yet (available: {', '.join(MODES)}); "
-                "paper and live trading implement the same executor interface in a later release"
-            )
+            raise ConfigError(f"mode: expected one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.mode == "live" and not self.live.enabled:
+            raise ConfigError(f"mode live refused: {LIVE_OPT_IN_HELP}")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError("minutes: must be > 0 (omit it to run until interrupted)")
         unknown = [s for s in self.series if s not in BTC_SERIES]
@@ -198,8 +237,25 @@ def load_config(
     if cli:
         data = deep_merge(data, cli)
     cfg = build(AppConfig, data)
-    # One venue setting: the Kalshi client follows the top-level venue.
-    return attrs.evolve(cfg, kalshi=attrs.evolve(cfg.kalshi, venue=cfg.venue))
+    # One venue setting: the Kalshi client follows the top-level venue. The venues' own variables
+    # (KALSHI_API_KEY_ID, ...) win over the file; folded in here, the configuration shown and
+    # digested is the one in effect.
+    return attrs.evolve(cfg, kalshi=attrs.evolve(cfg.kalshi, venue=cfg.venue, **kalshi_environment(env)))
+
+
+# The venues' own environment variables -> the [kalshi] setting each overrides.
+KALSHI_ENV = {
+    ENV_KEY_ID: "key_id", ENV_KEY_PATH: "private_key_path", ENV_REST_URL: "rest_url", ENV_WS_URL: "ws_url",
+}  # fmt: skip
+
+
+def kalshi_environment(env: Mapping[str, str]) -> dict[str, Any]:
+    """The ``[kalshi]`` settings the environment overrides (non-empty ``KALSHI_*`` variables,
+    ``KBOT_ALLOW_INSECURE_KEY``)."""
+    out: dict[str, Any] = {name: env[var] for var, name in KALSHI_ENV.items() if env.get(var)}
+    if env.get(ENV_ALLOW_INSECURE, "").lower() in ("1", "true", "yes"):
+        out["allow_insecure_key"] = True
+    return out
 
 
 def effective(cfg: AppConfig) -> dict[str, Any]:

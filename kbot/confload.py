@@ -11,6 +11,7 @@ Precedence, lowest first: class defaults < TOML file < environment (``KBOT_SECTI
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -113,26 +114,60 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         return str(value)
     if isinstance(tp, type) and issubclass(tp, Path):
         return Path(str(value))
-    if isinstance(tp, type) and hasattr(tp, "__members__"):  # Enum
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
         try:
             return tp(value)
         except ValueError:
-            names = ", ".join(repr(m.value) for m in tp)
+            names = ", ".join(repr(m.value) for m in tp.__members__.values())
             raise ConfigError(f"{key}: expected one of {names}, got {value!r}") from None
     return value
 
 
+def _settings_class(tp: Any) -> type | None:
+    """The attrs class a field holds (``X`` or ``X | None``), or None."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = inner[0] if len(inner) == 1 else None
+    return tp if isinstance(tp, type) and attrs.has(tp) else None
+
+
+def _unknown(key: str, k: str, fields: Mapping[str, Any]) -> str:
+    close = [n for n in fields if n.startswith(k[:3])]
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    return f"{key}: unknown setting{hint}"
+
+
+def unknown_settings(cls: type, data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Every key of ``data`` that ``cls`` has no setting for, in tables of settings too, as
+    ``dotted.key: unknown setting (did you mean ...?)``: so all of them are reported at once."""
+    hints = _hints(cls)
+    fields = attrs.fields_dict(cls)
+    out: list[str] = []
+    for k, v in data.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if k not in fields:
+            out.append(_unknown(key, k, fields))
+            continue
+        sub = _settings_class(hints.get(k))
+        if sub is not None and isinstance(v, Mapping):
+            out.extend(unknown_settings(sub, v, key))
+    return out
+
+
 def build(cls: type, data: Mapping[str, Any], prefix: str = "") -> Any:
-    """Instantiate attrs class ``cls`` from ``data``; errors name the dotted key."""
+    """Instantiate attrs class ``cls`` from ``data``; errors name the dotted key. Unknown keys
+    anywhere in ``data`` are reported together, in one error."""
+    if not prefix:
+        unknown = unknown_settings(cls, data)
+        if len(unknown) > 1:
+            raise ConfigError(f"{len(unknown)} unknown settings: " + "; ".join(unknown))
     hints = _hints(cls)
     fields = {f.name: f for f in attrs.fields(cls)}
     kwargs: dict[str, Any] = {}
     for k, v in data.items():
         key = f"{prefix}.{k}" if prefix else k
         if k not in fields:
-            close = [n for n in fields if n.startswith(k[:3])]
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise ConfigError(f"{key}: unknown setting{hint}")
+            raise ConfigError(_unknown(key, k, fields))
         if fields[k].converter is not None:
             # The class converts this field itself (e.g. a spec string or a sub-table): hand it
             # the raw value and report its complaint under the dotted key.

@@ -69,7 +69,7 @@ def trade_fee(
 
 def maker_fees_apply(fee_type: str | None) -> bool:
     """Whether a series/event fee type charges makers (``quadratic_with_maker_fees``)."""
-    return bool(fee_type) and "maker" in fee_type
+    return fee_type is not None and "maker" in fee_type
 
 
 @attrs.frozen(slots=True)

@@ -14,9 +14,20 @@ Definitions (all dollars):
   what closing now would get before exit fees); None when the bid is unknown.
 - equity = cash + sum of open positions marked at the exit side (cost when unmarked).
 
-Every cash movement is an append-only ``LedgerEntry`` (buy, sell, fee, settlement, deposit)
-plus a non-cash ``realized_pnl`` entry whenever PnL is realized, so PnL by day is a sum.
-Applying the same fill or settling the same market twice is a no-op (idempotent by id).
+Every cash movement is an append-only ``LedgerEntry`` of a kind in ``CASH_KINDS`` (deposit,
+buy, fee, sell, settlement, unwind, adjustment: reconciliation adopting the venue's cash; its
+position adjustments carry amount 0), plus a non-cash ``realized_pnl`` entry whenever PnL is
+realized, so PnL by day is a sum. ``CASH_KINDS`` is the one definition of "moves cash": the
+book's cash is the sum of those entries and nothing else (``storage`` records the flag with
+each entry; ``storage.queries.ledger_balance`` sums it).
+
+Entry ids are ``<mode>:<ref>:<kind>``: unique within one run by construction (one deposit per
+``ref``, one set of entries per fill id, one settlement or unwind per ticker), and the database
+keys them by (run, entry id), so runs sharing a database never collide.
+
+Applying the same fill or settling the same market twice is a no-op (idempotent by id). An
+update that is refused (a malformed fill, a fill for a settled market) raises before it
+changes anything: cash, positions and the applied-fill set are as they were.
 """
 
 from __future__ import annotations
@@ -30,6 +41,31 @@ from kbot.messages import Fill, LedgerEntry, MarketSettled, Mode, Position, Side
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+
+# The ledger entry kinds that move cash, and the only ones summed into a cash balance:
+#   deposit    + starting cash, or cash carried over from the previous run
+#   buy        - contracts bought (count x price)
+#   fee        - fees paid
+#   sell       + $1 per YES+NO pair closed by netting
+#   settlement + the payout of a settled position
+#   unwind     + the cost of a position taken off the books without an outcome (``Book.unwind``)
+# ``realized_pnl`` is bookkeeping, not cash: it says how much of the cash movements above was
+# profit or loss, when it was realized.
+CASH_KINDS: frozenset[str] = frozenset({"deposit", "buy", "fee", "sell", "settlement", "unwind", "adjustment"})
+NON_CASH_KINDS: frozenset[str] = frozenset({"realized_pnl"})
+KINDS: frozenset[str] = CASH_KINDS | NON_CASH_KINDS
+
+
+def moves_cash(kind: str) -> bool:
+    """True for the entry kinds that change the cash balance (``CASH_KINDS``)."""
+    return kind in CASH_KINDS
+
+
+def cash_balance(entries: Iterable[LedgerEntry]) -> Decimal:
+    """The cash the entries add up to: the sum of the amounts of ``CASH_KINDS`` entries."""
+    return sum((e.amount for e in entries if e.kind in CASH_KINDS), ZERO)
+
+
 MICRO = Decimal("0.000001")  # allocation precision when part of a position is closed
 
 
@@ -80,8 +116,9 @@ class Applied:
 
 
 class Book:
-    """Cash and positions of one mode. Deterministic ids for entries (``<ref>:<kind>``) so that
-    re-recording after a restart is an idempotent upsert."""
+    """Cash and positions of one mode in one run. Deterministic entry ids (``<mode>:<ref>:<kind>``,
+    see the module docstring) so that re-recording after an actor restart is an idempotent
+    upsert."""
 
     def __init__(self, mode: Mode, starting_balance: Decimal = ZERO) -> None:
         self.mode: Mode = mode
@@ -146,14 +183,21 @@ class Book:
     # ------------------------------------------------------------------ updates
 
     def apply_fill(self, fill: Fill, day: str) -> Applied:
-        """Apply one fill (``day``: the UTC date of the fill, for daily PnL). Idempotent."""
+        """Apply one fill (``day``: the UTC date of the fill, for daily PnL). Idempotent.
+
+        Raises ``ValueError`` (and changes nothing) for a malformed fill or a fill in a market
+        this book has already settled (or unwound): a fill reported after its market's
+        settlement must not reopen a position that will never be settled again."""
         if fill.fill_id in self.applied_fills:
             return Applied((), self.position(fill.ticker))
         if fill.count <= 0 or not ZERO <= fill.price <= ONE or fill.fee < 0:
             raise ValueError(f"invalid fill {fill.fill_id}: count {fill.count}, price {fill.price}, fee {fill.fee}")
+        if fill.ticker in self.settled:
+            raise ValueError(f"fill {fill.fill_id} for already settled market {fill.ticker}")
         if fill.action != "buy":
             # A sale of side s at price q is a purchase of the other side at 1 - q.
             fill = attrs.evolve(fill, side=other(fill.side), action="buy", price=ONE - fill.price)
+        # Validated: from here on nothing raises.
         self.applied_fills.add(fill.fill_id)
         ref = fill.fill_id
         entries = [
@@ -165,11 +209,12 @@ class Book:
 
         p = self.positions.get(fill.ticker)
         if p is None or p.status != "open" or p.count == 0:
-            if p is not None and p.status == "settled":
-                raise ValueError(f"fill {fill.fill_id} for already settled market {fill.ticker}")
-            p = _Pos(ticker=fill.ticker, side=fill.side, opened_ts=fill.ts, realized_pnl=p.realized_pnl if p else ZERO)
+            p = _Pos(ticker=fill.ticker, side=fill.side, opened_ts=fill.ts, realized_pnl=p.realized_pnl if p else ZERO,
+                     last_ts=p.last_ts if p else 0.0)
             self.positions[fill.ticker] = p
-        p.last_ts = fill.ts
+        # The position's record is "newest ts wins": a fill applied late (stamped before the
+        # position's last change, e.g. a TAKE executed at start-up repair) must still update it.
+        p.last_ts = max(p.last_ts, fill.ts)
         realized = ZERO
         if fill.side == p.side:
             p.count += fill.count
@@ -250,6 +295,77 @@ class Book:
         snap = self._snapshot(p)
         return Applied(tuple(entries), snap, realized)
 
+    def unwind(self, ticker: str, ts: float, day: str, reason: str) -> Applied:
+        """Take an open position off the books without an outcome, exactly once: its cost comes
+        back as cash (an ``unwind`` entry, like a voided market returns what was paid), the fees
+        paid stay lost (realized PnL = -fees), the position is closed with status ``unwound``.
+
+        For positions whose market can never settle for this book: the open shadow positions of
+        a simulated run that ended (its simulated world ended with it). Nothing happens for a
+        ticker without an open position."""
+        p = self.positions.get(ticker)
+        if ticker in self.settled or p is None or p.status != "open":
+            return Applied((), self.position(ticker) if p is not None else None)
+        self.settled.add(ticker)
+        ref = f"unwind:{ticker}"
+        ts = max(ts, p.last_ts)
+        payout = p.cost
+        realized = -p.fees
+        entries = []
+        if payout:
+            entries.append(self._entry(ts, ticker, "unwind", payout, ref, note=reason))
+        entries.append(self._entry(ts, ticker, "realized_pnl", realized, ref, note=reason))
+        self.cash += payout
+        p.realized_pnl += realized
+        p.status = "unwound"
+        p.closed_ts = ts
+        p.last_ts = ts
+        p.mark = None
+        self._realize(day, realized)
+        return Applied(tuple(entries), self._snapshot(p), realized)
+    # ------------------------------------------------------------------ reconciliation
+
+    def signed_positions(self) -> dict[str, Decimal]:
+        """Open positions as the venue nets them: + YES contracts, - NO contracts."""
+        return {t: (p.count if p.side == "yes" else -p.count) for t, p in self.positions.items()
+                if p.status == "open" and p.count > 0}
+
+    def adjust_position(self, ticker: str, change: Decimal, ts: float, ref: str, note: str | None = None) -> Applied:
+        """Change the position in ``ticker`` by ``change`` signed contracts (+ YES, - NO): the
+        venue's view, adopted by reconciliation. No cash moves: a non-cash ``adjustment`` entry
+        records it. The average price of what is still held is kept; contracts that appear
+        without a known price are carried at cost 0 (their price is unknown)."""
+        if ticker in self.settled:
+            raise ValueError(f"cannot adjust {ticker}: already settled")
+        p = self.positions.get(ticker)
+        before = ZERO if p is None or p.status != "open" else (p.count if p.side == "yes" else -p.count)
+        target = before + Decimal(change)
+        if p is None or p.status != "open":
+            p = self.positions[ticker] = _Pos(ticker=ticker, side="yes" if target >= 0 else "no", opened_ts=ts,
+                                               realized_pnl=p.realized_pnl if p else ZERO)
+        side: Side = "yes" if target > 0 else ("no" if target < 0 else p.side)
+        count = abs(target)
+        if side == p.side and p.count:
+            keep = min(count, p.count)
+            p.cost = _share(p.cost, keep, p.count)
+            p.fees = _share(p.fees, keep, p.count)
+        else:
+            p.cost = ZERO
+            p.fees = ZERO
+        p.side = side
+        p.count = count
+        p.mark = None
+        p.last_ts = ts
+        entry = self._entry(ts, ticker, "adjustment", ZERO, ref,
+                            note=note or f"position {before} -> {target} contracts (venue)")
+        return Applied((entry,), self._snapshot(p))
+
+    def adjust_cash(self, change: Decimal, ts: float, ref: str, note: str | None = None) -> LedgerEntry:
+        """Change cash by ``change`` dollars (what separates it from the venue's balance,
+        adopted by reconciliation): one cash ``adjustment`` entry."""
+        self.cash += Decimal(change)
+        return self._entry(ts, None, "adjustment", Decimal(change), ref, note=note or "cash aligned with the venue")
+
     # ------------------------------------------------------------------ recovery
 
     def restore(self, positions: Iterable[Position], cash: Decimal, applied_fills: Iterable[str] = (),
@@ -262,7 +378,7 @@ class Book:
                 realized_pnl=pos.realized_pnl, opened_ts=pos.opened_ts, closed_ts=pos.closed_ts,
                 status=pos.status, result=pos.result, mark=pos.mark_price, last_ts=pos.ts,
             )
-            if pos.status == "settled":
+            if pos.status != "open":  # settled or unwound: closed for good
                 self.settled.add(pos.ticker)
         self.applied_fills.update(applied_fills)
         self.settled.update(settled)

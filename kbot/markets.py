@@ -19,6 +19,7 @@ Markets skipped for unusable bounds or close time are reported once each with th
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -119,16 +120,20 @@ class MarketRegistry:
 
     def _reconcile(self, ticker: str, now: float, out: list[Action]) -> None:
         m = self.markets.get(ticker)
-        reason = self.priceable(m, now) if m is not None else "unknown"
-        if reason is None:
-            self._skip_reported.pop(ticker, None)
-            if ticker not in self.priced:
-                self.priced.add(ticker)
-                out.append(StartPricer(m))
-            if ticker not in self.subscribed:
-                self.subscribed.add(ticker)
-                out.append(Subscribe((ticker,)))
-            return
+        reason: str | None
+        if m is None:
+            reason = "unknown"
+        else:
+            reason = self.priceable(m, now)
+            if reason is None:
+                self._skip_reported.pop(ticker, None)
+                if ticker not in self.priced:
+                    self.priced.add(ticker)
+                    out.append(StartPricer(m))
+                if ticker not in self.subscribed:
+                    self.subscribed.add(ticker)
+                    out.append(Subscribe((ticker,)))
+                return
         if ticker in self.priced:
             self.priced.discard(ticker)
             out.append(StopPricer(ticker, reason))
@@ -152,7 +157,7 @@ class MarketRegistry:
             m = self.markets.get(msg.ticker)
             if m is None:
                 return out  # learn about it from REST discovery (it carries the full record)
-            changes: dict[str, object] = {}
+            changes: dict[str, Any] = {}  # field -> new value, mixed types, for attrs.evolve
             et = msg.event_type
             if et in ("created", "close_date_updated") and msg.close_ts is not None:
                 changes["close_ts"] = msg.close_ts

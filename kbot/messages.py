@@ -54,6 +54,39 @@ class SpotTick:
 
 
 @attrs.frozen(kw_only=True)
+class FundingRate:
+    """The BTC perpetual's mark price and funding rate (Binance USD-M ``markPriceUpdate``).
+    ``funding_rate`` is per funding interval (8 h): 0.0001 = 0.01 %."""
+
+    source: str  # binance_usdm
+    ts: float
+    symbol: str
+    mark_price: float
+    index_price: float | None
+    funding_rate: float
+    next_funding_ts: float | None
+    recv_ts: float
+    mono: float = 0.0
+
+
+@attrs.frozen(kw_only=True)
+class SpotSignals:
+    """Market-wide features known at ``ts`` (``kbot.model.signals.spot_signals``): realized
+    volatility at the configured horizons, momentum and mean reversion (sigma units), the
+    volatility regime (-1/0/+1) and the funding rate with its signal. ``seq`` changes whenever
+    any value does (pricers and the pricing board compare it, not the values)."""
+
+    ts: float
+    rv: tuple[float | None, ...]
+    momentum: float | None = None
+    mean_reversion: float | None = None
+    vol_regime: int | None = None
+    funding_rate: float | None = None
+    funding: float | None = None
+    seq: int = 0
+
+
+@attrs.frozen(kw_only=True)
 class IndexUpdate:
     """The combined spot index (median of fresh sources) with volatility."""
 
@@ -70,6 +103,7 @@ class IndexUpdate:
     method: str = "median"  # brti | median | median_brti_outlier | none (kbot.model.index)
     rv_short: float | None = None  # realized vol (annualized) over VolConfig.rv_horizons_s[0]
     rv_long: float | None = None  # realized vol over VolConfig.rv_horizons_s[1]
+    signals: SpotSignals | None = None  # market-wide model features (kbot.model.signals)
 
 
 # ----------------------------------------------------------------------------- reference data
@@ -287,6 +321,18 @@ class Edge:
     observed_avg: float | None = None  # inside the settlement window: observed partial average
     observed_s: float | None = None  # seconds of the window that average covers
     sigma_reason: str | None = None  # why sigma_source is not "ewma" (from the IndexUpdate)
+    # The model (kbot.model.models, kbot.model.blend). ``prob_yes`` above is the *final*
+    # probability decisions use; ``prob_model`` the raw model probability before the blend;
+    # ``market_mid`` the market's (kbot.model.blend.market_prob). The scorer scores all three.
+    prob_model: float | None = None
+    model_name: str = ""  # the probability model (name); ``model_version`` its version
+    blend_id: str | None = None  # the calibrated blend's fit that made ``prob_yes``
+    model_slope: float | None = None  # dP/d(location shift in sd), for directional signals
+    sig_momentum: float | None = None
+    sig_mean_reversion: float | None = None
+    sig_funding: float | None = None
+    sig_imbalance: float | None = None
+    vol_regime: int | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -355,6 +401,19 @@ class Fill:
 
 
 @attrs.frozen(kw_only=True)
+class DecisionAbandoned:
+    """A TAKE that will never be executed, and why: its run ended before the executor took it
+    and executing it afterwards would not stay inside kbot (paper, live). Its one outcome,
+    where an executed TAKE has an order."""
+
+    ts: float
+    decision_id: str
+    ticker: str
+    mode: Mode
+    reason: str
+
+
+@attrs.frozen(kw_only=True)
 class LedgerEntry:
     """Append-only cash/fee/PnL movement. ``amount`` is signed dollars (cash in > 0)."""
 
@@ -362,7 +421,7 @@ class LedgerEntry:
     ts: float
     mode: Mode
     ticker: str | None
-    kind: str  # deposit | buy | sell | fee | settlement | realized_pnl
+    kind: str  # deposit | buy | sell | fee | settlement | unwind | realized_pnl (kbot.ledger.CASH_KINDS)
     amount: Decimal
     ref: str | None = None  # fill id, settlement ticker, ...
     note: str | None = None
@@ -383,10 +442,21 @@ class Position:
     realized_pnl: Decimal
     unrealized_pnl: Decimal | None
     mark_price: Decimal | None  # exit-side (bid) price used for unrealized PnL
-    status: str  # open | settled
+    status: str  # open | settled | unwound (closed without an outcome: kbot.ledger.Book.unwind)
     opened_ts: float
     closed_ts: float | None = None
     result: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class LedgerUpdate:
+    """What one fill, settlement or unwind did to a book: its ledger entries and the position
+    after. One record, so the recorder commits the entries and the position in one transaction:
+    a crash never leaves a fill's cash recorded without its position, or half its entries."""
+
+    ts: float
+    entries: tuple[LedgerEntry, ...]
+    position: Position | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -405,6 +475,9 @@ class PortfolioState:
     equity: Decimal | None = None  # balance + open positions marked at the exit side
     unrealized_pnl: Decimal | None = None
     open_positions: int = 0
+    # signed contracts per open position (+ YES, - NO, as the venue nets them): what the
+    # executor's reconciliation compares with the venue (not recorded)
+    positions: tuple[tuple[str, Decimal], ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -449,6 +522,26 @@ class VenueSettlement:
     value: Decimal | None = None  # dollars per YES contract, when stated
 
 
+@attrs.frozen(kw_only=True)
+class Reconciliation:
+    """One finding of a reconciliation between kbot's view (ledger, orders) and the venue's.
+
+    ``status``: ``mismatch`` (differs in two consecutive passes: alert, new orders halted in
+    that market), ``cleared`` (a mismatch went away), ``adopted`` (the ledger took the venue's
+    view), ``found`` (something kbot did not know and took in: an order of a previous process,
+    a missed fill), ``ok`` (a start-up pass that found nothing to do). ``ledger``/``venue``:
+    the two values as text (contracts, dollars, a status)."""
+
+    ts: float
+    mode: Mode
+    kind: str  # position | order | balance | settlement | fill | start
+    ticker: str | None
+    status: str
+    ledger: str | None = None
+    venue: str | None = None
+    detail: str = ""
+
+
 # ----------------------------------------------------------------------------- evaluation & ops
 
 
@@ -468,6 +561,25 @@ class Score:
     market_log_loss: float | None
     pnl_yes: float | None  # dollars per contract, taking YES at the ask with fee
     pnl_no: float | None
+    prob_model: float | None = None  # the raw model probability and its scores
+    model_brier: float | None = None
+    model_log_loss: float | None = None
+    take_side: str | None = None  # the would-be TAKE of the snapshot (kbot.model.evidence.would_take)
+    take_pnl: float | None = None  # its realized PnL per contract after the taker fee
+
+
+@attrs.frozen(kw_only=True)
+class ModelFit:
+    """A fit of the calibrated blend (``kbot.model.blend``), for the record (``model_fits``)."""
+
+    fit_id: str
+    ts: float  # when it was fitted
+    model_name: str
+    window_start: float | None  # the settled data it saw: snapshots in [start, end]
+    window_end: float | None
+    n_rows: int
+    n_events: int
+    params: str  # the parameters as JSON (kbot.model.blend.BlendParams.to_json)
 
 
 @attrs.frozen(kw_only=True)
@@ -485,9 +597,26 @@ class HealthSnapshot:
 
 
 @attrs.frozen(kw_only=True)
+class LatencySample:
+    """Latency percentiles over one health interval, in real milliseconds (``scope``:
+    ``tick_to_decision``: a feed frame's receipt to the decision it led to)."""
+
+    ts: float  # end of the interval, on the run's clock
+    scope: str
+    interval_s: float  # real seconds the sample covers
+    n: int
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    p999_ms: float
+    max_ms: float
+
+
+@attrs.frozen(kw_only=True)
 class Alert:
     ts: float
-    kind: str  # spot_gap | quote_gap | error_spike | restart_storm | kill_switch | ...
+    kind: str  # spot_gap | quote_gap | feed_gap | restart_storm | kill_switch | daily_loss_near | ... (kbot.alerts)
     severity: str  # info | warning | critical
     subject: str | None
     message: str

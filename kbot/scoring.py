@@ -1,9 +1,11 @@
 """Scoring a probability against an outcome, and against the market (pure).
 
-For each edge snapshot whose market has settled:
-- Brier score ``(p - o)^2`` and log loss ``-(o ln p + (1-o) ln(1-p))`` of the model's
-  probability, and of the market-implied probability (mid of YES bid/ask) at the same moment;
-  probabilities are clipped to [eps, 1-eps] for the log loss so a confident miss is finite.
+For each edge snapshot whose market has settled, three probabilities are scored:
+- Brier score ``(p - o)^2`` and log loss ``-(o ln p + (1-o) ln(1-p))`` of the final probability
+  (the one decisions use), of the raw model probability before the calibrated blend, and of
+  the market's probability at the same moment (``kbot.model.blend.market_prob``: the YES mid,
+  a side without a bid counted as 0); probabilities are clipped to [eps, 1-eps] for the log
+  loss so a confident miss is finite.
 - the PnL per contract of taking YES at the YES ask and NO at the NO ask, after the taker fee
   for one contract (what the decision actor would have paid), so model skill can be compared
   with what the market actually offered.
@@ -17,6 +19,7 @@ from decimal import Decimal
 import attrs
 
 from kbot.fees import FeeRounding, trade_fee
+from kbot.model.blend import market_prob
 
 EPS = 1e-6
 
@@ -28,13 +31,6 @@ def brier(p: float, outcome: int) -> float:
 def log_loss(p: float, outcome: int, eps: float = EPS) -> float:
     p = min(1.0 - eps, max(eps, p))
     return -math.log(p) if outcome else -math.log(1.0 - p)
-
-
-def market_prob(yes_bid: Decimal | None, yes_ask: Decimal | None) -> float | None:
-    """Mid of the YES bid/ask; None unless both sides are quoted."""
-    if yes_bid is None or yes_ask is None:
-        return None
-    return float((yes_bid + yes_ask) / 2)
 
 
 def take_pnl(ask: Decimal | None, won: bool, *, multiplier: Decimal = Decimal(1),
@@ -56,15 +52,21 @@ class ScoreRow:
     market_log_loss: float | None
     pnl_yes: float | None
     pnl_no: float | None
+    model_brier: float | None = None
+    model_log_loss: float | None = None
 
 
 def score(prob_yes: float, outcome: int, yes_bid: Decimal | None, yes_ask: Decimal | None,
-          no_ask: Decimal | None, *, multiplier: Decimal = Decimal(1)) -> ScoreRow:
+          no_ask: Decimal | None, *, multiplier: Decimal = Decimal(1), prob_model: float | None = None,
+          market: float | None = None) -> ScoreRow:
+    """``market``: the market's probability as recorded (default: from the YES bid/ask)."""
     if outcome not in (0, 1):
         raise ValueError(f"outcome must be 0 or 1, got {outcome!r}")
     if not 0.0 <= prob_yes <= 1.0:
         raise ValueError(f"prob_yes must be in [0, 1], got {prob_yes!r}")
-    m = market_prob(yes_bid, yes_ask)
+    if prob_model is not None and not 0.0 <= prob_model <= 1.0:
+        raise ValueError(f"prob_model must be in [0, 1], got {prob_model!r}")
+    m = market if market is not None else market_prob(yes_bid, yes_ask)
     return ScoreRow(
         outcome=outcome,
         brier=brier(prob_yes, outcome),
@@ -74,6 +76,8 @@ def score(prob_yes: float, outcome: int, yes_bid: Decimal | None, yes_ask: Decim
         market_log_loss=log_loss(m, outcome) if m is not None else None,
         pnl_yes=take_pnl(yes_ask, outcome == 1, multiplier=multiplier),
         pnl_no=take_pnl(no_ask, outcome == 0, multiplier=multiplier),
+        model_brier=brier(prob_model, outcome) if prob_model is not None else None,
+        model_log_loss=log_loss(prob_model, outcome) if prob_model is not None else None,
     )
 
 

@@ -20,27 +20,34 @@ from typing import Any
 import attrs
 import sqlalchemy as sa
 
+from kbot.ledger import CASH_KINDS
 from kbot.messages import (
     Alert,
     BadInput,
     BookSnapshot,
     Decision,
+    DecisionAbandoned,
     Edge,
     EventFeeUpdate,
     EventInfo,
     FeedStatus,
     Fill,
+    FundingRate,
     HealthSnapshot,
     IndexUpdate,
+    LatencySample,
     LedgerEntry,
+    LedgerUpdate,
     Levels,
     MarketInfo,
     MarketLifecycle,
     MarketSettled,
+    ModelFit,
     OrderEvent,
     PortfolioState,
     Position,
     Quote,
+    Reconciliation,
     Score,
     SeriesInfo,
     SpotTick,
@@ -169,6 +176,14 @@ def _edge_inputs(e: Edge, money: Money) -> Row:
     )  # fmt: skip
 
 
+def _edge_model(e: Edge) -> Row:
+    """The columns ``schema._EDGE_MODEL`` names, in that order (shared by edges and decisions)."""
+    return (
+        e.prob_model, e.model_name or None, e.blend_id, e.model_slope, e.sig_momentum,
+        e.sig_mean_reversion, e.sig_funding, e.sig_imbalance, e.vol_regime,
+    )  # fmt: skip
+
+
 def edge_row(m: Edge, cx: MapContext) -> Row | None:
     if not (m.snapshot or cx.record_all_edges):
         return None  # not a snapshot: skipped by policy (StorageConfig.record_edges)
@@ -184,6 +199,8 @@ def edge_row(m: Edge, cx: MapContext) -> Row | None:
         m.market_mid, m.ev_yes, m.ev_no, m.fee_yes, m.fee_no, m.implied_sigma,
         m.quote_ts, m.index_ts, m.model_version,
         join_codes(reasons) if reasons else "",
+        m.prob_model, m.model_name or None, m.blend_id, m.model_slope, m.sig_momentum,
+        m.sig_mean_reversion, m.sig_funding, m.sig_imbalance, m.vol_regime,
     )  # fmt: skip
 
 
@@ -194,7 +211,7 @@ def decision_row(m: Decision, cx: MapContext) -> Row:
         m.decision_id, cx.run_id, m.ts, m.ticker, m.action, m.side, money(m.count),
         money(m.limit_price), m.prob_yes, m.ev, money(m.fee), join_codes(m.reasons),
         m.kelly_fraction, money(m.exposure), money(m.daily_pnl), money(m.balance),
-        m.config_digest, e.ts, join_codes(e.reasons), *_edge_inputs(e, money),
+        m.config_digest, e.ts, join_codes(e.reasons), *_edge_inputs(e, money), *_edge_model(e),
     )  # fmt: skip
 
 
@@ -236,7 +253,22 @@ def position_row(m: Position, cx: MapContext) -> Row:
 
 
 def ledger_row(m: LedgerEntry, cx: MapContext) -> Row:
-    return (m.entry_id, cx.run_id, m.ts, m.mode, m.ticker, m.kind, cx.money(m.amount), m.ref, m.note)
+    return (
+        cx.run_id, m.entry_id, m.ts, m.mode, m.ticker, m.kind, cx.money(m.amount), m.ref, m.note,
+        m.kind in CASH_KINDS,
+    )  # fmt: skip
+
+
+def ledger_update_entry_rows(m: LedgerUpdate, cx: MapContext) -> list[Row]:
+    return [ledger_row(e, cx) for e in m.entries]
+
+
+def ledger_update_position_rows(m: LedgerUpdate, cx: MapContext) -> list[Row]:
+    return [] if m.position is None else [position_row(m.position, cx)]
+
+
+def abandoned_row(m: DecisionAbandoned, cx: MapContext) -> Row:
+    return (m.decision_id, cx.run_id, m.ts, m.ticker, m.mode, m.reason)
 
 
 def portfolio_row(m: PortfolioState, cx: MapContext) -> Row:
@@ -270,6 +302,10 @@ def venue_settlement_row(m: VenueSettlement, cx: MapContext) -> Row:
     )  # fmt: skip
 
 
+def reconciliation_row(m: Reconciliation, cx: MapContext) -> Row:
+    return (cx.run_id, m.ts, m.mode, m.kind, m.ticker or "", m.status, m.ledger, m.venue, m.detail)
+
+
 # ----------------------------------------------------------------------------- evaluation & ops
 
 
@@ -277,6 +313,21 @@ def score_row(m: Score, cx: MapContext) -> Row:
     return (
         m.edge_id, m.ts, m.ticker, m.series_ticker, m.horizon_s, m.outcome, m.prob_yes,
         m.market_prob, m.brier, m.log_loss, m.market_brier, m.market_log_loss, m.pnl_yes, m.pnl_no,
+        m.prob_model, m.model_brier, m.model_log_loss, m.take_side, m.take_pnl,
+    )  # fmt: skip
+
+
+def funding_row(m: FundingRate, cx: MapContext) -> Row:
+    return (
+        m.source, m.ts, m.symbol, m.mark_price, m.index_price, m.funding_rate, m.next_funding_ts,
+        m.recv_ts, cx.run_id,
+    )  # fmt: skip
+
+
+def model_fit_row(m: ModelFit, cx: MapContext) -> Row:
+    return (
+        m.fit_id, cx.run_id, m.ts, m.model_name, m.window_start, m.window_end, m.n_rows, m.n_events,
+        m.params,
     )  # fmt: skip
 
 
@@ -292,6 +343,10 @@ def health_row(m: HealthSnapshot, cx: MapContext) -> Row:
         cx.run_id, m.ts, m.actor, m.inbox_depth, m.inbox_peak, m.msgs_in, m.msgs_out,
         m.last_msg_age_s, m.restarts, m.errors, m.state,
     )  # fmt: skip
+
+
+def latency_row(m: LatencySample, cx: MapContext) -> Row:
+    return (cx.run_id, m.ts, m.scope, m.interval_s, m.n, m.mean_ms, m.p50_ms, m.p90_ms, m.p99_ms, m.p999_ms, m.max_ms)
 
 
 def alert_row(m: Alert, cx: MapContext) -> Row:
@@ -331,13 +386,22 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     Fill: (Route("fills", fill_row),),
     Position: (Route("positions", position_row),),
     LedgerEntry: (Route("ledger_entries", ledger_row),),
+    LedgerUpdate: (
+        Route("ledger_entries", ledger_update_entry_rows, many=True),
+        Route("positions", ledger_update_position_rows, many=True),
+    ),
+    DecisionAbandoned: (Route("abandoned_decisions", abandoned_row),),
     PortfolioState: (Route("portfolio_snapshots", portfolio_row),),
     VenueBalance: (Route("venue_balances", venue_balance_row),),
     VenuePosition: (Route("venue_positions", venue_position_row),),
     VenueSettlement: (Route("venue_settlements", venue_settlement_row),),
+    Reconciliation: (Route("reconciliation", reconciliation_row),),
     Score: (Route("scores", score_row),),
+    FundingRate: (Route("funding_rates", funding_row),),
+    ModelFit: (Route("model_fits", model_fit_row),),
     SupervisionEvent: (Route("supervision_events", supervision_row),),
     HealthSnapshot: (Route("health", health_row),),
+    LatencySample: (Route("latency", latency_row),),
     Alert: (Route("alerts", alert_row),),
     BadInput: (Route("bad_inputs", bad_input_row),),
 }

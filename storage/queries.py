@@ -23,19 +23,25 @@ from decimal import Decimal
 import attrs
 import sqlalchemy as sa
 
-from kbot.messages import HealthSnapshot, Position
+from kbot.messages import Fill, HealthSnapshot, MarketSettled, Position
 from storage.schema import (
+    abandoned_decisions,
     alerts,
+    bad_inputs,
     decisions,
     edges,
     feed_events,
+    fills,
     health,
     index_prices,
     ledger_entries,
     markets,
+    model_fits,
+    orders,
     portfolio_snapshots,
     positions,
     quotes,
+    reconciliation,
     runs,
     scores,
     settlements,
@@ -63,10 +69,12 @@ class RunInfo:
     venue: str
     config_digest: str | None
     version: str | None
-    exit_status: str | None  # running | ok | error | interrupted (running and no ended_ts after a kill)
+    exit_status: str | None  # running | ok | error | interrupted | killed | unknown (storage.runs)
     host: str | None = None
     pid: int | None = None
     exit_reason: str | None = None
+    proc_start: str | None = None  # the owning process (storage.runs.process_token)
+    heartbeat_ts: float | None = None  # wall clock of the last heartbeat
 
 
 _RUN_COLUMNS = tuple(runs.c[name] for name in attrs.fields_dict(RunInfo))
@@ -93,6 +101,19 @@ def latest_run(
     return RunInfo(**row._asdict()) if row else None
 
 
+def fill_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
+    """Ids of the fills of ``mode`` recorded at or after ``since`` (any run): what a restarted
+    live executor must not apply again when it catches up on the venue's fills."""
+    q = sa.select(fills.c.fill_id).where(fills.c.mode == mode, fills.c.ts >= since)
+    return {r[0] for r in conn.execute(q)}
+
+
+def client_order_ids_since(conn: sa.Connection, *, mode: str, since: float) -> set[str]:
+    """Client order ids of the orders of ``mode`` created at or after ``since`` (any run)."""
+    q = sa.select(orders.c.client_order_id).where(orders.c.mode == mode, orders.c.created_ts >= since)
+    return {r[0] for r in conn.execute(q)}
+
+
 # ----------------------------------------------------------------------------- scorer
 
 
@@ -114,6 +135,11 @@ class UnscoredEdge:
     fee_no: float | None
     result: str  # yes | no
     outcome: int  # 1 yes, 0 no
+    event_ticker: str = ""
+    reasons: str = ""  # comma-joined; "" = actionable
+    ev_yes: float | None = None
+    ev_no: float | None = None
+    prob_model: float | None = None
 
 
 def unscored_edges(
@@ -129,6 +155,7 @@ def unscored_edges(
             edges.c.id.label("edge_id"), edges.c.run_id, edges.c.ts, edges.c.ticker, edges.c.series_ticker,
             edges.c.horizon_s, edges.c.prob_yes, edges.c.market_mid, edges.c.yes_bid, edges.c.yes_ask,
             edges.c.no_bid, edges.c.no_ask, edges.c.fee_yes, edges.c.fee_no, result.label("result"),
+            edges.c.event_ticker, edges.c.reasons, edges.c.ev_yes, edges.c.ev_no, edges.c.prob_model,
         )  # fmt: skip
         .select_from(
             edges.outerjoin(settlements, settlements.c.ticker == edges.c.ticker)
@@ -149,12 +176,101 @@ def unscored_edges(
     return [UnscoredEdge(**r._asdict(), outcome=OUTCOMES[r.result]) for r in conn.execute(q)]
 
 
+# ----------------------------------------------------------------------------- model evidence and fits
+
+
+def _band_case(col: sa.ColumnElement, edges_: tuple[float, ...]) -> sa.ColumnElement:
+    """The index of the band ``col`` falls in (``kbot.model.evidence.band_of``) as SQL."""
+    whens = [(col < float(b), i) for i, b in enumerate(edges_)]
+    return sa.case(*whens, else_=len(edges_)) if whens else sa.literal(0)
+
+
+def evidence_clusters(
+    conn: sa.Connection, *, since: float, ttc_bands: tuple[float, ...], price_bands: tuple[float, ...]
+) -> list[sa.Row]:
+    """Scored snapshots since ``since`` aggregated per (series, time-to-close band, price band,
+    event): what ``kbot.model.evidence.EvidenceBook.add_cluster`` takes. Snapshots without a
+    market price have no bucket and are left out."""
+    ttc = _band_case(scores.c.horizon_s, ttc_bands).label("ttc_i")
+    price = _band_case(scores.c.market_prob, price_bands).label("price_i")
+    paired = sa.case((scores.c.market_brier.is_not(None), scores.c.brier), else_=None)
+    q = (
+        sa.select(
+            scores.c.series_ticker, ttc, price, edges.c.event_ticker,
+            sa.func.max(scores.c.ts).label("last_ts"), sa.func.count().label("n"),
+            sa.func.sum(scores.c.brier).label("sum_brier"),
+            sa.func.count(scores.c.market_brier).label("n_market"),
+            sa.func.coalesce(sa.func.sum(scores.c.market_brier), 0.0).label("sum_brier_market"),
+            sa.func.coalesce(sa.func.sum(paired), 0.0).label("sum_brier_paired"),
+            sa.func.count(scores.c.model_brier).label("n_model"),
+            sa.func.coalesce(sa.func.sum(scores.c.model_brier), 0.0).label("sum_brier_model"),
+            sa.func.count(scores.c.take_pnl).label("n_takes"),
+            sa.func.coalesce(sa.func.sum(scores.c.take_pnl), 0.0).label("sum_pnl"),
+        )  # fmt: skip
+        .select_from(scores.join(edges, edges.c.id == scores.c.edge_id))
+        .where(scores.c.ts >= since, scores.c.market_prob.is_not(None))
+        .group_by(scores.c.series_ticker, ttc, price, edges.c.event_ticker)
+    )
+    return list(conn.execute(q))
+
+
+@attrs.frozen(kw_only=True)
+class TrainingRow:
+    """A scored edge snapshot with what the calibrated blend needs (``kbot.model.blend``)."""
+
+    ts: float
+    ticker: str
+    event_ticker: str
+    series_ticker: str
+    horizon_s: float | None
+    prob_model: float | None
+    model_slope: float | None
+    market_mid: float | None
+    sig_momentum: float | None
+    sig_mean_reversion: float | None
+    sig_funding: float | None
+    sig_imbalance: float | None
+    vol_regime: int | None
+    outcome: int
+    close_ts: float | None = None
+
+
+def training_rows(conn: sa.Connection, *, since: float, until: float, limit: int) -> list[TrainingRow]:
+    """Scored snapshots with a raw model probability in ``[since, until)``, newest first (at
+    most ``limit``). Scored means settled: walk-forward by construction."""
+    q = (
+        sa.select(
+            scores.c.ts, scores.c.ticker, edges.c.event_ticker, scores.c.series_ticker, scores.c.horizon_s,
+            edges.c.prob_model, edges.c.model_slope, edges.c.market_mid, edges.c.sig_momentum,
+            edges.c.sig_mean_reversion, edges.c.sig_funding, edges.c.sig_imbalance, edges.c.vol_regime,
+            scores.c.outcome, edges.c.close_ts,
+        )  # fmt: skip
+        .select_from(scores.join(edges, edges.c.id == scores.c.edge_id))
+        .where(scores.c.ts >= since, scores.c.ts < until, edges.c.prob_model.is_not(None))
+        .order_by(scores.c.ts.desc(), scores.c.edge_id.desc())
+        .limit(limit)
+    )
+    return [TrainingRow(**r._asdict()) for r in conn.execute(q)]
+
+
+def latest_model_fit(conn: sa.Connection, *, model_name: str) -> str | None:
+    """The parameters (JSON) of the newest recorded fit of ``model_name``, or None."""
+    q = (
+        sa.select(model_fits.c.params)
+        .where(model_fits.c.model_name == model_name)
+        .order_by(model_fits.c.ts.desc(), model_fits.c.fit_id.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    return row[0] if row else None
+
+
 # ----------------------------------------------------------------------------- ledger recovery
 
 
 def _position(r: sa.Row) -> Position:
     return Position(
-        ts=r.ts, mode=r.mode, ticker=r.ticker, side=r.side, count=r.count, avg_price=r.avg_price,
+        ts=r.ts, mode=r.mode, ticker=r.ticker, side=r.side, count=r._mapping["count"], avg_price=r.avg_price,
         cost=r.cost, fees=r.fees, realized_pnl=r.realized_pnl, unrealized_pnl=r.unrealized_pnl,
         mark_price=r.mark_price, status=r.status, opened_ts=r.opened_ts, closed_ts=r.closed_ts,
         result=r.result,
@@ -172,10 +288,156 @@ def open_positions(conn: sa.Connection, *, run_id: str, mode: str) -> list[Posit
 
 
 def ledger_balance(conn: sa.Connection, *, run_id: str, mode: str) -> Decimal:
-    """Exact sum of the ledger's signed cash movements of a run (Decimal addition in Python,
-    not a floating-point SQL SUM)."""
-    q = sa.select(ledger_entries.c.amount).where(ledger_entries.c.run_id == run_id, ledger_entries.c.mode == mode)
+    """A run's cash: the exact sum of its ledger entries that move cash (``cash`` is set from
+    ``kbot.ledger.CASH_KINDS`` when an entry is written; ``realized_pnl`` rows are not cash).
+    Decimal addition in Python, not a floating-point SQL SUM."""
+    le = ledger_entries.c
+    q = sa.select(le.amount).where(le.run_id == run_id, le.mode == mode, le.cash == sa.true())
     return sum((a for (a,) in conn.execute(q)), Decimal(0))
+
+
+def latest_end(conn: sa.Connection, *, venue: str) -> float | None:
+    """The latest ``ended_ts`` of the runs on ``venue`` (their own clock)."""
+    return conn.execute(sa.select(sa.func.max(runs.c.ended_ts)).where(runs.c.venue == venue)).scalar()
+
+
+# ----------------------------------------------------------------------------- books of ended runs
+# What the start-up repair (kbot.runlife) reads of runs that ended, killed or not.
+
+
+@attrs.frozen(kw_only=True)
+class RecordedBooks:
+    """A run's books as its record left them."""
+
+    run_id: str
+    mode: str
+    venue: str
+    cash: Decimal  # sum of the cash entries
+    positions: tuple[Position, ...]  # the latest record of every position, whatever its status
+    applied_fills: frozenset[str]  # fill ids with a 'buy' entry: applied to the book
+    realized_by_day: dict[str, Decimal]  # realized_pnl entries per UTC day
+    last_snapshot_ts: float | None  # the newest portfolio snapshot: when, and what it says
+    last_balance: Decimal | None
+    end_ts: float  # the run's last recorded activity (its clock), at least its start
+    last_exposure: Decimal | None = None
+    last_open_positions: int | None = None
+
+
+def recorded_books(conn: sa.Connection, run: RunInfo) -> RecordedBooks:
+    le = ledger_entries.c
+    cash = Decimal(0)
+    applied: set[str] = set()
+    by_day: dict[str, Decimal] = {}
+    q = sa.select(le.kind, le.amount, le.ref, le.ts, le.cash).where(le.run_id == run.run_id, le.mode == run.mode)
+    for kind, amount, ref, ts, is_cash in conn.execute(q):
+        if is_cash:
+            cash += amount
+        if kind == "buy" and ref is not None:
+            applied.add(ref)
+        elif kind == "realized_pnl":
+            day = _dt.datetime.fromtimestamp(ts, _dt.UTC).date().isoformat()
+            by_day[day] = by_day.get(day, Decimal(0)) + amount
+    pq = sa.select(positions).where(positions.c.run_id == run.run_id, positions.c.mode == run.mode)
+    snap = last_portfolio(conn, run_id=run.run_id, mode=run.mode)
+    last = last_record_ts(conn, run_id=run.run_id)
+    return RecordedBooks(
+        run_id=run.run_id, mode=run.mode, venue=run.venue, cash=cash,
+        positions=tuple(_position(r) for r in conn.execute(pq.order_by(positions.c.ticker))),
+        applied_fills=frozenset(applied), realized_by_day=by_day,
+        last_snapshot_ts=snap.ts if snap else None, last_balance=snap.balance if snap else None,
+        last_exposure=snap.exposure if snap else None, last_open_positions=snap.open_positions if snap else None,
+        end_ts=max(run.started_ts, last if last is not None else run.started_ts, run.ended_ts or run.started_ts),
+    )  # fmt: skip
+
+
+@attrs.frozen(kw_only=True)
+class OrphanTake:
+    """A TAKE decision without an outcome: no order and not abandoned; or, in shadow mode, an
+    order recorded without its fill (the process died between the two)."""
+
+    decision_id: str
+    run_id: str
+    ts: float
+    ticker: str
+    side: str | None
+    count: Decimal
+    limit_price: Decimal | None
+    fee: Decimal | None
+    order_ts: float | None = None  # the recorded order's last update, when there is one
+
+
+def ended_run_ids(conn: sa.Connection) -> list[str]:
+    return [r for (r,) in conn.execute(sa.select(runs.c.run_id).where(runs.c.exit_status != "running"))]
+
+
+def orphan_takes(conn: sa.Connection, *, run_ids: list[str]) -> list[OrphanTake]:
+    """TAKEs of ``run_ids`` without an outcome (``OrphanTake``), oldest first."""
+    d, o = decisions.c, orders.c
+    abandoned = sa.exists().where(abandoned_decisions.c.decision_id == d.decision_id)
+    filled = sa.exists().where(fills.c.order_id == o.order_id)
+    out: list[OrphanTake] = []
+    for i in range(0, len(run_ids), 500):
+        q = (
+            sa.select(d.decision_id, d.run_id, d.ts, d.ticker, d.side, d["count"], d.limit_price, d.fee,
+                      o.updated_ts.label("order_ts"))
+            .select_from(decisions.outerjoin(orders, o.decision_id == d.decision_id))
+            .where(d.action == "TAKE", d.run_id.in_(run_ids[i : i + 500]), ~abandoned,
+                   sa.or_(o.order_id.is_(None), sa.and_(o.mode == "shadow", ~filled)))
+            .order_by(d.ts, d.decision_id)
+        )  # fmt: skip
+        out.extend(OrphanTake(**r._asdict()) for r in conn.execute(q))
+    return out
+
+
+def unapplied_fills(conn: sa.Connection, *, run_ids: list[str]) -> dict[str, list[Fill]]:
+    """Fills first recorded by one of ``run_ids`` (in that run's mode) that the run's ledger
+    never applied (no 'buy' entry refers to them), oldest first, per run."""
+    f, le = fills.c, ledger_entries.c
+    applied = sa.exists().where(le.run_id == f.run_id, le.kind == "buy", le.ref == f.fill_id)
+    out: dict[str, list[Fill]] = {}
+    for i in range(0, len(run_ids), 500):
+        q = (
+            sa.select(fills, runs.c.mode.label("run_mode"))
+            .join(runs, runs.c.run_id == f.run_id)
+            .where(f.run_id.in_(run_ids[i : i + 500]), f.mode == runs.c.mode, ~applied)
+            .order_by(f.ts, f.fill_id)
+        )
+        for r in conn.execute(q):
+            m = r._mapping
+            out.setdefault(m["run_id"], []).append(Fill(
+                fill_id=m["fill_id"], order_id=m["order_id"], ts=m["ts"], ticker=m["ticker"], side=m["side"],
+                action=m["action"], count=m["count"], price=m["price"], fee=m["fee"], is_taker=bool(m["is_taker"]),
+                mode=m["mode"], decision_id=m["decision_id"],
+            ))  # fmt: skip
+    return out
+
+
+def runs_with_open_positions(conn: sa.Connection, *, run_ids: list[str], venue: str) -> list[str]:
+    """Those of ``run_ids`` on ``venue`` that still have open positions in their run's mode."""
+    p = positions.c
+    out: list[str] = []
+    for i in range(0, len(run_ids), 500):
+        q = (
+            sa.select(p.run_id).distinct()
+            .join(runs, runs.c.run_id == p.run_id)
+            .where(p.run_id.in_(run_ids[i : i + 500]), p.status == "open", p.mode == runs.c.mode,
+                   runs.c.venue == venue)
+        )  # fmt: skip
+        out.extend(r for (r,) in conn.execute(q))
+    return out
+
+
+def known_settlements(conn: sa.Connection, *, tickers: list[str]) -> dict[str, MarketSettled]:
+    """The recorded settlement of each of ``tickers`` that has one."""
+    s = settlements.c
+    out: dict[str, MarketSettled] = {}
+    for i in range(0, len(tickers), 500):
+        q = sa.select(s.ticker, s.ts, s.result, s.settlement_value, s.source, s.final).where(
+            s.ticker.in_(tickers[i : i + 500]), s.settlement_value.is_not(None))
+        for r in conn.execute(q):
+            out[r.ticker] = MarketSettled(ts=r.ts, ticker=r.ticker, result=r.result, settlement_value=r.settlement_value,
+                                          source=r.source, final=bool(r.final))
+    return out
 
 
 # ----------------------------------------------------------------------------- decision dedup
@@ -415,13 +677,55 @@ def last_portfolio(conn: sa.Connection, *, run_id: str, mode: str | None = None)
     return PortfolioRow(**row._asdict()) if row else None
 
 
-def last_activity_ts(conn: sa.Connection, *, run_id: str) -> float | None:
+def last_activity_ts(conn: sa.Connection, *, run_id: str,
+                     tables: tuple[sa.Table, ...] = (health, portfolio_snapshots, supervision_events, index_prices),
+                     ) -> float | None:
     """The newest time the run recorded for itself (health, portfolio, supervision, index): its
-    clock's "now" as last seen. A simulated clock runs ahead of the wall clock."""
-    tables = (health, portfolio_snapshots, supervision_events, index_prices)
+    clock's "now" as last seen. A simulated clock runs ahead of the wall clock. (Each is an
+    index probe on ``run_id``.)"""
     newest = [conn.execute(sa.select(sa.func.max(t.c.ts)).where(t.c.run_id == run_id)).scalar() for t in tables]
     seen = [t for t in newest if t is not None]
     return max(seen) if seen else None
+
+
+def last_record_ts(conn: sa.Connection, *, run_id: str) -> float | None:
+    """The newest time of anything the run recorded for itself, money included (where a killed
+    run ended, on its own clock)."""
+    return last_activity_ts(conn, run_id=run_id, tables=(
+        health, portfolio_snapshots, supervision_events, index_prices, decisions, ledger_entries, positions,
+    ))  # fmt: skip
+
+
+def money_conflicts(conn: sa.Connection, *, run_id: str) -> int:
+    """How many batches of a run had money rows refused as conflicts (``storage.writer``); each
+    ``bad_inputs`` row of kind ``money_conflict:<table>`` lists them, both rows each."""
+    q = sa.select(sa.func.count()).where(bad_inputs.c.run_id == run_id, bad_inputs.c.kind.like("money_conflict:%"))
+    return int(conn.execute(q).scalar() or 0)
+
+
+@attrs.frozen(kw_only=True)
+class MismatchRow:
+    ts: float
+    kind: str
+    ticker: str
+    ledger: str | None
+    venue: str | None
+    detail: str
+
+
+def open_mismatches(conn: sa.Connection, *, run_id: str) -> list[MismatchRow]:
+    """Reconciliation mismatches of a run not cleared or adopted since (new orders are halted there)."""
+    r = reconciliation
+    rows = conn.execute(sa.select(r.c.ts, r.c.kind, r.c.ticker, r.c.status, r.c.ledger, r.c.venue, r.c.detail)
+                        .where(r.c.run_id == run_id, r.c.kind != "start").order_by(r.c.ts)).all()
+    open_: dict[tuple[str, str], MismatchRow] = {}
+    for ts, kind, ticker, status, ledger, venue, detail in rows:
+        if status == "mismatch":
+            open_[(kind, ticker)] = MismatchRow(ts=ts, kind=kind, ticker=ticker, ledger=ledger, venue=venue,
+                                                detail=detail)
+        elif status in ("cleared", "adopted"):
+            open_.pop((kind, ticker), None)
+    return sorted(open_.values(), key=lambda m: m.ts)
 
 
 @attrs.frozen(kw_only=True)
@@ -437,6 +741,23 @@ class StatusSnapshot:
     alerts: list[AlertRow]
     portfolio: PortfolioRow | None = None
     last_activity_ts: float | None = None
+    money_conflicts: int = 0  # money rows the recorder refused (bad_inputs money_conflict:*)
+    falling_behind: AlertRow | None = None  # the run does not keep up with its venue (ongoing alert)
+    mismatches: list[MismatchRow] = attrs.field(factory=list)  # open reconciliation mismatches (paper/live)
+
+
+def falling_behind(conn: sa.Connection, *, run_id: str) -> AlertRow | None:
+    """The run's ``falling_behind`` alert when it has not been resolved since (kbot.keepup)."""
+    q = (
+        sa.select(alerts.c.ts, alerts.c.kind, alerts.c.severity, alerts.c.subject, alerts.c.message)
+        .where(alerts.c.run_id == run_id)
+        .where(sa.or_(alerts.c.kind == "falling_behind",
+                      sa.and_(alerts.c.kind == "resolved", alerts.c.message == "falling_behind cleared")))
+        .order_by(alerts.c.ts.desc(), alerts.c.id.desc())
+        .limit(1)
+    )
+    row = conn.execute(q).first()
+    return AlertRow(**row._asdict()) if row is not None and row.kind == "falling_behind" else None
 
 
 def status_snapshot(
@@ -446,17 +767,25 @@ def status_snapshot(
     as of ``now``."""
     if run is None:
         run = get_run(conn, run_id) if run_id is not None else latest_run(conn)
-    rid = run.run_id if run else None
+    if run is None:
+        return StatusSnapshot(
+            now=now, run=None, health=[], supervision=[], feeds=feed_ages(conn, now=now),
+            open_markets=open_markets(conn, now=now), positions=[], pnl=None, alerts=[],
+        )  # fmt: skip
+    rid = run.run_id
     return StatusSnapshot(
         now=now,
         run=run,
-        health=latest_health(conn, run_id=rid) if rid else [],
-        supervision=last_supervision_events(conn, run_id=rid, limit=limit) if rid else [],
+        health=latest_health(conn, run_id=rid),
+        supervision=last_supervision_events(conn, run_id=rid, limit=limit),
         feeds=feed_ages(conn, now=now, run_id=rid),
         open_markets=open_markets(conn, now=now),
-        positions=open_positions(conn, run_id=rid, mode=run.mode) if run else [],
-        pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode) if run else None,
-        alerts=last_alerts(conn, run_id=rid, limit=limit) if rid else [],
-        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode) if run else None,
-        last_activity_ts=last_activity_ts(conn, run_id=rid) if rid else None,
+        positions=open_positions(conn, run_id=rid, mode=run.mode),
+        pnl=todays_pnl(conn, now=now, run_id=rid, mode=run.mode),
+        alerts=last_alerts(conn, run_id=rid, limit=limit),
+        portfolio=last_portfolio(conn, run_id=rid, mode=run.mode),
+        last_activity_ts=last_activity_ts(conn, run_id=rid),
+        money_conflicts=money_conflicts(conn, run_id=rid),
+        falling_behind=falling_behind(conn, run_id=rid),
+        mismatches=open_mismatches(conn, run_id=rid),
     )

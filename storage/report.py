@@ -133,7 +133,7 @@ def is_time_column(name: str) -> bool:
     return name == "ts" or name.endswith("_ts")
 
 
-def format_time(v: float) -> str:
+def format_time(v: float | Decimal) -> str:
     return _dt.datetime.fromtimestamp(float(v), _dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 

@@ -5,7 +5,7 @@ the full simulated market set that is ~1.4 GB per simulated day. What can go, an
 does:
 
 - **market data** (``MARKET_DATA``: quotes, spot ticks, index prices, book snapshots, trades,
-  feed events, health snapshots, bad inputs): rows with ``ts`` before the cutoff.
+  feed events, health snapshots, latency samples, bad inputs, funding rates): rows with ``ts`` before the cutoff.
 - **PASS decisions** (and their ``decision_reasons``): the audit of what was *not* traded.
   TAKEs are kept (fills and orders refer to them).
 - **edge snapshots that no score refers to** (the scorer scores snapshots of settled markets;
@@ -13,7 +13,9 @@ does:
   scores before the cutoff and their edges go too: the model-vs-market history of that period
   is then gone from ``kbot report model``/``calibration``.
 - **never**: money (orders, fills, positions, ledger entries, settlements, portfolio
-  snapshots), markets/series/events, runs, supervision events, alerts, lifecycle events.
+  snapshots, abandoned decisions), markets/series/events, runs, supervision events, alerts,
+  lifecycle events, the blend's fits (``model_fits``: small, and the record of what decided).
+  (A money conflict's ``bad_inputs`` row goes with the market data; its ``money_conflict`` alert stays.)
 
 Deletes run in small transactions (``batch`` rows, ``BEGIN IMMEDIATE`` on SQLite) so a running
 ``kbot run`` keeps writing between them (its writer waits out ``busy_timeout``). SQLite reuses
@@ -29,7 +31,8 @@ import attrs
 import sqlalchemy as sa
 
 MARKET_DATA: tuple[str, ...] = (
-    "quotes", "spot_ticks", "index_prices", "book_snapshots", "trades", "feed_events", "health", "bad_inputs",
+    "quotes", "spot_ticks", "index_prices", "book_snapshots", "trades", "feed_events", "health", "latency",
+    "bad_inputs", "funding_rates",
 )  # fmt: skip
 MIN_AGE_S = 86_400.0  # nothing younger than a day: the scorer and the reports read the last day
 

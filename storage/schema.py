@@ -67,8 +67,15 @@ runs = sa.Table(
     sa.Column("version", Str(32)),
     sa.Column("host", Str(255)),
     sa.Column("pid", sa.Integer),
-    sa.Column("exit_status", Str(32)),  # running | ok | error | interrupted (None: crashed before end)
+    # running | ok | error | interrupted, or, set by a later run that found the process gone
+    # (storage.runs.close_dead_runs): killed (its pid is gone on this host) | unknown (silent)
+    sa.Column("exit_status", Str(32)),
     sa.Column("exit_reason", sa.Text),
+    # added by migration 0005: the process that owns a running row (storage.runs.process_token:
+    # boot id + start time of the pid, so a reused pid is not mistaken for it) and the wall-clock
+    # time of its last heartbeat (real time even when the run's own clock is simulated)
+    sa.Column("proc_start", Str(64)),
+    sa.Column("heartbeat_ts", F),
     sa.Index(None, "started_ts"),
 )
 
@@ -277,6 +284,22 @@ feed_events = sa.Table(
 
 # ----------------------------------------------------------------------------- model & decisions
 
+funding_rates = sa.Table(  # BTC perpetual mark price and funding rate (Binance USD-M)
+    "funding_rates",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("source", Str(32), nullable=False),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("symbol", Str(32), nullable=False),
+    sa.Column("mark_price", F, nullable=False),
+    sa.Column("index_price", F),
+    sa.Column("funding_rate", F, nullable=False),
+    sa.Column("next_funding_ts", F),
+    sa.Column("recv_ts", F, nullable=False),
+    _run_fk(nullable=True),
+    sa.UniqueConstraint("source", "ts", "run_id"),
+)
+
 _EDGE_INPUTS = (  # shared by edges and decisions (a decision keeps the edge it saw)
     ("event_ticker", Str(64), False),
     ("series_ticker", Str(64), False),
@@ -307,8 +330,25 @@ _EDGE_INPUTS = (  # shared by edges and decisions (a decision keeps the edge it 
 )
 
 
+_EDGE_MODEL = (  # the model behind an edge's probabilities (kbot.model): edges and decisions
+    ("prob_model", F, True),  # raw model probability (prob_yes is the final one, market_mid the market's)
+    ("model_name", Str(64), True),  # the probability model; model_version is its version
+    ("blend_id", Str(32), True),  # the calibrated blend's fit (model_fits.fit_id) behind prob_yes
+    ("model_slope", F, True),  # dP/d(location shift in sd): how directional signals enter
+    ("sig_momentum", F, True),  # the signals the blend saw (kbot.model.signals)
+    ("sig_mean_reversion", F, True),
+    ("sig_funding", F, True),
+    ("sig_imbalance", F, True),
+    ("vol_regime", sa.Integer, True),
+)
+
+
 def _edge_columns() -> list[sa.Column]:
     return [sa.Column(name, type_, nullable=nullable) for name, type_, nullable in _EDGE_INPUTS]
+
+
+def _edge_model_columns() -> list[sa.Column]:
+    return [sa.Column(name, type_, nullable=nullable) for name, type_, nullable in _EDGE_MODEL]
 
 
 edges = sa.Table(
@@ -321,6 +361,7 @@ edges = sa.Table(
     sa.Column("prob_yes", F),
     *_edge_columns(),
     sa.Column("reasons", Str(255), nullable=False),  # comma-joined; "" = actionable
+    *_edge_model_columns(),
     # (ticker, ts, run_id): also serves lookups and joins by ticker (the scorer's)
     sa.UniqueConstraint("ticker", "ts", "run_id"),
 )
@@ -349,6 +390,7 @@ decisions = sa.Table(
     sa.Column("edge_ts", F, nullable=False),
     sa.Column("edge_reasons", Str(255), nullable=False),
     *_edge_columns(),
+    *_edge_model_columns(),
     sa.CheckConstraint("action IN ('TAKE', 'PASS')", name="action"),
     sa.Index(None, "run_id", "ts"),
     sa.Index(None, "ticker", "ts"),
@@ -385,6 +427,21 @@ orders = sa.Table(  # one row per order: its latest state
     sa.UniqueConstraint("client_order_id"),
     sa.Index(None, "run_id", "status"),
     sa.Index(None, "ticker"),
+    sa.Index(None, "decision_id"),  # a TAKE's outcome (start-up repair, invariant checks)
+)
+
+# A TAKE that will never be executed, and why (the run that decided it died before its
+# executor took it, and executing it now would not be shadow-only). Every TAKE has exactly one
+# outcome: an order (orders.decision_id) or a row here.
+abandoned_decisions = sa.Table(
+    "abandoned_decisions",
+    metadata,
+    sa.Column("decision_id", Str(64), primary_key=True),
+    _run_fk(),  # the run that made the decision
+    sa.Column("ts", F, nullable=False),  # when it was found abandoned (the closing run's clock)
+    sa.Column("ticker", Str(64), nullable=False),
+    sa.Column("mode", Str(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
 )
 
 order_events = sa.Table(  # every OrderEvent: the order's life
@@ -436,7 +493,7 @@ positions = sa.Table(  # latest state per run, mode and ticker
     sa.Column("realized_pnl", Money, nullable=False),
     sa.Column("unrealized_pnl", Money),
     sa.Column("mark_price", Money),
-    sa.Column("status", Str(16), nullable=False),  # open | settled
+    sa.Column("status", Str(16), nullable=False),  # open | settled | unwound (kbot.ledger.Book.unwind)
     sa.Column("opened_ts", F, nullable=False),
     sa.Column("closed_ts", F),
     sa.Column("result", Str(16)),
@@ -445,11 +502,11 @@ positions = sa.Table(  # latest state per run, mode and ticker
     sa.Index(None, "closed_ts"),
 )
 
-ledger_entries = sa.Table(  # append-only cash/fee/PnL movements
+ledger_entries = sa.Table(  # append-only cash/fee/PnL movements of each run's book
     "ledger_entries",
     metadata,
-    sa.Column("entry_id", Str(64), primary_key=True),
     _run_fk(),
+    sa.Column("entry_id", Str(64), nullable=False),  # unique within the run (kbot.ledger)
     sa.Column("ts", F, nullable=False),
     sa.Column("mode", Str(16), nullable=False),
     sa.Column("ticker", Str(64)),
@@ -457,6 +514,10 @@ ledger_entries = sa.Table(  # append-only cash/fee/PnL movements
     sa.Column("amount", Money, nullable=False),
     sa.Column("ref", Str(128)),
     sa.Column("note", sa.Text),
+    # true when the entry moves cash (kind in kbot.ledger.CASH_KINDS, decided when written):
+    # a run's cash balance is SUM(amount) WHERE cash; realized_pnl rows are bookkeeping
+    sa.Column("cash", sa.Boolean, nullable=False),
+    sa.PrimaryKeyConstraint("run_id", "entry_id"),  # per run: runs sharing a database never collide
     sa.Index(None, "run_id", "mode", "ts"),
     sa.Index(None, "ts"),
 )
@@ -535,6 +596,23 @@ venue_settlements = sa.Table(  # one per run and market: a market settles an acc
     sa.Index(None, "ts"),
 )
 
+reconciliation = sa.Table(  # findings of reconciliation with the venue (kbot.execution.reconcile)
+    "reconciliation",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("mode", Str(16), nullable=False),
+    sa.Column("kind", Str(32), nullable=False),  # position | order | balance | settlement | fill | start
+    sa.Column("ticker", Str(64), nullable=False),  # "" for the account (balance, start)
+    sa.Column("status", Str(16), nullable=False),  # mismatch | cleared | adopted | found | ok
+    sa.Column("ledger", Str(255)),  # kbot's value, as text
+    sa.Column("venue", Str(255)),  # the venue's value, as text
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.UniqueConstraint("run_id", "ts", "kind", "ticker", "status"),
+    sa.Index(None, "ts"),
+)
+
 # ----------------------------------------------------------------------------- evaluation
 
 scores = sa.Table(
@@ -554,9 +632,29 @@ scores = sa.Table(
     sa.Column("market_log_loss", F),
     sa.Column("pnl_yes", F),
     sa.Column("pnl_no", F),
+    sa.Column("prob_model", F),  # the raw model probability and its scores
+    sa.Column("model_brier", F),
+    sa.Column("model_log_loss", F),
+    sa.Column("take_side", Str(8)),  # the snapshot's would-be TAKE (kbot.model.evidence.would_take)
+    sa.Column("take_pnl", F),  # its realized PnL per contract after the taker fee
     sa.CheckConstraint("outcome IN (0, 1)", name="outcome"),
     sa.CheckConstraint("prob_yes >= 0 AND prob_yes <= 1", name="prob_yes"),
     sa.Index(None, "series_ticker", "ts"),
+    sa.Index(None, "ts"),
+)
+
+model_fits = sa.Table(  # every fit of the calibrated blend (kbot.model.blend), walk-forward
+    "model_fits",
+    metadata,
+    sa.Column("fit_id", Str(32), primary_key=True),
+    sa.Column("run_id", Str(64), nullable=True),  # the run that fitted it (informational)
+    sa.Column("ts", F, nullable=False),  # when it was fitted
+    sa.Column("model_name", Str(64), nullable=False),
+    sa.Column("window_start", F),  # the settled snapshots it saw
+    sa.Column("window_end", F),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("n_events", sa.Integer, nullable=False),
+    sa.Column("params", sa.Text, nullable=False),  # BlendParams as JSON
     sa.Index(None, "ts"),
 )
 
@@ -599,6 +697,25 @@ health = sa.Table(
     sa.Index(None, "ts"),
 )
 
+latency = sa.Table(  # one row per health interval with decisions: real milliseconds
+    "latency",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("scope", Str(32), nullable=False),  # tick_to_decision
+    sa.Column("interval_s", F, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("mean_ms", F, nullable=False),
+    sa.Column("p50_ms", F, nullable=False),
+    sa.Column("p90_ms", F, nullable=False),
+    sa.Column("p99_ms", F, nullable=False),
+    sa.Column("p999_ms", F, nullable=False),
+    sa.Column("max_ms", F, nullable=False),
+    sa.UniqueConstraint("run_id", "scope", "ts"),
+    sa.Index(None, "ts"),
+)
+
 alerts = sa.Table(
     "alerts",
     metadata,
@@ -627,7 +744,9 @@ bad_inputs = sa.Table(
 
 # Tables whose rows change money: a batch holding any of them is committed with
 # ``StorageConfig.money_synchronous`` (FULL by default) on SQLite.
-MONEY_TABLES = frozenset({"orders", "order_events", "fills", "positions", "ledger_entries", "settlements"})
+MONEY_TABLES = frozenset(
+    {"orders", "order_events", "fills", "positions", "ledger_entries", "settlements", "abandoned_decisions"}
+)
 
 
 def natural_key(table: sa.Table) -> tuple[str, ...]:

@@ -11,6 +11,13 @@ on the one connection it owns. What it does with a batch:
    processing: values are already in driver form). Conflicts on a table's natural key are
    ignored for append-only facts and update the row for state tables (``UPSERTS``), so
    writing a batch twice leaves the database as writing it once.
+   Money facts that are ignored on a repeat (ledger entries, fills, portfolio snapshots,
+   abandoned decisions: ``Upsert.same_except``) are checked first, in the same transaction: a
+   repeat must be the same row (a re-delivery after a restart). A key that comes back with
+   different content is a money conflict, never a silent ignore: the records carrying it are
+   not written, each conflict is logged at ERROR with both rows and returned in
+   ``WriteResult.conflicts`` (the recorder counts it, raises a critical alert and keeps both
+   rows in ``bad_inputs``), and the rest of the batch is written.
 3. If the database refuses a row (constraint, type), the transaction is rolled back and the
    batch is split in halves, each written in its own transaction, recursively: every good
    record is committed and each bad one is rejected alone (counted, logged with its content),
@@ -64,6 +71,9 @@ class Upsert:
     newer: str | None = None
     keep: tuple[str, ...] = ("run_id",)  # columns an update never overwrites (first seen wins)
     where: Callable[[sa.Table, Any], Any] | None = None
+    # Ignored repeats that must be the same fact: None = not checked; else the columns that may
+    # differ in a legitimate repeat (the run that first saw a venue fact, ...).
+    same_except: tuple[str, ...] | None = None
 
 
 def _not_final_over_final(t: sa.Table, excluded: Any) -> Any:
@@ -80,7 +90,87 @@ UPSERTS: dict[str, Upsert] = {
     "orders": Upsert(update=True, newer="updated_ts", keep=("run_id", "created_ts", "decision_id")),
     "positions": Upsert(update=True, newer="ts"),
     "scores": Upsert(update=True),  # a rescore replaces the previous one
+    # money facts: a repeat is a re-delivery of the same row, anything else a MoneyConflict
+    "ledger_entries": Upsert(same_except=()),
+    "fills": Upsert(same_except=("run_id",)),  # a venue fill seen again by a later run
+    "portfolio_snapshots": Upsert(same_except=()),
+    "abandoned_decisions": Upsert(same_except=("ts", "reason")),  # found again: same outcome
 }
+
+
+@attrs.frozen(slots=True)
+class Conflict:
+    """A money row refused because its key is already taken by a different row."""
+
+    table: str
+    key: tuple[Any, ...]
+    refused: Row  # the new row (driver form, in the table's column order)
+    existing: Row  # what the key already holds (in the database, or earlier in the batch)
+    record: Any = None  # the record that carried the refused row
+
+    def describe(self) -> str:
+        cols = columns_of(TABLES[self.table])
+        diff = {c: (a, b) for c, a, b in zip(cols, self.existing, self.refused) if a != b}
+        return f"{self.table} {self.key}: kept {dict(zip(cols, self.existing))}; refused, differing in {diff}"
+
+
+class MoneyConflict(Exception):
+    """Raised inside the transaction (which then rolls back) when money rows conflict."""
+
+    def __init__(self, conflicts: list[Conflict]) -> None:
+        super().__init__(f"{len(conflicts)} money conflicts")
+        self.conflicts = conflicts
+
+
+@attrs.frozen(slots=True)
+class RepeatCheck:
+    """How to check a table's repeats (``Upsert.same_except``): which columns are the key, which
+    must be equal, and the driver-level SELECT of the rows holding given keys (no per-row
+    SQLAlchemy processing: values come back as the writer binds them)."""
+
+    table: str
+    key_idx: tuple[int, ...]
+    compare_idx: tuple[int, ...]
+    head: str  # "SELECT <columns> FROM <table> WHERE <key> IN ("
+    one: str  # one key's placeholders: "?" or "(VALUES (?, ?))"-style row
+
+    def key(self, row: Row) -> tuple[Any, ...]:
+        return tuple(row[i] for i in self.key_idx)
+
+    def same(self, a: Row, b: Row) -> bool:
+        return all(a[i] == b[i] for i in self.compare_idx)
+
+    def sql(self, n: int) -> str:
+        return _in_sql(self.head, self.one, n)
+
+
+@functools.lru_cache(maxsize=256)
+def _in_sql(head: str, one: str, n: int) -> str:
+    return head + ", ".join([one] * n) + ")"
+
+
+def repeat_check(table: sa.Table, dialect: sa.Dialect) -> RepeatCheck | None:
+    policy = UPSERTS.get(table.name, Upsert())
+    if policy.same_except is None:
+        return None
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(dialect.paramstyle)
+    if mark is None:  # pragma: no cover - SQLite and psycopg use one of these
+        raise NotImplementedError(f"the batch writer's repeat check needs qmark or format parameters, not {dialect.paramstyle}")
+    cols = columns_of(table)
+    key = schema.natural_key(table)
+    q = dialect.identifier_preparer.quote
+    head = f"SELECT {', '.join(q(c) for c in cols)} FROM {q(table.name)} WHERE "
+    if len(key) == 1:
+        head += f"{q(key[0])} IN ("
+        one = mark
+    else:  # a row value against a VALUES list: SQLite >= 3.15 and PostgreSQL
+        head += f"({', '.join(q(k) for k in key)}) IN (VALUES "
+        one = "(" + ", ".join([mark] * len(key)) + ")"
+    return RepeatCheck(
+        table=table.name, key_idx=tuple(cols.index(k) for k in key),
+        compare_idx=tuple(i for i, c in enumerate(cols) if c not in key and c not in policy.same_except),
+        head=head, one=one,
+    )
 
 
 @attrs.frozen(slots=True)
@@ -121,7 +211,7 @@ def compile_upsert(table: sa.Table, dialect: sa.Dialect) -> TableStatement:
     if policy.update and updatable:
         conds = []
         if policy.newer:
-            zero = sa.literal_column("0")  # a literal: a bind parameter would shift positional order
+            zero: sa.ColumnElement[Any] = sa.literal_column("0")  # a literal: a bind parameter would shift positional order
             conds.append(
                 sa.func.coalesce(stmt.excluded[policy.newer], zero) >= sa.func.coalesce(table.c[policy.newer], zero)
             )
@@ -178,12 +268,14 @@ class WriteResult:
     rejected: int = 0  # records refused (mapping or database), logged and counted
     skipped: int = 0  # records not recorded by policy (non-snapshot edges)
     transactions: int = 0
+    conflicts: list[Conflict] = attrs.field(factory=list)  # money conflicts (their records are not written)
 
     def add(self, other: WriteResult) -> None:
         self.written += other.written
         self.rejected += other.rejected
         self.skipped += other.skipped
         self.transactions += other.transactions
+        self.conflicts.extend(other.conflicts)
 
 
 class BatchWriter:
@@ -201,6 +293,7 @@ class BatchWriter:
             run_id=run_id, money=money_binder(self.dialect), record_all_edges=self.cfg.record_edges == "all"
         )
         self.statements = {name: compile_upsert(TABLES[name], self.dialect) for name in TABLE_ORDER}
+        self.checks = {name: c for name in TABLE_ORDER if (c := repeat_check(TABLES[name], self.dialect)) is not None}
         self.bad = BadInputLog("recorder", every=1000, sample_chars=2000)
         self._conn: sa.Connection | None = None
         self.rows_per_statement = rows_per_statement
@@ -280,6 +373,8 @@ class BatchWriter:
             return res
         try:
             self._commit(groups)
+        except MoneyConflict as mc:
+            return self._write_without_conflicts(mapped, mc, WriteResult(rejected=res.rejected, skipped=res.skipped))
         except Exception as exc:
             self._raise_unless_row_error(exc)
             # debug: the bad record itself is logged (once per kind, with content) by self.bad
@@ -312,6 +407,8 @@ class BatchWriter:
             return WriteResult()
         try:
             self._commit(groups)
+        except MoneyConflict as mc:
+            return self._write_without_conflicts(records, mc, WriteResult())
         except Exception as exc:
             self._raise_unless_row_error(exc)
             if len(records) == 1:
@@ -320,6 +417,60 @@ class BatchWriter:
             return self._write_split(records)
         res.transactions = 1
         return res
+
+    def _write_without_conflicts(self, records: Sequence[Any], mc: MoneyConflict, res: WriteResult) -> WriteResult:
+        """Set aside the records that carry a conflicting money row, write the others."""
+        refused = {(c.table, c.refused): c for c in mc.conflicts}
+        keep = []
+        for rec in records:
+            groups, _, _ = self.map_records([rec])
+            hits = [refused[(t, r)] for t, rows in groups.items() for r in rows if (t, r) in refused]
+            if not hits:
+                keep.append(rec)
+                continue
+            for c in hits:
+                c = attrs.evolve(c, record=rec)
+                res.conflicts.append(c)
+                logger.bind(event="money_conflict", table=c.table, key=repr(c.key)).error(
+                    "MONEY CONFLICT: a {} row was refused because its key is taken by a different row; the "
+                    "record is not written (kept in bad_inputs): {} | record {!r}", c.table, c.describe(), rec,
+                )
+        if keep:
+            res.add(self.write(keep))
+        return res
+
+    def _check_repeats(self, conn: sa.Connection, groups: dict[str, list[Row]]) -> None:
+        """Raise ``MoneyConflict`` when a checked money row repeats a key with other content
+        (within the batch or against the database). Identical repeats pass (the insert ignores them)."""
+        conflicts: list[Conflict] = []
+        for name, check in self.checks.items():
+            rows = groups.get(name)
+            if not rows:
+                continue
+            first: dict[tuple[Any, ...], Row] = {}
+            for r in rows:
+                k = check.key(r)
+                prev = first.setdefault(k, r)
+                if prev is not r and not check.same(prev, r):
+                    conflicts.append(Conflict(name, k, r, prev))
+            for k, old in self._existing(conn, check, list(first)).items():
+                r = first[k]
+                if not check.same(old, r):
+                    conflicts.append(Conflict(name, k, r, old))
+        if conflicts:
+            raise MoneyConflict(conflicts)
+
+    def _existing(self, conn: sa.Connection, check: RepeatCheck, keys: list[tuple[Any, ...]]) -> dict[tuple[Any, ...], Row]:
+        """The rows the database holds for ``keys``, as the driver returns them."""
+        per_query = max(1, self.max_variables // len(check.key_idx) - 1)
+        out: dict[tuple[Any, ...], Row] = {}
+        for i in range(0, len(keys), per_query):
+            chunk = keys[i : i + per_query]
+            params = tuple(itertools.chain.from_iterable(chunk))
+            for row in conn.exec_driver_sql(check.sql(len(chunk)), params):
+                r = tuple(row)
+                out[check.key(r)] = r
+        return out
 
     def _raise_unless_row_error(self, exc: Exception) -> None:
         if is_row_error(exc):
@@ -338,6 +489,8 @@ class BatchWriter:
             self._pragma(f"PRAGMA synchronous = {sync}")
         try:
             with conn.begin():
+                if self.checks.keys() & groups.keys():
+                    self._check_repeats(conn, groups)
                 for name in TABLE_ORDER:
                     rows = groups.get(name)
                     if rows:

@@ -5,12 +5,13 @@ used for the default event log line when installed). See ``supervision/README.md
 """
 
 from .events import SupervisionEvent, log_event
-from .mailbox import LatestMailbox, Mailbox, MailboxStats, Registry
+from .mailbox import Batch, LatestMailbox, Mailbox, MailboxStats, Registry
 from .spec import Backoff, ChildSpec, Restart, Strategy
 from .supervisor import ChildInfo, Supervisor, SupervisorGaveUp
 
 __all__ = [
     "Backoff",
+    "Batch",
     "ChildInfo",
     "ChildSpec",
     "LatestMailbox",

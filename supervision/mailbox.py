@@ -17,13 +17,40 @@ Both support ``receive_batch``: wait for one message, then take everything alrea
 without waiting again. Draining in batches is what makes a hop cheap (one task wake-up per
 batch instead of per message).
 
+A batch taken is no longer in the mailbox: if the actor fails half-way through it, the rest would
+be lost with that incarnation. ``processing(batch)`` is the one way to hand it on instead::
+
+    batch = await inbox.receive_batch()
+    with inbox.processing(batch) as work:
+        for msg in work:
+            handle(msg)
+
+Semantics (``Batch``):
+
+- A message is *done* once the loop over ``work`` moves on to the next one (or the loop ends),
+  once ``work.done(msg)`` marks it, or when the block exits normally (then all are done).
+- When anything propagates out of the block (an exception, ``trio.Cancelled`` at shutdown), the
+  messages not done are put back at the front of the mailbox, in their order, and the exception
+  goes on: the next incarnation (or a shutdown drain) takes them first.
+- The message being handled when the block failed is not done, so it is delivered again: at
+  least once. A message whose handling always fails therefore fails every incarnation until the
+  supervisor's restart intensity is exceeded and it escalates. That is deliberate for the
+  lossless inboxes (money, the record): nothing there may be skipped without a human deciding.
+- Handlers that do not go message by message (a whole-batch write, sorting before handling) get
+  the same guarantee at their own granularity: ``work.items`` is the list, ``work.each(subset)``
+  iterates any subset with the same progress marking, ``work.add(more)`` lets a batch grow
+  (later ``receive_batch`` calls), and anything not marked goes back as a whole.
+- ``LatestMailbox`` puts a message back only if no newer one with the same key arrived meanwhile
+  (the newer one supersedes it, exactly as conflation would have).
+
 Single consumer: each mailbox is read by one actor at a time. Any number of senders.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 import attrs
@@ -42,6 +69,59 @@ class MailboxStats:
     capacity: int | None
     replaced: int = 0
     suppressed: int = 0  # LatestMailbox: messages stored without waking the reader (put_quiet)
+
+
+class Batch(Generic[T]):
+    """Messages taken from a mailbox and being processed (see the module docstring)."""
+
+    __slots__ = ("items", "_done", "_where")
+
+    def __init__(self, items: list[T]) -> None:
+        self.items = items
+        self._done = [False] * len(items)
+        self._where: dict[int, deque[int]] | None = None  # id(msg) -> indices not done (each/done)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Iterator[T]:
+        i = 0
+        while i < len(self.items):  # ``add`` may grow the batch while it is iterated
+            yield self.items[i]
+            self._done[i] = True
+            i += 1
+
+    def each(self, msgs: Iterable[T]) -> Iterator[T]:
+        """Iterate ``msgs`` (messages of this batch, any order or subset), marking each done
+        when the loop moves on."""
+        for m in msgs:
+            yield m
+            self.done(m)
+
+    def done(self, msg: T) -> None:
+        """Mark ``msg`` (the first not-done occurrence of this very object) done."""
+        if self._where is None:
+            self._where = {}
+            for i, m in enumerate(self.items):
+                if not self._done[i]:
+                    self._where.setdefault(id(m), deque()).append(i)
+        left = self._where.get(id(msg))
+        while left and self._done[left[0]]:  # already done by iteration
+            left.popleft()
+        if not left:
+            raise ValueError("not a message of this batch, or already done")
+        self._done[left.popleft()] = True
+
+    def add(self, more: Iterable[T]) -> None:
+        """Messages taken later (or from a side list) join the batch: put back with it."""
+        for m in more:
+            self.items.append(m)
+            self._done.append(False)
+            if self._where is not None:
+                self._where.setdefault(id(m), deque()).append(len(self.items) - 1)
+
+    def unfinished(self) -> list[T]:
+        return [m for m, d in zip(self.items, self._done) if not d]
 
 
 class _Base(Generic[T]):
@@ -70,6 +150,29 @@ class _Base(Generic[T]):
 
     def _take(self, n: int) -> list[T]:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def send_nowait(self, item: T) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    async def send(self, item: T) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def stats(self) -> MailboxStats:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def requeue(self, items: Iterable[T]) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    @contextmanager
+    def processing(self, items: list[T]) -> Iterator[Batch[T]]:
+        """Process ``items`` (taken from this mailbox) so that whatever is not done when the
+        block fails goes back to the front of the mailbox (module docstring)."""
+        batch = Batch(items)
+        try:
+            yield batch
+        except BaseException:
+            self.requeue(batch.unfinished())
+            raise
 
     async def receive(self) -> T:
         """Wait for and take the oldest pending message."""
@@ -148,9 +251,9 @@ class Mailbox(_Base[T]):
         return out
 
     def requeue(self, items: Iterable[T]) -> None:
-        """Put messages taken by a receiver back at the front, in order (e.g. an actor that
-        fails mid-batch hands the unprocessed rest to its next incarnation). May exceed the
-        capacity briefly: these messages were already accepted."""
+        """Put messages taken by a receiver back at the front, in order (``processing`` does it
+        for the unprocessed rest of a failed batch). May exceed the capacity briefly: these
+        messages were already accepted."""
         items = list(items)
         self._items.extendleft(reversed(items))
         self._received -= len(items)
@@ -234,6 +337,25 @@ class LatestMailbox(_Base[T]):
                 out.append(items.pop(k))
         self._received += len(out)
         return out
+
+    def requeue(self, items: Iterable[T]) -> None:
+        """Put messages taken by the receiver back at the front, in order, except those whose
+        key has a newer pending message (superseded, as conflation would have). ``max_keys``
+        may be exceeded briefly."""
+        key = self._key
+        pending = self._items
+        front: dict[Hashable, T] = {}
+        for m in items:
+            k = key(m)
+            if k not in pending:
+                front[k] = m  # a later one of the same key replaces it in place (the newest wins)
+        if not front:
+            return
+        self._received -= len(front)
+        front.update(pending)
+        self._items = front
+        if self._receivers:
+            self._receivers.unpark()
 
     def stats(self) -> MailboxStats:
         return MailboxStats(

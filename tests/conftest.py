@@ -3,14 +3,17 @@
 - ``--soak`` enables tests marked ``soak`` (long soaks, fault storms); they are skipped otherwise.
 - ``shared_data``: the path of ``../shared/data`` (real recordings, not in this repository);
   tests using it skip cleanly when it is absent.
+- ``loguru_lines``: every loguru line (DEBUG and up) logged during the test, as text.
 - The run fails when no test passed (CI must not go green on an empty or all-skipped run).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -55,3 +58,11 @@ def shared_data() -> Path:
 @pytest.fixture
 def shared_specs() -> Path:
     return shared_path("specs")
+
+
+@pytest.fixture
+def loguru_lines() -> Iterator[list[str]]:
+    lines: list[str] = []
+    sink_id = logger.add(lambda m: lines.append(str(m)), level="DEBUG")
+    yield lines
+    logger.remove(sink_id)

@@ -21,7 +21,8 @@ def main(args: argparse.Namespace) -> int:
     if getattr(args, "action", None) != "show":
         print("usage: kbot config show [--config TOML] [--db URL] [--venue V] [--format toml|json]")
         return 2
-    from kbot.config import config_digest, effective
+    from kbot.config import KALSHI_ENV, config_digest, effective
+    from kbot.confload import environment_with_dotenv
     from kbot.tomlout import dumps
 
     cli = {"venue": args.venue} if args.venue else {}
@@ -33,5 +34,9 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(data, indent=2, sort_keys=False))
     else:
         print(f"# kbot effective configuration (digest {config_digest(cfg)}); secrets are redacted")
+        env = environment_with_dotenv()
+        from_env = [f"kalshi.{name} from {var}" for var, name in KALSHI_ENV.items() if env.get(var)]
+        if from_env:
+            print(f"# from the environment (or .env): {', '.join(from_env)}")
         print(dumps(data), end="")
     return 0

@@ -6,7 +6,8 @@
 - ``kbot db prune --older-than 30d [--with-scores] [--dry-run] [--vacuum] [--db URL]``: delete
   market data, PASS decisions and unscored edge snapshots older than the cutoff (never money,
   markets, runs or the restart log; see ``storage.retention``). Safe while kbot runs, except
-  ``--vacuum``.
+  ``--vacuum``. Recording files (``kbot run --record``) older than ``--recordings-older-than``
+  (default ``[record] keep_days``, else the same cutoff) go too, unless ``--keep-recordings``.
 
 The URL comes from ``--db``, else the configuration ``kbot run`` would use (``--config`` or
 ``./kbot.toml``, ``KBOT_DB_URL``, ``.env``), else ``sqlite:///./data/kbot.sqlite``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from kbot.commands.common import database_url
 
@@ -44,6 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "history leaves the reports")
     p.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
     p.add_argument("--vacuum", action="store_true", help="SQLite: VACUUM afterwards to shrink the file (stop kbot first)")
+    p.add_argument("--recordings-older-than", metavar="AGE",
+                   help="recording files (kbot run --record) older than this are deleted too (default: [record] "
+                   "keep_days, else --older-than)")
+    p.add_argument("--keep-recordings", action="store_true", help="leave recording files alone")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -95,6 +101,7 @@ def _prune(args: argparse.Namespace, url: str) -> int:
 
     from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+    from kbot.progress import is_terminal
     from storage.db import DatabaseMissing, SchemaOutOfDate, create_engine, open_reader
     from storage.report import parse_since
     from storage.retention import prune
@@ -114,11 +121,14 @@ def _prune(args: argparse.Namespace, url: str) -> int:
         reader.dispose()
         engine = create_engine(resolved)
 
-        def show(table: str, n: int) -> None:
-            print(f"  {table}: {n:,} deleted so far", file=sys.stderr, flush=True)
+        if args.dry_run or not is_terminal():
+            def show(table: str, n: int) -> None:  # a line per batch: readable in a journal
+                print(f"  {table}: {n:,} deleted so far", file=sys.stderr, flush=True)
 
-        res = prune(engine, cutoff, scores=args.with_scores, dry_run=args.dry_run, vacuum=args.vacuum, now=now,
-                    progress=None if args.dry_run else show)
+            res = prune(engine, cutoff, scores=args.with_scores, dry_run=args.dry_run, vacuum=args.vacuum, now=now,
+                        progress=None if args.dry_run else show)
+        else:
+            res = _prune_with_bar(engine, cutoff, args, now)
         engine.dispose()
     except (ValueError, DatabaseMissing, SchemaOutOfDate, SQLAlchemyError) as exc:
         if isinstance(exc, OperationalError):
@@ -134,4 +144,58 @@ def _prune(args: argparse.Namespace, url: str) -> int:
     print(f"rows before {when}: {verb} {res.total:,}" + (" (then VACUUM)" if res.vacuumed else ""))
     for table, n in res.rows.items():
         print(f"  {table:16} {n:>12,}")
+    if not args.keep_recordings:
+        return _prune_recordings(args, cutoff, now)
     return 0
+
+
+def _prune_recordings(args: argparse.Namespace, cutoff: float, now: float) -> int:
+    """The recordings of ``kbot run --record`` in the configured directory."""
+    import time
+
+    from kbot.commands.common import load_from_args
+    from kbot.replay.retention import prune_recordings
+    from storage.report import parse_since
+    from storage.retention import MIN_AGE_S
+
+    cfg = load_from_args(args)
+    if cfg is None:
+        return 2
+    if args.recordings_older_than:
+        try:
+            rec_cutoff = parse_since(args.recordings_older_than, now)
+        except ValueError as exc:
+            print(f"kbot db prune: --recordings-older-than {args.recordings_older_than!r}: {exc}", file=sys.stderr)
+            return 2
+    elif cfg.record.keep_days is not None:
+        rec_cutoff = now - cfg.record.keep_days * 86_400.0
+    else:
+        rec_cutoff = cutoff
+    if rec_cutoff is None or rec_cutoff > now - MIN_AGE_S:
+        print("kbot db prune: recordings younger than a day are never deleted", file=sys.stderr)
+        return 2
+    res = prune_recordings(cfg.record.directory(cfg.data_dir), rec_cutoff, dry_run=args.dry_run)
+    when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(rec_cutoff))
+    verb = "would delete" if res.dry_run else "deleted"
+    print(f"recordings in {res.directory} last written before {when}: {verb} {len(res.files)} file(s), "
+          f"{res.bytes / 1e6:,.1f} MB ({res.kept} kept)")
+    return 0
+
+
+def _prune_with_bar(engine: Any, cutoff: float, args: argparse.Namespace, now: float) -> Any:
+    """On a terminal: count first (the dry run's queries), then delete under a progress bar
+    with the rows to go and an ETA (and then VACUUM, when asked, at 100 %)."""
+    from kbot.progress import progress
+    from storage.retention import prune
+
+    plan = prune(engine, cutoff, scores=args.with_scores, dry_run=True, now=now)
+    done: dict[str, int] = {}
+    then = " (then VACUUM)" if args.vacuum else ""
+    with progress(f"kbot db prune{then}", total=plan.total, unit="rows") as bar:
+
+        def show(table: str, n: int) -> None:
+            bar.advance(n - done.get(table, 0), description=f"prune {table}{then}")
+            done[table] = n
+
+        return prune(engine, cutoff, scores=args.with_scores, dry_run=False, vacuum=args.vacuum, now=now,
+                     progress=show)

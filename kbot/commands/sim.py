@@ -30,6 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="faults to inject, e.g. 'ws_drop:p=0.001,http_503:p=0.01:burst=3,late_strike:p=1:delay=45' (see kbot.sim.faults)",
     )
     parser.add_argument("--no-rate-limits", action="store_true", help="disable Kalshi-style token-bucket rate limits")
+    parser.add_argument(
+        "--mispricing", type=float, default=0.0, metavar="X",
+        help="deliberate mispricing for demos: the market makers' quotes are off by X probability points at 50%% "
+             "(up or down per market; default 0: quotes around the true probability with realistic lag and noise)",
+    )
+    parser.add_argument("--config-json", metavar="FILE", help=argparse.SUPPRESS)  # kbot run hands its [sim] here
+    parser.add_argument("--exit-with-parent", type=int, metavar="PID", help=argparse.SUPPRESS)  # stop when PID is gone
 
 
 def _config(args: argparse.Namespace):
@@ -37,6 +44,10 @@ def _config(args: argparse.Namespace):
 
     if len(args.key_id) != len(args.public_key):
         raise ValueError("--key-id and --public-key must be given in pairs")
+    if getattr(args, "config_json", None):
+        from pathlib import Path
+
+        return SimConfig.from_json(Path(args.config_json).read_text())
     return SimConfig(
         host=args.host,
         port=args.port,
@@ -47,6 +58,7 @@ def _config(args: argparse.Namespace):
         keys=tuple(zip(args.key_id, args.public_key, strict=True)),
         faults=args.faults,
         rate_limits=not args.no_rate_limits,
+        mispricing=args.mispricing,
     )
 
 
@@ -70,7 +82,7 @@ def _banner(ep) -> str:
 def main(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
-    except (ValueError, FaultSpecError) as exc:
+    except (ValueError, TypeError, OSError, FaultSpecError) as exc:
         print(f"kbot sim: {exc}", file=sys.stderr)
         return 2
 
@@ -78,8 +90,16 @@ def main(args: argparse.Namespace) -> int:
     from kbot.venues.kalshi.auth import CredentialsError
 
     async def serve() -> None:
+        import gc
+
         async with running_sim(config) as ep:
             print(_banner(ep), flush=True)
+            gc.collect()
+            gc.freeze()  # start-up objects out of the collector's view (see kbot.app.freeze_startup_objects)
+            if args.exit_with_parent:
+                await _until_parent_exits(args.exit_with_parent)
+                print("kbot sim: the kbot process that started it is gone: stopping", file=sys.stderr)
+                return
             await trio.sleep_forever()
 
     try:
@@ -97,6 +117,13 @@ def main(args: argparse.Namespace) -> int:
             return 1
         raise
     return 0
+
+
+async def _until_parent_exits(pid: int) -> None:
+    import os
+
+    while os.getppid() == pid:  # noqa: ASYNC110 - nothing signals "the parent died"; a re-parented child sees a new ppid
+        await trio.sleep(0.5)
 
 
 def _leaf(exc: BaseException) -> BaseException:

@@ -12,8 +12,14 @@ connection (``storage.db.open_reader``): it never blocks a running ``kbot run``.
 
 Time. Ages are measured from the wall clock, except when the run's own records are ahead of
 it (a simulated venue whose clock runs faster than real time): then from the run's newest
-record, and the output says so. A run still marked ``running`` whose newest record is more
-than ``SILENT_RUN_S`` old (wall clock) is flagged: a killed process never closes its row.
+record, and the output says so.
+
+Alive or dead. A killed process never closes its row, and a simulated clock makes "its last
+record is recent" meaningless, so whether a run marked ``running`` is alive is decided by its
+process and its wall-clock heartbeat alone (``storage.runs.liveness``): on this host, by its pid
+and that pid's start token (a reused pid is not it); elsewhere, by a heartbeat younger than
+``storage.runs.STALE_AFTER_S``. A dead run is flagged in red (the next ``kbot run`` closes it as
+``killed`` or ``unknown``). Money conflicts the recorder refused are shown in red too.
 
 Actors whose latest snapshot is more than ``GONE_AFTER_S`` older than the run's newest one
 (a pricer whose market closed, an actor that died) are listed apart as "stopped reporting".
@@ -39,9 +45,9 @@ from kbot.commands.common import database_url
 
 if TYPE_CHECKING:  # imported lazily: `kbot --help` stays fast
     from storage.queries import StatusSnapshot
+    from storage.runs import Liveness
 
 GONE_AFTER_S = 120.0  # an actor silent this long (run clock) behind the newest snapshot has stopped reporting
-SILENT_RUN_S = 180.0  # a "running" run with no record for this long (wall clock) may be dead
 GROUP_OVER = 3  # more instances than this of one actor kind are shown as one summed row
 
 
@@ -92,7 +98,8 @@ def actor_rows(snap: StatusSnapshot, *, expand: bool = False) -> tuple[list[dict
     if not snap.health:
         return [], []
     newest = max(h.ts for h in snap.health)
-    current, stopped = [], []
+    current: list[dict[str, Any]] = []
+    stopped: list[dict[str, Any]] = []
     for h in snap.health:
         row = {
             "actor": h.actor, "ts": h.ts, "seen_s": snap.now - h.ts, "inbox_depth": h.inbox_depth,
@@ -140,20 +147,33 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def run_liveness(snap: StatusSnapshot, *, wall: float, this_host: str | None = None) -> Liveness | None:
+    """Whether the run shown is alive (see the module docstring); None without a run."""
+    import socket
+
+    from storage.runs import liveness
+
+    if snap.run is None:
+        return None
+    return liveness(snap.run, wall_now=wall, this_host=this_host if this_host is not None else socket.gethostname())
+
+
 def status_dict(snap: StatusSnapshot, *, clock: str, wall: float, limit: int) -> dict[str, Any]:
     """Everything shown, as plain data (``--format json``)."""
     import attrs
 
     run = snap.run
     current, stopped = actor_rows(snap, expand=True)
-    silent = silent_for(snap, clock=clock, wall=wall)
+    live = run_liveness(snap, wall=wall)
     pnl = snap.pnl
     out = {
         "now": snap.now,
         "clock": clock,
-        "run": None if run is None else {
+        "run": None if run is None or live is None else {
             **attrs.asdict(run), "age_s": snap.now - run.started_ts, "last_activity_ts": snap.last_activity_ts,
-            "silent_s": silent,
+            "liveness": attrs.asdict(live),
+            # wall seconds without a heartbeat of a run marked running that is not alive (None otherwise)
+            "silent_s": live.heartbeat_age_s if live.verdict in ("dead", "silent") else None,
         },
         "actors": [{**r, "current": True} for r in current] + [{**r, "current": False} for r in stopped],
         "supervision": [attrs.asdict(e) for e in snap.supervision],
@@ -167,18 +187,11 @@ def status_dict(snap: StatusSnapshot, *, clock: str, wall: float, limit: int) ->
             **attrs.asdict(snap.portfolio), "age_s": snap.now - snap.portfolio.ts,
         },
         "alerts": [attrs.asdict(a) for a in snap.alerts],
+        "money_conflicts": snap.money_conflicts,
+        "falling_behind": None if snap.falling_behind is None else attrs.asdict(snap.falling_behind),
+        "reconciliation_open": [attrs.asdict(m) for m in snap.mismatches],
     }  # fmt: skip
     return _plain(out)
-
-
-def silent_for(snap: StatusSnapshot, *, clock: str, wall: float) -> float | None:
-    """Seconds since the newest record of a run still marked running, when that looks dead
-    (more than ``SILENT_RUN_S`` on the wall clock); else None."""
-    run = snap.run
-    if run is None or run.exit_status != "running" or clock != "wall":
-        return None
-    last = snap.last_activity_ts if snap.last_activity_ts is not None else run.started_ts
-    return wall - last if wall - last > SILENT_RUN_S else None
 
 
 # ----------------------------------------------------------------------------- tables
@@ -205,10 +218,17 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
     out: list[Any] = []
     run = snap.run
     assert run is not None
+    live = run_liveness(snap, wall=wall)
     head = Text()
     head.append(f"run {run.run_id}", style="bold")
-    head.append(f"  mode {run.mode}  venue {run.venue}  status ")
-    head.append(run.exit_status or "?", style="green" if run.exit_status == "running" else "yellow")
+    head.append("  mode ")
+    head.append(run.mode.upper() if run.mode == "live" else run.mode,
+                style="bold white on red" if run.mode == "live" else ("bold yellow" if run.mode == "paper" else ""))
+    head.append(f"  venue {run.venue}  status ")
+    alive = live is not None and live.verdict == "alive"
+    head.append(run.exit_status or "?", style="green" if alive else "bold red" if run.exit_status == "running" else "yellow")
+    if live is not None and run.exit_status == "running":
+        head.append(f" ({live.reason})", style="green" if alive else "bold red")
     head.append(f"\nstarted {format_time(run.started_ts)} UTC ({fmt_age(snap.now - run.started_ts)} ago)")
     if run.ended_ts is not None:
         head.append(f", ended {format_time(run.ended_ts)} UTC after {fmt_age(run.ended_ts - run.started_ts)}")
@@ -223,12 +243,16 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
             f"record at {format_time(snap.now)} UTC",
             style="cyan",
         )
-    silent = silent_for(snap, clock=clock, wall=wall)
-    if silent is not None:
+    if live is not None and live.verdict in ("dead", "silent"):
         head.append(
-            f"\nno record from this run for {fmt_age(silent)}: the process may be gone (a killed run stays 'running')",
+            "\nthis run is not alive: its process is gone or silent, so it will never close its row; the next "
+            "`kbot run` on this database closes it (killed/unknown) and settles its books",
             style="bold red",
         )
+    if snap.falling_behind is not None:
+        fb = snap.falling_behind
+        when = "and had not caught up when the run ended" if run.ended_ts is not None else "and still is"
+        head.append(f"\nFALLING BEHIND since {format_time(fb.ts)} UTC {when}: {fb.message}", style="bold red")
     out.append(head)
 
     current, stopped = actor_rows(snap, expand=expand)
@@ -301,10 +325,28 @@ def render(snap: StatusSnapshot, *, clock: str, wall: float, limit: int, expand:
         ]  # fmt: skip
     else:
         rows.append(["equity", "(no portfolio snapshot yet)"])
+    if snap.money_conflicts:
+        rows.append(["MONEY CONFLICTS (refused money rows)", f"{snap.money_conflicts} batches: see bad_inputs"])
     out.append(table("money", ["", "dollars"], rows, right={"dollars"}))
+    if snap.money_conflicts:
+        out.append(Text(
+            f"{snap.money_conflicts} batches had money rows refused because their keys held different rows: the "
+            "ledger of this run may not add up. SELECT sample FROM bad_inputs WHERE kind LIKE 'money_conflict:%'",
+            style="bold red"))
     if pf is not None:  # (not in the title: rich wraps a title to the table's width)
         out.append(Text(f"equity, balance, exposure: portfolio snapshot of {format_time(pf.ts)} UTC, "
                         f"{fmt_age(snap.now - pf.ts)} ago"))  # fmt: skip
+
+    if run.mode != "shadow":
+        if snap.mismatches:
+            out.append(table(
+                "reconciliation: open mismatches (new orders halted there; see ops/RUNBOOK.md)",
+                ["ts", "kind", "ticker", "kbot", "venue", "detail"],
+                [[format_time(m.ts), m.kind, m.ticker or "(account)", m.ledger, m.venue, m.detail]
+                 for m in snap.mismatches],
+            ))  # fmt: skip
+        else:
+            out.append(Text("reconciliation: no open mismatch"))
 
     if snap.alerts:
         out.append(table(

@@ -1,23 +1,24 @@
 """The pricing board: one vectorized look at every priced market per index update (pure).
 
 Every index update reaches every pricer, but for a given market most updates change nothing
-its pricer would send: its probability moves by less than the throttle's tolerance. Waking one
-task per market per tick is what costs (a scheduler pass each), so the tree keeps a board:
+its pricer would send: its final probability moves by less than the throttle's tolerance.
+Waking one task per market per tick is what costs (a scheduler pass each), so the tree keeps
+a board:
 
-- each pricer, after every edge it builds, publishes its *quiet state*: the probability it just
-  priced ``p_ref``, the slack ``tol`` left before something it sends could change (probability
-  tolerance and EV-side margins, see ``PricerCore.slack``), until when that holds (``until``:
-  emit/snapshot cadence, quote ageing, settlement window), and the sigma it priced with;
-- on each index update the board computes the probability of *every* market at once (one
-  numpy pass, plain GBM at the effective time ``T - 2W/3``, as ``kbot.model.prob``) and answers
-  which pricers must be woken: those whose probability moved by ``tol`` or more, whose state
-  expired, whose sigma or sigma source changed, that are inside (or about to enter) the
-  settlement window, or that published no quiet state. The others get the update stored in
-  their conflating mailbox without a wake: they read it with their next input.
+- each pricer, after every edge it builds, publishes its *quiet band* (``PricerCore.quiet_band``):
+  the index prices ``(lo_px, hi_px)`` between which nothing it sends could change, until when
+  that holds (``until``: emit/snapshot cadence, quote ageing, the settlement window), and the
+  index it priced with (its sigma, sigma source and signals: the other inputs an index update
+  can change);
+- on each index update the board answers, in one numpy pass, which pricers must be woken:
+  those whose band the new price leaves, whose state expired, whose index sigma, sigma source
+  or signals changed, that are inside (or about to enter) the settlement window, or that
+  published no band. The others get the update stored in their conflating mailbox without a
+  wake: they read it with their next input.
 
-Exact, not approximate: a pricer that is not woken would have found, on the same update, that
-nothing it sends changes (its own ``unchanged_by_index`` check is the same rule). One actor per
-market is kept; only the wake-up decision is shared and vectorized.
+The band is model-agnostic (the pricer derives it from its own final probability as a function
+of spot), so the board holds no model. One actor per market is kept; only the wake-up decision
+is shared and vectorized.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import ndtr
 
 from kbot.messages import IndexUpdate
-from kbot.model.prob import YEAR_S, strike_bounds
+from kbot.model.prob import strike_bounds
 
 _GROW = 64
 
@@ -39,15 +39,14 @@ class PricingBoard:
         self.slot: dict[str, int] = {}
         n = _GROW
         self.free: list[int] = list(range(n - 1, -1, -1))
-        self.lnlo = np.zeros(n)  # ln(floor) or -inf (no floor)
-        self.lnhi = np.full(n, np.inf)  # ln(cap) or +inf (no cap)
         self.end = np.zeros(n)  # horizon end (close)
         self.active = np.zeros(n, dtype=bool)  # slot in use and market priceable here
         self.has_state = np.zeros(n, dtype=bool)
-        self.p_ref = np.zeros(n)
-        self.tol = np.zeros(n)
+        self.lo_px = np.zeros(n)
+        self.hi_px = np.zeros(n)
         self.until = np.zeros(n)
         self.sigma = np.zeros(n)
+        self.seq = np.full(n, -1, dtype=np.int64)  # signals seq of the index priced with (-1: none)
         self.source: list[str | None] = [None] * n
         self.tickers: list[str | None] = [None] * n
         self.wakes = 0
@@ -57,9 +56,9 @@ class PricingBoard:
 
     def _grow(self) -> None:
         n = len(self.end)
-        for name in ("lnlo", "lnhi", "end", "active", "has_state", "p_ref", "tol", "until", "sigma"):
+        for name in ("end", "active", "has_state", "lo_px", "hi_px", "until", "sigma", "seq"):
             arr = getattr(self, name)
-            fill = {"lnhi": np.inf}.get(name, 0)
+            fill = {"seq": -1}.get(name, 0)
             setattr(self, name, np.concatenate([arr, np.full(_GROW, fill, dtype=arr.dtype)]))
         self.source.extend([None] * _GROW)
         self.tickers.extend([None] * _GROW)
@@ -77,10 +76,7 @@ class PricingBoard:
             self.tickers[i] = ticker
         bounds = strike_bounds(strike_type, floor, cap)
         ok = not isinstance(bounds, str) and end is not None
-        if ok:
-            lo, hi = bounds  # type: ignore[misc]
-            self.lnlo[i] = math.log(lo) if lo is not None else -np.inf
-            self.lnhi[i] = math.log(hi) if hi is not None else np.inf
+        if ok and end is not None:
             self.end[i] = end
         self.active[i] = ok
         self.has_state[i] = False
@@ -95,20 +91,19 @@ class PricingBoard:
         self.source[i] = None
         self.free.append(i)
 
-    def publish(self, ticker: str, p_ref: float | None, tol: float, until: float, sigma: float | None,
-                source: str | None) -> None:
-        """A pricer's quiet state after an edge (``p_ref=None`` or ``tol<=0``: always wake)."""
+    def publish(self, ticker: str, band: tuple[float, float, float] | None, index: IndexUpdate | None) -> None:
+        """A pricer's quiet band ``(lo_px, hi_px, until)`` after an edge priced with ``index``
+        (``band=None``: always wake)."""
         i = self.slot.get(ticker)
         if i is None:
             return
-        ok = p_ref is not None and tol > 0 and sigma is not None and source is not None
+        ok = band is not None and index is not None and math.isfinite(index.sigma)
         self.has_state[i] = ok
-        if ok:
-            self.p_ref[i] = p_ref
-            self.tol[i] = tol
-            self.until[i] = until
-            self.sigma[i] = sigma
-            self.source[i] = source
+        if ok and band is not None and index is not None:
+            self.lo_px[i], self.hi_px[i], self.until[i] = band
+            self.sigma[i] = index.sigma
+            self.source[i] = index.sigma_source
+            self.seq[i] = index.signals.seq if index.signals is not None else -1
 
     # ------------------------------------------------------------------ per update
 
@@ -123,17 +118,9 @@ class PricingBoard:
             self.wakes += len(out)
             return out
         horizon = self.end - u.ts
-        t_eff = horizon - 2.0 * self.window_s / 3.0
         valid = self.active & self.has_state & (horizon > self.window_s + 1.0) & (u.ts < self.until)
-        valid &= self.sigma == u.sigma
-        if valid.any():
-            s = u.sigma * np.sqrt(np.where(valid, t_eff, 1.0) / YEAR_S)
-            x = math.log(u.price) - 0.5 * s * s
-            with np.errstate(invalid="ignore", divide="ignore"):
-                g_lo = np.where(np.isfinite(self.lnlo), ndtr((x - self.lnlo) / s), 1.0)
-                g_hi = np.where(np.isfinite(self.lnhi), ndtr((x - self.lnhi) / s), 0.0)
-            p = g_lo - g_hi
-            valid &= np.abs(p - self.p_ref) < self.tol
+        valid &= (self.sigma == u.sigma) & (self.lo_px < u.price) & (u.price < self.hi_px)
+        valid &= self.seq == (u.signals.seq if u.signals is not None else -1)
         out = []
         quiet = 0
         for t, i in self.slot.items():

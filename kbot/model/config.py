@@ -7,7 +7,9 @@ needs a human). ``config_digest`` gives a short stable fingerprint recorded with
 
 Sections (the lead maps them to TOML tables): ``IndexConfig`` (spot index), ``VolConfig``
 (volatility), ``PricerConfig`` (pricer actor), ``GateConfig`` (decision gates), ``SizingConfig``
-(Kelly sizing and caps), ``RiskConfig`` (daily loss, kill switch, open orders).
+(Kelly sizing and caps), ``RiskConfig`` (daily loss, kill switch, open orders), ``SignalConfig``
+(market-wide signals), ``ModelConfig`` (the calibrated blend: parameters and walk-forward refit),
+``EvidenceConfig`` (evidence buckets and the ``no_demonstrated_edge`` gate).
 """
 
 from __future__ import annotations
@@ -77,6 +79,10 @@ class IndexConfig:
     prefer_brti: bool = True
     # ...unless it deviates from the median of >= min_sources fresh exchanges by more than this.
     brti_max_deviation_bps: float = attrs.field(default=50.0, validator=_positive)
+    # An exchange tick this far from the median of at least two other fresh sources is not used
+    # (counted as bad input ``out_of_band``): one exchange printing garbage or frozen on a stale
+    # price cannot move the index. 0 turns the check off.
+    source_max_deviation_bps: float = attrs.field(default=100.0, validator=_non_negative)
     # The source name Kalshi's CF Benchmarks stream arrives under.
     brti_source: str = "brti"
     # Use the quote mid (bid+ask)/2 when a tick carries a sane bid/ask, else its trade price.
@@ -165,7 +171,6 @@ class PricerConfig:
     window_max_gap_s: float = attrs.field(default=3.0, validator=_positive)
     # Market statuses a pricer may trade in (Kalshi object status).
     tradable_statuses: tuple[str, ...] = attrs.field(default=("active", "open"), converter=_strs)
-    model_version: str = "gbm-avg60-v1"
 
 
 @attrs.frozen(kw_only=True)
@@ -246,6 +251,108 @@ class RiskConfig:
     kill_poll_s: float = attrs.field(default=1.0, validator=_positive)
     # State-store key of the persisted risk state.
     state_key: str = "risk"
+
+
+def _ascending(inst: Any, att: attrs.Attribute, value: tuple[float, ...]) -> None:
+    if any(not math.isfinite(v) or v <= 0 for v in value) or list(value) != sorted(set(value)):
+        raise ValueError(f"{type(inst).__name__}.{att.name} must be strictly ascending positive numbers, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class SignalConfig:
+    """Market-wide signals (``kbot.model.signals``), computed by the spot index actor from its
+    volatility grid samples and the funding feed (and by ``kbot evaluate`` from captures)."""
+
+    # Realized volatility horizons (seconds); the first is "short", the last "long" (regime).
+    rv_horizons_s: tuple[float, ...] = attrs.field(default=(3600.0, 21600.0, 86400.0), converter=_floats,
+                                                   validator=_ascending)
+    # Momentum: the moves over these lookbacks must agree in sign.
+    momentum_lookbacks_s: tuple[float, ...] = attrs.field(default=(900.0, 3600.0), converter=_floats,
+                                                          validator=_ascending)
+    # Mean reversion: the z-score of the move over this lookback (sign flipped).
+    mean_reversion_lookback_s: float = attrs.field(default=14400.0, validator=_positive)
+    # Signals in sigma units are clipped to +-z_clip.
+    z_clip: float = attrs.field(default=3.0, validator=_positive)
+    # Volatility regime: rv(short)/rv(long) below low = -1, above high = +1, else 0.
+    vol_regime_low: float = attrs.field(default=0.75, validator=_positive)
+    vol_regime_high: float = attrs.field(default=1.33, validator=_positive)
+    # Funding: (rate - neutral) / scale, per 8 h interval; a rate older than max age is not used.
+    funding_neutral: float = 0.0001
+    funding_scale: float = attrs.field(default=0.0002, validator=_positive)
+    funding_max_age_s: float = attrs.field(default=600.0, validator=_positive)
+    # The price history keeps the longest horizon/lookback; returns across longer gaps are dropped.
+    history_max_gap_s: float = attrs.field(default=7200.0, validator=_positive)
+    # Book imbalance needs at least this many contracts displayed in total.
+    imbalance_min_depth: float = attrs.field(default=1.0, validator=_non_negative)
+
+    def __attrs_post_init__(self) -> None:
+        if self.vol_regime_low >= self.vol_regime_high:
+            raise ValueError("SignalConfig.vol_regime_low must be below vol_regime_high")
+
+    @property
+    def keep_s(self) -> float:
+        return max(max(self.rv_horizons_s), 2.0 * max(self.momentum_lookbacks_s), 2.0 * self.mean_reversion_lookback_s)
+
+
+def _params_file(inst: Any, att: attrs.Attribute, value: str) -> None:
+    if not value:
+        return
+    from pathlib import Path
+
+    from kbot.model.blend import packaged
+
+    if not (Path(value).is_file() or value in packaged()):
+        raise ValueError(f"{type(inst).__name__}.{att.name}: no parameters file {value!r} "
+                         f"(a `kbot model fit --out` file, or one of {', '.join(packaged())})")
+
+
+@attrs.frozen(kw_only=True)
+class ModelConfig:
+    """The probability decisions use (``kbot.model.blend``): where its parameters come from and
+    how they are refitted walk-forward on settled history."""
+
+    # A parameters file (JSON, ``kbot model fit --out``) or the name of packaged parameters
+    # (``kxbtc``: the default; ``gbm-raw``: the original GBM pricer, unblended); empty: the default.
+    params_file: str = attrs.field(default="", validator=_params_file)
+    # Refit the blend on markets settled before now at most this often (clock seconds).
+    refit_every_s: float = attrs.field(default=86400.0, validator=_positive)
+    # ... on edge snapshots of the last fit_window_s seconds,
+    fit_window_s: float = attrs.field(default=30 * 86400.0, validator=_positive)
+    # ... at most one snapshot per market per fit_sample_s (snapshots seconds apart are not
+    # independent evidence),
+    fit_sample_s: float = attrs.field(default=300.0, validator=_non_negative)
+    # ... with at least this many informative rows per band (else the band keeps its prior),
+    fit_min_rows: int = attrs.field(default=200, validator=_positive)
+    # ... shrunk toward the prior (the shipped parameters) with this ridge weight (None: the
+    # weight chosen with the parameters, ``lam`` in the parameters file).
+    fit_lambda: float | None = attrs.field(default=None, validator=attrs.validators.optional(_non_negative))
+    # At most this many rows are fetched for one refit (the newest).
+    fit_max_rows: int = attrs.field(default=200_000, validator=_positive)
+
+
+@attrs.frozen(kw_only=True)
+class EvidenceConfig:
+    """Evidence per bucket (series x time-to-close band x price band) and the gate
+    ``no_demonstrated_edge`` (``kbot.model.evidence``). The gate is on by default in every mode."""
+
+    gate: bool = True
+    # Band edges: time to close in seconds, price as the market's YES probability in (0, 1).
+    ttc_bands_s: tuple[float, ...] = attrs.field(default=(180.0, 600.0, 1800.0, 3600.0, 14400.0), converter=_floats,
+                                                 validator=_ascending)
+    price_bands: tuple[float, ...] = attrs.field(default=(0.1, 0.3, 0.7, 0.9), converter=_floats, validator=_ascending)
+    # A bucket is tradable when the lower bound of its net PnL per contract is above 0 over at
+    # least min_obs settled observations (events: snapshots of one event are one observation).
+    min_obs: int = attrs.field(default=30, validator=_positive)
+    # One-sided confidence of the lower bound (normal approximation over event means).
+    confidence: float = attrs.field(default=0.95, validator=_fraction)
+    # Only snapshots of the last window_s seconds count.
+    window_s: float = attrs.field(default=30 * 86400.0, validator=_positive)
+
+    def __attrs_post_init__(self) -> None:
+        if max(self.price_bands) >= 1.0:
+            raise ValueError("EvidenceConfig.price_bands must lie inside (0, 1)")
+        if not 0.5 <= self.confidence < 1.0:
+            raise ValueError("EvidenceConfig.confidence must be in [0.5, 1)")
 
 
 def config_digest(*configs: Any) -> str:

@@ -4,7 +4,9 @@ Order of work (every gate is evaluated; the Decision lists every failing reason)
 
 1. The pricer's reasons on the edge (stale inputs, unusable market) are carried over.
 2. Market gates at decision time (``kbot.model.gates.market_gates``): edge/index age,
-   one-sided book, spread, time to close, sigma source, model vs implied volatility.
+   one-sided book, spread, time to close, sigma source, model vs implied volatility; and the
+   evidence gate ``no_demonstrated_edge`` (``kbot.model.evidence``): the edge's bucket must
+   have shown net PnL after fees with a positive lower confidence bound out of sample.
 3. Side: the EV of buying YES at the YES ask and NO at the NO ask are computed
    independently for one contract (the worst fee rounding); the side with the larger EV is the
    candidate (a PASS still names it, so reports can see what was on the table).
@@ -29,18 +31,25 @@ import attrs
 
 from kbot.fees import FeeRounding
 from kbot.messages import Decision, Edge
-from kbot.model.config import GateConfig, RiskConfig, SizingConfig
+from kbot.model.config import EvidenceConfig, GateConfig, RiskConfig, SizingConfig
 from kbot.model.ev import SideEV, side_ev, taker_evs
+from kbot.model.evidence import EMPTY, EvidenceTable, evidence_gate
 from kbot.model.gates import ROUTINE, market_gates, risk_gates, side_gates
 from kbot.model.risk import RiskView
 from kbot.model.sizing import size_order
 
 ONE = Decimal(1)
 ZERO = Decimal(0)
+_EVIDENCE = EvidenceConfig()
 
 
-def decision_id(edge: Edge, now: float, action: str, side: str | None, count: Decimal) -> str:
-    raw = f"{edge.ticker}|{edge.ts!r}|{edge.quote_ts!r}|{edge.index_ts!r}|{now!r}|{action}|{side}|{count}"
+def decision_id(edge: Edge, action: str, side: str | None, count: Decimal, reasons: tuple[str, ...] = ()) -> str:
+    """Derived from the market data the decision was made on (the quote's and the index's event
+    times, the quoted prices) and what was decided: never from when an actor got to it, so a
+    replay of a recording reproduces a live run's ids (``kbot replay``). The decision actor
+    disambiguates the rare repeat for one market (``DecisionCore``)."""
+    raw = (f"{edge.ticker}|{edge.quote_ts!r}|{edge.index_ts!r}|{edge.yes_bid}|{edge.yes_ask}|{edge.no_bid}|"
+           f"{edge.no_ask}|{action}|{side}|{count}|{','.join(reasons)}")
     return "d-" + hashlib.blake2b(raw.encode(), digest_size=10).hexdigest()
 
 
@@ -70,10 +79,15 @@ def evaluate(
     sizing: SizingConfig,
     risk_config: RiskConfig,
     rounding: FeeRounding = FeeRounding.CENTICENT,
+    evidence: EvidenceTable = EMPTY,
+    evidence_config: EvidenceConfig = _EVIDENCE,
 ) -> Evaluation:
-    """Gates, side, sizing and risk for one candidate (see the module docstring)."""
+    """Gates, side, sizing and risk for one candidate (see the module docstring). With the
+    default ``evidence`` (none) and ``evidence_config`` (gate on) every candidate PASSes
+    ``no_demonstrated_edge``."""
     reasons: list[str] = list(edge.reasons)
     reasons += market_gates(edge, now, gates, implied_sigma)
+    reasons += evidence_gate(edge, evidence, evidence_config)
 
     best: SideEV | None = None
     if edge.prob_yes is not None:
@@ -133,13 +147,14 @@ def build_decision(
     implied_sigma: float | None,
     digest: str | None = None,
 ) -> Decision:
-    """The Decision for an evaluation: the edge (with the event's implied sigma filled in),
-    sizing inputs, risk state and configuration digest; an id derived from its inputs."""
+    """The Decision for an evaluation: the edge (with the event's implied sigma filled in when the
+    pricer had none), sizing inputs, risk state and configuration digest; an id derived from its
+    inputs."""
     final = ev.final
-    if implied_sigma is not None and edge.implied_sigma != implied_sigma:
+    if implied_sigma is not None and edge.implied_sigma is None:
         edge = attrs.evolve(edge, implied_sigma=implied_sigma)
     return Decision(
-        decision_id=decision_id(edge, now, ev.action, ev.side, ev.count),
+        decision_id=decision_id(edge, ev.action, ev.side, ev.count, ev.reasons),
         ts=now,
         ticker=edge.ticker,
         action=ev.action,  # type: ignore[arg-type]
@@ -171,6 +186,8 @@ def decide(
     risk_config: RiskConfig,
     rounding: FeeRounding = FeeRounding.CENTICENT,
     digest: str | None = None,
+    evidence: EvidenceTable = EMPTY,
+    evidence_config: EvidenceConfig = _EVIDENCE,
 ) -> Decision:
     """One candidate -> exactly one Decision (``evaluate`` then ``build_decision``)."""
     ev = evaluate(
@@ -182,6 +199,8 @@ def decide(
         sizing=sizing,
         risk_config=risk_config,
         rounding=rounding,
+        evidence=evidence,
+        evidence_config=evidence_config,
     )
     return build_decision(ev, edge, now=now, risk=risk, implied_sigma=implied_sigma, digest=digest)
 

@@ -6,6 +6,9 @@ from the pricer (carried on the edge): ``stale_spot``, ``stale_quote``, ``missin
 ``market_not_open``, ``closed``, ``missing_close_time``, ``missing_bounds``,
 ``unsupported_strike_type``, ``invalid_*``, ``window_unobserved``;
 
+evidence (``kbot.model.evidence``): ``no_demonstrated_edge`` (the bucket's out-of-sample net PnL
+per contract has no positive lower confidence bound over enough settled events);
+
 market gates: ``stale_edge`` (the edge is older than ``max_edge_age_s`` when decided),
 ``stale_spot`` (its index is older than ``max_index_age_s``), ``missing_side`` (YES or NO ask
 missing: a one-sided book), ``spread_too_wide``, ``time_to_close_out_of_range``,
@@ -40,6 +43,9 @@ ROUTINE = frozenset(
         "missing_quote",
         "closed",
         "market_not_open",
+        # the default state of a bucket: visible in `kbot report decisions` / `kbot report edge`,
+        # not worth a tape line per candidate
+        "no_demonstrated_edge",
     }
 )
 

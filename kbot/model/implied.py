@@ -6,13 +6,15 @@ mid says more about the tick size than about volatility) and solve
 
     sigma* = argmin_sigma  sum_i w_i (P_i(sigma) - mid_i)^2,     w_i = 1 / max(spread_i, 0.01)^2
 
-over ``[sigma_lo, sigma_hi]`` by bounded scalar minimization in log sigma (``P_i`` is the same
-settlement-aware model as the pricer, ``kbot.model.prob``). One informative market (a
+over ``[sigma_lo, sigma_hi]`` by bounded scalar minimization in log sigma (``P_i`` is the
+settlement-aware model of ``kbot.model.prob``, with the tails ``nu`` of the probability model
+that uses it: ``kbot.model.dist``). One informative market (a
 KXBTC15M event) determines sigma exactly; a KXBTCD/KXBTC ladder gives a least-squares fit
 whose RMSE says how well one sigma explains the whole smile.
 
-Used for reporting and for the decision gate ``vol_divergence`` (model sigma far from what the
-market prices). Inside the settlement window the fit is not attempted (the observed partial
+Used as a volatility source of the probability model (the pricers share one book, fed with
+every market's quote: ``observe``), for reporting and for the decision gate ``vol_divergence``
+(model sigma far from what the market prices). Inside the settlement window the fit is not attempted (the observed partial
 average is not on the edges; the window is too short for sigma to matter much there).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 
 import attrs
 import numpy as np
@@ -27,7 +30,8 @@ from scipy.optimize import minimize_scalar
 
 from kbot.messages import Edge
 from kbot.model.config import GateConfig
-from kbot.model.prob import prob_between, strike_bounds
+from kbot.model.dist import prob_ladder
+from kbot.model.prob import strike_bounds
 
 
 @attrs.frozen(slots=True)
@@ -49,14 +53,15 @@ def fit_implied_sigma(
     window_s: float = 60.0,
     sigma_lo: float = 0.02,
     sigma_hi: float = 5.0,
+    nu: float | None = None,
 ) -> ImpliedFit | None:
     """Best-fitting sigma for a ladder (bounds as in ``prob_between``), or None when there is
-    nothing to fit or the inputs are invalid."""
+    nothing to fit or the inputs are invalid. ``nu``: Student-t tails (None: normal)."""
     if len(mids) == 0 or not (spot > 0 and horizon_s > 0 and horizon_s >= window_s):
         return None
 
     def loss(log_sigma: float) -> float:
-        p = prob_between(lo, hi, spot, math.exp(log_sigma), horizon_s, window_s=window_s)
+        p = prob_ladder(lo, hi, spot, math.exp(log_sigma), horizon_s, nu=nu, window_s=window_s)
         return float(np.sum(weights * (p - mids) ** 2))
 
     a, b = math.log(sigma_lo), math.log(sigma_hi)
@@ -65,7 +70,7 @@ def fit_implied_sigma(
     sigma = math.exp(x)
     if not math.isfinite(sigma):
         return None
-    p = prob_between(lo, hi, spot, sigma, horizon_s, window_s=window_s)
+    p = prob_ladder(lo, hi, spot, sigma, horizon_s, nu=nu, window_s=window_s)
     rmse = float(np.sqrt(np.mean((p - mids) ** 2)))
     at_bound = x - a < 1e-3 or b - x < 1e-3
     return ImpliedFit(sigma, rmse, len(mids), at_bound)
@@ -85,49 +90,65 @@ class _Point:
 class ImpliedVolBook:
     """Latest informative mid per market, grouped by event, with a cached fit per event."""
 
-    def __init__(self, config: GateConfig, *, window_s: float = 60.0, sigma_lo: float = 0.02, sigma_hi: float = 5.0):
+    def __init__(self, config: GateConfig, *, window_s: float = 60.0, sigma_lo: float = 0.02, sigma_hi: float = 5.0,
+                 nu: float | None = None):
         self.config = config
         self.window_s = window_s
         self.sigma_lo = sigma_lo
         self.sigma_hi = sigma_hi
+        self.nu = nu
+        self.refresh_s = config.implied_refresh_s  # the decision actor raises it under a fast clock
         self._events: dict[str, dict[str, _Point]] = {}
         self._fits: dict[str, tuple[float, ImpliedFit | None]] = {}
 
     def update(self, edge: Edge) -> None:
         """Record an edge's mid (or forget the market's point when it is no longer informative)."""
-        points = self._events.setdefault(edge.event_ticker, {})
-        point = self._point(edge)
-        if point is None:
-            points.pop(edge.ticker, None)
-        else:
-            points[edge.ticker] = point
+        ok = "stale_quote" not in edge.reasons and "stale_spot" not in edge.reasons
+        self.observe(edge.event_ticker, edge.ticker, edge.ts, edge.strike_type, edge.floor_strike, edge.cap_strike,
+                     edge.yes_bid, edge.yes_ask, edge.spot, edge.close_ts, ok=ok)
 
-    def _point(self, e: Edge) -> _Point | None:
+    def observe(self, event_ticker: str, ticker: str, ts: float, strike_type: str | None, floor: float | None,
+                cap: float | None, yes_bid: Decimal | None, yes_ask: Decimal | None, spot: float | None,
+                close_ts: float | None, *, ok: bool = True) -> None:
+        """Record one market's quote at ``ts`` (``ok=False``: stale inputs, forget its point)."""
+        points = self._events.setdefault(event_ticker, {})
+        point = self._point(ts, strike_type, floor, cap, yes_bid, yes_ask, spot, close_ts) if ok else None
+        if point is None:
+            points.pop(ticker, None)
+        else:
+            points[ticker] = point
+
+    def _point(self, ts: float, strike_type: str | None, floor: float | None, cap: float | None,
+               yes_bid: Decimal | None, yes_ask: Decimal | None, spot: float | None,
+               close_ts: float | None) -> _Point | None:
         cfg = self.config
-        if e.yes_bid is None or e.yes_ask is None or e.spot is None or e.close_ts is None:
+        if yes_bid is None or yes_ask is None or spot is None or close_ts is None:
             return None
-        if "stale_quote" in e.reasons or "stale_spot" in e.reasons:
-            return None
-        spread = e.yes_ask - e.yes_bid
+        spread = yes_ask - yes_bid
         if spread < 0 or spread > cfg.implied_max_spread:
             return None
-        mid = float(e.yes_bid + e.yes_ask) / 2.0
+        mid = float(yes_bid + yes_ask) / 2.0
         if not cfg.implied_min_mid <= mid <= 1.0 - cfg.implied_min_mid:
             return None
-        bounds = strike_bounds(e.strike_type, e.floor_strike, e.cap_strike)
+        bounds = strike_bounds(strike_type, floor, cap)
         if isinstance(bounds, str):
             return None
         lo = 0.0 if bounds[0] is None else bounds[0]
         hi = math.inf if bounds[1] is None else bounds[1]
-        return _Point(e.ts, lo, hi, mid, float(spread), e.spot, e.close_ts)
+        return _Point(ts, lo, hi, mid, float(spread), spot, close_ts)
 
     def implied(self, event_ticker: str, now: float) -> ImpliedFit | None:
-        """The event's fit, refitted at most every ``implied_refresh_s``."""
+        """The event's fit, refitted once per ``refresh_s`` period of the clock (``implied_refresh_s``;
+        the decision actor raises it under a fast clock). Periods are aligned on multiples of it, so
+        when a refit happens does not drift with when the decision actor got to its edges: a replay
+        of a recording refits at the same moments."""
+        step = self.refresh_s
+        period = math.floor(now / step) if step > 0 else now
         cached = self._fits.get(event_ticker)
-        if cached is not None and now - cached[0] < self.config.implied_refresh_s:
+        if cached is not None and cached[0] == period:
             return cached[1]
         fit = self._fit(event_ticker, now)
-        self._fits[event_ticker] = (now, fit)
+        self._fits[event_ticker] = (period, fit)
         return fit
 
     def _fit(self, event_ticker: str, now: float) -> ImpliedFit | None:
@@ -153,6 +174,7 @@ class ImpliedVolBook:
             window_s=self.window_s,
             sigma_lo=self.sigma_lo,
             sigma_hi=self.sigma_hi,
+            nu=self.nu,
         )
 
     def prune(self, now: float) -> None:

@@ -69,8 +69,16 @@ class SpotIndex:
 
     def observe(self, tick: SpotTick) -> str | None:
         """Take a tick. Returns None when used, else why it was ignored: ``no_price`` (no
-        usable price), ``bad_time`` (non-finite times) or ``out_of_order`` (older than the
-        source's latest: late delivery must not move the index back in time)."""
+        usable price), ``bad_time`` (non-finite times), ``out_of_order`` (older than the
+        source's latest: late delivery must not move the index back in time) or
+        ``out_of_band`` (an exchange away from the others, ``source_max_deviation_bps``).
+
+        Where the checks live: a price's own sanity (finite, positive, within the BTC range) is a
+        wire fact, checked by the feed parsers (``kbot.venues.wire``); agreement with the other
+        sources can only be judged here, where they meet. It needs a reference the others agree
+        on: the median of three or more other fresh sources, or two that agree with each other
+        within the band. With fewer, or two that disagree, nobody can tell which one is wrong,
+        and the tick is taken (the index median then limits the damage)."""
         value = tick_value(tick, self.config.use_mid)
         if value is None:
             return "no_price"
@@ -79,7 +87,28 @@ class SpotIndex:
         prev = self._latest.get(tick.source)
         if prev is not None and tick.ts < prev.ts:
             return "out_of_order"
+        band = self.config.source_max_deviation_bps
+        if band > 0 and tick.source != self.config.brti_source:
+            ref = self._reference(tick.source, tick.recv_ts, band)
+            if ref is not None and abs(value / ref - 1.0) * 1e4 > band:
+                return "out_of_band"
         self._latest[tick.source] = _Obs(tick.ts, tick.recv_ts, value)
+        return None
+
+    def _reference(self, source: str, now: float, band_bps: float) -> float | None:
+        """What the fresh sources other than ``source`` (BRTI included) agree on, or None."""
+        cfg = self.config
+        others = []
+        for name in self._latest:
+            if name != source:
+                age = cfg.brti_max_age_s if name == cfg.brti_source else cfg.max_age_s
+                obs = self._fresh(name, now, age)
+                if obs is not None:
+                    others.append(obs.value)
+        if len(others) >= 3:
+            return statistics.median(others)
+        if len(others) == 2 and abs(others[0] / others[1] - 1.0) * 1e4 <= band_bps:
+            return 0.5 * (others[0] + others[1])
         return None
 
     def _fresh(self, name: str, now: float, max_age: float) -> _Obs | None:

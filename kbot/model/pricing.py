@@ -1,8 +1,8 @@
 """One market's edge from its reference data, the spot index and its quote (pure).
 
-``price_market`` is what a pricer actor applies on every change: horizon from ``close_ts``
-(fallback ``expected_expiration_ts``), settlement-aware probability (``kbot.model.prob``),
-fee-aware EV of buying YES at the YES ask and NO at the NO ask at the reference size
+``price_market`` is what a pricer actor applies on every change (and ``kbot evaluate`` on
+every captured market): horizon from ``close_ts`` (fallback ``expected_expiration_ts``), the raw
+model probability and the calibrated final probability (``kbot.model.predict``), fee-aware EV of buying YES at the YES ask and NO at the NO ask at the reference size
 (``kbot.model.ev``), and the reasons it cannot be traded on. It never raises on bad input: a
 bad market, stale spot or stale quote becomes a reason on the edge.
 
@@ -23,12 +23,24 @@ from __future__ import annotations
 from decimal import Decimal
 
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
+from kbot.model.blend import market_prob, shipped
 from kbot.model.config import PricerConfig
 from kbot.model.ev import taker_evs
-from kbot.model.prob import prob_yes_reason, strike_bounds
+from kbot.model.predict import Prediction, Predictor
+from kbot.model.prob import strike_bounds
 from kbot.model.settlement import WindowObservation
 
 ONE = Decimal(1)
+
+
+_DEFAULT: list[Predictor] = []
+
+
+def default_predictor() -> Predictor:
+    """The predictor of the parameters shipped with kbot (loaded once)."""
+    if not _DEFAULT:
+        _DEFAULT.append(Predictor(shipped()))
+    return _DEFAULT[0]
 
 
 def horizon_end(market: MarketInfo) -> float | None:
@@ -61,7 +73,12 @@ def price_market(
     *,
     window: WindowObservation | None = None,
     mono: float = 0.0,
+    predictor: Predictor | None = None,
+    implied_sigma: float | None = None,
 ) -> Edge:
+    """The edge of ``market`` at ``now``. ``predictor``: the probability model and calibrated
+    blend in force (None: the parameters shipped with kbot); ``implied_sigma``: the event's
+    implied volatility when known (one of the model's volatility sources)."""
     reasons: list[str] = []
     if market.status not in cfg.tradable_statuses:
         reasons.append("market_not_open")
@@ -97,22 +114,34 @@ def price_market(
         if window is not None and window.avg is not None:
             observed_avg, observed_s = window.avg, window.observed_s
 
+    model = predictor or default_predictor()
+    pred: Prediction | None = None
     prob: float | None = None
-    sigma = index.sigma if index is not None else None
     if spot is not None and horizon is not None and horizon > 0 and not isinstance(bounds, str):
-        prob, why = prob_yes_reason(
-            market.strike_type,
-            market.floor_strike,
-            market.cap_strike,
+        pred = model.predict(
+            market,
             spot,
-            sigma,
             horizon,
+            index=index,
+            yes_bid=yes_bid,
+            yes_ask=yes_ask,
+            # displayed YES bids are NO asks and NO bids are YES asks (Kalshi books are bids only)
+            yes_depth=no_size,
+            no_depth=yes_size,
+            implied_sigma=implied_sigma,
             window_s=cfg.window_s,
             observed_avg=observed_avg,
             observed_s=observed_s or 0.0,
         )
-        if why is not None:
-            reasons.append(why)
+        prob = pred.prob
+        if pred.reason is not None:
+            reasons.append(pred.reason)
+    sigma = pred.sigma if pred is not None and pred.sigma is not None else (index.sigma if index is not None else None)
+    if pred is not None and pred.sigma_source is not None:
+        sigma_source: str | None = pred.sigma_source
+    else:
+        sigma_source = index.sigma_source if index is not None else None
+    from_index = index is not None and sigma_source == index.sigma_source and sigma == index.sigma
 
     ev_yes = ev_no = fee_yes = fee_no = None
     if prob is not None:
@@ -124,7 +153,7 @@ def price_market(
         if n is not None:
             ev_no, fee_no = n.ev, n.fee_per_contract
 
-    mid = float(yes_bid + yes_ask) / 2.0 if yes_bid is not None and yes_ask is not None else None
+    mid = pred.market if pred is not None else market_prob(yes_bid, yes_ask)
     return Edge(
         ts=now,
         ticker=market.ticker,
@@ -137,8 +166,8 @@ def price_market(
         spot=spot,
         spot_avg_60s=index.avg_60s if index is not None else None,
         sigma=sigma,
-        sigma_source=index.sigma_source if index is not None else None,
-        sigma_reason=index.sigma_reason if index is not None else None,
+        sigma_source=sigma_source,
+        sigma_reason=index.sigma_reason if index is not None and from_index else None,
         horizon_s=horizon,
         prob_yes=prob,
         yes_bid=yes_bid,
@@ -154,12 +183,22 @@ def price_market(
         fee_no=fee_no,
         quote_ts=quote.ts if quote is not None else None,
         index_ts=index.ts if index is not None else None,
-        model_version=cfg.model_version,
+        model_version=model.version,
         reasons=tuple(dict.fromkeys(reasons)),
         mono=mono,
         fee_multiplier=market.fee_multiplier,
         observed_avg=observed_avg,
         observed_s=observed_s,
+        implied_sigma=implied_sigma,
+        prob_model=pred.prob_model if pred is not None else None,
+        model_name=model.name,
+        blend_id=model.blend_id,
+        model_slope=pred.slope if pred is not None and pred.prob_model is not None else None,
+        sig_momentum=pred.momentum if pred is not None else None,
+        sig_mean_reversion=pred.mean_reversion if pred is not None else None,
+        sig_funding=pred.funding if pred is not None else None,
+        sig_imbalance=pred.imbalance if pred is not None else None,
+        vol_regime=pred.vol_regime if pred is not None else None,
     )
 
 
@@ -168,38 +207,54 @@ def positive_side(e: Edge) -> str | None:
     return best[1] if best[0] is not None and best[0] > 0 else None
 
 
-def best_ev_at(e: Edge, p: float) -> float | None:
+def best_ev_at(e: Edge, p: float, price_range: tuple[Decimal, Decimal] | None = None) -> float | None:
     """The larger of the two taker EVs of ``e``'s book at probability ``p`` (None: no side has
     an EV). Exact by linearity: EV = P(side) - price - fee per contract, and neither the price
-    nor the fee depends on p, so YES moves by +dp and NO by -dp."""
+    nor the fee depends on p, so YES moves by +dp and NO by -dp. With ``price_range`` (the
+    decision's ``min_price``/``max_price``) a side whose ask lies outside it does not count."""
     if e.prob_yes is None:
         return None
     dp = p - e.prob_yes
-    if e.ev_yes is None:
-        return None if e.ev_no is None else e.ev_no - dp
-    if e.ev_no is None:
-        return e.ev_yes + dp
-    return max(e.ev_yes + dp, e.ev_no - dp)
+    ev_yes, ev_no = e.ev_yes, e.ev_no
+    if price_range is not None:
+        lo, hi = price_range
+        if e.yes_ask is None or not lo <= e.yes_ask <= hi:
+            ev_yes = None
+        if e.no_ask is None or not lo <= e.no_ask <= hi:
+            ev_no = None
+    if ev_yes is None:
+        return None if ev_no is None else ev_no - dp
+    if ev_no is None:
+        return ev_yes + dp
+    return max(ev_yes + dp, ev_no - dp)
 
 
 class EdgeThrottle:
     """Per-market memory of what was last sent: material change and snapshot cadence.
 
-    An edge is material to the decision actor when its reasons, sigma source, top of book or
-    the presence of a probability changed, when ``max_emit_interval_s`` passed, or when the
-    probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
-    decision's ``gates.min_ev``) a probability move is not material while both the last edge
-    sent and the new one are *below the bar*: the better side's EV under ``min_ev``. Such an
-    edge can only be a PASS with ``ev_below_min`` (the decision takes nothing whose EV at the
-    sized count is below ``min_ev``, and the EV at the reference count is at least the EV at
-    one contract: fees round up on the whole order), so re-deciding it on every 0.1 pp move
-    only re-records the same PASS. It is re-decided on any other change and at least every
-    ``max_emit_interval_s``, which also refreshes its point in the decision's implied-vol fit.
+    An edge is material to the decision actor when its reasons, sigma source or the presence of
+    a probability changed, when ``max_emit_interval_s`` passed, or when its top of book changed
+    or its probability moved by ``prob_epsilon`` since the last edge sent. With ``min_ev`` (the
+    decision's ``gates.min_ev``) a probability move or a new top of book is not material while
+    both the last edge sent and the new one are *below the bar*: the better side's EV under
+    ``min_ev``. Such an edge can only be a PASS with ``ev_below_min`` (the decision takes
+    nothing whose EV at the sized count is below ``min_ev``, and the EV at the reference count is
+    at least the EV at one contract: fees round up on the whole order), so re-deciding it on
+    every 0.1 pp move or book change only re-records the same PASS. It is re-decided when its
+    reasons change and at least every ``max_emit_interval_s``, which also refreshes its point in
+    the decision's implied-vol fit.
+
+    With ``price_range`` (the decision's ``min_price``/``max_price``) a side priced outside it
+    does not count towards the bar: the decision PASSes such a side with
+    ``price_out_of_range`` whatever its EV (it picks the better EV side first, then checks its
+    price), so an edge whose in-range sides are all under ``min_ev`` can only be a PASS too.
     """
 
-    def __init__(self, cfg: PricerConfig, min_ev: float | None = None) -> None:
+    def __init__(self, cfg: PricerConfig, min_ev: float | None = None,
+                 price_range: tuple[Decimal, Decimal] | None = None) -> None:
         self.cfg = cfg
         self.min_ev = min_ev
+        self.price_range = price_range
         self._sent: Edge | None = None
         self._sent_ts = float("-inf")
         self._snap: Edge | None = None
@@ -211,18 +266,20 @@ class EdgeThrottle:
             return True
         if e.reasons != last.reasons or e.sigma_source != last.sigma_source:
             return True
-        if (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
+        if (e.prob_yes is None) != (last.prob_yes is None):
+            return True
+        top_moved = (e.yes_bid, e.yes_ask, e.no_bid, e.no_ask, e.yes_ask_size, e.no_ask_size) != (
             last.yes_bid,
             last.yes_ask,
             last.no_bid,
             last.no_ask,
             last.yes_ask_size,
             last.no_ask_size,
-        ):
-            return True
-        if (e.prob_yes is None) != (last.prob_yes is None):
-            return True
-        if e.prob_yes is None or last.prob_yes is None or abs(e.prob_yes - last.prob_yes) < self.cfg.prob_epsilon:
+        )
+        prob_moved = (
+            e.prob_yes is not None and last.prob_yes is not None and abs(e.prob_yes - last.prob_yes) >= self.cfg.prob_epsilon
+        )
+        if not top_moved and not prob_moved:
             return False
         return not (self.below_bar(last) and self.below_bar(e))
 
@@ -231,8 +288,10 @@ class EdgeThrottle:
         ``min_ev - guard``: the decision can only PASS it (see the class docstring)."""
         if self.min_ev is None or e.prob_yes is None:
             return False
-        best = best_ev_at(e, e.prob_yes if p is None else p)
-        return best is not None and best < self.min_ev - guard
+        best = best_ev_at(e, e.prob_yes if p is None else p, self.price_range)
+        if best is None:  # no side in range (with an EV at all): only a PASS
+            return self.price_range is not None and (e.ev_yes is not None or e.ev_no is not None)
+        return best < self.min_ev - guard
 
     def snapshot_due(self, e: Edge) -> bool:
         last = self._snap

@@ -212,7 +212,7 @@ def prob_yes_reason(
 
 
 def prob_yes(
-    strike_type: str,
+    strike_type: str | None,
     floor: float | None,
     cap: float | None,
     spot: float,

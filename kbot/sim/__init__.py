@@ -8,9 +8,11 @@
 ``kbot sim`` serves it standalone; see ``kbot/sim/README.md``. Modules: ``pricepath`` (index),
 ``brti`` (Kalshi's index averages), ``calendar`` (series, tickers), ``market`` (markets and the
 listing plan), ``lifecycle`` (transitions, settlement), ``book``/``engine`` (matching),
-``accounts`` (ledger), ``agents`` (market makers, takers), ``exchange`` (the pure core),
+``accounts`` (ledger), ``truth``/``fairvalue`` (the true probabilities the participants quote
+around), ``agents`` (market makers, takers), ``exchange`` (the pure core),
 ``kalshi_json`` (wire shapes), ``rest*``/``ws_kalshi``/``ws_server``/``feed_protocols``/``spot``
-(protocols), ``auth``/``ratelimit``/``faults`` (gatekeeping, fault injection), ``venue``/``server``.
+(protocols), ``auth``/``ratelimit``/``faults`` (gatekeeping, fault injection), ``venue``/``server``,
+``process`` (the venue in its own process for ``kbot run``), ``calibrate`` (real vs simulated figures).
 
 The serving parts (Starlette, Hypercorn, numpy) load on first use of ``running_sim`` or
 ``SimEndpoints``, so importing the config stays cheap (``kbot --help``).

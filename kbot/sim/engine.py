@@ -43,6 +43,13 @@ from kbot.sim.events import BookDelta, Match, OrderUpdate
 OrderRejected = KalshiError  # what the engine and the exchange raise for a refused order
 
 
+def _updated(out: list, order: Order, now: float, reason: str | None) -> None:
+    """An ``OrderUpdate`` for the order's owner; none for the simulated participants (nobody
+    subscribes to their ``user_orders``, and they make most of the book's traffic)."""
+    if not order.is_agent:
+        out.append(OrderUpdate(order=order, ts=now, reason=reason))
+
+
 def _crosses(side: str, price: int, opposite_best: int | None) -> bool:
     if opposite_best is None:
         return False
@@ -73,20 +80,20 @@ class MatchingEngine:
             order.status = CANCELED
             order.remaining = 0
             order.last_update_reason = None
-            out.append(OrderUpdate(order=order, ts=now, reason=None))
+            _updated(out, order, now, None)
             return []
         matches, self_cancelled, stopped = self._match(order, now, out)
         if order.remaining > 0:
             if order.tif in (IOC, FOK) or stopped or self_cancelled:
                 reason = "SelfTradeCancel" if (stopped or self_cancelled) else None
                 self._finish(order, now, reason)
-                out.append(OrderUpdate(order=order, ts=now, reason=reason))
+                _updated(out, order, now, reason)
             else:
                 self._rest(order, now, out)
-                out.append(OrderUpdate(order=order, ts=now, reason="Trade" if matches else None))
+                _updated(out, order, now, "Trade" if matches else None)
         else:
             order.status = EXECUTED
-            out.append(OrderUpdate(order=order, ts=now, reason="Trade"))
+            _updated(out, order, now, "Trade")
         return matches
 
     def fillable(self, order: Order) -> int:
@@ -135,7 +142,7 @@ class MatchingEngine:
                 maker.status = EXECUTED
                 self.resting.pop(maker.order_id, None)
             maker.last_update_reason = "Trade"
-            out.append(OrderUpdate(order=maker, ts=now, reason="Trade"))
+            _updated(out, maker, now, "Trade")
         return matches, self_cancelled, False
 
     def _rest(self, order: Order, now: float, out: list) -> None:
@@ -161,7 +168,7 @@ class MatchingEngine:
         order.status = CANCELED
         order.updated_ts = now
         order.last_update_reason = reason
-        out.append(OrderUpdate(order=order, ts=now, reason=reason))
+        _updated(out, order, now, reason)
         return left
 
     # ------------------------------------------------------------------ changes
@@ -185,7 +192,7 @@ class MatchingEngine:
         if order.remaining == 0:
             order.status = CANCELED
             self.resting.pop(order.order_id, None)
-        out.append(OrderUpdate(order=order, ts=now, reason="Decrease"))
+        _updated(out, order, now, "Decrease")
 
     def amend(
         self, order: Order, price: int, new_total: int, now: float, out: list, expiration_ts: int | None = None
@@ -205,7 +212,7 @@ class MatchingEngine:
                 out.append(BookDelta(ticker=self.ticker, side=order.side, price=order.price, delta=-by, ts=now, order=order))
             order.updated_ts = now
             order.last_update_reason = "Amend"
-            out.append(OrderUpdate(order=order, ts=now, reason="Amend"))
+            _updated(out, order, now, "Amend")
             return []
         # loses priority: out of the book, then in again as a new arrival (may trade)
         opposite = ASK if order.side == BID else BID
@@ -226,7 +233,7 @@ class MatchingEngine:
             self._finish(order, now, "SelfTradeCancel")
         else:
             order.status = EXECUTED
-        out.append(OrderUpdate(order=order, ts=now, reason="Amend"))
+        _updated(out, order, now, "Amend")
         return matches
 
     def expire(self, now: float, out: list) -> list[Order]:

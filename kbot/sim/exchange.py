@@ -33,10 +33,12 @@ from kbot.sim.brti import index_tick
 from kbot.sim.config import SimConfig
 from kbot.sim.engine import MatchingEngine, OrderRejected
 from kbot.sim.events import FillEvent, IndexTick, Match, PositionEvent, TickerEvent, TradeEvent
+from kbot.sim.fairvalue import TrueProbabilities
 from kbot.sim.faults import FaultInjector
 from kbot.sim.lifecycle import MAX_USER_RECORDS, Lifecycle
 from kbot.sim.market import ACTIVE, INITIALIZED, ListingPlan, SimEvent, SimMarket
 from kbot.sim.pricepath import IndexPath, PathParams
+from kbot.sim.truth import Truth
 from kbot.sim.wire import c2_to_decimal, p4_to_decimal
 
 PRICE_MIN = 100  # $0.01 (linear_cent grid)
@@ -124,12 +126,17 @@ class Exchange:
         self.now = float(self.t0)
         self._second = self.t0 - 1  # last whole second processed
         self._touched: set[str] = set()
-        self._sigma_cache: tuple[int, float] = (-10**9, config.index_vol)
+        self._expiring: set[str] = set()
+        self._agent_orders = 0  # markets with resting orders that carry an expiration_time
         self._tradable_cache: tuple[int, list[SimMarket]] = (-1, [])
+        self.truth = TrueProbabilities(Truth(self.path.params))
+        maker_params = MakerParams(mispricing=config.mispricing)
         self.makers = [
-            MarketMaker(f"sim-mm-{i + 1}", random.Random(f"mm{i}-{config.seed}"), MakerParams(levels=config.mm_levels))
+            MarketMaker(f"sim-mm-{i + 1}", random.Random(f"mm{i}-{config.seed}"), maker_params)
             for i in range(config.market_makers)
         ]
+        self._mispricing: dict[str, tuple[float, float]] = {}  # ticker -> (log-odds shift, until)
+        self._maker_of = {mm.user_id: mm for mm in self.makers}
         self.takers = Takers(
             "sim-taker",
             random.Random(f"taker-{config.seed}"),
@@ -171,10 +178,14 @@ class Exchange:
             self.lifecycle.list_new(s, out)
             self._index_tick(s, out)
             self.lifecycle.transitions(s, out)
-            for eng in self.engines.values():
-                if eng.resting:
-                    for o in eng.expire(s, out):
-                        self.free_reserved(o)
+            for ticker in list(self._expiring):
+                eng = self.engines.get(ticker)
+                if eng is None or not any(o.expiration_ts is not None for o in eng.resting.values()):
+                    self._expiring.discard(ticker)
+                    continue
+                for o in eng.expire(s, out):
+                    self.free_reserved(o)
+            self.truth.step(self, s)
             for mm in self.makers:
                 mm.step(self, s, out)
             self.takers.step(self, s, out)
@@ -194,13 +205,17 @@ class Exchange:
         return self._second
 
     # ------------------------------------------------------------------ index (for the participants)
-    def sigma_estimate(self, t: int) -> float:
-        """Realized volatility of the last 30 minutes (what the makers start from)."""
-        at, value = self._sigma_cache
-        if t - at >= 30:
-            value = min(3.0, max(0.05, self.path.realized_vol(t, 1800)))
-            self._sigma_cache = (t, value)
-        return value
+    def mispricing_shift(self, ticker: str, t: int) -> float:
+        """The deliberate mispricing of ``ticker`` at ``t`` in log-odds (``SimConfig.mispricing``:
+        ``4 X`` up or down, the direction drawn per market every ``redraw_s``; 0 by default)."""
+        x = self.config.mispricing
+        if x <= 0.0:
+            return 0.0
+        shift, until = self._mispricing.get(ticker, (0.0, -1.0))
+        if t >= until:
+            shift = 4.0 * x * (1.0 if self._rng.random() < 0.5 else -1.0)
+            self._mispricing[ticker] = (shift, t + self.makers[0].p.redraw_s if self.makers else t + 300.0)
+        return shift
 
     def window_known(self, m: SimMarket, t: int) -> tuple[float, int]:
         """Sum (dollars) and count of settlement-window ticks of ``m`` published by second ``t``."""
@@ -283,6 +298,8 @@ class Exchange:
         fills = self._settle_matches(matches, m, now, out)
         if order.status == RESTING:
             acct.reserve(order, max(0, order.remaining - acct.closable(m.ticker, order.side)))
+            if order.expiration_ts is not None:
+                self._expiring.add(m.ticker)
         self._remember(order)
         self._touched.add(m.ticker)
         self._publish(out)
@@ -461,6 +478,8 @@ class Exchange:
         fills = self._settle_matches(matches, m, now, out)
         if order.status == RESTING:
             acct.reserve(order, max(0, order.remaining - acct.closable(m.ticker, side)))
+            if order.expiration_ts is not None:
+                self._expiring.add(m.ticker)
         if updated_client_order_id:
             self.client_ids.pop((user_id, order.client_order_id), None)
             order.client_order_id = updated_client_order_id
@@ -482,8 +501,9 @@ class Exchange:
         """An order of a simulated participant (no balance checks, no API records)."""
         if not m.tradable(now) or not PRICE_MIN <= price <= PRICE_MAX:
             return None
+        self._agent_orders += 1
         order = Order(
-            order_id=self.ids.new_id(),
+            order_id=f"sim-{self._agent_orders}",  # never shown to a member: a counter is enough
             user_id=user_id,
             ticker=m.ticker,
             side=side,
@@ -515,6 +535,8 @@ class Exchange:
 
     def _settle_matches(self, matches: Iterable[Match], m: SimMarket, now: float, out: list) -> list[FillEvent]:
         fills: list[FillEvent] = []
+        if not matches:
+            return fills
         spec = cal.SERIES_SPECS[m.series_ticker]
         mult = self._fee_multiplier(m)
         makers_pay = maker_fees_apply(spec.fee_type)
@@ -542,6 +564,10 @@ class Exchange:
                     acct.release(order, x.count)
                     if order.done:
                         acct.release(order)
+                    if order.is_agent:
+                        maker = self._maker_of.get(order.user_id)
+                        if maker is not None:
+                            maker.dirty.add(m.ticker)
                 if not acct.agent:
                     f = FillEvent(
                         user_id=order.user_id,

@@ -21,6 +21,7 @@ fired, ``for`` duration in seconds, ``delay`` seconds, ``target`` which surface
 | ``wrong_type`` | outgoing WS message | one field of it is sent with the wrong JSON type | target |
 | ``http_500`` / ``http_503`` | REST request | ``burst`` consecutive requests get that status | burst |
 | ``http_429`` | REST request | a storm of ``burst`` 429 ``{"error":"too many requests"}`` | burst |
+| ``lost_reply`` | REST write (POST/DELETE) | the request is applied, then answered 503: the answer is lost on the way back | burst |
 | ``slow`` | REST request | the response is delayed ``delay`` real seconds | delay |
 | ``early_close`` | market listing | the market closes early at a random time in its window (``close_date_updated``) | |
 | ``late_strike`` | KXBTC15M window start | ``floor_strike`` is published ``delay`` sim seconds late, a provisional value first | delay |
@@ -48,6 +49,7 @@ KINDS = (
     "http_500",
     "http_503",
     "http_429",
+    "lost_reply",
     "slow",
     "early_close",
     "late_strike",
@@ -148,13 +150,13 @@ def _to_faults(value: object) -> dict[str, Fault]:
     if isinstance(value, str):
         return parse_spec(value)
     if isinstance(value, Mapping):
-        out = {}
+        out: dict[str, Fault] = {}
         for k, v in value.items():
             if isinstance(v, Fault):
                 default_fault(k)  # validates the kind
                 out[k] = v
             elif isinstance(v, Mapping):
-                out[k] = default_fault(k, **{_KEYS.get(kk, kk): vv for kk, vv in v.items()})
+                out[k] = default_fault(k, **{_KEYS.get(str(kk), str(kk)): vv for kk, vv in v.items()})
             else:
                 raise FaultSpecError(f"fault {k!r}: expected a table of options")
         return out
@@ -204,6 +206,11 @@ class FaultInjector:
     def armed(self, kind: str) -> Fault | None:
         return self._faults.get(kind)
 
+    @property
+    def quiet(self) -> bool:
+        """Nothing armed, queued or bursting: every roll would say no (a fast path for hot loops)."""
+        return not self._faults and not any(self._oneshot.values()) and not any(self._burst_left.values())
+
     def roll(self, kind: str, target: str = "kalshi") -> Fault | None:
         """The fault's options if it fires at this opportunity on ``target``, else None."""
         if self._burst_left[kind] > 0:
@@ -212,15 +219,15 @@ class FaultInjector:
             return self._faults.get(kind) or default_fault(kind)
         shots = self._oneshot.get(kind)
         if shots:
-            for i, (t, fault) in enumerate(shots):
+            for i, (t, shot) in enumerate(shots):
                 if t == "all" or t == target:
                     del shots[i]
-                    return self._fire(kind, fault)
-        fault = self._faults.get(kind)
-        if fault is None or fault.p <= 0.0 or not fault.hits(target):
+                    return self._fire(kind, shot)
+        standing = self._faults.get(kind)
+        if standing is None or standing.p <= 0.0 or not standing.hits(target):
             return None
-        if fault.p >= 1.0 or self._rng.random() < fault.p:
-            return self._fire(kind, fault)
+        if standing.p >= 1.0 or self._rng.random() < standing.p:
+            return self._fire(kind, standing)
         return None
 
     def _fire(self, kind: str, fault: Fault) -> Fault:

@@ -252,10 +252,10 @@ class KrakenProtocol(FeedProtocol):
             return [_dumps({"error": "Malformed request", "success": False, "time_in": t_in, "time_out": t_in})]
         method, req_id = msg.get("method"), msg.get("req_id")
         if method == "ping":
-            out = {"method": "pong", "time_in": t_in, "time_out": t_in}
+            pong = {"method": "pong", "time_in": t_in, "time_out": t_in}
             if req_id is not None:
-                out["req_id"] = req_id
-            return [_dumps(out)]
+                pong["req_id"] = req_id
+            return [_dumps(pong)]
         if method not in ("subscribe", "unsubscribe"):
             return [_dumps({"error": f"Method not found: {method}", "method": method, "success": False, "time_in": t_in, "time_out": t_in, "req_id": req_id})]
         params = msg.get("params") or {}

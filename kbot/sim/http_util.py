@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -45,11 +46,16 @@ class Query:
         self.params = params
         self.multi = multi or {}
 
+    # The accessors are named after the types they return (``q.int("limit")``), which shadows the
+    # builtins inside this class body: the annotations below spell them ``builtins.*``.
     def str(self, name: str) -> str | None:
         v = self.params.get(name)
         return v if v not in (None, "") else None
 
-    def int(self, name: str, *, lo: int | None = None, hi: int | None = None, default: int | None = None) -> int | None:
+    def int(
+        self, name: builtins.str, *, lo: builtins.int | None = None, hi: builtins.int | None = None,
+        default: builtins.int | None = None,
+    ) -> builtins.int | None:
         raw = self.params.get(name)
         if raw in (None, ""):
             return default
@@ -61,7 +67,7 @@ class Query:
             raise ApiError(400, "invalid_parameters", f"{name} must be within {lo}..{hi}, got {v}")
         return v
 
-    def bool(self, name: str, default: bool = False) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool = False) -> builtins.bool:
         raw = self.params.get(name)
         if raw in (None, ""):
             return default
@@ -71,7 +77,7 @@ class Query:
             return False
         raise ApiError(400, "invalid_parameters", f"{name} must be true or false, got {raw!r}")
 
-    def one_of(self, name: str, allowed: Sequence[str]) -> str | None:
+    def one_of(self, name: builtins.str, allowed: Sequence[builtins.str]) -> builtins.str | None:
         v = self.str(name)
         if v is None:
             return None
@@ -81,11 +87,11 @@ class Query:
             )
         return v
 
-    def csv(self, name: str) -> list[str]:
+    def csv(self, name: builtins.str) -> list[builtins.str]:
         v = self.str(name)
         return [x for x in (v or "").split(",") if x]
 
-    def all(self, name: str) -> list[str]:
+    def all(self, name: builtins.str) -> list[builtins.str]:
         return [x for x in self.multi.get(name, []) if x]
 
 

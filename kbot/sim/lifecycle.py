@@ -256,6 +256,7 @@ class Lifecycle:
         self.ex.engines.pop(m.ticker, None)
         for mm in self.ex.makers:
             mm.forget(m.ticker)
+        self.ex._mispricing.pop(m.ticker, None)
         ev = self.ex.events.get(m.event_ticker)
         if ev is not None:
             ev.markets = [t for t in ev.markets if t != m.ticker]

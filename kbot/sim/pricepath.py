@@ -7,16 +7,19 @@ Model (per second ``t``, log-price increments):
 
 - ``regime``: a three-state Markov chain (calm / normal / turbulent multipliers, mean
   durations of hours): volatility regimes.
-- ``h_t``: an Ornstein-Uhlenbeck log-volatility (half an hour mean reversion): volatility
+- ``h_t``: an Ornstein-Uhlenbeck log-volatility (three hours mean reversion): volatility
   clustering within a regime.
 - ``season``: an intraday multiplier by UTC time of day (busiest around the US open,
   quietest in the Asian night), as in real BTC data.
 - ``J_t``: rare jumps (compound Poisson, Laplace sizes).
 
-Defaults are calibrated against real BTC-USD paths in ``../shared/data`` (Coinbase 1-minute
-closes Dec 2025: ~33 % annualized, 1-minute kurtosis ~17, hourly realized vol from ~9 % to
-~64 %; a 5 s index Feb 2026: ~52 %); ``tests/sim/test_pricepath.py`` checks the simulated
-statistics against those recordings when they are present.
+Defaults are fitted to real BTC-USD paths in ``../shared/data`` by the method of simulated
+moments (``python -m kbot.sim.calibrate --fit-path``; the figures are in
+docs/SIM_CALIBRATION.md): Coinbase 1-minute closes Dec 2025 (33 % annualized, 1-minute
+kurtosis 17, hourly realized vol 9 % / 24 % / 64 % at p5/p50/p95, |return| autocorrelation
+0.33/0.27/0.20 at 1/10/60 minutes, hour-to-hour volatility autocorrelation 0.70); the level also
+matches the official hourly settlements of July 2026 (35.5 %). ``tests/sim/test_sim_pricepath.py``
+checks the simulated statistics against the recordings when they are present.
 
 The path is generated lazily in one-hour chunks. Chunk ``k`` draws from its own
 ``SeedSequence([seed, k])`` and continues the previous chunk's state, so the value at any second
@@ -41,10 +44,10 @@ CHUNK_S = 3600
 @attrs.frozen(slots=True)
 class PathParams:
     s0: float = 95_000.0  # index at the start, dollars
-    base_vol: float = 0.34  # annualized volatility of the normal regime
+    base_vol: float = 0.29  # annualized volatility of the normal regime (fit: long-run ~0.34 all regimes in)
     regime_mults: tuple[float, float, float] = (0.55, 1.0, 2.1)  # calm, normal, turbulent
     regime_mean_s: tuple[float, float, float] = (5 * 3600.0, 4 * 3600.0, 1.5 * 3600.0)
-    logvol_reversion_s: float = 1800.0  # OU time constant of the log-volatility
+    logvol_reversion_s: float = 10800.0  # OU time constant of the log-volatility (fit)
     logvol_sd: float = 0.45  # stationary sd of the log-volatility
     seasonality: float = 0.35  # amplitude of the intraday multiplier (0 = flat)
     jumps_per_day: float = 4.0
@@ -74,6 +77,8 @@ class IndexPath:
         self.start = int(start)
         self.params = params or PathParams()
         self._cents = np.empty(0, dtype=np.int64)
+        self._regimes = np.empty(0, dtype=np.int8)  # volatility regime per second (0 calm, 1 normal, 2 turbulent)
+        self._logvol = np.empty(0, dtype=np.float64)  # OU log-volatility per second
         self._offset = 0  # seconds dropped from the front by ``trim``
         self._chunks = 0
         self._regime = 1
@@ -134,6 +139,8 @@ class IndexPath:
         self._logp = float(logp[-1])
         cents = np.round(np.exp(logp) * 100.0).astype(np.int64)
         self._cents = np.concatenate([self._cents, cents])
+        self._regimes = np.concatenate([self._regimes, regimes.astype(np.int8)])
+        self._logvol = np.concatenate([self._logvol, h])
         self._chunks += 1
 
     def trim(self, before: int) -> None:
@@ -141,6 +148,8 @@ class IndexPath:
         drop = min(len(self._cents), max(0, before - (self.start + self._offset)))
         if drop > 0:
             self._cents = self._cents[drop:]
+            self._regimes = self._regimes[drop:]
+            self._logvol = self._logvol[drop:]
             self._offset += drop
 
     # ------------------------------------------------------------------ queries
@@ -153,6 +162,18 @@ class IndexPath:
     def cents(self, t: int) -> int:
         i = self._idx(t)  # may extend (and replace) the array: index it afterwards
         return int(self._cents[i])
+
+    def state(self, t: int) -> tuple[int, float]:
+        """The volatility state after second ``t``: (regime, OU log-volatility ``h``). What
+        the simulated market knows about the process (``kbot.sim.truth``), never published."""
+        i = self._idx(t)
+        return int(self._regimes[i]), float(self._logvol[i])
+
+    def sigma(self, t: int) -> float:
+        """Annualized instantaneous volatility of second ``t``'s return (jumps aside)."""
+        regime, h = self.state(t)
+        p = self.params
+        return float(p.base_vol * p.regime_mults[regime] * math.exp(h - 0.5 * p.logvol_sd**2) * season(np.asarray(float(t)), p.seasonality))
 
     def price(self, t: int) -> float:
         """Index value at whole second ``t`` (dollars, cent precision)."""

@@ -89,6 +89,8 @@ def make_endpoint(
             params = request.query_params
             q = Query(params, {k: params.getlist(k) for k in params})
             result = handler(venue, Req(q, user, dict(request.path_params), body))
+            if request.method != "GET" and venue.faults.roll("lost_reply", "kalshi") is not None:
+                raise ApiError(503, "service_unavailable", "simulated fault: applied, answer lost")
             venue.stats["rest_ok"] += 1
             if status == 204:
                 return Response(status_code=204)

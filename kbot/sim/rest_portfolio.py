@@ -261,7 +261,7 @@ def cancel(venue: SimVenue, user: str, order_id: str, q: Query) -> dict[str, Any
 
 
 def batch_cancel(venue: SimVenue, user: str, body: Any) -> dict[str, Any]:
-    out = []
+    out: list[dict[str, Any]] = []
     style = venue.config.error_style
     for item in batch_items(body):
         if not isinstance(item, dict) or not isinstance(item.get("order_id"), str):

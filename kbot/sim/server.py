@@ -5,6 +5,7 @@
     ws://HOST:PORT/trade-api/ws/v2        Kalshi WebSocket
     ws://HOST:PORT/coinbase               Coinbase Advanced Trade style ticker feed
     ws://HOST:PORT/binance                Binance style base (…/ws/btcusdt@bookTicker, …/stream?streams=…)
+    ws://HOST:PORT/binance-usdm           Binance USD-M mark price / funding (…/stream?streams=btcusdt@markPrice@1s)
     ws://HOST:PORT/kraken/v2              Kraken v2 style ticker feed
     http://HOST:PORT/sim/clock            {"epoch": ..., "speed": ...} (outside Kalshi's API)
     http://HOST:PORT/sim/status           markets, connections, faults fired
@@ -39,6 +40,7 @@ class SimEndpoints:
     coinbase_url: str  # ws://127.0.0.1:PORT/coinbase
     binance_url: str  # ws://127.0.0.1:PORT/binance (append /ws/<stream> or /stream?streams=...)
     kraken_url: str  # ws://127.0.0.1:PORT/kraken/v2
+    binance_usdm_url: str  # ws://127.0.0.1:PORT/binance-usdm (mark price + funding: /stream?streams=...)
     key_id: str | None  # the demo key (registered); None when demo_key=False
     private_key_path: Path | None  # its PEM file (0600)
     clock: ScaledClock  # the sim clock, shareable in-process
@@ -73,6 +75,7 @@ def endpoints(venue: SimVenue, bind: str) -> SimEndpoints:
         coinbase_url=f"{ws}/coinbase",
         binance_url=f"{ws}/binance",
         kraken_url=f"{ws}/kraken/v2",
+        binance_usdm_url=f"{ws}/binance-usdm",
         key_id=venue.demo.key_id if venue.demo else None,
         private_key_path=venue.demo.private_key_path if venue.demo else None,
         clock=venue.clock,
@@ -95,7 +98,9 @@ async def running_sim(config: SimConfig | None = None, clock: ScaledClock | None
     venue = SimVenue(config, clock)
     app = build_app(venue, kalshi_endpoint(venue), feed_routes(venue))
     async with trio.open_nursery() as nursery:
-        binds = await nursery.start(partial(serve, app, _hypercorn_config(config)))
+        # Starlette is a valid ASGI app; hypercorn's stubs type the scope as TypedDicts, which
+        # mypy will not pass where Starlette declares MutableMapping: a stub mismatch only.
+        binds = await nursery.start(partial(serve, app, _hypercorn_config(config)))  # type: ignore[arg-type]
         nursery.start_soon(venue.run)
         for hub in venue.feeds.values():
             nursery.start_soon(hub.run)

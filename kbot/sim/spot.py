@@ -47,6 +47,8 @@ FEEDS: dict[str, FeedSpec] = {
     "coinbase": FeedSpec("coinbase", 4.0, (0.05, 0.25), 6.0, 90.0, 1.5, (0.005, 0.6)),
     "binance": FeedSpec("binance", 10.0, (0.02, 0.15), 12.0, 120.0, 2.0, (0.005, 0.5)),
     "kraken": FeedSpec("kraken", 2.0, (0.1, 0.5), 8.0, 90.0, 2.0, (0.05, 1.5)),
+    # the perpetual's mark price (kbot.sim.funding): sampled at 1 Hz, the stream throttles
+    "binance_usdm": FeedSpec("binance_usdm", 1.0, (0.05, 0.2), 15.0, 300.0, 1.0, (0.05, 0.5)),
 }
 
 

@@ -95,18 +95,26 @@ def _dumps(obj: Any) -> str:
 
 
 class Subscription:
-    __slots__ = ("sid", "channel", "tickers", "use_yes_price", "index_ids", "seq")
+    __slots__ = ("_set", "channel", "index_ids", "seq", "sid", "tickers", "use_yes_price")
 
     def __init__(self, sid: int, channel: str, tickers: list[str] | None, use_yes_price: bool, index_ids: list[str]) -> None:
         self.sid = sid
         self.channel = channel
-        self.tickers: list[str] | None = tickers  # None: every market
+        self.tickers: list[str] | None = tickers  # None: every market (in subscription order)
+        self._set: set[str] | None = None  # the same as a set, rebuilt when the list changes
         self.use_yes_price = use_yes_price
         self.index_ids: set[str] = set(index_ids)
         self.seq = 0
 
     def wants(self, ticker: str) -> bool:
-        return self.tickers is None or ticker in self.tickers
+        if self.tickers is None:
+            return True
+        if self._set is None or len(self._set) != len(self.tickers):
+            self._set = set(self.tickers)
+        return ticker in self._set
+
+    def changed(self) -> None:
+        self._set = None
 
     def wants_index(self, index_id: str) -> bool:
         return "all" in self.index_ids or index_id in self.index_ids
@@ -265,8 +273,10 @@ class KalshiSession:
     def _add_markets(self, sub: Subscription, tickers: list[str] | None) -> list[str]:
         if sub.tickers is None or tickers is None:
             return []
-        new = [t for t in tickers if t not in sub.tickers]
+        have = set(sub.tickers)
+        new = [t for t in dict.fromkeys(tickers) if t not in have]
         sub.tickers.extend(new)
+        sub.changed()
         return new
 
     def _unsubscribe(self, cmd_id: int, params: dict[str, Any]) -> None:
@@ -294,7 +304,8 @@ class KalshiSession:
         sid, sids = params.get("sid"), params.get("sids")
         if (sid is None) == (sids is None) or (sids is not None and (not isinstance(sids, list) or len(sids) != 1)):
             raise CommandError(12)
-        sid = sid if sid is not None else sids[0]
+        if sid is None and sids is not None:
+            sid = sids[0]
         sub = self.subs.get(sid) if isinstance(sid, int) else None
         if sub is None:
             raise CommandError(7, sid=sid if isinstance(sid, int) else None)
@@ -318,7 +329,9 @@ class KalshiSession:
             if sub.channel == "orderbook_delta":
                 self._snapshots(sub, added, None)
         else:
-            sub.tickers[:] = [t for t in sub.tickers if t not in tickers]
+            drop = set(tickers)
+            sub.tickers[:] = [t for t in sub.tickers if t not in drop]
+            sub.changed()
         self._reply({"id": cmd_id, "sid": sub.sid, "seq": max(1, sub.seq), "type": "ok", "msg": {"market_tickers": list(sub.tickers)}})
 
     def _update_indices(self, cmd_id: int, sub: Subscription, action: Any, params: dict[str, Any]) -> None:

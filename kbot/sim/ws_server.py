@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kbot.sim.auth import AuthError
 from kbot.sim.feed_protocols import BinanceProtocol, CoinbaseProtocol, FeedProtocol, KrakenProtocol
+from kbot.sim.funding import BinanceUsdmProtocol
 from kbot.sim.http_util import dumps, error_body
 from kbot.sim.spot import FEEDS, SpotModel, SpotQuote
 from kbot.sim.ws_kalshi import KalshiSession
@@ -75,6 +76,9 @@ class _Dropped(Exception):
 
 async def _send_with_faults(venue: SimVenue, ws: WebSocket, text: str, target: str) -> None:
     f = venue.faults
+    if f.quiet:
+        await ws.send_text(text)
+        return
     if f.roll("ws_drop", target) is not None:
         venue.stats[f"ws_drop_{target}"] += 1
         raise _Dropped
@@ -273,7 +277,11 @@ def feed_routes(venue: SimVenue) -> list[WebSocketRoute]:
     def kraken(ws: WebSocket) -> FeedProtocol:
         return KrakenProtocol(connection_id=random.getrandbits(64))
 
+    def binance_usdm(ws: WebSocket) -> FeedProtocol:
+        return BinanceUsdmProtocol.from_path(ws.url.path, ws.url.query, venue.config.seed)
+
     cb, bn, kr = make("coinbase", coinbase), make("binance", binance), make("kraken", kraken)
+    bu = make("binance_usdm", binance_usdm)
     return [
         WebSocketRoute("/coinbase", cb),
         WebSocketRoute("/binance", bn),
@@ -281,6 +289,8 @@ def feed_routes(venue: SimVenue) -> list[WebSocketRoute]:
         WebSocketRoute("/binance/ws/{streams:path}", bn),
         WebSocketRoute("/binance/stream", bn),
         WebSocketRoute("/kraken/v2", kr),
+        WebSocketRoute("/binance-usdm/ws/{streams:path}", bu),
+        WebSocketRoute("/binance-usdm/stream", bu),
     ]
 
 

@@ -43,15 +43,55 @@ BTC_SERIES = ("KXBTC", "KXBTCD", "KXBTC15M")
 T = TypeVar("T")
 
 
-def _section(cls: type[T]):
-    def convert(v: Any) -> T:
-        if isinstance(v, cls):
-            return v
-        if isinstance(v, Mapping):
-            return cls(**v)
-        raise TypeError(f"expected a table for {cls.__name__}, got {type(v).__name__}")
+def _table(cls: type[T], v: T | Mapping[str, Any], **defaults: Any) -> T:
+    """A nested section from either its class or a TOML table (``defaults`` fill unset keys)."""
+    if isinstance(v, cls):
+        return v
+    if isinstance(v, Mapping):
+        return cls(**{**defaults, **v})
+    raise TypeError(f"expected a table for {cls.__name__}, got {type(v).__name__}")
 
-    return convert
+
+# One named converter per section type: mypy's attrs plugin types ``__init__`` from a named
+# converter's argument, and cannot see through a converter built by a factory.
+def _backoff(v: BackoffPolicy | Mapping[str, Any]) -> BackoffPolicy:
+    return _table(BackoffPolicy, v)
+
+
+def _link(v: WsLinkConfig | Mapping[str, Any]) -> WsLinkConfig:
+    return _table(WsLinkConfig, v)
+
+
+def _rest(v: KalshiRestConfig | Mapping[str, Any]) -> KalshiRestConfig:
+    return _table(KalshiRestConfig, v)
+
+
+def _ws(v: KalshiWsConfig | Mapping[str, Any]) -> KalshiWsConfig:
+    return _table(KalshiWsConfig, v)
+
+
+def _rest_feed(v: KalshiRestFeedConfig | Mapping[str, Any]) -> KalshiRestFeedConfig:
+    return _table(KalshiRestFeedConfig, v)
+
+
+def _kalshi(v: KalshiConfig | Mapping[str, Any]) -> KalshiConfig:
+    return _table(KalshiConfig, v)
+
+
+def _spot(v: SpotFeedsConfig | Mapping[str, Any]) -> SpotFeedsConfig:
+    return _table(SpotFeedsConfig, v)
+
+
+def _coinbase(v: SpotFeedConfig | Mapping[str, Any]) -> SpotFeedConfig:
+    return _table(SpotFeedConfig, v, exchange="coinbase")
+
+
+def _binance(v: SpotFeedConfig | Mapping[str, Any]) -> SpotFeedConfig:
+    return _table(SpotFeedConfig, v, exchange="binance", link={"max_age_s": 23.5 * 3600})
+
+
+def _kraken(v: SpotFeedConfig | Mapping[str, Any]) -> SpotFeedConfig:
+    return _table(SpotFeedConfig, v, exchange="kraken")
 
 
 def _tuple_of_str(v: Any) -> tuple[str, ...]:
@@ -60,8 +100,15 @@ def _tuple_of_str(v: Any) -> tuple[str, ...]:
     return tuple(str(s) for s in v)
 
 
-_pos = attrs.validators.gt(0)
-_nonneg = attrs.validators.ge(0)
+def _pos(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    """``> 0`` for int and float fields alike (``attrs.validators.gt(0)`` types as int-only)."""
+    if not value > 0:
+        raise ValueError(f"'{attr.name}' must be > 0: {value!r}")
+
+
+def _nonneg(_inst: object, attr: attrs.Attribute[Any], value: float) -> None:
+    if not value >= 0:
+        raise ValueError(f"'{attr.name}' must be >= 0: {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -110,10 +157,10 @@ class KalshiRestConfig:
     max_retries_429: int = attrs.field(default=8, validator=_nonneg)  # 429 retries before giving up
     max_retries_5xx: int = attrs.field(default=4, validator=_nonneg)  # 5xx/transport retries
     backoff_429: BackoffPolicy = attrs.field(
-        default=BackoffPolicy(initial_s=0.5, max_s=30.0), converter=_section(BackoffPolicy)
+        default=BackoffPolicy(initial_s=0.5, max_s=30.0), converter=_backoff
     )
     backoff_5xx: BackoffPolicy = attrs.field(
-        default=BackoffPolicy(initial_s=0.25, max_s=10.0), converter=_section(BackoffPolicy)
+        default=BackoffPolicy(initial_s=0.25, max_s=10.0), converter=_backoff
     )
     page_limit: int = attrs.field(default=1000, validator=[_pos, attrs.validators.le(1000)])  # /markets page size
     max_pages: int = attrs.field(default=100, validator=_pos)  # pagination guard
@@ -145,9 +192,9 @@ class KalshiWsConfig:
     # created/lifecycle events of markets not (yet) watched pass when the ticker starts with one of
     # these (series + "-"); a noise filter only, the registry confirms by REST
     lifecycle_series: tuple[str, ...] = attrs.field(default=BTC_SERIES, converter=_tuple_of_str)
-    link: WsLinkConfig = attrs.field(factory=WsLinkConfig, converter=_section(WsLinkConfig))
+    link: WsLinkConfig = attrs.field(factory=WsLinkConfig, converter=_link)
     backoff: BackoffPolicy = attrs.field(
-        default=BackoffPolicy(initial_s=0.5, max_s=30.0), converter=_section(BackoffPolicy)
+        default=BackoffPolicy(initial_s=0.5, max_s=30.0), converter=_backoff
     )
 
 
@@ -180,10 +227,10 @@ class KalshiConfig:
     key_id: str | None = None  # env KALSHI_API_KEY_ID wins
     private_key_path: str | None = None  # env KALSHI_PRIVATE_KEY_PATH wins
     allow_insecure_key: bool = False  # accept a key file readable by group/others
-    rest: KalshiRestConfig = attrs.field(factory=KalshiRestConfig, converter=_section(KalshiRestConfig))
-    ws: KalshiWsConfig = attrs.field(factory=KalshiWsConfig, converter=_section(KalshiWsConfig))
+    rest: KalshiRestConfig = attrs.field(factory=KalshiRestConfig, converter=_rest)
+    ws: KalshiWsConfig = attrs.field(factory=KalshiWsConfig, converter=_ws)
     rest_feed: KalshiRestFeedConfig = attrs.field(
-        factory=KalshiRestFeedConfig, converter=_section(KalshiRestFeedConfig)
+        factory=KalshiRestFeedConfig, converter=_rest_feed
     )
 
     def endpoints(self, environ: Mapping[str, str] | None = None) -> KalshiEndpoints:
@@ -211,13 +258,15 @@ class KalshiConfig:
         return Credentials.from_files(key_id, key_path, allow_insecure=allow)
 
 
-SPOT_EXCHANGES = ("coinbase", "binance", "kraken")
+SPOT_EXCHANGES = ("coinbase", "binance", "kraken", "binance_usdm")
 
 _SPOT_DEFAULTS: dict[str, tuple[str, str]] = {
     "coinbase": ("wss://advanced-trade-ws.coinbase.com", "BTC-USD"),
     # market-data-only host; wss://stream.binance.com:9443 also works; Binance.US: wss://stream.binance.us:9443 + btcusd
     "binance": ("wss://data-stream.binance.vision", "btcusdt"),
     "kraken": ("wss://ws.kraken.com/v2", "BTC/USD"),
+    # not a spot feed: the BTC perpetual's mark price and funding rate (a model signal)
+    "binance_usdm": ("wss://fstream.binance.com", "btcusdt"),
 }
 
 
@@ -232,9 +281,9 @@ class SpotFeedConfig:
     stale_after_s: float = attrs.field(default=30.0, validator=_pos)  # no price this long -> reconnect
     rejected_retry_s: float = attrs.field(default=3600.0, validator=_pos)  # after a 4xx upgrade (e.g. 451)
     kraken_event_trigger: str = attrs.field(default="bbo", validator=attrs.validators.in_(("bbo", "trades")))
-    link: WsLinkConfig = attrs.field(factory=WsLinkConfig, converter=_section(WsLinkConfig))
+    link: WsLinkConfig = attrs.field(factory=WsLinkConfig, converter=_link)
     backoff: BackoffPolicy = attrs.field(
-        default=BackoffPolicy(initial_s=1.0, max_s=60.0), converter=_section(BackoffPolicy)
+        default=BackoffPolicy(initial_s=1.0, max_s=60.0), converter=_backoff
     )
 
     @property
@@ -256,20 +305,29 @@ def _binance_default() -> SpotFeedConfig:
 class SpotFeedsConfig:
     coinbase: SpotFeedConfig = attrs.field(
         factory=lambda: SpotFeedConfig(exchange="coinbase"),
-        converter=lambda v: v if isinstance(v, SpotFeedConfig) else SpotFeedConfig(**{"exchange": "coinbase", **v}),
+        converter=_coinbase,
     )
     binance: SpotFeedConfig = attrs.field(
         factory=_binance_default,
-        converter=lambda v: v
-        if isinstance(v, SpotFeedConfig)
-        else SpotFeedConfig(**{"exchange": "binance", "link": {"max_age_s": 23.5 * 3600}, **v}),
+        converter=_binance,
     )
     kraken: SpotFeedConfig = attrs.field(
         factory=lambda: SpotFeedConfig(exchange="kraken"),
-        converter=lambda v: v if isinstance(v, SpotFeedConfig) else SpotFeedConfig(**{"exchange": "kraken", **v}),
+        converter=_kraken,
+    )
+    # The Binance USD-M mark-price stream (funding rate: a model signal, not a price source).
+    # Binance.com refuses US IPs like the spot feed: off by default.
+    binance_usdm: SpotFeedConfig = attrs.field(
+        factory=lambda: SpotFeedConfig(exchange="binance_usdm", enabled=False,
+                                       link=WsLinkConfig(max_age_s=23.5 * 3600)),
+        converter=lambda v: v
+        if isinstance(v, SpotFeedConfig)
+        else SpotFeedConfig(**{"exchange": "binance_usdm", "enabled": False, "link": {"max_age_s": 23.5 * 3600},
+                               **v}),
     )
 
     def enabled(self) -> list[SpotFeedConfig]:
+        """The enabled spot *price* feeds (the funding feed is not one)."""
         return [f for f in (self.coinbase, self.binance, self.kraken) if f.enabled]
 
 
@@ -277,8 +335,8 @@ class SpotFeedsConfig:
 class VenueConfig:
     """Everything of the venues area: ``[kalshi]`` and ``[spot]`` sections."""
 
-    kalshi: KalshiConfig = attrs.field(factory=KalshiConfig, converter=_section(KalshiConfig))
-    spot: SpotFeedsConfig = attrs.field(factory=SpotFeedsConfig, converter=_section(SpotFeedsConfig))
+    kalshi: KalshiConfig = attrs.field(factory=KalshiConfig, converter=_kalshi)
+    spot: SpotFeedsConfig = attrs.field(factory=SpotFeedsConfig, converter=_spot)
 
 
 __all__ = [

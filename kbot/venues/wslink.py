@@ -201,15 +201,18 @@ async def _get_messages(ws: trio_websocket.WebSocketConnection, batch: int) -> l
 
 
 async def _consume(recv: trio.MemoryReceiveChannel[Frame], on_frame: Callable[[Frame], Awaitable[None]],
-                   batch: int) -> None:
+                   batch: int, on_batch: Callable[[], None] | None = None) -> None:
     """Hand frames on in batches: wait for one, then take every frame already queued (up to
     ``batch``) without a scheduler pass per frame. With hundreds of other tasks runnable (one
-    pricer per market), one frame per pass would starve the feed."""
+    pricer per market), one frame per pass would starve the feed. ``on_batch()`` is called as
+    each batch begins (``kbot run --record`` marks it: a replay hands the batch on as one)."""
     while True:
         try:
             frame = await recv.receive()
         except trio.EndOfChannel:
             return
+        if on_batch is not None:
+            on_batch()
         await on_frame(frame)
         for _ in range(batch):
             try:
@@ -260,6 +263,7 @@ async def run_link(
     ssl_context: ssl.SSLContext | None = None,
     on_connected: Callable[[WsLink], None] | None = None,
     tasks: Sequence[Callable[[WsLink], Awaitable[None]]] = (),
+    on_batch: Callable[[], None] | None = None,
 ) -> None:
     """Connect once and run until the link ends. Raises ``LinkFailed`` (could not connect) or
     ``LinkClosed`` (was connected, now is not); never returns normally."""
@@ -286,7 +290,7 @@ async def run_link(
                     nursery.start_soon(task, link)
                 await on_open(link)
                 async with recv:
-                    await _consume(recv, on_frame, cfg.drain_batch)
+                    await _consume(recv, on_frame, cfg.drain_batch, on_batch)
                 nursery.cancel_scope.cancel()
     except trio_websocket.ConnectionRejected as exc:
         if link is None:

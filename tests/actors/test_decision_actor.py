@@ -15,7 +15,7 @@ from kbot.actorkit import ActorStats, Collect
 from kbot.clock import ScaledClock
 from kbot.messages import Alert, Decision
 from kbot.model import killswitch
-from kbot.model.config import GateConfig, RiskConfig
+from kbot.model.config import EvidenceConfig, GateConfig, RiskConfig
 from kbot.statestore import JsonFileStateStore, MemoryStateStore, inline
 from supervision import LatestMailbox
 from tests.model.factories import T0, edge, portfolio
@@ -32,7 +32,7 @@ def tape_lines():
 
 
 class Harness:
-    def __init__(self, tmp_path, store=None, gates=None, risk=None, recent=()):
+    def __init__(self, tmp_path, store=None, gates=None, risk=None, recent=(), evidence=None):
         self.clock = ScaledClock(epoch0=T0)
         self.inbox = LatestMailbox(decision_inbox_key)
         self.out = Collect()
@@ -42,6 +42,8 @@ class Harness:
         self.risk = risk or RiskConfig(kill_file=str(tmp_path / "KILL"), kill_poll_s=1.0, max_daily_loss=D(50))
         self.gates = gates or GateConfig()
         self.recent = recent
+        # the actor's mechanics; the evidence gate is tested in test_evidence_gate_in_the_actor
+        self.evidence = evidence or EvidenceConfig(gate=False)
 
     async def start(self, nursery):
         await nursery.start(
@@ -57,6 +59,7 @@ class Harness:
                 alerts=self.alerts,
                 stats=self.stats,
                 io=inline,
+                evidence=self.evidence,
             )
         )
 

@@ -9,7 +9,7 @@ from actors.ledger import LedgerState, run_ledger
 from kbot.actorkit import ActorStats, Collect
 from kbot.clock import ScaledClock
 from kbot.ledger import Book
-from kbot.messages import Decision, Edge, Fill, LedgerEntry, MarketSettled, OrderEvent, PortfolioState, Position, Quote
+from kbot.messages import Decision, Edge, Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState, Position, Quote
 from supervision import Backoff, ChildSpec, LatestMailbox, Mailbox, Supervisor
 
 EDGE = Edge(ts=1.0, ticker="M", event_ticker="E", series_ticker="S", strike_type="greater", floor_strike=1.0,
@@ -102,9 +102,11 @@ async def test_ledger_actor_positions_marks_settlement_and_portfolio(autojump_cl
         inbox.send_nowait(MarketSettled(ts=1011.0, ticker="M", result="yes", settlement_value=D(1), source="rest", final=True))
         await trio.sleep(1)
         n.cancel_scope.cancel()
-    entries = out.of(LedgerEntry)
+    updates = out.of(LedgerUpdate)
+    entries = [e for u in updates for e in u.entries]
     assert [e.kind for e in entries] == ["buy", "fee", "settlement", "realized_pnl"]
-    pos = [p for p in out.of(Position) if p.status == "settled"]
+    assert all(u.position is not None and u.position.ticker == "M" for u in updates)
+    pos = [p for p in [*out.of(Position), *(u.position for u in updates)] if p.status == "settled"]
     assert len({p.closed_ts for p in pos}) == 1 and pos[-1].realized_pnl == D("10") - D("4.20") - D("0.1706")
     last = pf_out.items[-1]
     assert last.exposure == 0 and last.daily_realized_pnl == pos[-1].realized_pnl

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 from functools import partial
 
+import pytest
 import trio
 
 from actors.decision import decision_inbox_key, run_decision
@@ -15,13 +16,14 @@ from kbot.actorkit import Collect, Tee
 from kbot.clock import ScaledClock
 from kbot.messages import Decision, Edge, IndexUpdate, SpotTick
 from kbot.model import prob_yes
-from kbot.model.config import GateConfig, RiskConfig, VolConfig
+from kbot.model.config import EvidenceConfig, GateConfig, RiskConfig, VolConfig
 from kbot.statestore import MemoryStateStore, inline
 from supervision import LatestMailbox
-from tests.model.factories import T0, market, portfolio, quote
+from tests.model.factories import T0, gbm_state, market, portfolio, quote
 
 
-async def test_ticks_to_decisions(tmp_path, autojump_clock):
+@pytest.mark.parametrize("gate", [True, False])
+async def test_ticks_to_decisions(tmp_path, autojump_clock, gate):
     clock = ScaledClock(epoch0=T0)
     spot_inbox = LatestMailbox(spot_tick_key)
     dec_inbox = LatestMailbox(decision_inbox_key)
@@ -45,7 +47,7 @@ async def test_ticks_to_decisions(tmp_path, autojump_clock):
             )
         )
         for m in (cheap, fair):
-            n.start_soon(partial(run_pricer, m, boxes[m.ticker], dec_inbox, record, clock=clock))
+            n.start_soon(partial(run_pricer, m, boxes[m.ticker], dec_inbox, record, clock=clock, model=gbm_state()))
         await n.start(
             partial(
                 run_decision,
@@ -56,6 +58,7 @@ async def test_ticks_to_decisions(tmp_path, autojump_clock):
                 risk=RiskConfig(kill_file=str(tmp_path / "KILL")),
                 store=MemoryStateStore(),
                 io=inline,
+                evidence=EvidenceConfig(gate=gate),
             )
         )
         dec_inbox.send_nowait(portfolio(ts=clock.now()))
@@ -72,6 +75,11 @@ async def test_ticks_to_decisions(tmp_path, autojump_clock):
         n.cancel_scope.cancel()
     ds = decisions.of(Decision)
     takes = [d for d in ds if d.action == "TAKE"]
+    if gate:
+        # no evidence of edge yet: kbot says so instead of trading, in every mode
+        assert takes == []
+        assert any(d.ticker == "CHEAP" and d.reasons == ("no_demonstrated_edge",) for d in ds)
+        return
     assert [d.ticker for d in takes] == ["CHEAP"] and takes[0].side == "yes"
     assert any(d.ticker == "FAIR" and d.action == "PASS" and "ev_below_min" in d.reasons for d in ds)
     assert all(isinstance(e, Edge) and e.snapshot for e in record.items)

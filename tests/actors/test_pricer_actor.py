@@ -16,7 +16,7 @@ from kbot.messages import Edge
 from kbot.model import prob_yes
 from kbot.model.config import PricerConfig
 from supervision import LatestMailbox
-from tests.model.factories import T0, index, market, quote
+from tests.model.factories import T0, gbm_state, index, market, quote
 
 TICKER = "KXBTCD-26MAY2817-T80249.99"
 
@@ -38,7 +38,8 @@ async def test_edges_snapshots_and_staleness(autojump_clock):
     stats = ActorStats("p")
     cfg = PricerConfig(snapshot_interval_s=10, idle_reprice_s=1.0, max_emit_interval_s=5.0)
     async with trio.open_nursery() as n:
-        n.start_soon(partial(run_pricer, market(), inbox, edges, record, clock=clock, config=cfg, stats=stats))
+        n.start_soon(partial(run_pricer, market(), inbox, edges, record, clock=clock, config=cfg, stats=stats,
+                             model=gbm_state()))
         await clock.sleep(0.01)
         inbox.send_nowait(index(ts=clock.now()))
         inbox.send_nowait(quote(ts=clock.now()))
@@ -71,7 +72,7 @@ async def test_idle_reprice_ages_inputs_and_close_sends_one_final_edge(autojump_
     edges, record = Collect(), Collect()
     m = market(close_ts=T0 + 20.0)
     async with trio.open_nursery() as n:
-        n.start_soon(partial(run_pricer, m, inbox, edges, record, clock=clock))
+        n.start_soon(partial(run_pricer, m, inbox, edges, record, clock=clock, model=gbm_state()))
         inbox.send_nowait(index(ts=clock.now()))
         inbox.send_nowait(quote(ts=clock.now()))
         await clock.sleep(60)
@@ -97,16 +98,16 @@ async def test_final_window_observed_from_index_updates(autojump_clock):
             await clock.sleep(1.0)
 
     async with trio.open_nursery() as n:
-        n.start_soon(partial(run_pricer, m, inbox, edges, record, clock=clock))
+        n.start_soon(partial(run_pricer, m, inbox, edges, record, clock=clock, model=gbm_state()))
         await spot()
         n.cancel_scope.cancel()
     inside = [e for e in edges.of(Edge) if e.horizon_s is not None and 0 < e.horizon_s < 60]
     assert inside
     assert all("window_unobserved" not in e.reasons for e in inside)
     late = inside[-1]
-    assert late.observed_avg is not None and late.observed_s >= 50
+    assert late.observed_avg is not None and late.observed_s >= 45  # (0.999 from then on: nothing new to send)
     assert late.observed_avg == pytest.approx(80_100.0 + 30 + late.observed_s / 2, abs=2.0)
-    assert late.prob_yes > 0.999
+    assert late.prob_yes == pytest.approx(0.999) and late.prob_model > 0.999  # final: clipped at eps
 
 
 async def test_restarted_inside_the_window_does_not_trade(autojump_clock):
@@ -115,7 +116,7 @@ async def test_restarted_inside_the_window_does_not_trade(autojump_clock):
     edges, record = Collect(), Collect()
     m = market(close_ts=T0 + 30.0)
     async with trio.open_nursery() as n:
-        n.start_soon(partial(run_pricer, m, inbox, edges, record, clock=clock))
+        n.start_soon(partial(run_pricer, m, inbox, edges, record, clock=clock, model=gbm_state()))
         for _ in range(5):
             inbox.send_nowait(index(ts=clock.now()))
             inbox.send_nowait(quote(ts=clock.now()))
@@ -125,7 +126,7 @@ async def test_restarted_inside_the_window_does_not_trade(autojump_clock):
 
 
 def test_core_market_update_resets_the_window_and_ignores_old_info():
-    core = PricerCore(market(), PricerConfig())
+    core = PricerCore(market(), PricerConfig(), model=gbm_state())
     w = core.window
     assert not core.on_market(market(updated_ts=T0 - 10, status="closed"))
     assert core.on_market(market(updated_ts=T0 + 1, floor_strike=81_000.0))
@@ -147,7 +148,7 @@ async def test_a_send_to_a_full_outbox_waits_and_is_not_lost(autojump_clock):
     record: Mailbox = Mailbox(1)
     record.send_nowait("occupied")  # full: the first snapshot must wait
     async with trio.open_nursery() as n:
-        n.start_soon(partial(run_pricer, market(), inbox, edges, record, clock=clock, config=PricerConfig()))
+        n.start_soon(partial(run_pricer, market(), inbox, edges, record, clock=clock, config=PricerConfig(), model=gbm_state()))
         inbox.send_nowait(index(ts=clock.now()))
         inbox.send_nowait(quote(ts=clock.now()))
         await clock.sleep(5.0)  # longer than the idle timeout: it must not cancel the waiting send

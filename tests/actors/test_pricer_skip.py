@@ -11,6 +11,7 @@ from actors.pricer import PricerCore
 from kbot.messages import IndexUpdate, MarketInfo, Quote
 from kbot.model.board import PricingBoard
 from kbot.model.config import PricerConfig
+from tests.model.factories import gbm_state
 
 
 def market(strike_type, floor, cap):
@@ -29,7 +30,7 @@ def market(strike_type, floor, cap):
 def test_skipping_never_changes_outputs(min_ev, kind, steps, ask_cents, sigma_source):
     cfg = PricerConfig()
     m = market(*kind)
-    full, fast = PricerCore(m, cfg, min_ev), PricerCore(m, cfg, min_ev)
+    full, fast = PricerCore(m, cfg, min_ev, model=gbm_state()), PricerCore(m, cfg, min_ev, model=gbm_state())
     q = Quote(ts=0.0, ticker="M", yes_bid=D(ask_cents - 1) / 100, yes_ask=D(ask_cents) / 100, yes_bid_size=D(5),
               yes_ask_size=D(5), recv_ts=0.0, source="book")
     full.on_quote(q)
@@ -56,7 +57,7 @@ def test_skipping_never_changes_outputs(min_ev, kind, steps, ask_cents, sigma_so
 
 def test_far_strike_skips_most_ticks():
     cfg = PricerConfig()
-    core = PricerCore(market("greater", 99000.0, None), cfg)
+    core = PricerCore(market("greater", 99000.0, None), cfg, model=gbm_state())
     core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.01"), yes_ask=D("0.03"), yes_bid_size=D(5),
                         yes_ask_size=D(5), recv_ts=0.0, source="book"))
     built = skipped = 0
@@ -83,8 +84,8 @@ MARKETS = [("greater", 96000.0, None), ("greater", 95100.0, None), ("greater", 9
     st.lists(st.tuples(st.floats(0.05, 2.0), st.floats(-30.0, 30.0), st.booleans()), min_size=1, max_size=40),
     st.lists(st.integers(min_value=2, max_value=98), min_size=len(MARKETS), max_size=len(MARKETS)),
 )
-@pytest.mark.parametrize("min_ev", [None, 0.02])
-def test_board_never_skips_a_pricer_that_would_send(min_ev, horizon, moves, asks):
+@pytest.mark.parametrize(("min_ev", "price_range"), [(None, None), (0.02, None), (0.02, (D("0.05"), D("0.95")))])
+def test_board_never_skips_a_pricer_that_would_send(min_ev, price_range, horizon, moves, asks):
     """For every index update, a pricer the board does not wake would have sent nothing:
     leaving it asleep loses nothing (the board and PricerCore apply the same rule)."""
     cfg = PricerConfig()
@@ -94,7 +95,7 @@ def test_board_never_skips_a_pricer_that_would_send(min_ev, horizon, moves, asks
     for i, (kind, ask) in enumerate(zip(MARKETS, asks)):
         tk = f"M{i}"
         m = attrs.evolve(market(*kind), ticker=tk, close_ts=1000.0 + horizon)
-        core = cores[tk] = PricerCore(m, cfg, min_ev)
+        core = cores[tk] = PricerCore(m, cfg, min_ev, model=gbm_state(), price_range=price_range)
         board.set_market(tk, m.strike_type, m.floor_strike, m.cap_strike, m.close_ts)
         core.on_quote(Quote(ts=999.0, ticker=tk, yes_bid=D(ask - 1) / 100, yes_ask=D(ask) / 100, yes_bid_size=D(5),
                             yes_ask_size=D(5), recv_ts=999.0, source="book"))
@@ -114,8 +115,7 @@ def test_board_never_skips_a_pricer_that_would_send(min_ev, horizon, moves, asks
                 assert core.route(core.edge(t)) == (None, None), tk
                 continue
             core.route(core.edge(t))
-            p_ref, tol, until = core.quiet_state()
-            board.publish(tk, p_ref, tol, until, sigma, "ewma")
+            board.publish(tk, core.quiet_band(t), u)
     assert quiet_total >= 0
 
 
@@ -125,7 +125,7 @@ def test_board_keeps_far_strikes_asleep_and_wakes_near_ones():
     cores = {}
     for tk, k in (("near", 95050.0), ("far", 99000.0)):
         m = attrs.evolve(market("greater", k, None), ticker=tk, close_ts=5000.0)
-        cores[tk] = PricerCore(m, cfg)
+        cores[tk] = PricerCore(m, cfg, model=gbm_state())
         board.set_market(tk, "greater", k, None, 5000.0)
         cores[tk].on_quote(Quote(ts=0.0, ticker=tk, yes_bid=D("0.40"), yes_ask=D("0.45"), yes_bid_size=D(5),
                                  yes_ask_size=D(5), recv_ts=0.0, source="book"))
@@ -139,7 +139,7 @@ def test_board_keeps_far_strikes_asleep_and_wakes_near_ones():
             c = cores[tk]
             c.on_index(u)
             c.route(c.edge(t))
-            board.publish(tk, *c.quiet_state(), 0.4, "ewma")
+            board.publish(tk, c.quiet_band(t), u)
     assert woken["near"] >= 30 and woken["far"] <= 4
     board.remove("far")
     assert board.to_wake(attrs.evolve(u, ts=u.ts + 1.0, price=94900.0)) == ["near"]
@@ -160,26 +160,35 @@ def _view():
     st.integers(min_value=2, max_value=97),
     st.integers(min_value=1, max_value=8),
     st.sampled_from([0.0, 0.02, 0.05]),
+    st.booleans(),
 )
-def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(kind, moves, ask, spread, min_ev):
+def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(kind, moves, ask, spread, min_ev, ranged):
     """Money safety of the decision-aware throttle: whenever an edge whose probability moved by
-    ``prob_epsilon`` or more is held back because it is below the bar, the decision would have
-    answered PASS with ``ev_below_min`` for it; and every edge that could be a TAKE is sent."""
+    ``prob_epsilon`` or more, or whose book moved, is held back because it is below the bar, the decision would have
+    answered PASS with ``ev_below_min`` for it (or ``price_out_of_range``, when the throttle
+    knows the decision's price range); and every edge that could be a TAKE is sent."""
     from kbot.model.config import GateConfig, RiskConfig, SizingConfig
     from kbot.model.decide import evaluate
 
     cfg = PricerConfig()
     gates = attrs.evolve(GateConfig(), min_ev=min_ev)
-    core = PricerCore(attrs.evolve(market(*kind), close_ts=3000.0), cfg, min_ev)
+    price_range = (gates.min_price, gates.max_price) if ranged else None
+    core = PricerCore(attrs.evolve(market(*kind), close_ts=3000.0), cfg, min_ev, model=gbm_state(), price_range=price_range)
     bid = max(1, ask - spread)
     core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D(bid) / 100, yes_ask=D(ask) / 100, no_bid=D(100 - ask) / 100,
                         no_ask=D(100 - bid) / 100, yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=0.0,
                         source="book"))
     t, price = 100.0, 95000.0
     held = 0
-    for move in moves:
+    for i, move in enumerate(moves):
         t += 0.5
         price += move
+        if i % 4 == 3:  # the book moves too: a cent up or down
+            ask = min(98, max(2, ask + (1 if move > 0 else -1)))
+            bid = max(1, ask - spread)
+            core.on_quote(Quote(ts=t, ticker="M", yes_bid=D(bid) / 100, yes_ask=D(ask) / 100, no_bid=D(100 - ask) / 100,
+                                no_ask=D(100 - bid) / 100, yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=t,
+                                source="book"))
         core.on_index(IndexUpdate(ts=t, price=price, n_sources=3, sources=("a", "b", "c"), stale=False,
                                   avg_60s=price, sigma=0.45, sigma_source="ewma"))
         sent = core.throttle.last_sent
@@ -187,16 +196,19 @@ def test_a_probability_move_held_back_below_the_bar_could_only_have_been_a_pass(
         to_decision, _ = core.route(e)
         ev = evaluate(e, now=t, risk=_view(), implied_sigma=None, gates=gates, sizing=SizingConfig(),
                       risk_config=RiskConfig())
-        if to_decision is None and sent is not None and e.prob_yes is not None and sent.prob_yes is not None \
-                and abs(e.prob_yes - sent.prob_yes) >= cfg.prob_epsilon:
+        moved = sent is not None and e.prob_yes is not None and sent.prob_yes is not None and (
+            abs(e.prob_yes - sent.prob_yes) >= cfg.prob_epsilon or (e.yes_bid, e.yes_ask) != (sent.yes_bid, sent.yes_ask))
+        if to_decision is None and moved:
             held += 1
-            assert ev.action == "PASS" and "ev_below_min" in ev.reasons, (e, ev)
+            assert ev.action == "PASS", (e, ev)
+            assert "ev_below_min" in ev.reasons or (ranged and "price_out_of_range" in ev.reasons), (e, ev)
 
 
 def _sent_per_market(min_ev):
     """Edges a near-the-money pricer sends over 200 index moves of ~1 bp, its book 6 cents wide."""
     cfg = PricerConfig()
-    core = PricerCore(attrs.evolve(market("greater", 95000.0, None), close_ts=90000.0), cfg, min_ev)
+    core = PricerCore(attrs.evolve(market("greater", 95000.0, None), close_ts=90000.0), cfg, min_ev,
+                      model=gbm_state())
     core.on_quote(Quote(ts=0.0, ticker="M", yes_bid=D("0.47"), yes_ask=D("0.53"), no_bid=D("0.47"), no_ask=D("0.53"),
                         yes_bid_size=D(50), yes_ask_size=D(50), recv_ts=0.0, source="book"))
     sent = 0

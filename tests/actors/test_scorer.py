@@ -22,6 +22,12 @@ class Row:
     yes_ask: D | None
     no_ask: D | None
     outcome: int
+    market_mid: float | None = None
+    event_ticker: str = "E"
+    reasons: str = ""
+    ev_yes: float | None = None
+    ev_no: float | None = None
+    prob_model: float | None = None
 
 
 async def test_scorer_scores_pages_and_skips_bad_rows(autojump_clock):

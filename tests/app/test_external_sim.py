@@ -8,8 +8,8 @@ import sqlite3
 
 import pytest
 
-from kbot.app import StartupError, connect_external_sim, run_kbot
 from kbot.config import AppConfig
+from kbot.process import StartupError, connect_external_sim, run_kbot
 from kbot.sim import SimConfig, running_sim
 from storage.config import StorageConfig
 
@@ -25,7 +25,8 @@ async def test_connects_to_the_sim_at_the_given_url(tmp_path):
         clock, endpoints = await connect_external_sim(app_config(tmp_path, sim_dir), {"KALSHI_REST_URL": ep.rest_url})
         assert clock.speed == 10.0 and abs(clock.now() - ep.clock.now()) < 5.0
         assert endpoints.kalshi.rest_url == ep.rest_url and endpoints.kalshi.ws_url == ep.ws_url
-        assert endpoints.spot_urls == {"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url}
+        assert endpoints.spot_urls == {"coinbase": ep.coinbase_url, "binance": ep.binance_url, "kraken": ep.kraken_url,
+                                       "binance_usdm": ep.binance_usdm_url}
         assert endpoints.credentials.key_id == ep.key_id
         # KALSHI_WS_URL still wins over the derived one
         _, e2 = await connect_external_sim(app_config(tmp_path, sim_dir),

@@ -14,12 +14,13 @@ import trio
 
 from actors.recorder import Recorder
 from kbot.actorkit import StatsRegistry
-from kbot.app import Tree, drain_control, settle_after_stop
 from kbot.clock import ScaledClock
 from kbot.config import AppConfig
 from kbot.messages import MarketInfo, Quote, SpotTick
 from kbot.model import prob_yes
+from kbot.process import settle_after_stop
 from kbot.statestore import inline
+from kbot.tree import Tree, drain_control
 from storage.config import StorageConfig
 from storage.db import open_database
 from storage.runs import start_run
@@ -85,7 +86,7 @@ async def test_a_tree_without_network_feeds_decides_and_records(tmp_path, autoju
         feeds = next(s for s in tree.supervisors if s.name == "feeds")
         assert {c.name for c in feeds.children()} == {"control", "bench_feed"}
         assert len(tree.ws_control) == 0 and tree.ws_control.stats().sent >= 1
-        assert len(tree.pricers.children()) == len(ms)
+        assert len(tree.pricers.supervisor.children()) == len(ms)
         n.cancel_scope.cancel()
     assert await settle_after_stop(tree)
     assert tree.latency_run.n > 0 and tree.latency_run.max < 5.0  # perf_counter seconds: the meter saw decisions

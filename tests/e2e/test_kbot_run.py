@@ -4,7 +4,11 @@ simulated venue (dropped sockets, sequence gaps, malformed messages, 500 bursts)
 actors on purpose; it must complete, log the restarts, and lose or duplicate nothing.
 
 The simulated venue lists a reduced set of markets here (a few strikes per event) so that the
-whole run fits a CI budget on two cores; the full default set is exercised by `kbot run`.
+whole run fits a CI budget on two cores; the full default set is exercised by `kbot run`. It runs
+in its own process, as `kbot run --venue sim` does by default, and with a deliberate mispricing:
+at default settings the simulated market is as efficient as the real one and kbot may well take
+nothing in a few hours (tests/sim/test_sim_efficiency.py); these runs must show positions opening
+and settling.
 """
 
 from __future__ import annotations
@@ -18,38 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.simconf import CHAOS, FAULTS, SMALL_SIM, TRADING
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-SMALL_SIM = """
-[sim]
-seed = {seed}
-ladder_strikes = 6
-brackets = 4
-hourly_ahead = 1
-{faults}
-
-[health]
-interval_s = 5.0
-
-[scorer]
-every_s = 600.0
-{chaos}
-"""
-
-FAULTS = (
-    'faults = "ws_drop:p=0.0003:target=kalshi,ws_drop:p=0.0005:target=coinbase,seq_skip:p=0.001,'
-    'bad_json:p=0.001,wrong_type:p=0.001,http_500:p=0.02:burst=3"'
-)
-# Crash the core actors every 40-60 simulated minutes (20-30 s of wall time at 120x): frequent
-# enough to happen several times, rare enough to stay under the root's restart intensity.
-CHAOS = """
-[chaos.crash]
-decision = 2400.0
-ledger = 3000.0
-executor = 2700.0
-pricer = 3300.0
-"""
 
 
 def run_kbot(tmp: Path, config: str, minutes: float) -> subprocess.CompletedProcess[str]:
@@ -92,7 +68,8 @@ def check_money_invariants(db: sqlite3.Connection) -> dict[str, int]:
                   "and ref = ?", t, f"settle:{t}")[0][0]
         assert n == 1, (t, n)
     # the ledger's cash reconciles: deposit + every cash movement = last recorded balance
-    cash = q(db, "select sum(amount) from ledger_entries where kind in ('deposit','buy','sell','fee','settlement')")[0][0]
+    # (ledger_entries.cash: kbot.ledger.CASH_KINDS, the one definition of cash)
+    cash = q(db, "select sum(amount) from ledger_entries where cash")[0][0]
     last_balance = q(db, "select balance from portfolio_snapshots order by ts desc, id desc limit 1")[0][0]
     assert abs(cash - last_balance) < 1e-6
     return {"takes": len(takes), "settled_positions": len(settled_markets & filled_markets)}
@@ -101,7 +78,7 @@ def check_money_invariants(db: sqlite3.Connection) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def normal_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
     tmp = tmp_path_factory.mktemp("run")
-    proc = run_kbot(tmp, SMALL_SIM.format(seed=5, faults="", chaos=""), minutes=1.6)
+    proc = run_kbot(tmp, SMALL_SIM.format(seed=5, faults="", chaos="", model=TRADING), minutes=1.6)
     return tmp, proc
 
 
@@ -169,7 +146,7 @@ def test_logs(normal_run):
 
 
 def test_run_with_faults_and_crashes_loses_nothing(tmp_path: Path):
-    proc = run_kbot(tmp_path, SMALL_SIM.format(seed=9, faults=FAULTS, chaos=CHAOS), minutes=1.3)
+    proc = run_kbot(tmp_path, SMALL_SIM.format(seed=9, faults=FAULTS, chaos=CHAOS, model=TRADING), minutes=1.3)
     assert proc.returncode == 0, proc.stderr[-3000:]
     db = sqlite3.connect(tmp_path / "data" / "kbot.sqlite")
     crashes = q(db, "select child, count(*) from supervision_events where kind = 'crashed' and reason like '%chaos%' "
@@ -198,7 +175,7 @@ def test_sigterm_stops_cleanly_within_seconds(tmp_path: Path):
     import signal
     import time
 
-    (tmp_path / "kbot.toml").write_text(SMALL_SIM.format(seed=3, faults="", chaos=""))
+    (tmp_path / "kbot.toml").write_text(SMALL_SIM.format(seed=3, faults="", chaos="", model=""))
     env = dict(os.environ, PYTHONPATH=str(ROOT), KBOT_LOGGING__CONSOLE_LEVEL="WARNING")
     env.pop("KBOT_DB_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "kbot", "run", "--speed", "60"], cwd=tmp_path, env=env,
@@ -232,3 +209,7 @@ def test_sigterm_stops_cleanly_within_seconds(tmp_path: Path):
     stops = {r[0] for r in q(db, "select child from supervision_events where kind = 'stopped' and supervisor = 'root'")}
     assert {"health", "feeds", "pricers", "decision", "ledger"} <= stops
     check_money_invariants(db)
+    # kbot's defaults: no evidence of edge in a fresh record, so it says so and trades nothing
+    assert q(db, "select count(*) from decisions where action = 'TAKE'")[0][0] == 0
+    assert q(db, "select count(*) from decision_reasons where reason = 'no_demonstrated_edge'")[0][0] >= 1
+    assert q(db, "select count(*) from edges where prob_model is not null and model_name = 't10-implied'")[0][0] >= 1

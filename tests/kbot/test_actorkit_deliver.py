@@ -59,3 +59,44 @@ async def test_deliver_awaits_outboxes_without_a_synchronous_path():
     out = AsyncOnly()
     await deliver(out, "y")
     assert out.got == ["y"]
+
+
+async def test_tee_never_gives_an_earlier_target_a_duplicate(autojump_clock):
+    """Issue 12: a full later target made ``send_nowait`` raise after the first target took the
+    message, and the retry (``deliver`` awaits ``send``) sent the first target a duplicate."""
+    first: Mailbox = Mailbox(10)
+    later: Mailbox = Mailbox(1)
+    later.send_nowait("full")
+    tee = Tee(first, later)
+
+    async def make_room() -> None:
+        await trio.sleep(1)
+        assert later.receive_nowait() == "full"
+
+    async with trio.open_nursery() as n:
+        n.start_soon(make_room)
+        await deliver(tee, "m")  # send_nowait: first takes it, later is full -> WouldBlock -> send
+    assert first.take_ready() == ["m"] and later.take_ready() == ["m"]
+    # a second message is delivered afresh to every target
+    await deliver(tee, "n")
+    assert first.take_ready() == ["n"] and later.take_ready() == ["n"]
+
+
+async def test_tee_retried_with_send_nowait_and_after_a_cancelled_send(autojump_clock):
+    a: Mailbox = Mailbox(10)
+    b: Mailbox = Mailbox(1)
+    c = Collect()
+    b.send_nowait("full")
+    tee = Tee(a, b, c)
+    msg = object()
+    for _ in range(3):  # retried while b stays full: a gets it once
+        try:
+            tee.send_nowait(msg)
+        except trio.WouldBlock:
+            pass
+    with trio.move_on_after(1):
+        await tee.send(msg)  # cancelled while waiting on b
+    assert a.take_ready() == [msg] and c.items == []
+    b.receive_nowait()
+    tee.send_nowait(msg)
+    assert a.take_ready() == [] and b.take_ready() == [msg] and c.items == [msg]

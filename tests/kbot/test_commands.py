@@ -39,9 +39,18 @@ def test_invalid_configuration_names_the_key(tmp_path):
     (tmp_path / "kbot.toml").write_text("[gates]\nmin_evv = 0.03\n")
     r = kbot(tmp_path, "config", "show")
     assert r.returncode == 2 and "gates.min_evv: unknown setting" in r.stderr
-    (tmp_path / "kbot.toml").write_text('mode = "live"\n')
+    (tmp_path / "kbot.toml").write_text('mode = "paperr"\n')
     r = kbot(tmp_path, "run")
-    assert r.returncode == 2 and "mode" in r.stderr and "not available" in r.stderr
+    assert r.returncode == 2 and "mode" in r.stderr and "shadow, paper, live" in r.stderr
+
+
+def test_live_mode_needs_two_opt_ins_and_says_how(tmp_path):
+    r = kbot(tmp_path, "run", "--mode", "live", "--minutes", "0.1")
+    assert r.returncode == 2
+    assert "live] enabled = true" in r.stderr and "--i-accept-real-money" in r.stderr
+    (tmp_path / "kbot.toml").write_text('mode = "live"\n')  # the mode alone, from the file: still one opt-in
+    r = kbot(tmp_path, "run", "--minutes", "0.1")
+    assert r.returncode == 2 and "two opt-ins" in r.stderr
 
 
 def test_run_against_demo_without_keys_fails_fast_with_what_to_set(tmp_path):
@@ -49,6 +58,9 @@ def test_run_against_demo_without_keys_fails_fast_with_what_to_set(tmp_path):
     assert r.returncode == 2
     assert "KALSHI_API_KEY_ID" in r.stderr
     assert "Traceback" not in r.stderr
+    # the setting's real name, and nothing created before the key was checked (issue 12)
+    assert "kalshi.key_id" in r.stderr and "venue.key_id" not in r.stderr
+    assert not (tmp_path / "data").exists()
 
 
 def test_kill_switch_commands(tmp_path):

@@ -1,12 +1,9 @@
-import json
-
-import httpx
 import pytest
 import trio
 
 from actors.health import run_health
 from kbot.actorkit import ActorStats, Collect
-from kbot.alerts import AlertSink, webhook_body
+from kbot.alerts import AlertSink
 from kbot.clock import ScaledClock
 from kbot.health import ActorSample, HealthConfig, HealthMonitor
 from kbot.messages import Alert, HealthSnapshot
@@ -52,27 +49,6 @@ def test_error_spike_backlog_and_restart_storm():
     assert {a.kind for a in alerts} == {"resolved"}
 
 
-def test_webhook_body_is_discord_and_slack_compatible():
-    b = webhook_body(Alert(ts=1.0, kind="spot_gap", severity="critical", subject="index", message="no spot"))
-    assert b["content"] == b["text"] == "kbot CRITICAL spot_gap [index]: no spot"
-
-
-async def test_alert_sink_posts_and_survives_failures():
-    seen = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(json.loads(request.content))
-        return httpx.Response(500 if len(seen) == 2 else 204)
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    sink = AlertSink("https://hooks.example/x", client=client)
-    a = Alert(ts=1.0, kind="feed_gap", severity="warning", subject="kraken", message="silent")
-    await sink.send(a)
-    await sink.send(a)
-    assert sink.sent == 1 and sink.failed == 1 and seen[0]["text"].startswith("kbot WARNING feed_gap")
-    await sink.aclose()
-
-
 class FakeSources:
     def __init__(self) -> None:
         self.spot = None
@@ -91,6 +67,12 @@ class FakeSources:
 
     def total_restarts(self):
         return 0
+
+    def keepup(self):
+        return None
+
+    def daily_pnl(self):
+        return None
 
 
 async def test_health_actor_records_snapshots_and_alerts(autojump_clock):
@@ -127,3 +109,17 @@ async def test_health_actor_logs_the_latency_of_each_interval(autojump_clock):
     assert len(lines) == 1  # the second interval had no decision: no line
     assert lines[0]["n"] == 3 and lines[0]["max_ms"] == 30.0 and 0.2 <= lines[0]["p50_ms"] <= 0.41
     assert meter.n == 0  # a new interval started
+
+
+def test_alert_cooldown_is_in_real_seconds_under_a_fast_clock():
+    """A simulated clock at 15x: 600 clock seconds are 40 real seconds, not a cooldown's 600."""
+    m = HealthMonitor(HealthConfig(restart_storm=1, restart_window_s=1e6, alert_cooldown_s=600))
+    speed = 15.0
+    assert m.check(0.0, [], spot_last=0.0, total_restarts=0, speed=speed)[1] == []
+    assert [a.kind for a in m.check(1.0, [], spot_last=1.0, total_restarts=5, speed=speed)[1]] == ["restart_storm"]
+    # 100 real seconds later (1,500 clock seconds): still within the cooldown
+    assert m.check(1500.0, [], spot_last=1500.0, total_restarts=9, speed=speed)[1] == []
+    # 601 real seconds after the first
+    assert [a.kind for a in m.check(1 + 601 * speed, [], spot_last=1 + 601 * speed, total_restarts=20, speed=speed)[1]] == [
+        "restart_storm"
+    ]

@@ -150,3 +150,61 @@ def test_a_settlement_stamped_before_the_last_fill_still_closes_the_position_rec
     assert s.position.status == "settled"
     assert s.position.ts >= opened.ts
     assert all(e.ts >= opened.ts for e in s.entries)
+
+
+def test_a_fill_for_a_settled_market_is_refused_without_touching_the_book():
+    """Validate first, mutate after: the refused fill leaves cash, the position and the set of
+    applied fills as they were (before the fix, cash was debited and the fill marked applied)."""
+    b = Book("shadow", D(100))
+    b.deposit(0.0)
+    b.apply_fill(fill("f1", "M", "yes", "2", "0.40", fee="0.02"), "d")
+    b.settle(settled("M", "yes"), "d")
+    cash, pos, applied = b.cash, b.position("M"), set(b.applied_fills)
+    with pytest.raises(ValueError, match="already settled"):
+        b.apply_fill(fill("f2", "M", "yes", "3", "0.50", fee="0.03"), "d")
+    assert (b.cash, b.position("M"), b.applied_fills) == (cash, pos, applied)
+    # and a market settled while flat cannot be reopened either (it would stay open forever)
+    b.settle(settled("N", "no"), "d")
+    with pytest.raises(ValueError, match="already settled"):
+        b.apply_fill(fill("f3", "N", "no", "1", "0.50"), "d")
+    assert b.position("N") is None and b.cash == cash
+    # the refused fill was not marked applied: nothing to "re-apply" later either
+    assert "f2" not in b.applied_fills and "f3" not in b.applied_fills
+
+
+def test_cash_kinds_are_the_one_definition_of_cash():
+    from kbot.ledger import CASH_KINDS, KINDS, cash_balance, moves_cash
+
+    assert "realized_pnl" not in CASH_KINDS and moves_cash("buy") and not moves_cash("realized_pnl")
+    b = Book("shadow", D(100))
+    entries = [b.deposit(0.0)]
+    entries += b.apply_fill(fill("f1", "M", "yes", "10", "0.40", fee="0.17"), "d").entries
+    entries += b.apply_fill(fill("f2", "M", "no", "4", "0.55", fee="0.05"), "d").entries  # nets 4
+    entries += b.settle(settled("M", "yes"), "d").entries
+    assert {e.kind for e in entries} <= KINDS
+    assert {e.kind for e in entries} >= {"deposit", "buy", "fee", "sell", "settlement", "realized_pnl"}
+    assert cash_balance(entries) == b.cash
+    assert sum(e.amount for e in entries) != b.cash  # realized_pnl is not cash
+
+
+def test_unwind_returns_the_cost_once_and_keeps_the_fees_lost():
+    b = Book("shadow", D(100))
+    b.deposit(0.0)
+    b.apply_fill(fill("f1", "M", "no", "5", "0.30", fee="0.07", ts=120.0), "d")
+    u = b.unwind("M", 110.0, "d", "the simulated world ended")
+    assert [e.kind for e in u.entries] == ["unwind", "realized_pnl"]
+    assert u.realized == D("-0.07") and b.cash == D(100) - D("0.07")
+    assert u.position.status == "unwound" and u.position.closed_ts == 120.0 and u.position.ts == 120.0
+    assert b.exposure() == 0 and b.open_positions() == []
+    assert b.unwind("M", 130.0, "d", "again").entries == ()
+    assert b.settle(settled("M", "yes"), "d").entries == ()  # closed for good
+    with pytest.raises(ValueError):
+        b.apply_fill(fill("f2", "M", "no", "1", "0.30"), "d")
+    assert b.unwind("X", 1.0, "d", "no position").entries == ()
+
+
+def test_a_late_fill_still_updates_the_position_record():
+    b = Book("shadow")
+    b.apply_fill(fill("f1", "M", "yes", "1", "0.40", ts=200.0), "d")
+    late = b.apply_fill(fill("f0", "M", "yes", "1", "0.40", ts=150.0), "d")
+    assert late.position.ts == 200.0 and late.position.count == 2

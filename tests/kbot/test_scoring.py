@@ -25,10 +25,22 @@ def test_log_loss_is_finite_for_confident_misses():
 
 
 def test_missing_sides():
-    assert market_prob(None, D("0.5")) is None
+    # the market's probability: no bid for YES is worth 0, no ask (no NO bid) is worth 1
+    assert market_prob(None, D("0.5")) == 0.0 and market_prob(D("0"), D("0.20")) == 0.0
+    assert market_prob(D("0.7"), None) == 1.0 and market_prob(D("0.7"), D("1")) == 1.0
+    assert market_prob(None, None) is None and market_prob(D("0.40"), D("0.42")) == pytest.approx(0.41)
     assert take_pnl(None, True) is None and take_pnl(D("0"), True) is None
     r = score(0.4, 0, None, None, None)
     assert r.market_brier is None and r.pnl_yes is None
+
+
+def test_the_raw_model_is_scored_too():
+    r = score(0.6, 1, D("0.40"), D("0.42"), D("0.60"), prob_model=0.9)
+    assert r.brier == pytest.approx(0.16) and r.model_brier == pytest.approx(0.01)
+    assert r.market_brier == pytest.approx(0.59**2) and r.model_log_loss == pytest.approx(-math.log(0.9))
+    assert score(0.6, 1, None, None, None).model_brier is None
+    with pytest.raises(ValueError):
+        score(0.5, 1, None, None, None, prob_model=1.5)
 
 
 def test_validation_and_outcomes():

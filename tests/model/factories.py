@@ -6,8 +6,22 @@ from decimal import Decimal as D
 from typing import Any
 
 from kbot.messages import Edge, IndexUpdate, MarketInfo, PortfolioState, Quote
+from kbot.model.blend import market_only, model_only
+from kbot.model.models import GBM_AVG60
+from kbot.model.predict import Predictor
+from kbot.model.state import ModelState
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z
+
+# The original pricer: the GBM at the index's sigma, passed through unblended. Tests of the
+# pricing mechanics use it (the final probability moves with the index, exactly as the GBM).
+GBM = Predictor(model_only(GBM_AVG60.spec()))
+# No fit at all: the market's probability (the model where there is no market price).
+MARKET = Predictor(market_only(GBM_AVG60.spec()))
+
+
+def gbm_state(window_s: float = 60.0) -> ModelState:
+    return ModelState(GBM, window_s=window_s)
 
 
 def market(**kw: Any) -> MarketInfo:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kbot.model.config import GateConfig, RiskConfig, SizingConfig
+from kbot.model.config import EvidenceConfig, GateConfig, RiskConfig, SizingConfig
 from kbot.model.decide import decide, is_unusual_pass
 from kbot.model.risk import RiskView
 from tests.model.factories import T0, edge
@@ -18,6 +18,8 @@ from tests.model.factories import T0, edge
 GATES = GateConfig()
 SIZING = SizingConfig()
 RISK = RiskConfig()
+# gates, sizing and risk on their own: the evidence gate has its tests (test_evidence.py)
+NO_EVIDENCE_GATE = EvidenceConfig(gate=False)
 
 
 def view(**kw) -> RiskView:
@@ -48,6 +50,7 @@ def run(e, now=T0, implied=None, **kw):
         sizing=kw.pop("sizing", SIZING),
         risk_config=RISK,
         digest="abc",
+        evidence_config=kw.pop("evidence_config", NO_EVIDENCE_GATE),
         **kw,
     )
 
@@ -73,7 +76,11 @@ def test_no_side_is_chosen_when_it_is_better():
 
 def test_same_inputs_same_decision():
     assert run(edge()) == run(edge())
-    assert run(edge()).decision_id != run(edge(), now=T0 + 0.5).decision_id
+    # the id follows the market data decided on, not when the decision actor got to it (a replay
+    # of a recording decides at other processing times); the actor keeps repeats unique
+    assert run(edge()).decision_id == run(edge(), now=T0 + 0.5).decision_id
+    assert run(edge()).decision_id != run(attrs.evolve(edge(), quote_ts=T0 - 1.0)).decision_id
+    assert run(edge()).decision_id != run(attrs.evolve(edge(), index_ts=T0 - 1.0)).decision_id
 
 
 def test_every_failing_reason_is_listed():

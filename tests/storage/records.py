@@ -11,21 +11,26 @@ from kbot.messages import (
     BadInput,
     BookSnapshot,
     Decision,
+    DecisionAbandoned,
     Edge,
     EventFeeUpdate,
     EventInfo,
     FeedStatus,
     Fill,
+    FundingRate,
     HealthSnapshot,
     IndexUpdate,
+    LatencySample,
     LedgerEntry,
     MarketInfo,
     MarketLifecycle,
     MarketSettled,
+    ModelFit,
     OrderEvent,
     PortfolioState,
     Position,
     Quote,
+    Reconciliation,
     SeriesInfo,
     SpotTick,
     Trade,
@@ -63,7 +68,8 @@ def edge(v: Distinct | None = None, *, ticker: str = "KXBTCD-25NOV2117-T98000", 
         yes_bid=v.d(), yes_ask=v.d(), no_bid=v.d(), no_ask=v.d(), yes_ask_size=v.d(), no_ask_size=v.d(),
         market_mid=v.f(), ev_yes=v.f(), ev_no=v.f(), fee_yes=v.f(), fee_no=v.f(), implied_sigma=v.f(),
         quote_ts=v.ts(), index_ts=v.ts(), model_version="bs-v1", reasons=("stale_spot", "wide_spread"),
-        snapshot=True,
+        snapshot=True, prob_model=0.4321, model_name="t5-implied", blend_id="b-0123456789ab", model_slope=v.f(),
+        sig_momentum=v.f(), sig_mean_reversion=-v.f(), sig_funding=v.f(), sig_imbalance=-0.25, vol_regime=1,
     )  # fmt: skip
     fields.update(kw)
     return Edge(**fields)
@@ -134,6 +140,8 @@ def all_records() -> list:
              count=v.d(), price=v.d(), fee=v.d(), is_taker=True, mode="paper", decision_id="d-1"),  # fmt: skip
         LedgerEntry(entry_id="l-1", ts=v.ts(), mode="paper", ticker="KXBTCD-25NOV2117-T98000", kind="fee",
                     amount=-v.d(), ref="f-1", note="taker fee"),  # fmt: skip
+        DecisionAbandoned(ts=v.ts(), decision_id="d-2", ticker="KXBTCD-25NOV2117-T98250", mode="paper",
+                          reason="run r-0 ended before its executor took it"),  # fmt: skip
         Position(
             ts=v.ts(), mode="paper", ticker="KXBTCD-25NOV2117-T98000", side="yes", count=v.d(), avg_price=v.d(),
             cost=v.d(), fees=v.d(), realized_pnl=v.d(), unrealized_pnl=-v.d(), mark_price=v.d(), status="open",
@@ -155,9 +163,17 @@ def all_records() -> list:
             ts=v.ts(), ticker="KXBTCD-25NOV2117-T98000", event_ticker="KXBTCD-25NOV2117", result="no",
             yes_count=v.d(), no_count=v.d(), yes_cost=v.d(), no_cost=v.d(), revenue=v.d(), fee=v.d(), value=v.d(),
         ),  # fmt: skip
+        Reconciliation(ts=v.ts(), mode="live", kind="position", ticker="KXBTCD-25NOV2117-T98000", status="mismatch",
+                       ledger="5.00", venue="3.00", detail="differs in two passes"),  # fmt: skip
         HealthSnapshot(ts=v.ts(), actor="pricer:X", inbox_depth=3, inbox_peak=17, msgs_in=1000, msgs_out=990,
                        last_msg_age_s=v.f(), restarts=2, errors=5, state="running"),  # fmt: skip
+        LatencySample(ts=v.ts(), scope="tick_to_decision", interval_s=v.f(), n=1234, mean_ms=v.f(), p50_ms=v.f(),
+                      p90_ms=v.f(), p99_ms=v.f(), p999_ms=v.f(), max_ms=v.f()),  # fmt: skip
         Alert(ts=v.ts(), kind="spot_gap", severity="warning", subject="coinbase", message="no tick for 12s"),
+        FundingRate(source="binance_usdm", ts=v.ts(), symbol="BTCUSDT", mark_price=v.f(), index_price=v.f(),
+                    funding_rate=0.000123, next_funding_ts=v.ts(), recv_ts=v.ts()),
+        ModelFit(fit_id="b-0123456789ab", ts=v.ts(), model_name="t5-implied", window_start=v.ts(),
+                 window_end=v.ts(), n_rows=1234, n_events=56, params='{"format": "kbot-blend/1"}'),
         BadInput(ts=v.ts(), source="kraken", kind="bad_json", sample="{nope"),
         SupervisionEvent(ts=v.ts(), supervisor="root", child="feeds", kind="crashed",
                          reason="RuntimeError: boom", traceback="Traceback...\nRuntimeError: boom", attempt=2,

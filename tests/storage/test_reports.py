@@ -39,7 +39,7 @@ def num(x) -> float:
 def test_reports_are_listed_with_descriptions():
     names = {r.name for r in report.list_reports()}
     assert {"positions", "pnl", "decisions", "model", "calibration", "restarts", "health", "coverage", "runs",
-            "equity"} <= names
+            "equity", "ledger"} <= names
     for r in report.list_reports():
         assert r.description and "\n" not in r.description
         assert r.params <= set(report.PARAMS)
@@ -170,6 +170,18 @@ def test_runs(filled):
     assert [r["run_id"] for r in rows] == ["run-1", "run-0"]
     assert rows[1]["exit_status"] == "error" and num(rows[1]["duration_s"]) == 1000.0
     assert rows[0]["ended_ts"] is None and num(rows[0]["duration_s"]) == pytest.approx(ds.NOW - (T0 - 200))
+
+
+def test_ledger_cash_is_the_cash_entries_not_realized_pnl(filled):
+    rows = run(filled, "ledger")
+    assert [(r["run_id"], r["mode"]) for r in rows] == [("run-1", "paper")]
+    r = rows[0]
+    # deposit 1000, fees -0.35 and -0.28: realized_pnl rows (5.50 - 4.00 + 2.25) are not cash
+    assert num(r["cash_balance"]) == pytest.approx(999.37) and r["entries"] == len(ds.LEDGER)
+    assert num(r["realized_pnl"]) == pytest.approx(3.75) and num(r["fees"]) == pytest.approx(-0.63)
+    assert num(r["snapshot_balance"]) == pytest.approx(996.97)  # the dataset's last snapshot
+    assert num(r["balance_difference"]) == pytest.approx(999.37 - 996.97)
+    assert run(filled, "ledger", run_id="run-0") == []
 
 
 def test_equity_last_snapshot_per_bucket(filled):

@@ -38,7 +38,7 @@ def _fill(engine: sa.Engine, run_id: str) -> None:
     recent = []
     for r in all_records():
         if type(r).__name__ in ("Quote", "SpotTick", "IndexUpdate", "Trade", "FeedStatus", "HealthSnapshot",
-                                "BadInput", "BookSnapshot"):
+                                "LatencySample", "BadInput", "BookSnapshot", "FundingRate"):
             extra = {"trade_id": "t-2"} if type(r).__name__ == "Trade" else {}
             recent.append(attrs.evolve(r, ts=RECENT, **extra))
     recent.append(decision(decision_id="d-recent", ts=RECENT))

@@ -55,7 +55,9 @@ def test_json_shows_the_latest_run(filled_url, capsys):
         "run-1", "paper", "sim", "running", T0 - 200,
     )  # fmt: skip
     assert run["age_s"] == 3800.0 and run["last_activity_ts"] == T0 + 3000
-    assert run["silent_s"] == 600.0  # running, and nothing recorded for 10 minutes: flagged
+    # owned by this test process (it called start_run): alive, whatever the age of its records
+    assert run["liveness"]["verdict"] == "alive" and run["silent_s"] is None
+    assert s["money_conflicts"] == 0
 
     actors = {a["actor"]: a for a in s["actors"]}
     assert set(actors) == {"pricer", "recorder"}
@@ -110,12 +112,31 @@ def test_a_simulated_clock_ahead_of_the_wall_clock(sqlite_filled, capsys):
     assert "simulated time" in out and "may be gone" not in out
 
 
+def test_a_dead_run_is_told_from_a_live_one_whatever_the_clock(sqlite_filled, capsys):
+    """Killed: its process is gone. Shown dead in red even though its simulated clock is far
+    ahead of the wall clock (its records look 'recent'); before, a dead simulated run showed
+    as running for as long as its clock stayed ahead."""
+    from storage.schema import runs
+
+    eng = create_engine(sqlite_filled)
+    with eng.begin() as c:
+        c.execute(runs.update().where(runs.c.run_id == "run-1").values(pid=999_999_999, proc_start="gone:1",
+                                                                         heartbeat_ts=T0 + 40))
+    eng.dispose()
+    code, out, _ = kbot_status(capsys, "--db", sqlite_filled, "--format", "json", now=T0 + 100)
+    s = json.loads(out)
+    assert code == 0 and s["clock"] == "run"  # its records are ahead of the wall clock
+    assert s["run"]["liveness"]["verdict"] == "dead" and s["run"]["silent_s"] == 60.0
+    code, out, _ = kbot_status(capsys, "--db", sqlite_filled, now=T0 + 100)
+    assert "process gone" in out and "this run is not alive" in out
+
+
 def test_tables(sqlite_filled, capsys):
     code, out, err = kbot_status(capsys, "--db", sqlite_filled)
     assert code == 0 and err == ""
     for text in (
         "run run-1", "mode paper", "venue sim", "status running", "started 2025-11-21 04:36:40 UTC (1h03m ago)",
-        "no record from this run for 10m00s",  # the flag
+        "(process alive (pid",  # this test process owns it
         "actors (latest health snapshot)", "pricer", "recorder", "running",
         "last supervision events", "OSError: reset", "restarting",
         "spot:coinbase", "59m49s", "kalshi_ws", "disconnected",

@@ -15,6 +15,7 @@ Payloads are hand-written from the documented wire formats (../shared/reference,
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -353,7 +354,8 @@ class FakeWsConn:
         await self.push(
             "orderbook_delta",
             "orderbook_delta",
-            {"market_ticker": ticker, "market_id": "id-" + ticker, "price_dollars": price, "delta_fp": delta, "side": side, "ts_ms": 1787000000000},
+            {"market_ticker": ticker, "market_id": "id-" + ticker, "price_dollars": price, "delta_fp": delta, "side": side,
+             "ts_ms": int(time.time() * 1000)},  # live: stamped now, as Kalshi does
             skip=skip,
         )
 

@@ -151,7 +151,7 @@ def test_replay_cockpit_ws_session(shared_data):
             lv = wp.parse_orderbook_snapshot(env.msg, use_yes_price=False)
             books[lv.ticker] = OrderBook.from_levels(lv.ticker, lv.yes, lv.no)
         elif env.type == "orderbook_delta":
-            d = wp.parse_orderbook_delta(env.msg, use_yes_price=False, recv_ts=0.0)
+            d = wp.parse_orderbook_delta(env.msg, use_yes_price=False, recv_ts=f["received_ms"] / 1000)
             books[d.ticker].apply(d.side, d.price, d.delta)
             deltas += 1
     assert deltas == 245 and len(books) == 12
@@ -187,7 +187,8 @@ def test_replay_organics_kxbtc15m_against_recorder_checkpoints(shared_data):
             books[ticker] = OrderBook.from_levels(ticker, lv.yes, lv.no)
         else:
             assert seq == last[ticker] + 1, f"gap in {ticker} at {seq}"
-            d = wp.parse_orderbook_delta(payload, use_yes_price=False, recv_ts=0.0)
+            ts_ms = payload.get("ts_ms")  # received when it happened (parsers check times against receipt)
+            d = wp.parse_orderbook_delta(payload, use_yes_price=False, recv_ts=ts_ms / 1000 if ts_ms else 1.78e9)
             books[ticker].apply(d.side, d.price, d.delta)  # raises BookError if a level went negative
             applied += 1
         last[ticker] = seq

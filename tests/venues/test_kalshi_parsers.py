@@ -180,7 +180,7 @@ def test_ws_orderbook_examples():
     empty = wp.parse_orderbook_snapshot({"market_ticker": "X", "market_id": "m"}, use_yes_price=False)
     assert empty.yes == [] and empty.no == []  # omitted keys = empty sides
     dl = wp.parse_orderbook_delta({"market_ticker": "FED-23DEC-T3.00", "market_id": "9b0f", "price_dollars": "0.9600", "delta_fp": "-54.00",
-                                   "side": "yes", "ts": "2022-11-22T20:44:01Z", "ts_ms": 1669149841000}, use_yes_price=False, recv_ts=0)
+                                   "side": "yes", "ts": "2022-11-22T20:44:01Z", "ts_ms": 1669149841000}, use_yes_price=False, recv_ts=1669149841.2)
     assert (dl.side, dl.price, dl.delta, dl.ts) == ("yes", D("0.96"), D(-54), 1669149841.0)
     legacy = wp.parse_orderbook_delta({"market_ticker": "X", "price": 96, "delta": -54, "side": "no"}, use_yes_price=False, recv_ts=7)
     assert (legacy.price, legacy.delta, legacy.ts) == (D("0.96"), D(-54), 7)
@@ -194,23 +194,24 @@ def test_ws_ticker_example_and_legacy():
     q = wp.parse_ticker({"market_id": "m", "market_ticker": "FED-23DEC-T3.00", "price_dollars": "0.4800", "yes_bid_dollars": "0.4500",
                          "yes_ask_dollars": "0.5300", "volume_fp": "33896.00", "open_interest_fp": "20422.00", "dollar_volume": 16948,
                          "dollar_open_interest": 10211, "yes_bid_size_fp": "300.00", "yes_ask_size_fp": "150.00", "last_trade_size_fp": "25.00",
-                         "ts": 1669149841, "ts_ms": 1669149841000, "time": "2022-11-22T20:44:01Z", "Clock": 123}, recv_ts=5)
+                         "ts": 1669149841, "ts_ms": 1669149841000, "time": "2022-11-22T20:44:01Z", "Clock": 123}, recv_ts=1669149845)
     assert (q.yes_bid, q.yes_ask, q.no_bid, q.no_ask, q.last_price, q.yes_ask_size, q.ts, q.source) == (
         D("0.45"), D("0.53"), D("0.47"), D("0.55"), D("0.48"), D(150), 1669149841.0, "ticker")
-    legacy = wp.parse_ticker({"market_ticker": "X", "yes_bid": 45, "yes_ask": 53, "price": 48, "volume": 10, "open_interest": 5, "ts": 1}, recv_ts=5)
+    legacy = wp.parse_ticker({"market_ticker": "X", "yes_bid": 45, "yes_ask": 53, "price": 48, "volume": 10, "open_interest": 5,
+                              "ts": 1669149841}, recv_ts=1669149845)
     assert (legacy.yes_bid, legacy.yes_ask, legacy.volume) == (D("0.45"), D("0.53"), D(10))
 
 
 def test_ws_trade_fill_user_order_position_examples():
     tr = wp.parse_trade({"trade_id": "d91b", "market_ticker": "HIGHNY-22DEC23-B53.5", "yes_price_dollars": "0.3600", "no_price_dollars": "0.6400",
                          "count_fp": "136.00", "taker_side": "no", "taker_outcome_side": "no", "taker_book_side": "ask", "is_block_trade": False,
-                         "ts": 1669149841, "ts_ms": 1669149841000}, recv_ts=0)
+                         "ts": 1669149841, "ts_ms": 1669149841000}, recv_ts=1669149841.2)
     assert (tr.yes_price, tr.count, tr.taker_side, tr.ts) == (D("0.36"), D(136), "no", 1669149841.0)
     assert wp.parse_trade({"trade_id": "t", "market_ticker": "X", "yes_price": 36, "count": 5}, recv_ts=3).yes_price == D("0.36")
     f = wp.parse_fill({"trade_id": "tr", "order_id": "o", "client_order_id": "my-order-1", "market_ticker": "HIGHNY-22DEC23-B53.5", "exchange_index": 2,
                        "is_taker": True, "side": "yes", "yes_price_dollars": "0.7500", "count_fp": "278.00", "fee_cost": "0.010000", "action": "buy",
                        "ts": 1671899397, "ts_ms": 1671899397000, "post_position_fp": "500.00", "purchased_side": "yes", "outcome_side": "yes",
-                       "book_side": "bid", "subaccount": 3}, recv_ts=0)
+                       "book_side": "bid", "subaccount": 3}, recv_ts=1671899397.1)
     assert (f.fill_id, f.side, f.action, f.price, f.count, f.fee, f.is_taker) == ("tr", "yes", "buy", D("0.75"), D(278), D("0.01"), True)
     no_fill = wp.parse_fill({"trade_id": "t", "order_id": "o", "market_ticker": "X", "is_taker": False, "yes_price_dollars": "0.7500",
                              "count_fp": "1.00", "outcome_side": "no", "book_side": "ask"}, recv_ts=0)
@@ -218,8 +219,12 @@ def test_ws_trade_fill_user_order_position_examples():
     uo = wp.parse_user_order({"order_id": "o", "user_id": "u", "ticker": "FED-23DEC-T3.00", "exchange_index": 2, "status": "resting", "side": "yes",
                               "is_yes": True, "outcome_side": "yes", "book_side": "bid", "yes_price_dollars": "0.3500", "fill_count_fp": "0.00",
                               "remaining_count_fp": "10.00", "initial_count_fp": "10.00", "client_order_id": "my-order-1",
-                              "created_ts_ms": 1733047200000}, recv_ts=0)
-    assert (uo.status, uo.price, uo.count, uo.client_order_id, uo.ts) == ("resting", D("0.35"), D(10), "my-order-1", 1733047200.0)
+                              "created_ts_ms": 1733047200000}, recv_ts=1733047260.0)
+    # stamped on receipt: created_ts_ms is when the order was placed, not when this update happened
+    assert (uo.status, uo.price, uo.count, uo.client_order_id, uo.ts) == ("resting", D("0.35"), D(10), "my-order-1", 1733047260.0)
+    updated = wp.parse_user_order({"order_id": "o", "ticker": "T", "status": "canceled", "outcome_side": "yes", "yes_price_dollars": "0.35",
+                                   "created_ts_ms": 1733047200000, "last_updated_ts_ms": 1733047259000}, recv_ts=1733047260.0)
+    assert updated.ts == 1733047259.0
     mp = wp.parse_market_position({"user_id": "u", "market_ticker": "FED-23DEC-T3.00", "position_fp": "100.00", "position_cost_dollars": "50.0000",
                                    "realized_pnl_dollars": "10.0000", "fees_paid_dollars": "1.0000", "position_fee_cost_dollars": "0.5000",
                                    "volume_fp": "15.00"}, recv_ts=9)
@@ -239,10 +244,10 @@ def test_ws_lifecycle_examples():
                                       "strike_type": "between", "floor_strike": 95000, "cap_strike": 95250}, recv_ts=5)
     assert (meta.strike_type, meta.floor_strike, meta.cap_strike) == ("between", 95000.0, 95250.0)
     det = wp.parse_market_lifecycle({"market_ticker": "X", "event_type": "determined", "result": "no", "settlement_value": "0.0000",
-                                     "determination_ts": 100}, recv_ts=5)
+                                     "determination_ts": 1787000000}, recv_ts=1787000001)
     ms = wp.settled_from_lifecycle(det)
-    assert (ms.result, ms.settlement_value, ms.final, ms.ts) == ("no", D(0), False, 100.0)
-    settled = wp.parse_market_lifecycle({"market_ticker": "X", "event_type": "settled", "settled_ts": 160}, recv_ts=5)
+    assert (ms.result, ms.settlement_value, ms.final, ms.ts) == ("no", D(0), False, 1787000000.0)
+    settled = wp.parse_market_lifecycle({"market_ticker": "X", "event_type": "settled", "settled_ts": 1787000060}, recv_ts=1787000061)
     assert wp.settled_from_lifecycle(settled) is None
     ms2 = wp.settled_from_lifecycle(settled, ("no", D(0)))
     assert ms2.final and ms2.result == "no"
@@ -263,8 +268,9 @@ def test_ws_event_messages_and_cfbenchmarks():
     assert cleared.fee_type_override is None and cleared.fee_multiplier_override is None
     iv = wp.parse_cfbenchmarks_value({"index_id": "BRTI", "received_at": 1710000000123,
                                       "data": "{\"type\":\"value\",\"id\":\"BRTI\",\"time\":1710000000123,\"value\":\"68000.12\"}",
-                                      "avg_60s_data": {"value": "68000.12000000", "window_size": 3, "window_start_ts_ms": 1, "window_end_ts_exclusive": 2}}, recv_ts=9)
-    assert (iv.index_id, iv.tick.price, iv.tick.avg_60s, iv.tick.avg_60s_15min, iv.tick.recv_ts) == ("BRTI", 68000.12, 68000.12, None, 9)
+                                      "avg_60s_data": {"value": "68000.12000000", "window_size": 3, "window_start_ts_ms": 1, "window_end_ts_exclusive": 2}},
+                                     recv_ts=1710000000.5)
+    assert (iv.index_id, iv.tick.price, iv.tick.avg_60s, iv.tick.avg_60s_15min, iv.tick.recv_ts) == ("BRTI", 68000.12, 68000.12, None, 1710000000.5)
     with pytest.raises(WireError):
         wp.parse_cfbenchmarks_value({"index_id": "BRTI", "data": "{nope", "avg_60s_data": None}, recv_ts=0)
     with pytest.raises(WireError):
@@ -289,7 +295,7 @@ def test_recorded_ws_ticker_captures(shared_data):
         with gzip.open(f, "rt") as fh:
             for line in fh:
                 msg = json.loads(line)["payload_json"]
-                q = wp.parse_ticker(msg, recv_ts=0)
+                q = wp.parse_ticker(msg, recv_ts=json.loads(line)["local_recv_ns"] / 1e9)
                 if msg.get("yes_bid") is not None and q.yes_bid is not None:
                     # the legacy cents round sub-cent prices (0.9120 -> 91, 0.9290 -> 93): dollars win
                     assert abs(q.yes_bid * 100 - msg["yes_bid"]) <= D("0.5")

@@ -196,8 +196,8 @@ async def test_v2_order_bodies(rest, creds):
     fake.responses[("DELETE", "/portfolio/events/orders/o1")] = (
         200, {"order_id": "o1", "client_order_id": "c1", "reduced_by": "0.00", "ts_ms": 1715793660456})
     fake.responses[("POST", "/portfolio/events/orders/o1/amend")] = (
-        200, {"order_id": "o1", "remaining_count": "8.00", "fill_count": "0.00", "ts_ms": 1})
-    fake.responses[("POST", "/portfolio/events/orders/o1/decrease")] = (200, {"order_id": "o1", "remaining_count": "3.00", "ts_ms": 2})
+        200, {"order_id": "o1", "remaining_count": "8.00", "fill_count": "0.00", "ts_ms": 1715793660457})
+    fake.responses[("POST", "/portfolio/events/orders/o1/decrease")] = (200, {"order_id": "o1", "remaining_count": "3.00", "ts_ms": 1715793660458})
     fake.responses[("DELETE", "/portfolio/events/orders")] = (204, None)
     buy_no = OrderRequest.for_outcome("KXBTCD-X", "buy", "no", Decimal("10"), Decimal("0.30"), client_order_id="c1",
                                       time_in_force="immediate_or_cancel")
@@ -248,12 +248,12 @@ async def test_batch_per_item_errors_and_oversize(rest, creds):
     fake.responses[("POST", "/portfolio/events/orders/batched")] = (
         201,
         {"orders": [
-            {"order_id": "a", "client_order_id": "x", "fill_count": "0.00", "remaining_count": "1.00", "ts_ms": 1},
+            {"order_id": "a", "client_order_id": "x", "fill_count": "0.00", "remaining_count": "1.00", "ts_ms": 1715793660456},
             {"order_id": "", "error": {"code": "invalid_order", "message": "bad price"}},
         ]},
     )
     fake.responses[("DELETE", "/portfolio/events/orders/batched")] = (
-        200, {"orders": [{"order_id": "a", "reduced_by": "1.00", "ts_ms": 1}, {"order_id": "b", "reduced_by": "0", "error": {"code": "not_found", "message": "no"}}]})
+        200, {"orders": [{"order_id": "a", "reduced_by": "1.00", "ts_ms": 1715793660456}, {"order_id": "b", "reduced_by": "0", "error": {"code": "not_found", "message": "no"}}]})
     orders = [OrderRequest(ticker="T", side="bid", count=Decimal(1), price=Decimal("0.5")) for _ in range(2)]
     async with KalshiRestClient(url, creds, cfg=FAST) as c:
         res = await c.batch_create_orders(orders)
@@ -296,7 +296,7 @@ async def test_recorder_gets_every_response(rest, creds):
 
 async def test_portfolio_endpoints_signed_and_parsed(rest, creds):
     fake, url = rest
-    fake.responses[("GET", "/portfolio/balance")] = (200, {"balance": 10000, "balance_dollars": "100.0000", "portfolio_value": 0, "updated_ts": 1})
+    fake.responses[("GET", "/portfolio/balance")] = (200, {"balance": 10000, "balance_dollars": "100.0000", "portfolio_value": 0, "updated_ts": 1787000000})
     fake.responses[("GET", "/portfolio/positions")] = (200, {"cursor": "", "market_positions": [
         {"ticker": "T", "exchange_index": 2, "total_traded_dollars": "1.0", "position_fp": "3.00", "market_exposure_dollars": "1.5",
          "realized_pnl_dollars": "0", "fees_paid_dollars": "0.02", "last_updated_ts": "2026-08-20T10:00:00Z"},

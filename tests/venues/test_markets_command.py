@@ -24,7 +24,8 @@ def btc_fake(public_key) -> FakeRest:
     fake.markets = [
         market("KXBTCD-26AUG2317-T86749.99", "KXBTCD-26AUG2317", floor=86749.99, close="2099-08-23T21:00:00Z"),
         market("KXBTCD-26AUG2317-T86999.99", "KXBTCD-26AUG2317", floor=86999.99, close="2099-08-23T21:00:00Z", yes_bid="0.0000"),
-        market("KXBTC-26AUG2317-B86875", "KXBTC-26AUG2317", strike_type="between", floor=86750, cap=86999.99, yes_ask="0.1250"),
+        market("KXBTC-26AUG2317-B86875", "KXBTC-26AUG2317", strike_type="between", floor=86750, cap=86999.99, yes_bid="0.1000",
+               yes_ask="0.1250"),
         market("KXBTC15M-26AUG171330-30", "KXBTC15M-26AUG171330", strike_type="greater_or_equal", floor=63485.16, close="2099-08-17T17:30:00Z"),
         market("KXBTC15M-26AUG171315-15", "KXBTC15M-26AUG171315", strike_type="greater_or_equal", floor=63000.0, close="2020-08-17T17:15:00Z"),
     ]
@@ -56,7 +57,7 @@ async def test_markets_signed_against_verifying_stand_in(nursery, rsa_key, key_f
     r = {x["ticker"]: x for x in rows}
     assert r["KXBTC-26AUG2317-B86875"] == {
         "ticker": "KXBTC-26AUG2317-B86875", "series": "KXBTC", "strike_type": "between", "floor": "86750", "cap": "86999.99",
-        "close_time": "2099-08-23T21:00:00Z", "status": "active", "yes_bid": "0.45", "yes_ask": "0.125"}
+        "close_time": "2099-08-23T21:00:00Z", "status": "active", "yes_bid": "0.10", "yes_ask": "0.125"}
     assert r["KXBTCD-26AUG2317-T86999.99"]["yes_bid"] == ""  # 0 = no bid
     assert "KXBTC15M-26AUG171315-15" in err and "has passed" in err  # listed open by the venue: kept, noted
     assert fake.log and all(ok is True for *_, ok in fake.log), "every request must carry a valid signature"

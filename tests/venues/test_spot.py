@@ -12,15 +12,18 @@ import trio
 import trio_websocket
 
 from kbot.actorkit import Collect
-from kbot.clock import WallClock
+from kbot.clock import ScaledClock, WallClock
 from kbot.messages import FeedStatus, SpotTick
 from kbot.venues.backoff import BackoffPolicy
 from kbot.venues.config import SpotFeedConfig, SpotFeedsConfig, WsLinkConfig
 from kbot.venues.spot import BinanceProtocol, CoinbaseProtocol, KrakenProtocol
 from kbot.venues.spot.feed import SpotFeedClient
-from kbot.venues.wire import WireError
+from kbot.venues.wire import WireError, iso_ts
 
 RECV = 1_775_000_000.0
+# receive times of the reference examples below (parsers check an event time against its receipt)
+CB_RECV = 1675974637.5  # CB_TICKER's timestamp + 0.33 s
+KR_RECV = 1671960659.5  # KR_TICKER's timestamp + 0.38 s
 
 CB_TICKER = {  # spot-feeds reference §1A, a Coinbase doc-style example
     "channel": "ticker", "client_id": "", "timestamp": "2023-02-09T20:30:37.167359596Z", "sequence_num": 0,
@@ -50,16 +53,16 @@ def test_coinbase_ticker_heartbeat_subscriptions():
         {"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "ticker"},
         {"type": "subscribe", "product_ids": ["BTC-USD"], "channel": "heartbeats"},
     ]
-    [t] = p.parse(json.dumps(CB_TICKER), RECV)
-    assert (t.source, t.price, t.bid, t.ask, t.recv_ts) == ("coinbase", 21932.98, 21835.29, 23011.18, RECV)
+    [t] = p.parse(json.dumps(CB_TICKER), CB_RECV)
+    assert (t.source, t.price, t.bid, t.ask, t.recv_ts) == ("coinbase", 21932.98, 21835.29, 23011.18, CB_RECV)
     assert t.ts == pytest.approx(1675974637.167359)  # the envelope time (tickers carry none)
     assert p.parse(json.dumps(CB_HEARTBEAT), RECV) == []
     assert p.parse(json.dumps({"channel": "subscriptions", "timestamp": "2026-01-01T00:00:00Z", "events": []}), RECV) == []
     other = json.loads(json.dumps(CB_TICKER))
     other["events"][0]["tickers"][0]["product_id"] = "ETH-USD"
-    assert p.parse(json.dumps(other), RECV) == []
+    assert p.parse(json.dumps(other), CB_RECV) == []
     no_client_id = {k: v for k, v in CB_TICKER.items() if k != "client_id"}  # production omits it
-    assert len(p.parse(json.dumps(no_client_id), RECV)) == 1
+    assert len(p.parse(json.dumps(no_client_id), CB_RECV)) == 1
 
 
 @pytest.mark.parametrize(
@@ -75,7 +78,7 @@ def test_coinbase_ticker_heartbeat_subscriptions():
 )
 def test_coinbase_bad_input_kinds(frame, kind):
     with pytest.raises(WireError) as ei:
-        CoinbaseProtocol("wss://x").parse(frame, RECV)
+        CoinbaseProtocol("wss://x").parse(frame, CB_RECV)
     assert ei.value.kind == kind
 
 
@@ -85,7 +88,8 @@ def test_binance_book_ticker_and_trade():
     [t] = p.parse(json.dumps({"stream": "btcusdt@bookTicker", "data": {"u": 1, "s": "BTCUSDT", "b": "100.10", "B": "1", "a": "100.30", "A": "2"}}), RECV)
     assert (t.price, t.bid, t.ask, t.ts) == (pytest.approx(100.2), 100.10, 100.30, RECV)  # mid until a trade, no exchange time
     [t] = p.parse(json.dumps({"stream": "btcusdt@trade", "data": {"e": "trade", "E": 1624832253279, "s": "BTCUSDT", "t": 935421409,
-                                                                   "p": "34188.03000000", "q": "0.012", "T": 1624832253271, "m": False, "M": True}}), RECV)
+                                                                   "p": "34188.03000000", "q": "0.012", "T": 1624832253271, "m": False, "M": True}}),
+                  1624832253.5)
     assert (t.price, t.bid, t.ask, t.ts) == (34188.03, 100.10, 100.30, 1624832253.271)
     [t] = p.parse(json.dumps({"stream": "btcusdt@bookTicker", "data": {"u": 2, "s": "BTCUSDT", "b": "34188", "B": "1", "a": "34189", "A": "2"}}), RECV)
     assert t.price == 34188.03  # last trade price with the newest book top
@@ -100,7 +104,7 @@ def test_binance_book_ticker_and_trade():
 def test_kraken_v2_ticker_status_acks():
     p = KrakenProtocol("wss://ws.kraken.com/v2", "BTC/USD")
     assert p.subscribe_messages()[0]["params"] == {"channel": "ticker", "symbol": ["BTC/USD"], "event_trigger": "bbo", "snapshot": True}
-    [t] = p.parse(json.dumps(KR_TICKER), RECV)
+    [t] = p.parse(json.dumps(KR_TICKER), KR_RECV)
     assert (t.source, t.price, t.bid, t.ask) == ("kraken", 105899.4, 105944.2, 105944.3)
     assert t.ts == pytest.approx(1671960659.123456)
     status = {"channel": "status", "data": [{"api_version": "v2", "connection_id": 13834774380200032777, "system": "online", "version": "2.0.0"}], "type": "update"}
@@ -113,26 +117,42 @@ def test_kraken_v2_ticker_status_acks():
     assert ei.value.kind == "bad_value"
 
 
+def _received(text: str) -> float:
+    """A receive time for a recorded frame: just after its own time (Coinbase ``timestamp``,
+    Kraken ``data[0].timestamp``, Binance ``E``/``T``), else ``RECV``."""
+    d = json.loads(text)
+    data = d.get("data")
+    item = data[0] if isinstance(data, list) and data else data if isinstance(data, dict) else d
+    for src, key in ((d, "timestamp"), (item, "timestamp"), (item, "T"), (item, "E")):
+        v = src.get(key) if isinstance(src, dict) else None
+        if isinstance(v, str):
+            return iso_ts(v, key) + 0.5
+        if isinstance(v, int):
+            return v / 1000 + 0.5
+    return RECV
+
+
 def test_recorded_shape_fixtures(shared_data):
     base = _need(shared_data / "nautilus_exchange_fixtures")
     cb = CoinbaseProtocol("wss://x")
-    [t] = cb.parse((base / "crates/adapters/coinbase/test_data/ws_ticker.json").read_text(), RECV)
+    text = (base / "crates/adapters/coinbase/test_data/ws_ticker.json").read_text()
+    [t] = cb.parse(text, _received(text))
     assert (t.price, t.bid, t.ask) == (68900.5, 68900.0, 68901.0)
     assert cb.parse((base / "crates/adapters/coinbase/test_data/ws_heartbeats.json").read_text(), RECV) == []
     assert cb.parse((base / "crates/adapters/coinbase/test_data/ws_subscriptions.json").read_text(), RECV) == []
     kr = KrakenProtocol("wss://x")
-    [t] = kr.parse((base / "crates/adapters/kraken/test_data/ws_ticker_snapshot.json").read_text(), RECV)
+    text = (base / "crates/adapters/kraken/test_data/ws_ticker_snapshot.json").read_text()
+    [t] = kr.parse(text, _received(text))
     assert t.price == 105899.4
     for f in ("ws_subscribe_response.json", "ws_pong.json"):
         assert kr.parse((base / "crates/adapters/kraken/test_data" / f).read_text(), RECV) == []
     bn = BinanceProtocol("wss://x", "ethusdt")
     msgs = base / "tests/integration_tests/adapters/binance/resources/ws_messages"
-    [t] = bn.parse((msgs / "ws_spot_ticker_book.json").read_text(), RECV)
-    assert (t.bid, t.ask, t.ts) == (4507.24, 4507.25, 1646199228.121)
-    [t] = bn.parse((msgs / "ws_spot_trade.json").read_text(), RECV)
-    assert t.price == 4149.74
-    [t] = bn.parse((msgs / "ws_spot_agg_trade.json").read_text(), RECV)
-    assert t.price == 1632.46
+    for name, expect in (("ws_spot_ticker_book.json", (4507.24, 4507.25, 1646199228.121)), ("ws_spot_trade.json", 4149.74),
+                         ("ws_spot_agg_trade.json", 1632.46)):
+        text = (msgs / name).read_text()
+        [t] = bn.parse(text, _received(text))
+        assert ((t.bid, t.ask, t.ts) if isinstance(expect, tuple) else t.price) == expect
 
 
 def _cryptofeed_frames(path):
@@ -146,7 +166,7 @@ def _cryptofeed_frames(path):
 def test_recorded_sessions_cryptofeed(shared_data):
     """Real 2021 captures: legacy Coinbase Exchange tickers and Binance combined streams."""
     base = _need(shared_data / "cryptofeed_sample_data")
-    cb = CoinbaseProtocol("wss://x", "BAND-GBP")
+    cb = CoinbaseProtocol("wss://x", "BAND-GBP", price_range=(0.01, 1e6))  # an altcoin: not BTC's sane range
     ticks = []
     for ts, frame in _cryptofeed_frames(base / "COINBASE.ws.28.0.gz"):
         try:
@@ -154,7 +174,7 @@ def test_recorded_sessions_cryptofeed(shared_data):
         except WireError:
             pass  # level2 etc. are not ours
     assert ticks and ticks[0].price == 14.7775 and ticks[0].ts == pytest.approx(1618677810.244075)
-    bn = BinanceProtocol("wss://x", "nknusdt")
+    bn = BinanceProtocol("wss://x", "nknusdt", price_range=(1e-6, 1e6))
     n = 0
     for ts, frame in _cryptofeed_frames(base / "BINANCE.ws.1.0.gz"):
         d = json.loads(frame)
@@ -226,7 +246,7 @@ async def test_coinbase_feed_ticks_bad_input_and_stale_reconnect(nursery):
     url = await start(nursery, server)
     cfg = SpotFeedConfig(exchange="coinbase", url=url, stale_after_s=0.3, link=FAST_LINK, backoff=FAST_BACKOFF)
     out = Collect()
-    client = SpotFeedClient(cfg, WallClock())
+    client = SpotFeedClient(cfg, ScaledClock(epoch0=CB_RECV))  # the frames' time is now
     nursery.start_soon(client.run, out.send)
     await wait_for(lambda: server.conns >= 2)
     ticks = out.of(SpotTick)
@@ -263,7 +283,7 @@ async def test_binance_server_shutdown_reconnects(nursery):
     url = await start(nursery, server)
     cfg = SpotFeedConfig(exchange="binance", url=url, link=FAST_LINK, backoff=FAST_BACKOFF)
     out = Collect()
-    nursery.start_soon(SpotFeedClient(cfg, WallClock()).run, out.send)
+    nursery.start_soon(SpotFeedClient(cfg, ScaledClock(epoch0=1700000000.5)).run, out.send)
     await wait_for(lambda: server.conns >= 2 and len(out.of(SpotTick)) >= 2)
     assert any(m.status == "reconnecting" and "shutdown" in m.detail for m in out.of(FeedStatus))
 
@@ -284,7 +304,7 @@ async def test_feeds_are_independent(nursery):
     for exch, server in (("binance", refused), ("kraken", ok)):
         url = await start(nursery, server)
         cfg = SpotFeedConfig(exchange=exch, url=url, link=FAST_LINK, backoff=FAST_BACKOFF)
-        nursery.start_soon(SpotFeedClient(cfg, WallClock()).run, out.send)
+        nursery.start_soon(SpotFeedClient(cfg, ScaledClock(epoch0=KR_RECV)).run, out.send)
     await wait_for(lambda: len(out.of(SpotTick)) >= 20)
     assert {t.source for t in out.of(SpotTick)} == {"kraken"}
     assert ok.received[0][0]["method"] == "subscribe"

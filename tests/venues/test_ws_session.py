@@ -307,17 +307,17 @@ def test_brti_ticks_and_trades():
     d = live_driver()
     d.msgs.clear()
     d.push("cfbenchmarks_value", "cfbenchmarks_value", {
-        "index_id": "BRTI", "received_at": 1710000000123,
-        "data": "{\"type\":\"value\",\"id\":\"BRTI\",\"time\":1710000000123,\"value\":\"68000.12\"}",
-        "avg_60s_data": {"value": "68000.12000000", "window_size": 3, "window_start_ts_ms": 1709999940123, "window_end_ts_exclusive": 1710000000123},
+        "index_id": "BRTI", "received_at": 1786999999123,
+        "data": "{\"type\":\"value\",\"id\":\"BRTI\",\"time\":1786999999123,\"value\":\"68000.12\"}",
+        "avg_60s_data": {"value": "68000.12000000", "window_size": 3, "window_start_ts_ms": 1786999939123, "window_end_ts_exclusive": 1786999999123},
         "last_60s_windowed_average_15min": {"value": "68000.23000000", "window_size": 14, "window_start_ts_ms": 1, "window_end_ts_exclusive": 2},
     })
     d.push("trade", "trade", {"trade_id": "t1", "market_ticker": T1, "yes_price_dollars": "0.3600", "no_price_dollars": "0.6400",
                               "count_fp": "136.00", "taker_side": "no", "taker_outcome_side": "no", "taker_book_side": "ask",
-                              "is_block_trade": False, "ts": 1669149841, "ts_ms": 1669149841000})
+                              "is_block_trade": False, "ts": 1786999999, "ts_ms": 1786999999000})
     tick = next(m for m in d.msgs if isinstance(m, SpotTick))
     assert (tick.source, tick.price, tick.avg_60s, tick.avg_60s_15min, tick.avg_60s_15min_n, tick.ts) == (
-        "brti", 68000.12, 68000.12, 68000.23, 14, 1710000000.123)
+        "brti", 68000.12, 68000.12, 68000.23, 14, 1786999999.123)
     tr = next(m for m in d.msgs if isinstance(m, Trade))
     assert (tr.yes_price, tr.count, tr.taker_side) == (D("0.36"), D(136), "no")
 

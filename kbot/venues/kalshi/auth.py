@@ -147,10 +147,10 @@ class Credentials:
     @classmethod
     def from_files(cls, key_id: str | None, key_path: str | None, *, allow_insecure: bool = False) -> Credentials:
         if not key_id:
-            raise CredentialsError(f"no Kalshi API key id: set {ENV_KEY_ID} (or venue.key_id in the config file)")
+            raise CredentialsError(f"no Kalshi API key id: set {ENV_KEY_ID} (or kalshi.key_id in kbot.toml)")
         if not key_path:
             raise CredentialsError(
-                f"no Kalshi private key: set {ENV_KEY_PATH} to the key file (or venue.private_key_path in the config file)"
+                f"no Kalshi private key: set {ENV_KEY_PATH} to the key file (or kalshi.private_key_path in kbot.toml)"
             )
         return cls(key_id=key_id, private_key=load_private_key(key_path, allow_insecure=allow_insecure))
 

@@ -35,16 +35,31 @@ class BookError(ValueError):
     """The book cannot be trusted any more (negative level): resynchronise."""
 
 
+_MIRRORED: dict[Decimal, Decimal] = {}
+
+
+def _mirror(p: Decimal) -> Decimal:
+    """``1 - p``, remembered: book prices sit on a grid of at most a few thousand values."""
+    m = _MIRRORED.get(p)
+    if m is None:
+        m = ONE - p
+        if len(_MIRRORED) < 100_000:
+            _MIRRORED[p] = m
+    return m
+
+
 class _Ladder:
     """price -> size with prices kept sorted ascending (best bid = last)."""
 
-    __slots__ = ("sizes", "prices")
+    __slots__ = ("sizes", "prices", "_mirrored")
 
     def __init__(self) -> None:
         self.sizes: dict[Decimal, Decimal] = {}
         self.prices: list[Decimal] = []
+        self._mirrored: tuple[int, Levels] | None = None  # (n, mirrored(n)) until the ladder changes
 
     def replace(self, levels: Iterable[tuple[Decimal, Decimal]]) -> None:
+        self._mirrored = None
         sizes: dict[Decimal, Decimal] = {}
         for price, size in levels:
             if size > ZERO:
@@ -55,6 +70,7 @@ class _Ladder:
     def add(self, price: Decimal, delta: Decimal) -> int:
         """Apply a signed delta; returns the level's rank from the best (0 = best), before a
         removal / after an insertion, so callers can tell whether the top N levels changed."""
+        self._mirrored = None
         sizes = self.sizes
         prices = self.prices
         old = sizes.get(price)
@@ -90,9 +106,15 @@ class _Ladder:
         return tuple((prices[i], sizes[prices[i]]) for i in range(k - 1, max(-1, k - 1 - n), -1))
 
     def mirrored(self, n: int) -> Levels:
-        prices, sizes = self.prices, self.sizes
-        k = len(prices)
-        return tuple((ONE - prices[i], sizes[prices[i]]) for i in range(k - 1, max(-1, k - 1 - n), -1))
+        """The best ``n`` levels as the other side's asks (``1 - price``), best first; kept until the
+        ladder changes (a delta changes one side of a book: the other side's stays as it was)."""
+        c = self._mirrored
+        if c is not None and c[0] == n:
+            return c[1]
+        sizes, mm = self.sizes, _MIRRORED
+        out = tuple([(mm[p] if p in mm else _mirror(p), sizes[p]) for p in self.prices[: -n - 1 : -1]]) if n > 0 else ()
+        self._mirrored = (n, out)
+        return out
 
     def __len__(self) -> int:
         return len(self.prices)
@@ -183,8 +205,15 @@ class OrderBook:
 
     # ------------------------------------------------------------------ domain messages
 
-    def quote(self, *, ts: float, recv_ts: float, depth: int, mono: float = 0.0, source: str = "book") -> Quote:
+    def depth_key(self, depth: int) -> tuple[Levels, Levels]:
+        """``(yes_asks, no_asks)`` to ``depth``: what a Quote of this book carries beyond its top."""
+        return self._no.mirrored(depth), self._yes.mirrored(depth)
+
+    def quote(self, *, ts: float, recv_ts: float, depth: int, mono: float = 0.0, source: str = "book",
+              asks: tuple[Levels, Levels] | None = None) -> Quote:
+        """``asks``: ``depth_key(depth)`` when the caller already has it."""
         yb, nb = self._yes.best(), self._no.best()
+        yes_asks, no_asks = asks if asks is not None else self.depth_key(depth)
         return Quote(
             ts=ts,
             ticker=self.ticker,
@@ -194,8 +223,8 @@ class OrderBook:
             no_ask=None if yb is None else ONE - yb[0],
             yes_bid_size=None if yb is None else yb[1],
             yes_ask_size=None if nb is None else nb[1],
-            yes_asks=self._no.mirrored(depth),
-            no_asks=self._yes.mirrored(depth),
+            yes_asks=yes_asks,
+            no_asks=no_asks,
             source=source,
             stale=False,
             recv_ts=recv_ts,

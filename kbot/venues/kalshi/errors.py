@@ -12,8 +12,10 @@ a restricted key or a missing scope; its message says what to check.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from kbot.text import clean_text, short
+from kbot.venues.wire import WireError, loads
 
 
 class KalshiError(Exception):
@@ -60,6 +62,16 @@ class KalshiAuthError(KalshiApiError):
         )
 
 
+class IncompleteListing(KalshiError):
+    """A paginated listing could not be read whole (``paginate(strict=True)``): nothing may be
+    concluded from what is missing in it (reconciliation never infers "flat" from a short page)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(f"{path}: listing incomplete ({why})")
+
+
 class KalshiRetriesExhausted(KalshiError):
     """A retryable failure (429, 5xx, transport error) persisted past the retry limit."""
 
@@ -70,29 +82,31 @@ class KalshiRetriesExhausted(KalshiError):
         super().__init__(f"{path}: giving up after {attempts} attempts; last error: {last}")
 
 
+def _text(v: Any) -> str:
+    """A field of an error body as bounded, storable text (whatever its JSON type)."""
+    if v is None:
+        return ""
+    return clean_text(v if isinstance(v, str) else short(v))[:500]
+
+
 def parse_error_body(body: Any) -> tuple[str, str, str]:
-    """(code, message, details) from a decoded JSON body or raw text."""
+    """(code, message, details) from a decoded JSON body or raw text. Never raises."""
     if isinstance(body, (bytes, str)):
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         try:
-            body = json.loads(text)
-        except ValueError:
-            return "", text.strip()[:500], ""
+            body = loads(text)
+        except WireError:
+            return "", _text(text.strip()), ""
     if isinstance(body, dict):
         inner = body.get("error")
         if isinstance(inner, dict):
             body = inner
         elif isinstance(inner, str):
             code = body.get("code") if isinstance(body.get("code"), str) else ""
-            return code or "", inner, str(body.get("details") or "")
-        code = body.get("code")
+            return _text(code), _text(inner), _text(body.get("details") or "")
         message = body.get("message") if body.get("message") is not None else body.get("msg")
-        return (
-            "" if code is None else str(code),
-            "" if message is None else str(message),
-            "" if body.get("details") is None else str(body.get("details")),
-        )
-    return "", str(body)[:500], ""
+        return _text(body.get("code")), _text(message), _text(body.get("details"))
+    return "", _text(body), ""
 
 
 def error_from_response(status: int, body: Any, path: str = "") -> KalshiApiError:

@@ -21,11 +21,12 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import trio
@@ -39,7 +40,13 @@ from kbot.venues.config import KalshiRestConfig
 from kbot.venues.kalshi import rest_parse as rp
 from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH, Credentials, CredentialsError
 from kbot.venues.kalshi.book import OrderBook
-from kbot.venues.kalshi.errors import KalshiApiError, KalshiRetriesExhausted, error_from_response, parse_error_body
+from kbot.venues.kalshi.errors import (
+    IncompleteListing,
+    KalshiApiError,
+    KalshiRetriesExhausted,
+    error_from_response,
+    parse_error_body,
+)
 from kbot.venues.kalshi.types import (
     AmendRequest,
     CancelAck,
@@ -51,8 +58,10 @@ from kbot.venues.kalshi.types import (
     ParsedMarket,
 )
 from kbot.venues.ratelimit import CANCEL_ALL_COST, CANCEL_COST, DEFAULT_COST, GET_ORDER_COST, RateLimiter
-from kbot.venues.wire import WireError, fmt_count
+from kbot.venues.wire import WireError, fmt_count, loads
 from kbot.venues.wslink import Recorder
+
+T = TypeVar("T")
 
 MARKET_STATUS_FILTERS = ("unopened", "open", "paused", "closed", "settled")
 
@@ -165,10 +174,10 @@ class KalshiRestClient:
                 if not text.strip():
                     return None
                 try:
-                    return json.loads(text)
-                except ValueError as exc:
+                    return loads(text)
+                except WireError as exc:
                     self.bad.record("rest:bad_json", text, f"{method} {path}")
-                    raise KalshiApiError(status, "bad_json", f"undecodable response body: {exc}", path=path) from None
+                    raise KalshiApiError(status, "bad_json", f"undecodable response body: {exc.detail}", path=path) from None
             if status == 429:
                 self.limiter.penalize(write=write)
                 if b429.failures >= self.cfg.max_retries_429:
@@ -208,8 +217,12 @@ class KalshiRestClient:
         limit: int | None = None,
         auth: bool = False,
         max_pages: int | None = None,
+        strict: bool = False,
     ) -> AsyncIterator[Any]:
-        """Yield raw items of ``key`` across pages (cursor until empty/repeated/max_pages)."""
+        """Yield raw items of ``key`` across pages (cursor until empty/repeated/max_pages).
+        ``strict``: a listing that cannot be read whole (a body that is not an object, ``key``
+        not a list, a repeated cursor, ``max_pages`` reached) raises ``IncompleteListing``
+        instead of ending quietly."""
         params = dict(params or {})
         if limit is not None:
             params["limit"] = limit
@@ -224,12 +237,16 @@ class KalshiRestClient:
             pages += 1
             if not isinstance(body, dict):
                 self.bad.record("rest:not_object", repr(body), path)
+                if strict:
+                    raise IncompleteListing(path, "response is not an object")
                 return
             items = body.get(key)
             if items is None:
                 items = []
             if not isinstance(items, list):
                 self.bad.record("rest:wrong_type", repr(body)[:300], f"{path}: {key} is not a list")
+                if strict:
+                    raise IncompleteListing(path, f"{key} is not a list")
                 return
             for item in items:
                 yield item
@@ -238,14 +255,18 @@ class KalshiRestClient:
                 return
             if cursor in seen:
                 self.log.warning("{}: server repeated cursor {!r}; stopping pagination", path, cursor[:40])
+                if strict:
+                    raise IncompleteListing(path, "the server repeated a cursor")
                 return
             seen.add(cursor)
             if pages >= limit_pages:
                 self.log.warning("{}: stopped after {} pages (max_pages)", path, pages)
+                if strict:
+                    raise IncompleteListing(path, f"more than {limit_pages} pages")
                 return
 
-    def _parse_items(self, items: list[Any], parse: Callable[[Any], Any], what: str) -> list[Any]:
-        out = []
+    def _parse_items(self, items: list[Any], parse: Callable[[Any], T], what: str) -> list[T]:
+        out: list[T] = []
         for item in items:
             try:
                 out.append(parse(item))
@@ -253,7 +274,7 @@ class KalshiRestClient:
                 self.bad.record(f"{what}:{e.kind}", item, e.detail)
         return out
 
-    def _parse_one(self, body: Any, parse: Callable[[Any], Any], what: str) -> Any:
+    def _parse_one(self, body: Any, parse: Callable[[Any], T], what: str) -> T:
         try:
             return parse(body)
         except WireError as e:
@@ -298,7 +319,9 @@ class KalshiRestClient:
             except WireError as e:
                 self.bad.record(f"event:{e.kind}", raw, e.detail)
                 continue
-            ms = self._parse_items(nested, lambda m, s=info.series_ticker: rp.parse_market(m, now=now, series_ticker=s), "market")
+            ms = self._parse_items(
+                nested, functools.partial(rp.parse_market, now=now, series_ticker=info.series_ticker), "market"
+            )
             out.append((info, ms))
         return out
 
@@ -515,7 +538,7 @@ class KalshiRestClient:
         for item in items:
             err = item.get("error") if isinstance(item, dict) else None
             if err:
-                code, message, details = parse_error_body(err if isinstance(err, dict) else {"message": str(err)})
+                code, message, details = parse_error_body(err if isinstance(err, dict) else {"message": err})
                 out.append(KalshiApiError(200, code, message, details, path=path))
                 continue
             try:

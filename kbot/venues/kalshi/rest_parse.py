@@ -20,6 +20,7 @@ Legacy shapes read for old recordings (before Mar 12 2026): integer-cent quote f
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -40,24 +41,33 @@ from kbot.venues.wire import (
     ONE,
     ZERO,
     WireError,
+    any_ts,
     cents,
     check_count,
     check_price,
+    check_strikes,
+    check_uncrossed,
     iso_ts,
+    loose_str,
     obj,
     opt_bool,
     opt_count,
     opt_dec,
-    opt_float,
     opt_int,
     opt_iso_ts,
+    opt_list,
     opt_ms_ts,
     opt_price,
+    opt_result,
     opt_str,
+    opt_strike,
     req,
     req_count,
     req_str,
+    s_ts,
+    short,
     to_decimal,
+    to_float,
 )
 
 # ----------------------------------------------------------------------------- helpers
@@ -112,7 +122,7 @@ def parse_levels(raw: Any, key: str, *, legacy_cents: bool = False) -> list[tupl
     out = []
     for lvl in raw:
         if not isinstance(lvl, (list, tuple)) or len(lvl) != 2:
-            raise WireError("wrong_type", f"{key} level {lvl!r:.40} is not [price, count]")
+            raise WireError("wrong_type", f"{key} level {short(lvl)} is not [price, count]")
         price = cents(lvl[0], key) if legacy_cents else to_decimal(lvl[0], key)
         out.append((check_price(price, key), check_count(to_decimal(lvl[1], key), key)))
     return out
@@ -130,25 +140,37 @@ def parse_market(m: Any, *, now: float, series_ticker: str | None = None) -> Par
     if series is None:
         raise WireError("missing_field", "series_ticker (not on Market objects: pass the listing's series)")
     timer = m.get("settlement_timer_seconds")
-    if timer is not None and (isinstance(timer, bool) or not isinstance(timer, (int, float))):
-        raise WireError("wrong_type", "settlement_timer_seconds is not a number")
+    if timer is not None:
+        if isinstance(timer, bool) or not isinstance(timer, (int, float)):
+            raise WireError("wrong_type", "settlement_timer_seconds is not a number")
+        timer = to_float(timer, "settlement_timer_seconds")
+        if timer < 0:
+            raise WireError("out_of_range", f"settlement_timer_seconds={timer} is negative")
     settlement_value = legacy_price(m, "settlement_value_dollars", "settlement_value")
     exp = m.get("expiration_value")
+    if exp is not None and (isinstance(exp, bool) or not isinstance(exp, (str, int, float))):
+        raise WireError("wrong_type", f"expiration_value is {type(exp).__name__}")
+    if isinstance(exp, float) and not math.isfinite(exp):
+        raise WireError("bad_value", "expiration_value is not finite")
+    if isinstance(exp, str):
+        exp = opt_str(m, "expiration_value")
     updated = opt_iso_ts(m, "updated_time")
+    floor, cap = opt_strike(m, "floor_strike"), opt_strike(m, "cap_strike")
+    check_strikes(floor, cap)
     info = MarketInfo(
         ticker=ticker,
         event_ticker=event_ticker,
         series_ticker=series,
         status=req_str(m, "status"),
         strike_type=opt_str(m, "strike_type"),
-        floor_strike=opt_float(m, "floor_strike"),
-        cap_strike=opt_float(m, "cap_strike"),
+        floor_strike=floor,
+        cap_strike=cap,
         open_ts=opt_iso_ts(m, "open_time"),
         close_ts=opt_iso_ts(m, "close_time"),
         expected_expiration_ts=opt_iso_ts(m, "expected_expiration_time"),
         latest_expiration_ts=opt_iso_ts(m, "latest_expiration_time"),
-        settlement_timer_s=None if timer is None else float(timer),
-        result=opt_str(m, "result"),
+        settlement_timer_s=timer,
+        result=opt_result(m, "result"),
         settlement_value=settlement_value,
         expiration_value=None if exp in (None, "") else str(exp),
         price_level_structure=opt_str(m, "price_level_structure"),
@@ -158,13 +180,19 @@ def parse_market(m: Any, *, now: float, series_ticker: str | None = None) -> Par
         exchange_index=opt_int(m, "exchange_index"),
         updated_ts=updated if updated is not None else now,
     )
+    yes_bid = norm_bid(legacy_price(m, "yes_bid_dollars", "yes_bid"))
+    yes_ask = norm_ask(legacy_price(m, "yes_ask_dollars", "yes_ask"))
+    no_bid = norm_bid(legacy_price(m, "no_bid_dollars", "no_bid"))
+    no_ask = norm_ask(legacy_price(m, "no_ask_dollars", "no_ask"))
+    check_uncrossed(yes_bid, yes_ask, "YES")
+    check_uncrossed(no_bid, no_ask, "NO")
     quote = Quote(
         ts=now,
         ticker=ticker,
-        yes_bid=norm_bid(legacy_price(m, "yes_bid_dollars", "yes_bid")),
-        yes_ask=norm_ask(legacy_price(m, "yes_ask_dollars", "yes_ask")),
-        no_bid=norm_bid(legacy_price(m, "no_bid_dollars", "no_bid")),
-        no_ask=norm_ask(legacy_price(m, "no_ask_dollars", "no_ask")),
+        yes_bid=yes_bid,
+        yes_ask=yes_ask,
+        no_bid=no_bid,
+        no_ask=no_ask,
         yes_bid_size=opt_count(m, "yes_bid_size_fp"),
         yes_ask_size=opt_count(m, "yes_ask_size_fp"),
         last_price=legacy_price(m, "last_price_dollars", "last_price"),
@@ -209,7 +237,7 @@ def parse_event(e: Any, *, now: float) -> tuple[EventInfo, list[Any]]:
         event_ticker=req_str(e, "event_ticker"),
         series_ticker=req_str(e, "series_ticker"),
         title=opt_str(e, "title"),
-        strike_ts=None if strike in (None, "") else (iso_ts(strike, "strike_date") if isinstance(strike, str) else float(strike)),
+        strike_ts=None if strike in (None, "") else any_ts(strike, "strike_date"),
         fee_type_override=opt_str(e, "fee_type_override"),
         fee_multiplier_override=_fee_multiplier(e, "fee_multiplier_override"),
         updated_ts=updated if updated is not None else now,
@@ -260,7 +288,7 @@ def parse_exchange_status(body: Any) -> ExchangeStatus:
     if ex is None or tr is None:
         raise WireError("missing_field", "exchange_active/trading_active")
     statuses = []
-    for s in body.get("exchange_index_statuses") or []:
+    for s in opt_list(body, "exchange_index_statuses"):
         s = obj(s, "exchange_index_status")
         statuses.append((opt_int(s, "exchange_index") or 0, bool(s.get("exchange_active")), bool(s.get("trading_active"))))
     return ExchangeStatus(
@@ -283,13 +311,13 @@ def parse_balance(body: Any, *, now: float) -> VenueBalance:
         bal = cents(req(body, "balance"), "balance")
     pv = body.get("portfolio_value")
     breakdown = []
-    for b in body.get("balance_breakdown") or []:
+    for b in opt_list(body, "balance_breakdown"):
         b = obj(b, "balance_breakdown item")
         idx = opt_int(b, "exchange_index")
         breakdown.append((0 if idx is None else idx, to_decimal(req(b, "balance"), "balance_breakdown.balance")))
     ts = body.get("updated_ts")
     return VenueBalance(
-        ts=float(ts) if isinstance(ts, (int, float)) and not isinstance(ts, bool) and ts > 0 else now,
+        ts=now if ts is None or ts == 0 else s_ts(ts, "updated_ts"),
         balance=bal,
         portfolio_value=None if pv is None else cents(pv, "portfolio_value"),
         by_exchange_index=tuple(breakdown),
@@ -303,7 +331,7 @@ def parse_position(p: Any, *, now: float) -> VenuePosition:
     if isinstance(updated, str) and updated:
         ts = iso_ts(updated, "last_updated_ts")
     elif isinstance(updated, (int, float)) and not isinstance(updated, bool):
-        ts = float(updated)
+        ts = s_ts(updated, "last_updated_ts")
     else:
         ts = now
     return VenuePosition(
@@ -360,11 +388,10 @@ def order_event_from(o: dict[str, Any], *, ts: float, mode: str = "live") -> Ord
     status = _ORDER_STATUS.get(raw_status, raw_status)
     if status == "resting" and filled > ZERO:
         status = "partially_filled"
-    cid = o.get("client_order_id")
     return OrderEvent(
         ts=ts,
         order_id=req_str(o, "order_id"),
-        client_order_id=cid if isinstance(cid, str) else "",
+        client_order_id=loose_str(o.get("client_order_id")) or "",
         decision_id=None,
         ticker=req_str(o, "ticker"),
         side=side,  # type: ignore[arg-type]
@@ -392,13 +419,9 @@ def parse_fill(f: Any, *, now: float, mode: str = "live") -> Fill:
     ts = opt_iso_ts(f, "created_time")
     if ts is None:
         legacy = f.get("ts")
-        ts = float(legacy) if isinstance(legacy, (int, float)) and not isinstance(legacy, bool) else now
-    ticker = f.get("ticker") or f.get("market_ticker")
-    if not isinstance(ticker, str) or not ticker:
-        raise WireError("missing_field", "ticker")
-    fill_id = f.get("fill_id") or f.get("trade_id")
-    if not isinstance(fill_id, str) or not fill_id:
-        raise WireError("missing_field", "fill_id")
+        ts = s_ts(legacy, "ts") if isinstance(legacy, (int, float)) and not isinstance(legacy, bool) else now
+    ticker = req_str(f, "ticker" if f.get("ticker") else "market_ticker")
+    fill_id = req_str(f, "fill_id" if f.get("fill_id") else "trade_id")
     is_taker = opt_bool(f, "is_taker")
     return Fill(
         fill_id=fill_id,
@@ -415,6 +438,13 @@ def parse_fill(f: Any, *, now: float, mode: str = "live") -> Fill:
     )
 
 
+def _req_result(d: dict[str, Any], key: str) -> str:
+    r = opt_result(d, key)
+    if r is None:
+        raise WireError("missing_field", key)
+    return r
+
+
 def parse_settlement(s: Any, *, now: float) -> VenueSettlement:
     """A ``Settlement`` (``GET /portfolio/settlements``): ``revenue`` and ``value`` are cents."""
     s = obj(s, "settlement")
@@ -423,7 +453,7 @@ def parse_settlement(s: Any, *, now: float) -> VenueSettlement:
         ts=opt_iso_ts(s, "settled_time") or now,
         ticker=req_str(s, "ticker"),
         event_ticker=opt_str(s, "event_ticker"),
-        result=req_str(s, "market_result"),
+        result=_req_result(s, "market_result"),
         yes_count=req_count(s, "yes_count_fp"),
         no_count=req_count(s, "no_count_fp"),
         yes_cost=opt_dec(s, "yes_total_cost_dollars") or ZERO,
@@ -440,10 +470,9 @@ def parse_settlement(s: Any, *, now: float) -> VenueSettlement:
 def parse_order_ack(body: Any) -> OrderAck:
     """``CreateOrderV2Response`` / ``AmendOrderV2Response`` / a batch-create item."""
     body = obj(body, "order response")
-    cid = body.get("client_order_id")
     return OrderAck(
         order_id=req_str(body, "order_id"),
-        client_order_id=cid if isinstance(cid, str) else None,
+        client_order_id=loose_str(body.get("client_order_id")),
         fill_count=opt_count(body, "fill_count"),
         remaining_count=opt_count(body, "remaining_count"),
         average_fill_price=opt_price(body, "average_fill_price"),
@@ -454,10 +483,9 @@ def parse_order_ack(body: Any) -> OrderAck:
 
 def parse_cancel_ack(body: Any) -> CancelAck:
     body = obj(body, "cancel response")
-    cid = body.get("client_order_id")
     return CancelAck(
         order_id=req_str(body, "order_id"),
-        client_order_id=cid if isinstance(cid, str) else None,
+        client_order_id=loose_str(body.get("client_order_id")),
         reduced_by=opt_count(body, "reduced_by") or ZERO,
         ts=opt_ms_ts(body, "ts_ms"),
     )
@@ -465,10 +493,9 @@ def parse_cancel_ack(body: Any) -> CancelAck:
 
 def parse_decrease_ack(body: Any) -> DecreaseAck:
     body = obj(body, "decrease response")
-    cid = body.get("client_order_id")
     return DecreaseAck(
         order_id=req_str(body, "order_id"),
-        client_order_id=cid if isinstance(cid, str) else None,
+        client_order_id=loose_str(body.get("client_order_id")),
         remaining_count=req_count(body, "remaining_count"),
         ts=opt_ms_ts(body, "ts_ms"),
     )

@@ -67,6 +67,8 @@ class KalshiWsClient:
         self._emit: Emit | None = None
         self._dropped_seen = 0
         self._opened_rt = 0.0  # trio time the current link opened
+        # called as each batch of frames begins, with (kbot clock, trio time): kbot run --record
+        self.on_batch: Callable[[float, float], None] | None = None
 
     # ------------------------------------------------------------------ control API
 
@@ -102,6 +104,7 @@ class KalshiWsClient:
                     recorder=self.recorder,
                     ssl_context=self.ssl_context,
                     tasks=(self._tick_loop,),
+                    on_batch=self._batch,
                 )
             except LinkFailed as e:
                 if e.status in (401, 403):
@@ -115,6 +118,10 @@ class KalshiWsClient:
             self.session.on_disconnected(again.down(), reason)
             await self._flush()
             await again.wait(reason, opened_rt, emit)
+
+    def _batch(self) -> None:
+        if self.on_batch is not None:
+            self.on_batch(self.clock.now(), trio.current_time())
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link

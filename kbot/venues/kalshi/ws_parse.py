@@ -17,7 +17,6 @@ trade ``yes_price``/``count``; lifecycle ``settlement_value`` as integer cents.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Any
 
@@ -35,28 +34,37 @@ from kbot.messages import (
     Trade,
     VenuePosition,
 )
+from kbot.text import clean_text
 from kbot.venues.kalshi import rest_parse
 from kbot.venues.wire import (
     ONE,
     ZERO,
     WireError,
+    any_ts,
     cents,
     check_price,
+    check_strikes,
+    check_uncrossed,
     iso_ts,
+    live_ts,
     loads,
+    loose_str,
+    ms_ts,
     obj,
     opt_bool,
     opt_count,
     opt_dec,
-    opt_float,
     opt_int,
     opt_ms_ts,
+    opt_result,
     opt_s_ts,
     opt_str,
-    positive_price,
+    opt_strike,
     req,
     req_count,
     req_str,
+    s_ts,
+    spot_price,
     to_decimal,
 )
 
@@ -95,19 +103,39 @@ def parse_envelope(text: str | bytes) -> Envelope:
     return Envelope(type=t, msg=frame.get("msg"), sid=opt_int(frame, "sid"), seq=opt_int(frame, "seq"), id=opt_int(frame, "id"))
 
 
-def _event_ts(m: dict[str, Any], recv_ts: float) -> float:
+def _wire_ts(m: dict[str, Any]) -> float | None:
+    """The message's own time: ``ts_ms``, else the deprecated ``ts`` (seconds or RFC 3339) or
+    ``time``; None when it states none."""
     ts = opt_ms_ts(m, "ts_ms")
     if ts is not None:
         return ts
     v = m.get("ts")
     if isinstance(v, (int, float)) and not isinstance(v, bool):
-        return float(v)
+        return s_ts(v, "ts")
     if isinstance(v, str) and v:
         return iso_ts(v, "ts")
     t = m.get("time")
     if isinstance(t, str) and t:
         return iso_ts(t, "time")
-    return recv_ts
+    return None
+
+
+def _event_ts(m: dict[str, Any], recv_ts: float) -> float:
+    """The event time of live data: the message's own, within the live window of its receipt
+    (``wire.live_ts``), else the receive time."""
+    ts = _wire_ts(m)
+    return recv_ts if ts is None else live_ts(ts, recv_ts)
+
+
+def _record_ts(m: dict[str, Any], recv_ts: float, notes: list[str] | None) -> float:
+    """The time of a private record (fill, order): the venue's truth is kept even when its stated
+    time is unusable; it is stamped with the receive time then, and ``notes`` says so."""
+    try:
+        return _event_ts(m, recv_ts)
+    except WireError as e:
+        if notes is not None:
+            notes.append(f"ts_replaced: {e.detail}")
+        return recv_ts
 
 
 # ----------------------------------------------------------------------------- order book
@@ -178,14 +206,13 @@ def parse_orderbook_delta(m: Any, *, use_yes_price: bool, recv_ts: float) -> Boo
         raise WireError("missing_field", "delta_fp")
     if use_yes_price and side == "no":
         price = ONE - price
-    cid = m.get("client_order_id")
     return BookDelta(
         ticker=req_str(m, "market_ticker"),
         side=side,
         price=price,
         delta=delta,
         ts=_event_ts(m, recv_ts),
-        client_order_id=cid if isinstance(cid, str) else None,
+        client_order_id=loose_str(m.get("client_order_id")),
     )
 
 
@@ -201,6 +228,7 @@ def parse_ticker(m: Any, *, recv_ts: float, mono: float = 0.0) -> Quote:
     m = obj(m, "msg")
     yes_bid = rest_parse.norm_bid(_dollars_or_cents(m, "yes_bid_dollars", "yes_bid"))
     yes_ask = rest_parse.norm_ask(_dollars_or_cents(m, "yes_ask_dollars", "yes_ask"))
+    check_uncrossed(yes_bid, yes_ask, "ticker")
     return Quote(
         ts=_event_ts(m, recv_ts),
         ticker=req_str(m, "market_ticker"),
@@ -277,7 +305,10 @@ def parse_market_lifecycle(m: Any, *, recv_ts: float) -> MarketLifecycle:
     ts = determination_ts if event_type == "determined" and determination_ts else recv_ts
     if event_type == "settled" and settled_ts:
         ts = settled_ts
-    result = opt_str(m, "result")
+    live_ts(ts, recv_ts, "determination_ts" if event_type == "determined" else "settled_ts")
+    result = opt_result(m, "result")
+    floor, cap = opt_strike(src, "floor_strike"), opt_strike(src, "cap_strike")
+    check_strikes(floor, cap)
     return MarketLifecycle(
         ts=ts,
         ticker=req_str(m, "market_ticker"),
@@ -289,8 +320,8 @@ def parse_market_lifecycle(m: Any, *, recv_ts: float) -> MarketLifecycle:
         determination_ts=determination_ts,
         settled_ts=settled_ts,
         strike_type=opt_str(src, "strike_type"),
-        floor_strike=opt_float(src, "floor_strike"),
-        cap_strike=opt_float(src, "cap_strike"),
+        floor_strike=floor,
+        cap_strike=cap,
         event_ticker=opt_str(meta, "event_ticker"),
         price_level_structure=opt_str(m, "price_level_structure"),
         recv_ts=recv_ts,
@@ -326,7 +357,7 @@ def parse_event_lifecycle(m: Any, *, recv_ts: float) -> EventInfo:
         event_ticker=req_str(m, "event_ticker"),
         series_ticker=req_str(m, "series_ticker"),
         title=opt_str(m, "title"),
-        strike_ts=opt_s_ts(m, "strike_date"),
+        strike_ts=None if m.get("strike_date") in (None, "") else any_ts(m["strike_date"], "strike_date"),
         updated_ts=recv_ts,
     )
 
@@ -361,27 +392,30 @@ def parse_cfbenchmarks_value(m: Any, *, recv_ts: float, mono: float = 0.0) -> In
     data = req(m, "data")
     if isinstance(data, str):
         try:
-            data = json.loads(data)
-        except ValueError:
+            data = loads(data)
+        except WireError:
             raise WireError("bad_json", "cfbenchmarks data is not JSON") from None
     data = obj(data, "cfbenchmarks data")
-    value = positive_price(req(data, "value"), "data.value")
+    value = spot_price(req(data, "value"), "data.value")
     t = data.get("time")
     if isinstance(t, (int, float)) and not isinstance(t, bool):
-        ts = float(t) / 1000.0
+        ts = ms_ts(t, "data.time")
     else:
         received = opt_ms_ts(m, "received_at")
         ts = received if received is not None else recv_ts
+    live_ts(ts, recv_ts)
     avg = m.get("avg_60s_data")
     avg_v = None
     if avg is not None:
-        avg_v = positive_price(req(obj(avg, "avg_60s_data"), "value"), "avg_60s_data.value")
+        avg_v = spot_price(req(obj(avg, "avg_60s_data"), "value"), "avg_60s_data.value")
     q = m.get("last_60s_windowed_average_15min")
     q_v = q_n = None
     if q is not None:
         q = obj(q, "last_60s_windowed_average_15min")
-        q_v = positive_price(req(q, "value"), "last_60s_windowed_average_15min.value")
+        q_v = spot_price(req(q, "value"), "last_60s_windowed_average_15min.value")
         q_n = opt_int(q, "window_size")
+        if q_n is not None and not 0 <= q_n <= 3600:
+            raise WireError("out_of_range", f"last_60s_windowed_average_15min.window_size={q_n}")
     return IndexValue(
         index_id=index_id,
         tick=SpotTick(
@@ -400,14 +434,15 @@ def parse_cfbenchmarks_value(m: Any, *, recv_ts: float, mono: float = 0.0) -> In
 # ----------------------------------------------------------------------------- private channels
 
 
-def parse_fill(m: Any, *, recv_ts: float, mode: str = "live") -> Fill:
-    """``fill`` (no seq). ``trade_id`` is the fill id; ``fee_cost`` is Kalshi's fee figure."""
+def parse_fill(m: Any, *, recv_ts: float, mode: str = "live", notes: list[str] | None = None) -> Fill:
+    """``fill`` (no seq). ``trade_id`` is the fill id; ``fee_cost`` is Kalshi's fee figure. An
+    unusable time does not lose the fill: it is stamped on receipt and ``notes`` says so."""
     m = obj(m, "msg")
     side, action = rest_parse.direction(m)
     return Fill(
         fill_id=req_str(m, "trade_id"),
         order_id=req_str(m, "order_id"),
-        ts=_event_ts(m, recv_ts),
+        ts=_record_ts(m, recv_ts, notes),
         ticker=req_str(m, "market_ticker"),
         side=side,  # type: ignore[arg-type]
         action=action,
@@ -419,9 +454,19 @@ def parse_fill(m: Any, *, recv_ts: float, mode: str = "live") -> Fill:
     )
 
 
-def parse_user_order(m: Any, *, recv_ts: float, mode: str = "live") -> OrderEvent:
+def parse_user_order(m: Any, *, recv_ts: float, mode: str = "live", notes: list[str] | None = None) -> OrderEvent:
+    """``user_order``: the update's time is ``last_updated_ts_ms`` (within the live window of its
+    receipt), else the receive time (``created_ts_ms`` is when the order was placed, possibly days
+    ago, not when this update happened). An unusable time is replaced and noted, as for fills."""
     m = obj(m, "msg")
-    ts = opt_ms_ts(m, "last_updated_ts_ms") or opt_ms_ts(m, "created_ts_ms") or recv_ts
+    ts = recv_ts
+    try:
+        updated = opt_ms_ts(m, "last_updated_ts_ms")
+        if updated is not None:
+            ts = live_ts(updated, recv_ts, "last_updated_ts_ms")
+    except WireError as e:
+        if notes is not None:
+            notes.append(f"ts_replaced: {e.detail}")
     return rest_parse.order_event_from(m, ts=ts, mode=mode)
 
 
@@ -454,7 +499,7 @@ def parse_ok_tickers(env: Envelope) -> list[str] | None:
     """The full ticker list after an ``update_subscription`` (None when absent)."""
     m = env.msg
     if isinstance(m, dict) and isinstance(m.get("market_tickers"), list):
-        return [t for t in m["market_tickers"] if isinstance(t, str)]
+        return [t for t in m["market_tickers"] if isinstance(t, str) and t and clean_text(t) == t]
     return None
 
 
@@ -463,8 +508,10 @@ def parse_error(env: Envelope) -> tuple[int, str]:
     code = m.get("code")
     if isinstance(code, bool) or not isinstance(code, int):
         raise WireError("wrong_type", "error code is not an integer")
+    if not -(2**31) < code < 2**31:
+        raise WireError("out_of_range", "error code beyond 32 bits")
     text = m.get("msg")
-    return code, text if isinstance(text, str) else ""
+    return code, clean_text(text) if isinstance(text, str) else ""
 
 
 __all__ = [

@@ -38,7 +38,9 @@ from loguru import logger
 
 from kbot.actorkit import BadInputLog
 from kbot.messages import FeedStatus, MarketSettled
+from kbot.text import short
 from kbot.venues.config import KalshiWsConfig
+from kbot.venues.kalshi import fastparse
 from kbot.venues.kalshi import ws_parse as wp
 from kbot.venues.kalshi.book import BookError, OrderBook, stale_quote
 from kbot.venues.wire import WireError
@@ -84,6 +86,18 @@ class _Book:
     crossed_run: int = 0  # consecutive messages leaving the book locked/crossed
 
 
+@attrs.frozen(kw_only=True)
+class _Pending:
+    """A command awaiting its reply."""
+
+    kind: str  # subscribe | update_subscription | unsubscribe | get_snapshot
+    channel: str
+    detail: Any
+    # the sid the command addressed: an error about an old sid after a resubscribe must not
+    # trigger another one
+    sid: int | None
+
+
 @attrs.define(slots=True)
 class WsCounters:
     frames: int = 0
@@ -108,7 +122,7 @@ class KalshiWsSession:
         self.books: dict[str, _Book] = {}
         self.subs: dict[str, _Sub] = {ch: _Sub(ch) for ch in self._channels()}
         self._by_sid: dict[int, _Sub] = {}
-        self._pending: dict[int, tuple[str, str, Any]] = {}  # cmd id -> (kind, channel, detail)
+        self._pending: dict[int, _Pending] = {}  # cmd id -> what it was
         self._retry: list[tuple[float, str, str, Any]] = []  # (rt, kind, channel, detail) rate-limited
         self._next_id = 1
         self._results: OrderedDict[str, tuple[str, Decimal]] = OrderedDict()  # ticker -> determined outcome
@@ -150,9 +164,7 @@ class KalshiWsSession:
             c["params"] = params
         self._cmds.append(c)
         sids = (params or {}).get("sids") or ([params["sid"]] if params and "sid" in params else [])
-        # (kind, channel, detail, the sid the command addressed): an error about an old sid
-        # after a resubscribe must not trigger another one
-        self._pending[cid] = (kind, channel, detail, sids[0] if sids else None)
+        self._pending[cid] = _Pending(kind=kind, channel=channel, detail=detail, sid=sids[0] if sids else None)
         return cid
 
     def _status(self, now: float, status: str, detail: str | None = None) -> None:
@@ -356,12 +368,11 @@ class KalshiWsSession:
                 self._invalidate([book.ticker], recv_ts, rt, f"crossed for {b.crossed_run} messages")
             return
         b.crossed_run = 0
-        q = book.quote(ts=ts, recv_ts=recv_ts, depth=self.cfg.book_depth, mono=mono)
-        key = (q.yes_asks, q.no_asks)
+        key = book.depth_key(self.cfg.book_depth)
         if key == b.key:
-            return
+            return  # nothing a Quote carries changed (checked before building one)
         b.key = key
-        self._msgs.append(q)
+        self._msgs.append(book.quote(ts=ts, recv_ts=recv_ts, depth=self.cfg.book_depth, mono=mono, asks=key))
 
     # ------------------------------------------------------------------ frames
 
@@ -371,7 +382,16 @@ class KalshiWsSession:
         self._status(now, "frames_dropped", f"{n} frames dropped (consumer too slow)")
 
     def on_text(self, text: str, recv_ts: float, rt: float, mono: float = 0.0) -> None:
+        """Take one frame. Never raises: a frame the parsers reject (``WireError``) is counted
+        by kind and dropped; anything else a frame provokes is a bug in kbot, counted as
+        ``<type>:internal_error``, logged with its traceback (once per type) and survived, so that
+        no frame can restart the connection. A book frame that fails either way resyncs the books."""
         self.counters.frames += 1
+        if fastparse.maybe_delta(text):  # the bulk of a book stream: typed decode, same rules
+            fast = fastparse.orderbook_delta(text, use_yes_price=self.cfg.use_yes_price, recv_ts=recv_ts)
+            if fast is not None:
+                self._delta(fast[0], fast[1], fast[2], recv_ts, rt, mono)
+                return
         try:
             env = wp.parse_envelope(text)
         except WireError as e:
@@ -381,14 +401,21 @@ class KalshiWsSession:
         handler = _HANDLERS.get(t)
         if handler is None:
             if t not in IGNORED_TYPES:
-                self.bad.record("unknown_type", text, f"type={t!r}")
+                self.bad.record("unknown_type", text, f"type={short(t)}")
             return
         try:
             handler(self, env, text, recv_ts, rt, mono)
         except WireError as e:
             self.bad.record(f"{t}:{e.kind}", text, e.detail)
-            if t in ("orderbook_delta", "orderbook_snapshot"):
-                self._bad_book_frame(env, recv_ts, rt)
+        except Exception as e:
+            self.bad.record(f"{t}:internal_error", text, f"{type(e).__name__}: {short(str(e))}")
+            if f"bug:{t}" not in self._warned:
+                self._warned.add(f"bug:{t}")
+                self.log.opt(exception=e).error("a {} frame raised {} in the session (kbot bug); frame dropped", t, type(e).__name__)
+        else:
+            return
+        if t in ("orderbook_delta", "orderbook_snapshot"):
+            self._bad_book_frame(env, recv_ts, rt)
 
     def _bad_book_frame(self, env: wp.Envelope, now: float, rt: float) -> None:
         ticker = env.msg.get("market_ticker") if isinstance(env.msg, dict) else None
@@ -430,7 +457,7 @@ class KalshiWsSession:
         channel, sid = wp.parse_subscribed(env)
         pending = self._pending.pop(env.id, None) if env.id is not None else None
         sub = self.subs.get(channel)
-        if sub is None or (pending is not None and pending[1] != channel) or sub.state != "subscribing":
+        if sub is None or (pending is not None and pending.channel != channel) or sub.state != "subscribing":
             self.log.warning("unexpected subscribed reply: {}", text[:200])
             return
         if env.id is not None and sub.cmd_id is not None and env.id != sub.cmd_id:
@@ -469,7 +496,7 @@ class KalshiWsSession:
     def _h_error(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         code, reason = wp.parse_error(env)
         pending = self._pending.pop(env.id, None) if env.id is not None else None
-        kind, channel = (pending[0], pending[1]) if pending else (None, None)
+        kind, channel = (pending.kind, pending.channel) if pending else (None, None)
         sub = self._by_sid.get(env.sid) if env.sid is not None else None
         if sub is None and channel is None and env.id is not None:
             sub = next((s for s in self.subs.values() if s.cmd_id == env.id), None)  # error on an acked subscription
@@ -486,7 +513,7 @@ class KalshiWsSession:
         elif kind == "get_snapshot":
             self._resubscribe("orderbook_delta", now, rt, f"get_snapshot refused ({code} {reason})")
         elif code == UNKNOWN_SID and ch is not None:
-            addressed = pending[3] if pending is not None and len(pending) > 3 else None
+            addressed = pending.sid if pending is not None else None
             current = self.subs[ch].sid if ch in self.subs else None
             if addressed is not None and addressed != current:
                 self.log.debug("unknown sid {} for {} (already replaced by {}): ignored", addressed, ch, current)
@@ -496,7 +523,7 @@ class KalshiWsSession:
                 self._resubscribe(ch, now, rt, f"unknown sid ({reason})")
         elif code == RATE_LIMITED and pending is not None:
             self._warn_once("rate", "WS command rate limited (27): retrying in 1 s")
-            self._retry.append((rt + 1.0, pending[0], pending[1], pending[2]))
+            self._retry.append((rt + 1.0, pending.kind, pending.channel, pending.detail))
         else:
             self._warn_once(f"err:{code}:{kind}", "Kalshi WS error {} on {} {}: {}", code, kind or "-", ch or "-", reason)
             self._status(now, "error", f"{code} {reason}")
@@ -527,7 +554,18 @@ class KalshiWsSession:
         sub = self._sub_for(env, "orderbook_delta")
         if sub is None or not self._seq_ok(sub, env, now, rt):
             return
-        d = wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now)
+        self._apply_delta(env, wp.parse_orderbook_delta(env.msg, use_yes_price=self.cfg.use_yes_price, recv_ts=now),
+                          now, rt, mono)
+
+    def _delta(self, sid: int | None, seq: int | None, d: wp.BookDelta, now: float, rt: float, mono: float) -> None:
+        """``_h_delta`` for a delta the fast path already parsed (``fastparse``)."""
+        env = wp.Envelope(type="orderbook_delta", msg=None, sid=sid, seq=seq)
+        sub = self._sub_for(env, "orderbook_delta")
+        if sub is None or not self._seq_ok(sub, env, now, rt):
+            return
+        self._apply_delta(env, d, now, rt, mono)
+
+    def _apply_delta(self, env: wp.Envelope, d: wp.BookDelta, now: float, rt: float, mono: float) -> None:
         b = self.books.get(d.ticker)
         if b is None:
             return
@@ -599,10 +637,16 @@ class KalshiWsSession:
             self._msgs.append(iv.tick)
 
     def _h_fill(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
-        self._msgs.append(wp.parse_fill(env.msg, recv_ts=now))
+        notes: list[str] = []
+        self._msgs.append(wp.parse_fill(env.msg, recv_ts=now, notes=notes))
+        for n in notes:
+            self.bad.record("fill:ts_replaced", text, n)
 
     def _h_user_order(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
-        self._msgs.append(wp.parse_user_order(env.msg, recv_ts=now))
+        notes: list[str] = []
+        self._msgs.append(wp.parse_user_order(env.msg, recv_ts=now, notes=notes))
+        for n in notes:
+            self.bad.record("user_order:ts_replaced", text, n)
 
     def _h_position(self, env: wp.Envelope, text: str, now: float, rt: float, mono: float) -> None:
         self._msgs.append(wp.parse_market_position(env.msg, recv_ts=now))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from kbot.messages import SpotTick
+from kbot.messages import FundingRate, SpotTick
 from kbot.venues.wire import WireError
 
 
@@ -16,8 +16,9 @@ class SpotProtocol(Protocol):
 
     def subscribe_messages(self) -> list[dict[str, Any]]: ...
 
-    def parse(self, text: str, recv_ts: float, mono: float = 0.0) -> list[SpotTick]:
-        """Ticks in this frame ([] for control/heartbeat frames); WireError when unusable."""
+    def parse(self, text: str, recv_ts: float, mono: float = 0.0) -> list[SpotTick] | list[FundingRate]:
+        """Ticks in this frame ([] for control/heartbeat frames); WireError when unusable. (The
+        Binance USD-M protocol gives ``FundingRate``s: the funding feed runs on the same client.)"""
         ...
 
 

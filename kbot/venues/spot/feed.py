@@ -23,8 +23,10 @@ from loguru import logger
 from kbot.actorkit import BadInputLog
 from kbot.clock import Clock
 from kbot.messages import FeedStatus
+from kbot.text import short
 from kbot.venues.config import SpotFeedConfig
 from kbot.venues.spot.binance import BinanceProtocol
+from kbot.venues.spot.binance_usdm import BinanceUsdmProtocol
 from kbot.venues.spot.coinbase import CoinbaseProtocol
 from kbot.venues.spot.common import SpotProtocol
 from kbot.venues.spot.kraken import KrakenProtocol
@@ -42,6 +44,8 @@ def make_protocol(cfg: SpotFeedConfig) -> SpotProtocol:
         return BinanceProtocol(url, sym)
     if cfg.exchange == "kraken":
         return KrakenProtocol(url, sym, cfg.kraken_event_trigger)
+    if cfg.exchange == "binance_usdm":
+        return BinanceUsdmProtocol(url, sym)
     raise ValueError(f"unknown spot exchange {cfg.exchange!r}")
 
 
@@ -72,6 +76,9 @@ class SpotFeedClient:
         self._link: WsLink | None = None
         self._last_data_rt = 0.0
         self._opened_rt = 0.0  # trio time the current link opened
+        self._bug_logged = False
+        # called as each batch of frames begins, with (kbot clock, trio time): kbot run --record
+        self.on_batch: Callable[[float, float], None] | None = None
 
     async def run(self, emit: Emit) -> NoReturn:
         self._emit = emit
@@ -90,6 +97,7 @@ class SpotFeedClient:
                     recorder=self.recorder,
                     ssl_context=self.ssl_context,
                     tasks=(self._staleness,),
+                    on_batch=self._batch,
                 )
             except LinkFailed as e:
                 reason = e.reason
@@ -104,6 +112,10 @@ class SpotFeedClient:
                 opened = self._opened_rt
             self._link = None
             await again.wait(reason, opened, emit, delay=delay)
+
+    def _batch(self) -> None:
+        if self.on_batch is not None:
+            self.on_batch(self.clock.now(), trio.current_time())
 
     async def _on_open(self, link: WsLink) -> None:
         self._link = link
@@ -122,6 +134,12 @@ class SpotFeedClient:
             ticks = self.protocol.parse(frame.text, frame.recv_ts, frame.mono)
         except WireError as e:
             self.bad.record(e.kind, frame.text, e.detail)
+            ticks = []
+        except Exception as e:  # a kbot bug a frame provoked: counted, logged once, survived
+            self.bad.record("internal_error", frame.text, f"{type(e).__name__}: {short(str(e))}")
+            if not self._bug_logged:
+                self._bug_logged = True
+                self.log.opt(exception=e).error("{} parser raised {} (kbot bug); frame dropped", self.source, type(e).__name__)
             ticks = []
         assert self._emit is not None
         if ticks:

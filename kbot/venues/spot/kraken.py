@@ -14,8 +14,9 @@ from typing import Any
 from loguru import logger
 
 from kbot.messages import SpotTick
+from kbot.text import clean_text, short
 from kbot.venues.spot.common import check_quote
-from kbot.venues.wire import WireError, iso_ts, loads, obj, positive_price, req
+from kbot.venues.wire import SPOT_RANGE, WireError, iso_ts, live_ts, loads, obj, req, spot_price
 
 
 def subscribe_messages(symbol: str, event_trigger: str = "bbo") -> list[dict[str, Any]]:
@@ -28,7 +29,9 @@ def subscribe_messages(symbol: str, event_trigger: str = "bbo") -> list[dict[str
     ]
 
 
-def parse_ticker(d: dict[str, Any], *, symbol: str, recv_ts: float, mono: float = 0.0) -> list[SpotTick]:
+def parse_ticker(
+    d: dict[str, Any], *, symbol: str, recv_ts: float, mono: float = 0.0, price_range: tuple[float, float] = SPOT_RANGE
+) -> list[SpotTick]:
     data = req(d, "data")
     if not isinstance(data, list):
         raise WireError("wrong_type", "data is not a list")
@@ -37,16 +40,16 @@ def parse_ticker(d: dict[str, Any], *, symbol: str, recv_ts: float, mono: float 
         item = obj(item, "ticker")
         if item.get("symbol") != symbol:
             continue
-        bid = positive_price(req(item, "bid"), "bid")
-        ask = positive_price(req(item, "ask"), "ask")
+        bid = spot_price(req(item, "bid"), "bid", price_range)
+        ask = spot_price(req(item, "ask"), "ask", price_range)
         check_quote(bid, ask)
         last = item.get("last")
-        price = positive_price(last, "last") if last is not None else (bid + ask) / 2.0
+        price = spot_price(last, "last", price_range) if last is not None else (bid + ask) / 2.0
         t = item.get("timestamp")
         out.append(
             SpotTick(
                 source="kraken",
-                ts=iso_ts(t, "timestamp") if t else recv_ts,
+                ts=live_ts(iso_ts(t, "timestamp"), recv_ts, "timestamp") if t else recv_ts,
                 price=price,
                 bid=bid,
                 ask=ask,
@@ -58,18 +61,22 @@ def parse_ticker(d: dict[str, Any], *, symbol: str, recv_ts: float, mono: float 
 
 
 def parse_status(d: dict[str, Any]) -> str | None:
-    for item in d.get("data") or []:
+    data = d.get("data")
+    for item in data if isinstance(data, list) else ():
         if isinstance(item, dict) and isinstance(item.get("system"), str):
-            return item["system"]
+            return clean_text(item["system"])[:40]
     return None
 
 
 class KrakenProtocol:
     source = "kraken"
 
-    def __init__(self, url: str, symbol: str = "BTC/USD", event_trigger: str = "bbo") -> None:
+    def __init__(
+        self, url: str, symbol: str = "BTC/USD", event_trigger: str = "bbo", price_range: tuple[float, float] = SPOT_RANGE
+    ) -> None:
         self._url = url
         self.symbol = symbol
+        self.price_range = price_range
         self.event_trigger = event_trigger
         self.reconnect_reason: str | None = None
         self.system: str | None = None
@@ -85,7 +92,7 @@ class KrakenProtocol:
         d = obj(loads(text), "frame")
         channel = d.get("channel")
         if channel == "ticker":
-            return parse_ticker(d, symbol=self.symbol, recv_ts=recv_ts, mono=mono)
+            return parse_ticker(d, symbol=self.symbol, recv_ts=recv_ts, mono=mono, price_range=self.price_range)
         if channel == "heartbeat":
             return []
         if channel == "status":
@@ -97,8 +104,8 @@ class KrakenProtocol:
         method = d.get("method")
         if method in ("subscribe", "unsubscribe", "pong"):
             if d.get("success") is False:
-                self._log.error("Kraken {} refused: {}", method, d.get("error"))
+                self._log.error("Kraken {} refused: {}", method, short(d.get("error")))
             return []
         if "error" in d:
-            raise WireError("error_frame", str(d.get("error"))[:120])
-        raise WireError("unknown_type", f"channel={channel!r} method={method!r}")
+            raise WireError("error_frame", short(d.get("error"))[:120])
+        raise WireError("unknown_type", f"channel={short(channel)} method={short(method)}")
