@@ -28,7 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fills", choices=("book", "shadow"),
                         help="book (default): taker walk of the recorded book; shadow: at the decided price, like kbot run")
     parser.add_argument("--seed", type=int, help="scheduler seed (default 0): a replay is deterministic for a seed")
+    add_strategy_argument(parser)
     parser.add_argument("--output", choices=("table", "json"), default="table", help="summary format (default table)")
+
+
+def add_strategy_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", choices=("taker", "maker"),
+                        help="taker (default): TAKE/PASS decisions filled on the recorded book; maker: quotes in "
+                             "the paper venue's queue model, filled by the recorded (or inferred) trades")
 
 
 def add_replay_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +88,10 @@ def replay_overrides(args: argparse.Namespace) -> dict[str, Any]:
         v = getattr(args, key, None)
         if v is not None:
             rp[name] = v
-    return {"replay": rp} if rp else {}
+    out: dict[str, Any] = {"replay": rp} if rp else {}
+    if getattr(args, "strategy", None) is not None:
+        out["maker"] = {"enabled": args.strategy == "maker"}
+    return out
 
 
 def quiet_logging(level: str = "WARNING") -> None:
