@@ -157,6 +157,7 @@ def main(args: argparse.Namespace) -> int:
 def summarize(r: Any) -> dict[str, Any]:
     """What a replay did and made, read back from its database."""
     from kbot.replay.metrics import run_rows
+    from kbot.strategy.report import run_report
 
     notes = dict(r.notes)
     read = notes.pop("read", None)
@@ -167,6 +168,7 @@ def summarize(r: Any) -> dict[str, Any]:
         "decisions": r.decisions, "takes": r.takes, "fills": r.fills, "unfilled_takes": len(r.unfilled),
         "unfilled_reasons": _count_values(r.unfilled), "rest": r.rest, "gave_up": r.gave_up,
         "series": run_rows(r.db_url, r.run_id),
+        "fill_quality": run_report(r.db_url, r.run_id),
     }
     if read is not None:
         out["recording"] = {"files": read.files, "records": read.records, "bad_lines": read.bad_lines,
@@ -207,6 +209,10 @@ def render(s: dict[str, Any]) -> str:
                      f"{s['recording']['bad_lines']} unreadable line(s) skipped")
     lines.append("")
     lines.append(render_rows(s["series"]))
+    if s.get("fill_quality"):
+        from kbot.strategy.report import render as render_quality
+
+        lines += ["", "fill quality (kbot report maker):", render_quality(s["fill_quality"])]
     lines.append("")
     lines.append(f"database: {s['db']}   (kbot report model --since all --db {s['db']} --run {s['run_id']})")
     if s["gave_up"]:
