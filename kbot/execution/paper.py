@@ -153,6 +153,7 @@ class PaperVenue:
         """The market's outcome: what rests there is canceled, the account's position paid out."""
         out = self._close(s.ticker, s.ts, "market_settled")
         self.closed.add(s.ticker)
+        self.inference.forget(s.ticker)
         p = self.account.position(s.ticker)
         if s.ticker not in self.settlements and p is not None and p.status == "open":
             res = self.account.settle(s, _day(s.ts))

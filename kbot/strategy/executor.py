@@ -25,6 +25,7 @@ Every place, replace, cancel, refusal, deferral and fill of a quote is a ``Quote
 from __future__ import annotations
 
 import itertools
+import math
 from collections import deque
 from decimal import Decimal
 from typing import Any
@@ -65,6 +66,7 @@ class MakerExecutor:
         self.shadow: dict[tuple[str, Side], Resting] = {}
         self._n = itertools.count(1)
         self.counts: dict[str, int] = {}
+        self._next_prune = -math.inf
 
     # ------------------------------------------------------------------ the executor interface
 
@@ -90,7 +92,18 @@ class MakerExecutor:
             self._observe(n0, now)
         for t in sorted(t for t, due in self.dirty.items() if due <= now):
             out += await self._apply(t, now)
+        if now >= self._next_prune:
+            self._next_prune = now + 60.0
+            self.prune(now)
         return out
+
+    def prune(self, now: float, keep_s: float = 3600.0) -> None:
+        """Forget the targets of markets closed more than ``keep_s`` ago with nothing resting
+        (markets come and go all day: memory stays bounded)."""
+        for t in [t for t, q in self.targets.items() if q.close_ts is not None and q.close_ts < now - keep_s
+                  and all(self.resting(t, side) is None for side in SIDES)]:
+            del self.targets[t]
+            self.dirty.pop(t, None)
 
     def next_wake(self, now: float) -> float | None:
         times: list[float] = []

@@ -260,3 +260,14 @@ async def test_paper_kill_switch_cancels_every_quote():
     await ex.on_input(attrs.evolve(target("0.30", "0.30"), ts=104.0), 104.0)
     refused = [m for m in ex.pending if isinstance(m, QuoteAction) and m.action == "refused"]
     assert refused and all(a.reason.startswith("kill_switch") for a in refused)
+
+
+async def test_targets_of_long_closed_markets_are_forgotten():
+    ex = MakerExecutor("shadow", settings_())
+    await ex.on_input(target("0.40", "0.42"), 1.0)
+    await ex.tick(CLOSE + 4000.0)
+    assert T in ex.targets  # still quoting there: kept
+    await ex.on_input(attrs.evolve(target(None, None, ("cutoff",)), ts=CLOSE), CLOSE + 4000.0)
+    ex._next_prune = 0.0
+    await ex.tick(CLOSE + 4001.0)
+    assert ex.targets == {} and ex.shadow == {}
