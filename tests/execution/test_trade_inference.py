@@ -179,3 +179,22 @@ def test_replay_maker_quote_behind_displayed_size_fills_after_enough_volume_at_i
     rest_ts = placed[0][0] + cfg.replay.latency_ms / 1000.0
     after = [ts for recv, ts in info["frames"] if recv > rest_ts]
     assert abs(fills[0][0] - after[2]) < 1e-3
+
+
+def test_a_maker_replay_is_deterministic(tmp_path):
+    _session(tmp_path / "src", 1_790_001_000.0)
+    cfg = load_config(None, environ={}, dotenv=None)
+    settings = {**REPLAY_SETTINGS, "maker": {"enabled": True}}
+    rows = []
+    for k in (1, 2):
+        db = f"sqlite:///{tmp_path / f'm{k}.sqlite'}"
+        r = run_replay(organics([tmp_path / "src"]), cfg, db_url=db, settings=settings)
+        eng = sa.create_engine(db)
+        with eng.connect() as c:
+            rows.append([c.execute(sa.text(f"select {cols} from {table} order by {cols}")).all() for table, cols in (
+                ("maker_actions", "ts, ticker, side, action, client_order_id, price, prev_price, count, reason"),
+                ("maker_quotes", "ts, ticker, yes_bid, no_bid, fair, reasons"),
+                ("fills", "fill_id, ts, price, count"), ("orders", "client_order_id, status, price, filled_count"))])
+        eng.dispose()
+        assert r.run_id
+    assert rows[0] == rows[1] and rows[0][0]
