@@ -38,6 +38,7 @@ from kbot.messages import Decision, Fill, Mode, OrderEvent, QuoteAction, QuoteTa
 from kbot.strategy.maker import SIDES, Intent, MakerSettings, QuoteThrottle, Resting, quote_intents
 
 ZERO = Decimal(0)
+REFUSED_RETRY_S = 5.0  # a refused quote is tried again after this (clock s)
 ORDER_RETRY_S = 1.0  # a target waiting on an unacknowledged order is tried again after this (clock s)
 tape = logger.bind(event="tape")
 
@@ -190,7 +191,7 @@ class MakerExecutor:
             else:
                 out += await self._cancel(t, it, it.reason, now)
         if retry is not None:
-            self.dirty[ticker] = max(retry, now + 1e-6)
+            self.dirty[ticker] = min(self.dirty.get(ticker, math.inf), max(retry, now + 1e-6))
         return out
 
     async def _place(self, t: QuoteTarget, it: Intent, now: float) -> list[Any]:
@@ -204,14 +205,17 @@ class MakerExecutor:
                          time_in_force="good_till_canceled", post_only=True, close_ts=t.close_ts)
         n0 = len(self.pending)
         o, out = await self.inner.place(key, spec, now)
+        self._observe(n0, now)
         if o is None:
             return out
         if o.state is OrderState.REJECTED:
+            # refused (post only cross: the book moved since the plan; a guard: not reconciled
+            # yet...): the target is tried again later, not only when it changes
             self._record(t, it.side, "refused", o.reason or "rejected", now, cid=o.client_order_id, price=it.price)
+            self.dirty[t.ticker] = min(self.dirty.get(t.ticker, math.inf), now + REFUSED_RETRY_S)
         else:
             self.quotes[(t.ticker, it.side)] = o.client_order_id
             self._record(t, it.side, "place", it.reason, now, cid=o.client_order_id, price=it.price)
-        self._observe(n0, now)
         return out
 
     async def _replace(self, t: QuoteTarget, it: Intent, now: float) -> list[Any]:
@@ -250,9 +254,21 @@ class MakerExecutor:
             return
         mine = set(self.quotes.values())
         produced = list(itertools.islice(self.pending, n0, None))
-        for ev in produced:  # an order the maker waits on moved: try again now
-            if isinstance(ev, OrderEvent) and ev.ticker in self.dirty:
-                self.dirty[ev.ticker] = now
+        for ev in produced:
+            if not isinstance(ev, OrderEvent):
+                continue
+            if ev.status == "rejected" and ev.client_order_id in mine:
+                # refused by the venue after it took the request (paper: at arrival; post only
+                # cross: the book moved since the plan): recorded, tried again later
+                t = self.targets.get(ev.ticker)
+                self.counts["refused"] = self.counts.get("refused", 0) + 1
+                self.pending.append(QuoteAction(ts=ev.ts, ticker=ev.ticker, side=ev.side, action="refused",
+                                                client_order_id=ev.client_order_id, price=ev.price, prev_price=None,
+                                                count=ev.count, reason=ev.reason or "rejected", mode=self.mode,
+                                                fair=t.fair if t is not None else None))
+                self.dirty[ev.ticker] = min(self.dirty.get(ev.ticker, math.inf), now + REFUSED_RETRY_S)
+            elif ev.ticker in self.dirty and ev.status != "rejected":
+                self.dirty[ev.ticker] = now  # an order the maker waits on moved on: try again now
         for f in (m for m in produced if isinstance(m, Fill)):  # the order manager lets each fill through once
             o = self.inner.manager.by_venue_id(f.order_id)
             if o is None or (o.client_order_id not in mine and not (o.decision_id or "").startswith("mq")):

@@ -271,3 +271,18 @@ async def test_targets_of_long_closed_markets_are_forgotten():
     ex._next_prune = 0.0
     await ex.tick(CLOSE + 4001.0)
     assert ex.targets == {} and ex.shadow == {}
+
+
+async def test_a_refused_quote_is_tried_again_later_without_spinning():
+    ex, venue = await ready_paper_maker()
+    # the book moved: a YES bid at 0.50 would take the 0.50 ask (post only cross)
+    await ex.on_input(target("0.50", None), 100.0)
+    await ex.tick(100.6)
+    refused = [m for m in ex.pending if isinstance(m, QuoteAction) and m.action == "refused"]
+    assert [a.reason for a in refused] == ["post only cross"]
+    assert ex.dirty[T] >= 100.6 + 4.0  # tried again later, not at once: no busy loop
+    venue.on_quote(Quote(ts=103.0, ticker=T, yes_bid=D("0.40"), yes_ask=D("0.52"), recv_ts=103.0,
+                         yes_asks=((D("0.52"), D(100)),), no_asks=((D("0.60"), D(300)),)))
+    await ex.tick(106.0)
+    await ex.tick(106.6)
+    assert ex.resting(T, "yes") is not None
