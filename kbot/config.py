@@ -8,7 +8,8 @@ Sections: top level (venue, mode, minutes, series, paths), ``[kalshi]`` (endpoin
 behaviour), ``[spot]`` (exchange feeds), ``[sim]`` (the built-in simulated venue), ``[index]``,
 ``[vol]``, ``[pricer]``, ``[gates]``, ``[sizing]``, ``[risk]``, ``[signals]``, ``[model]``,
 ``[evidence]`` (model and decisions),
-``[execution]`` (orders, paper fills, reconciliation), ``[live]`` (the opt-in for real orders),
+``[execution]`` (orders, paper fills, reconciliation), ``[maker]`` (the maker strategy, off by
+default), ``[live]`` (the opt-in for real orders),
 ``[ledger]``, ``[scorer]``, ``[health]``, ``[storage]``, ``[logging]``, ``[tree]`` (mailboxes
 and supervision), ``[chaos]`` (test hooks: crash actors on purpose), ``[record]`` (``kbot run
 --record``) and ``[replay]`` (``kbot replay`` / ``kbot backtest``). ``kbot config show``
@@ -51,6 +52,7 @@ from kbot.model.config import (
 )
 from kbot.replay.config import RecordConfig, ReplayConfig
 from kbot.sim.config import SimConfig
+from kbot.strategy.maker import MakerSettings
 from kbot.venues.config import ENV_ALLOW_INSECURE, ENV_REST_URL, ENV_WS_URL, KalshiConfig, SpotFeedsConfig
 from kbot.venues.kalshi.auth import ENV_KEY_ID, ENV_KEY_PATH
 from storage.config import StorageConfig
@@ -179,6 +181,7 @@ class AppConfig:
     model: ModelConfig = attrs.field(factory=ModelConfig)
     evidence: EvidenceConfig = attrs.field(factory=EvidenceConfig)
     execution: ExecutionConfig = attrs.field(factory=ExecutionConfig)
+    maker: MakerSettings = attrs.field(factory=MakerSettings)  # the maker strategy (kbot run --strategy maker)
     live: LiveConfig = attrs.field(factory=LiveConfig)
     ledger: LedgerConfig = attrs.field(factory=LedgerConfig)
     scorer: ScorerConfig = attrs.field(factory=ScorerConfig)

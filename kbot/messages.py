@@ -360,6 +360,59 @@ class Decision:
     mono: float = 0.0
 
 
+# ----------------------------------------------------------------------------- maker quotes
+
+
+@attrs.frozen(kw_only=True)
+class QuoteTarget:
+    """The maker strategy's wanted quotes in one market (``kbot.strategy.maker``): a post-only
+    YES bid and NO bid of ``size`` each, or None per side with the reasons. Sent when it changed
+    by more than the requote threshold (or its reasons changed), so a target is also the record
+    of a quote change."""
+
+    ts: float
+    ticker: str
+    series_ticker: str
+    yes_bid: Decimal | None
+    no_bid: Decimal | None
+    size: Decimal
+    fair: float | None  # the fair value P(YES) the quotes centre on
+    reservation: float | None  # fair value skewed against inventory
+    half_spread: float | None
+    inventory: Decimal  # net YES contracts when planned
+    time_to_close_s: float | None
+    close_ts: float | None
+    best_yes_bid: Decimal | None
+    best_yes_ask: Decimal | None
+    reasons: tuple[str, ...] = ()  # why no quote at all
+    yes_reasons: tuple[str, ...] = ()  # why no YES bid
+    no_reasons: tuple[str, ...] = ()  # why no NO bid
+
+    @property
+    def quoting(self) -> bool:
+        return self.yes_bid is not None or self.no_bid is not None
+
+
+@attrs.frozen(kw_only=True)
+class QuoteAction:
+    """One thing the maker did to a resting quote, with its reason: ``place``, ``replace``
+    (cancel/replace as one amend), ``cancel``, ``fill`` (a maker fill of the quote), ``refused``
+    (not sent: ``max_open_orders``, ``max_position``, a guard of the executor) or ``deferred``
+    (waits for the rate limit). In shadow mode nothing is sent and every action is recorded."""
+
+    ts: float
+    ticker: str
+    side: Side
+    action: str
+    client_order_id: str | None
+    price: Decimal | None
+    prev_price: Decimal | None
+    count: Decimal
+    reason: str
+    mode: Mode
+    fair: float | None = None
+
+
 # ----------------------------------------------------------------------------- trading
 
 

@@ -138,10 +138,12 @@ class PricerPool:
                               horizon_end(market))
         if self.supervisor.has_child(name):
             return
+        # The taker's EV bar makes moves below it immaterial; a maker quotes around every move.
+        maker = self.cfg.maker.enabled
         run = functools.partial(
             run_pricer, market, box, self.decisions, self.record, clock=self.clock, config=self.cfg.pricer,
-            stats=self.stats.get(name), publish=self.board.publish, min_ev=self.cfg.gates.min_ev, model=self.model,
-            price_range=(self.cfg.gates.min_price, self.cfg.gates.max_price),
+            stats=self.stats.get(name), publish=self.board.publish, min_ev=None if maker else self.cfg.gates.min_ev,
+            model=self.model, price_range=None if maker else (self.cfg.gates.min_price, self.cfg.gates.max_price),
         )
         await self.supervisor.start_child(ChildSpec(
             name, self.wrap("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,

@@ -73,12 +73,17 @@ def shorten_gil_switch_interval() -> None:
 def announce_mode(cfg: AppConfig) -> None:
     """Say loudly on the console and in the log when orders are real (live) or simulated (paper)."""
     ex = cfg.execution
+    orders = (f"MAKER: post-only quotes on both sides, up to {cfg.maker.max_open_orders} open" if cfg.maker.enabled
+              else f"{ex.time_in_force} at the decided price")
     if cfg.mode == "live":
         where = "the SIMULATED venue" if cfg.venue == "sim" else f"Kalshi {cfg.venue.upper()}"
         for _ in range(3):
             logger.bind(event="mode", mode="live").critical(
-                "*** LIVE TRADING *** kbot sends REAL ORDERS to {} ({} at the decided price; close cutoff {}s; "
-                "kill switch: `kbot kill`)", where, ex.time_in_force, ex.close_cutoff_s)
+                "*** LIVE TRADING *** kbot sends REAL ORDERS to {} ({}; close cutoff {}s; "
+                "kill switch: `kbot kill`)", where, orders, ex.close_cutoff_s)
+    elif cfg.maker.enabled and cfg.mode == "shadow":
+        logger.bind(event="mode", mode="shadow").warning(
+            "*** MAKER (shadow) *** quotes are planned and recorded (maker_quotes, maker_actions); nothing is sent")
     elif cfg.mode == "paper":
         logger.bind(event="mode", mode="paper").warning(
             "*** PAPER TRADING *** orders are simulated against the venue's public book and trades (latency {}s); "

@@ -42,6 +42,7 @@ from kbot.messages import (
     MarketSettled,
     OrderEvent,
     Quote,
+    QuoteAction,
     Reconciliation,
     SeriesInfo,
     SpotTick,
@@ -123,6 +124,7 @@ EXECUTOR_ROUTES: Table = {
     MarketSettled: (LEDGER,),
     LedgerAdjustment: (LEDGER,),
     Reconciliation: (RECORDER,),
+    QuoteAction: (RECORDER,),  # the maker's quote places, replaces, cancels and fills
     VenueBalance: (RECORDER,),
     VenuePosition: (RECORDER,),
     VenueSettlement: (RECORDER,),

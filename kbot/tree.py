@@ -62,6 +62,7 @@ from actors.kalshi_ws_feed import Subscribe as WsSubscribe
 from actors.kalshi_ws_feed import Unsubscribe as WsUnsubscribe
 from actors.kalshi_ws_feed import WatchState, run_kalshi_ws_feed
 from actors.ledger import LedgerState, carry_loader, run_ledger
+from actors.maker import run_maker
 from actors.markets import run_markets
 from actors.recorder import Recorder
 from actors.scorer import ScorerDb, run_scorer
@@ -90,6 +91,8 @@ from kbot.model.predict import Predictor
 from kbot.model.state import ModelState
 from kbot.pricerpool import Freshness, PricerPool
 from kbot.statestore import BlockingIO, JsonFileStateStore, StateStore, in_thread
+from kbot.strategy.executor import MakerExecutor
+from kbot.strategy.maker import MakerCore
 from kbot.venues.config import KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
@@ -218,6 +221,7 @@ class Tree:
         self.executor_outq: deque[Any] = deque()  # outputs not yet delivered (paper/live: the executor's own)
         self.orders_acked = 0
         self.executor: Executor = self._build_executor()
+        self.maker_core = MakerCore(cfg.maker)  # the maker's plans (state outlives its actor)
         self.market_registry = MarketRegistry(cfg.series)
         self.watch_state = WatchState()
         self.ws_health = LinkHealth()
@@ -356,7 +360,12 @@ class Tree:
         d = self.stats.get("decision")
         line = (f"{len(self.market_registry.priced)} markets priced, {spot}; {len(self.executed)} TAKEs, "
                 f"{d.msgs_out} decisions{money}; {self.restarts} restarts")
-        ex = self.executor
+        ex: Any = self.executor
+        if isinstance(ex, MakerExecutor):
+            c = ex.counts
+            line = (f"MAKER {c.get('place', 0)} quotes placed, {c.get('replace', 0)} replaced, {c.get('cancel', 0)} "
+                    f"canceled, {c.get('fill', 0)} filled; " + line)
+            ex = ex.inner
         if isinstance(ex, TradingExecutor):
             n = ex.counts
             state = "ready" if ex.ready else f"NOT RECONCILED ({ex.start_error or 'starting'})"
@@ -370,14 +379,22 @@ class Tree:
     # ------------------------------------------------------------------ building
 
     def _build_executor(self) -> Executor:
-        """Shadow, paper or live, from ``cfg.mode``: owned by the tree (its orders outlive actor
-        incarnations)."""
+        """Shadow, paper or live, from ``cfg.mode``, taking or making (``[maker] enabled``):
+        owned by the tree (its orders outlive actor incarnations)."""
         cfg = self.cfg
+        if cfg.maker.enabled:
+            inner = None if cfg.mode == "shadow" else self._trading_executor()
+            return MakerExecutor(cfg.mode, cfg.maker, inner, pending=self.executor_outq)  # type: ignore[arg-type]
         if cfg.mode == "shadow":
             return ShadowExecutor()
+        return self._trading_executor()
+
+    def _trading_executor(self) -> TradingExecutor:
+        cfg = self.cfg
         if cfg.mode == "paper":
             gw: Any = PaperGateway(PaperVenue(latency_s=cfg.execution.paper.latency_s,
                                               shrink_queue=cfg.execution.paper.queue_shrinks_with_book,
+                                              infer_trades=cfg.execution.paper.infer_trades,
                                               rounding=cfg.pricer.fee_rounding))
         else:
             if self.rest_client is None:
@@ -502,10 +519,7 @@ class Tree:
             self._spec("executor", run_executor, self.executor_in, self.executor_out, self.executor,
                        clock=clock, stats=st.get("executor"), executed=self.executed,
                        latest=self.executor_latest if trading else None, outq=self.executor_outq),
-            self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
-                       sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
-                       recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
-                       evidence=cfg.evidence, model=self.model, io=self.io),
+            self._decision_or_maker(decision_out),
             self._spec("spot_index", run_spot_index, self.spot_in, self.index_out, clock=clock,
                        config=cfg.index, vol_config=cfg.vol, signal_config=cfg.signals, store=self.store,
                        stats=st.get("spot_index"), io=self.io),
@@ -529,6 +543,21 @@ class Tree:
                           within_s=cfg.tree.root_within_s, on_event=self.on_event, now=clock.now)
         self.supervisors[:0] = [root, self.pricers.supervisor]
         return root
+
+    def _decision_or_maker(self, decision_out: Any) -> ChildSpec:
+        """The decision actor (TAKE/PASS), or with ``[maker] enabled`` the maker actor on the same
+        inbox (edges and the portfolio), its quote targets to the executor and the record."""
+        cfg, clock, st = self.cfg, self.clock, self.stats
+        if cfg.maker.enabled:
+            core = self.maker_core
+            core.max_daily_loss = cfg.risk.max_daily_loss
+            return self._spec("maker", run_maker, self.decision_in, Tee(self.executor_in, self.record), clock=clock,
+                              core=core, stats=st.get("maker"), kill_file=cfg.risk.kill_file,
+                              kill_poll_s=cfg.risk.kill_poll_s, io=self.io)
+        return self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
+                          sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
+                          recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
+                          evidence=cfg.evidence, model=self.model, io=self.io)
 
     # ------------------------------------------------------------------ after the stop
 

@@ -47,6 +47,8 @@ from kbot.messages import (
     PortfolioState,
     Position,
     Quote,
+    QuoteAction,
+    QuoteTarget,
     Reconciliation,
     Score,
     SeriesInfo,
@@ -306,6 +308,24 @@ def reconciliation_row(m: Reconciliation, cx: MapContext) -> Row:
     return (cx.run_id, m.ts, m.mode, m.kind, m.ticker or "", m.status, m.ledger, m.venue, m.detail)
 
 
+def maker_quote_row(m: QuoteTarget, cx: MapContext) -> Row:
+    money = cx.money
+    return (
+        cx.run_id, m.ts, m.ticker, m.series_ticker, money(m.yes_bid), money(m.no_bid), money(m.size), m.fair,
+        m.reservation, m.half_spread, money(m.inventory), m.time_to_close_s, money(m.best_yes_bid),
+        money(m.best_yes_ask), join_codes(m.reasons)[:255], join_codes(m.yes_reasons)[:255],
+        join_codes(m.no_reasons)[:255],
+    )  # fmt: skip
+
+
+def maker_action_row(m: QuoteAction, cx: MapContext) -> Row:
+    money = cx.money
+    return (
+        cx.run_id, m.ts, m.mode, m.ticker, m.side, m.action, m.client_order_id or "", money(m.price),
+        money(m.prev_price), money(m.count), m.reason[:255], m.fair,
+    )  # fmt: skip
+
+
 # ----------------------------------------------------------------------------- evaluation & ops
 
 
@@ -396,6 +416,8 @@ ROUTES: dict[type, tuple[Route, ...]] = {
     VenuePosition: (Route("venue_positions", venue_position_row),),
     VenueSettlement: (Route("venue_settlements", venue_settlement_row),),
     Reconciliation: (Route("reconciliation", reconciliation_row),),
+    QuoteTarget: (Route("maker_quotes", maker_quote_row),),
+    QuoteAction: (Route("maker_actions", maker_action_row),),
     Score: (Route("scores", score_row),),
     FundingRate: (Route("funding_rates", funding_row),),
     ModelFit: (Route("model_fits", model_fit_row),),

@@ -613,6 +613,54 @@ reconciliation = sa.Table(  # findings of reconciliation with the venue (kbot.ex
     sa.Index(None, "ts"),
 )
 
+# ----------------------------------------------------------------------------- the maker strategy
+
+maker_quotes = sa.Table(  # every quote change of the maker (kbot.messages.QuoteTarget)
+    "maker_quotes",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("ticker", Str(64), nullable=False),
+    sa.Column("series_ticker", Str(32), nullable=False),
+    sa.Column("yes_bid", Money),  # NULL: no YES bid (see reasons)
+    sa.Column("no_bid", Money),
+    sa.Column("size", Money, nullable=False),
+    sa.Column("fair", F),
+    sa.Column("reservation", F),
+    sa.Column("half_spread", F),
+    sa.Column("inventory", Money, nullable=False),
+    sa.Column("time_to_close_s", F),
+    sa.Column("best_yes_bid", Money),
+    sa.Column("best_yes_ask", Money),
+    sa.Column("reasons", Str(255), nullable=False),  # why no quote at all ("" when quoting)
+    sa.Column("yes_reasons", Str(255), nullable=False),  # why no YES bid ("" when there is one)
+    sa.Column("no_reasons", Str(255), nullable=False),
+    sa.UniqueConstraint("run_id", "ts", "ticker"),
+    sa.Index(None, "ticker", "ts"),
+)
+
+maker_actions = sa.Table(  # every place, replace, cancel, refusal and fill of a quote (QuoteAction)
+    "maker_actions",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    _run_fk(),
+    sa.Column("ts", F, nullable=False),
+    sa.Column("mode", Str(16), nullable=False),
+    sa.Column("ticker", Str(64), nullable=False),
+    sa.Column("side", Str(8), nullable=False),
+    sa.Column("action", Str(16), nullable=False),  # place | replace | cancel | fill | refused
+    sa.Column("client_order_id", Str(96), nullable=False),  # "" when none (a refusal before an order)
+    sa.Column("price", Money),
+    sa.Column("prev_price", Money),
+    sa.Column("count", Money, nullable=False),
+    sa.Column("reason", Str(255), nullable=False),
+    sa.Column("fair", F),
+    sa.UniqueConstraint("run_id", "ts", "ticker", "side", "action", "client_order_id", "price"),
+    sa.Index(None, "ticker", "ts"),
+)
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 scores = sa.Table(

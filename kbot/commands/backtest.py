@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import Any
 
-from kbot.commands.replay import add_source_arguments, prepare
+from kbot.commands.replay import add_source_arguments, add_strategy_argument, prepare
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-ms", type=float, metavar="N", help="fill latency after the decision (default 100)")
     parser.add_argument("--fills", choices=("book", "shadow"), help="book (default) or shadow fills")
     parser.add_argument("--seed", type=int, help="scheduler seed (default 0)")
+    add_strategy_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -65,7 +66,8 @@ def main(args: argparse.Namespace) -> int:
     rows = point_rows(results)
     keys = list(points[0]) if points and points[0] else []
     if args.output == "json":
-        print(json.dumps(rows, indent=2, default=str))
+        print(json.dumps({"points": rows, "fill_quality": [{"point": r.index + 1, **r.point, **q} for r in results
+                                                            for q in r.quality]}, indent=2, default=str))
     elif args.output == "csv":
         buf = io.StringIO()
         fields = list(dict.fromkeys(k for r in rows for k in r))
@@ -75,6 +77,13 @@ def main(args: argparse.Namespace) -> int:
         print(buf.getvalue(), end="")
     else:
         print(render_rows(rows, lead=[("point", "point"), *((k, k) for k in keys)]))
+        from kbot.strategy.report import render as render_quality
+
+        quality = [{"point": r.index + 1, **r.point, **q} for r in results for q in r.quality]
+        if quality:
+            print()
+            print("fill quality (kbot report maker: per contract, markouts against the recorded mid):")
+            print(render_quality(quality, lead=[("point", "point"), *((k, k) for k in keys)]))
         for r in results:
             if r.error:
                 print(f"point {r.index + 1} FAILED: {r.error}", file=sys.stderr)

@@ -28,7 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fills", choices=("book", "shadow"),
                         help="book (default): taker walk of the recorded book; shadow: at the decided price, like kbot run")
     parser.add_argument("--seed", type=int, help="scheduler seed (default 0): a replay is deterministic for a seed")
+    add_strategy_argument(parser)
     parser.add_argument("--output", choices=("table", "json"), default="table", help="summary format (default table)")
+
+
+def add_strategy_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--strategy", choices=("taker", "maker"),
+                        help="taker (default): TAKE/PASS decisions filled on the recorded book; maker: quotes in "
+                             "the paper venue's queue model, filled by the recorded (or inferred) trades")
 
 
 def add_replay_config_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +88,10 @@ def replay_overrides(args: argparse.Namespace) -> dict[str, Any]:
         v = getattr(args, key, None)
         if v is not None:
             rp[name] = v
-    return {"replay": rp} if rp else {}
+    out: dict[str, Any] = {"replay": rp} if rp else {}
+    if getattr(args, "strategy", None) is not None:
+        out["maker"] = {"enabled": args.strategy == "maker"}
+    return out
 
 
 def quiet_logging(level: str = "WARNING") -> None:
@@ -147,6 +157,7 @@ def main(args: argparse.Namespace) -> int:
 def summarize(r: Any) -> dict[str, Any]:
     """What a replay did and made, read back from its database."""
     from kbot.replay.metrics import run_rows
+    from kbot.strategy.report import run_report
 
     notes = dict(r.notes)
     read = notes.pop("read", None)
@@ -157,6 +168,7 @@ def summarize(r: Any) -> dict[str, Any]:
         "decisions": r.decisions, "takes": r.takes, "fills": r.fills, "unfilled_takes": len(r.unfilled),
         "unfilled_reasons": _count_values(r.unfilled), "rest": r.rest, "gave_up": r.gave_up,
         "series": run_rows(r.db_url, r.run_id),
+        "fill_quality": run_report(r.db_url, r.run_id),
     }
     if read is not None:
         out["recording"] = {"files": read.files, "records": read.records, "bad_lines": read.bad_lines,
@@ -197,6 +209,10 @@ def render(s: dict[str, Any]) -> str:
                      f"{s['recording']['bad_lines']} unreadable line(s) skipped")
     lines.append("")
     lines.append(render_rows(s["series"]))
+    if s.get("fill_quality"):
+        from kbot.strategy.report import render as render_quality
+
+        lines += ["", "fill quality (kbot report maker):", render_quality(s["fill_quality"])]
     lines.append("")
     lines.append(f"database: {s['db']}   (kbot report model --since all --db {s['db']} --run {s['run_id']})")
     if s["gave_up"]:

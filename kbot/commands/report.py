@@ -48,7 +48,7 @@ def main(args: argparse.Namespace) -> int:
         t = Table(show_header=True, header_style="bold", box=None)
         t.add_column("report")
         t.add_column("description")
-        for r in sorted([*report.list_reports(), *report_model.infos()], key=lambda r: r.name):
+        for r in sorted([*report.list_reports(), *report_model.infos(), *_maker_infos()], key=lambda r: r.name):
             t.add_row(r.name, r.description)
         t.add_row("html", "one self-contained HTML page with figures: equity, PnL, reliability, model vs market, "
                   "decisions, latency, gaps, restarts (--out FILE)")
@@ -62,6 +62,8 @@ def main(args: argparse.Namespace) -> int:
 
         return write_html(args)
     now = time.time()
+    if args.name in MAKER_REPORTS:
+        return _maker_report(args, now)
     if args.name in report_model.DESCRIPTIONS:
         return _model_report(args, now)
     try:
@@ -127,3 +129,42 @@ def _model_report(args: argparse.Namespace, now: float) -> int:
         return _run_and_print(args, since, lambda conn: report_model.edge_report(conn, cfg, since=since or 0.0))
     return _run_and_print(args, since, lambda conn: report_model.signals_report(conn, cfg, since=since or 0.0, now=now),
                           empty="(no settled snapshots with a model probability)")
+
+
+MAKER_REPORTS = {
+    "maker": "fill quality per series and time to close (maker and taker fills apart): spread captured, markouts "
+             "1/10/60 s, fees, inventory at settlement, PnL after fees, max drawdown (kbot.strategy.report)",
+    "maker-markets": "the same per market",
+}
+
+
+def _maker_infos() -> list[Any]:
+    from storage.report import ReportInfo
+
+    return [ReportInfo(name=n, description=d, sql="", params=frozenset()) for n, d in MAKER_REPORTS.items()]
+
+
+def _maker_report(args: argparse.Namespace, now: float) -> int:
+    """``maker``: markouts over the recorded quote stream, computed at report time."""
+    from storage import report
+
+    try:
+        since = report.parse_since(args.since or "all", now)
+    except ValueError as exc:
+        print(f"kbot report: {exc}", file=sys.stderr)
+        return 2
+
+    def compute(conn: Any) -> Any:
+        from kbot.strategy.report import COLUMNS, run_report
+
+        rows = run_report(str(conn.engine.url.render_as_string(hide_password=False)), args.run, since=since,
+                          by="market" if args.name == "maker-markets" else "band")
+        keys = [k for k, _, _ in COLUMNS if any(k in r for r in rows)]
+        return report.ReportResult(name=args.name, columns=tuple(keys),
+                                   rows=[tuple(_round(r.get(k)) for k in keys) for r in rows])
+
+    return _run_and_print(args, since, compute, empty="(no fills)")
+
+
+def _round(v: Any) -> Any:
+    return round(v, 4) if isinstance(v, float) else v

@@ -19,6 +19,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="shadow (default): hypothetical positions, no orders; paper: orders simulated against the "
                              "venue's public book and trades; live: REAL orders (needs --i-accept-real-money or "
                              "[live] enabled = true in the config file)")
+    parser.add_argument("--strategy", choices=("taker", "maker"),
+                        help="taker (default): TAKE/PASS decisions; maker: quote both sides of each market with "
+                             "post-only orders around the model's fair value ([maker] in the config; README)")
     parser.add_argument("--i-accept-real-money", dest="accept_real_money", action="store_true",
                         help="the second opt-in for --mode live: kbot sends real orders with real money")
     parser.add_argument("--minutes", type=float, help="wall-clock minutes before a clean stop (default: run until interrupted)")
@@ -39,6 +42,8 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("venue", "mode", "minutes"):
         if getattr(args, key, None) is not None:
             out[key] = getattr(args, key)
+    if getattr(args, "strategy", None) is not None:
+        out["maker"] = {"enabled": args.strategy == "maker"}
     if getattr(args, "accept_real_money", False):
         out["live"] = {"enabled": True}
     sim: dict[str, Any] = {}

@@ -29,6 +29,10 @@ class PaperConfig:
     # Cancellations ahead of a resting order shorten its queue (displayed size at its price
     # falling below the queue ahead of it); False: only trades at its price do.
     queue_shrinks_with_book: bool = True
+    # Trades inferred from the ticker channel's volume for markets without a trade channel
+    # (``kbot.execution.fills.TradeInference``): recordings made without one (the organics
+    # captures turn it on); off live, where the trade channel reports every trade.
+    infer_trades: bool = False
 
 
 @attrs.frozen

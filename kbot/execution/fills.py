@@ -40,6 +40,22 @@ Resting orders (the queue-position model)
   as in NautilusTrader's and prediction-market-backtesting's queue models). Off with
   ``shrink=False``.
 
+Trades inferred from the ticker channel
+---------------------------------------
+Where no trade channel was recorded (the organics KXBTC15M captures), ``TradeInference`` makes
+trades out of the ticker channel's cumulative ``volume``: the volume added between two ticker
+messages of a market is one trade of that many contracts at the later message's last trade
+price (``Quote.last_price``), its taker side read against the earlier message's top of book: a
+price at or under the bid was a seller (the taker bought NO), at or over the ask a buyer (the
+taker bought YES), strictly inside the nearer touch decides, and a price exactly at the mid is
+not used (counted: ``unclassified``). Volume that traded at several prices within one interval
+is all put at the last one; a volume that goes down (a new subscription) restarts the count. A
+market that has real trades (``Trade`` messages) is never inferred.
+
+A book built from the ticker channel only knows the top of book (``BookView.top_only``): the
+size displayed below the best bid is unknown, so a bid placed there joins an unknown queue
+(``queue_ahead`` infinite) and fills only from trades through its price.
+
 ``crosses(book, side, price)``: whether a buy of ``side`` at ``price`` would trade at once (a
 post-only order that would is rejected, as the venue does). Maker fills are charged the maker
 fee where the series charges makers (``kbot.fees.maker_fees_apply``), else nothing.
@@ -57,6 +73,7 @@ from kbot.messages import Levels, Quote, Side, Trade
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+UNKNOWN = Decimal("Infinity")  # a queue of unknown length
 
 
 def other(side: Side) -> Side:
@@ -71,6 +88,7 @@ class BookView:
     yes_asks: Levels = ()
     no_asks: Levels = ()
     ts: float = 0.0
+    top_only: bool = False  # only the top of book is known (a ticker-channel book): deeper sizes unknown
 
     @classmethod
     def from_quote(cls, q: Quote) -> BookView:
@@ -88,10 +106,14 @@ class BookView:
         return asks[0][0] if asks else None
 
     def displayed_bid(self, side: Side, price: Decimal) -> Decimal:
-        """Size displayed on the bid of ``side`` at exactly ``price``."""
-        for p, n in self.bids(side):
+        """Size displayed on the bid of ``side`` at exactly ``price`` (infinite: unknown, a price
+        under the best bid of a top-only book)."""
+        bids = self.bids(side)
+        for p, n in bids:
             if p == price:
                 return n
+        if self.top_only and (not bids or price < bids[0][0]):
+            return UNKNOWN
         return ZERO
 
 
@@ -206,3 +228,60 @@ class QueuePosition:
         self.price = price
         self.remaining = remaining
         self.queue_ahead = book.displayed_bid(self.side, price) if book is not None else ZERO
+
+
+def infer_trade(ticker: str, prev_volume: Decimal, prev_bid: Decimal | None, prev_ask: Decimal | None,
+                q: Quote) -> Trade | str | None:
+    """The trade the ticker message ``q`` implies after a message with ``prev_volume`` and top
+    of book ``prev_bid``/``prev_ask`` (module docstring): a ``Trade``, None (no volume added),
+    or why a volume could not be used (``no_price``, ``unclassified``)."""
+    if q.volume is None or q.volume <= prev_volume:
+        return None
+    price = q.last_price
+    if price is None or not ZERO < price < ONE:
+        return "no_price"
+    taker: str | None = None
+    if prev_bid is not None and price <= prev_bid:
+        taker = "no"  # sold YES into the bids
+    elif prev_ask is not None and price >= prev_ask:
+        taker = "yes"
+    elif prev_bid is not None and prev_ask is not None:
+        mid2 = prev_bid + prev_ask
+        taker = "yes" if 2 * price > mid2 else "no" if 2 * price < mid2 else None
+    if taker is None:
+        return "unclassified"
+    count = q.volume - prev_volume
+    return Trade(ts=q.ts, ticker=ticker, trade_id=f"inferred-{ticker}-{q.volume}", yes_price=price, count=count,
+                 taker_side=taker, recv_ts=q.recv_ts)
+
+
+@attrs.define
+class TradeInference:
+    """Trades from the ticker channel's volume, per market, for markets without a trade channel."""
+
+    last: dict[str, tuple[Decimal, Decimal | None, Decimal | None]] = attrs.field(factory=dict)
+    real: set[str] = attrs.field(factory=set)
+    counts: dict[str, int] = attrs.field(factory=dict)
+
+    def on_trade(self, trade: Trade) -> None:
+        if not trade.trade_id.startswith("inferred-"):
+            self.real.add(trade.ticker)
+            self.last.pop(trade.ticker, None)
+
+    def on_quote(self, q: Quote) -> Trade | None:
+        if q.source != "ticker" or q.volume is None or q.ticker in self.real:
+            return None
+        prev = self.last.get(q.ticker)
+        self.last[q.ticker] = (q.volume, q.yes_bid, q.yes_ask)
+        if prev is None:
+            return None
+        got = infer_trade(q.ticker, prev[0], prev[1], prev[2], q)
+        if isinstance(got, str):
+            self.counts[got] = self.counts.get(got, 0) + 1
+            return None
+        if got is not None:
+            self.counts["inferred"] = self.counts.get("inferred", 0) + 1
+        return got
+
+    def forget(self, ticker: str) -> None:
+        self.last.pop(ticker, None)

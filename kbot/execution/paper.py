@@ -30,7 +30,7 @@ from typing import Any
 
 import attrs
 
-from kbot.execution.fills import BookView, QueuePosition, crosses, maker_fee, taker_fees, walk
+from kbot.execution.fills import BookView, QueuePosition, TradeInference, crosses, maker_fee, taker_fees, walk
 from kbot.execution.orders import ManagedOrder, OrderSpec
 from kbot.execution.reconcile import VenueSnapshot
 from kbot.execution.trading import Reply
@@ -82,9 +82,11 @@ class _Due:
 
 class PaperVenue:
     def __init__(self, *, latency_s: float = 0.25, shrink_queue: bool = True,
-                 rounding: FeeRounding = FeeRounding.CENTICENT) -> None:
+                 rounding: FeeRounding = FeeRounding.CENTICENT, infer_trades: bool = False) -> None:
         self.latency_s = latency_s
         self.shrink_queue = shrink_queue
+        self.infer_trades = infer_trades
+        self.inference = TradeInference()
         self.rounding = rounding
         self.books: dict[str, BookView] = {}
         self._depth_seen: set[str] = set()
@@ -101,8 +103,11 @@ class PaperVenue:
 
     def on_quote(self, q: Quote) -> list[Any]:
         """A book from the live venue. Depth (``source="book"``) is used when there is any;
-        a top-of-book quote stands in only for markets without depth."""
+        a top-of-book quote stands in only for markets without depth. Markets without a trade
+        channel get trades inferred from the ticker channel's volume (``infer_trades``;
+        ``kbot.execution.fills.TradeInference``), applied after the book they came with."""
         t = q.ticker
+        inferred = self.inference.on_quote(q) if self.infer_trades else None
         if q.stale:
             self.books.pop(t, None)
             return []
@@ -110,24 +115,25 @@ class PaperVenue:
             self._depth_seen.add(t)
             book = BookView.from_quote(q)
         elif t in self._depth_seen:
-            return []
+            return self.on_trade(inferred) if inferred is not None else []
         else:
             yes = ((q.yes_ask, q.yes_ask_size),) if q.yes_ask is not None and q.yes_ask_size else ()
             no_size = q.yes_bid_size
             no = ((q.no_ask, no_size),) if q.no_ask is not None and no_size else ()
-            book = BookView(ticker=t, yes_asks=yes, no_asks=no, ts=q.ts)
+            book = BookView(ticker=t, yes_asks=yes, no_asks=no, ts=q.ts, top_only=True)
         self.books[t] = book
         self.consumed.pop(t, None)
         for o in self.orders.values():
             if o.status == "resting" and o.spec.ticker == t and o.queue is not None:
                 o.queue.on_book(book)
-        return []
+        return self.on_trade(inferred) if inferred is not None else []
 
     def on_market(self, m: MarketInfo) -> None:
         self.terms[m.ticker] = MarketTerms(fee_multiplier=m.fee_multiplier or ONE,
                                            maker_fees=maker_fees_apply(m.fee_type), close_ts=m.close_ts)
 
     def on_trade(self, tr: Trade) -> list[Any]:
+        self.inference.on_trade(tr)
         out: list[Any] = []
         for o in list(self.orders.values()):
             if o.status != "resting" or o.spec.ticker != tr.ticker or o.queue is None:
@@ -147,6 +153,7 @@ class PaperVenue:
         """The market's outcome: what rests there is canceled, the account's position paid out."""
         out = self._close(s.ticker, s.ts, "market_settled")
         self.closed.add(s.ticker)
+        self.inference.forget(s.ticker)
         p = self.account.position(s.ticker)
         if s.ticker not in self.settlements and p is not None and p.status == "open":
             res = self.account.settle(s, _day(s.ts))

@@ -186,6 +186,9 @@ class TradingExecutor:
         logger.bind(event="order", decision_id=decision.decision_id, mode=self.mode).info(
             "{} order {}: buy {} {} @ {} {}", self.mode.upper(), o.client_order_id, spec.count, spec.side.upper(),
             spec.price, spec.time_in_force)
+        return await self._send(o, spec, now)
+
+    async def _send(self, o: ManagedOrder, spec: OrderSpec, now: float) -> list[Any]:
         try:
             reply = await self.gw.place(o.client_order_id, spec, now)
         except BaseException:
@@ -194,6 +197,22 @@ class TradingExecutor:
             o.next_query = now
             raise
         return self._out(self._apply_reply(o, reply, now))
+
+    async def place(self, key: str, spec: OrderSpec, now: float) -> tuple[ManagedOrder | None, list[Any]]:
+        """An order that is not a TAKE decision's (a maker quote): ``key`` stands in for the
+        decision id in its client order id and must be unique. Passes the same guards as a TAKE
+        (``guard``); a refused order is recorded ``rejected`` with the reason. Returns the order
+        (None: ``key`` was used already) and the outputs."""
+        m = self.manager
+        o = m.open(key, spec, now)
+        if o is None:
+            return None, []
+        why = self.guard(spec, now)
+        if why is not None:
+            self.counts["refused"] += 1
+            return o, self._emit(m.reject(o, why, now))
+        self.counts["orders"] += 1
+        return o, await self._send(o, spec, now)
 
     async def on_input(self, msg: Any, now: float) -> list[Any]:
         if isinstance(msg, Fill):
@@ -345,19 +364,25 @@ class TradingExecutor:
         return self.kill_file or self.kill_alert
 
     def refusal(self, d: Decision, spec: OrderSpec, now: float) -> str | None:
+        why = self.guard(spec, now)
+        if why is None and now - d.ts > self.cfg.max_decision_age_s:
+            return f"stale_decision: {now - d.ts:.1f}s old"
+        return why
+
+    def guard(self, spec: OrderSpec, now: float) -> str | None:
+        """Why no new order may go to ``spec.ticker`` now (None: it may): the guards every order
+        passes, TAKE or maker quote."""
         if (k := self.killed()) is not None:
             return f"kill_switch: {k}"
         if self.auth_failed is not None:
             return "auth_failed"
         if not self.ready:
             return f"not_reconciled{': ' + self.start_error if self.start_error else ''}"
-        if (h := self.reconciler.is_halted(d.ticker)) is not None:
+        if (h := self.reconciler.is_halted(spec.ticker)) is not None:
             return f"halted: {h}"
-        if d.ticker in self.manager.settled:
+        if spec.ticker in self.manager.settled:
             return "market_settled"
-        if now - d.ts > self.cfg.max_decision_age_s:
-            return f"stale_decision: {now - d.ts:.1f}s old"
-        close = self._close_ts(d.ticker, spec.close_ts)
+        close = self._close_ts(spec.ticker, spec.close_ts)
         if close is not None and now >= close - self.cfg.close_cutoff_s:
             return "close_cutoff"
         return None

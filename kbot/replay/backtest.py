@@ -53,6 +53,8 @@ class PointResult:
     takes: int
     rows: list[dict[str, Any]]
     error: str | None = None
+    # fill quality per series and time to close (kbot.strategy.report): the maker's figures
+    quality: list[dict[str, Any]] = attrs.field(factory=list)
 
 
 def _worker(spec: SourceSpec, cfg: AppConfig, index: int, point: dict[str, str], db_url: str,
@@ -75,8 +77,10 @@ def _worker(spec: SourceSpec, cfg: AppConfig, index: int, point: dict[str, str],
         r = run_replay(source, cfg, db_url=db_url, t_from=t_from, t_to=t_to, settings=nested(point),
                        on_progress=report, progress_every=20_000)
         progress.put_nowait((index, r.events, r.last_t))
+        from kbot.strategy.report import run_report
+
         return PointResult(index=index, point=point, run_id=r.run_id, db=db_url, events=r.events, wall_s=r.wall_s,
-                           takes=r.takes, rows=run_rows(db_url, r.run_id))
+                           takes=r.takes, rows=run_rows(db_url, r.run_id), quality=run_report(db_url, r.run_id))
     except Exception as exc:  # reported in the row, the other points go on
         return PointResult(index=index, point=point, run_id="", db=db_url, events=0, wall_s=0.0, takes=0, rows=[],
                            error=f"{type(exc).__name__}: {exc}")

@@ -151,7 +151,7 @@ def run_replay(source: ReplaySource, cfg: AppConfig, *, db_url: str | None = Non
     first = next(_window(source.events(), t_from, t_to), None)
     if first is None:
         raise ValueError(f"{source.name}: nothing to replay" + (" in the --from/--to window" if t_from or t_to else ""))
-    cfg = overrides.apply(overrides.apply(cfg, source.config), settings or {})
+    cfg = maker_replay_config(overrides.apply(overrides.apply(cfg, source.config), settings or {}), source.speed)
     run_id = replay_run_id(source, cfg, t_from, t_to)
     url = db_url or f"sqlite:///./{cfg.data_dir}/{run_id}.sqlite"
     _seed_scheduler(cfg.replay.seed)
@@ -159,6 +159,16 @@ def run_replay(source: ReplaySource, cfg: AppConfig, *, db_url: str | None = Non
         rcfg = replay_config(cfg, Path(d), url)
         return trio.run(functools.partial(_main, source, rcfg, run_id, first.t, t_from, t_to, on_progress, progress_every),
                         clock=trio.testing.MockClock(autojump_threshold=0))
+
+
+def maker_replay_config(cfg: AppConfig, speed: float) -> AppConfig:
+    """A maker replay (``[maker] enabled``, ``kbot backtest --strategy maker``) runs in paper mode:
+    its quotes rest in the paper venue's queue model on the recorded book and fill from the
+    recorded (or inferred) trades; orders meet the book ``replay.latency_ms`` after they are sent."""
+    if not cfg.maker.enabled:
+        return cfg
+    paper = attrs.evolve(cfg.execution.paper, latency_s=cfg.replay.latency_ms / 1000.0 * speed)
+    return attrs.evolve(cfg, mode="paper", execution=attrs.evolve(cfg.execution, paper=paper))
 
 
 def _seed_scheduler(seed: int) -> None:
@@ -220,7 +230,9 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     spot = SpotReplay(cfg.spot, tree.router, {s: stats.get(s) for s in ("coinbase", "binance", "kraken")})
     rest = RestReplay(clock, tolerance_s=cfg.replay.rest_tolerance_s * source.speed, wait_s=cfg.replay.rest_wait_s)
     latency_s = cfg.replay.latency_ms / 1000.0 * source.speed  # real ms -> the recording's clock
-    if cfg.replay.fills == "book":
+    if cfg.maker.enabled:
+        pass  # the tree's own maker executor on the paper venue (maker_replay_config)
+    elif cfg.replay.fills == "book":
         tree.executor = ReplayTakerExecutor(kalshi, clock, BookWalk(cfg.pricer.fee_rounding),
                                             latency_s=latency_s, mode=cfg.mode)  # type: ignore[arg-type]
     else:

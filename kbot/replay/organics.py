@@ -30,6 +30,9 @@ Kalshi WS v2 ``msg``. What the importer makes of it:
   in its window (from ``SPOT_WARMUP_S`` before it) are merged and deduplicated by trade id. They
   are one exchange only: the replay's index needs ``index.min_sources = 1`` (set by
   ``CONFIG``) and has no BRTI.
+- No trade channel was recorded: paper fills (``kbot backtest --strategy maker``) infer trades
+  from the ticker channel's volume (``execution.paper.infer_trades``, set by ``CONFIG``;
+  ``kbot.execution.fills.TradeInference``).
 - Results: every ``market_results*.json`` in the folder (official, ``finalized``); a market
   settles (``MarketSettled``) ``SETTLE_DELAY_S`` after its close. A market without a result, or
   with conflicting results, is reported and never settled: nothing is guessed.
@@ -68,6 +71,8 @@ CONFIG: dict[str, Any] = {
     "series": [SERIES],
     "kalshi": {"ws": {"use_yes_price": False, "trades": False, "lifecycle": False, "cfbenchmarks": False,
                       "fills": False, "user_orders": False, "market_positions": False}},
+    # no trade channel was recorded: paper fills (the maker backtest) infer trades from volume
+    "execution": {"paper": {"infer_trades": True}},
 }
 ONE, ZERO = Decimal(1), Decimal(0)
 

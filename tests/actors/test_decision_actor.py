@@ -8,7 +8,6 @@ from functools import partial
 
 import pytest
 import trio
-from loguru import logger
 
 from actors.decision import decision_inbox_key, run_decision, tape_line
 from kbot.actorkit import ActorStats, Collect
@@ -21,14 +20,6 @@ from supervision import LatestMailbox
 from tests.model.factories import T0, edge, portfolio
 
 TICKER = "KXBTCD-26MAY2817-T80249.99"
-
-
-@pytest.fixture
-def tape_lines():
-    lines: list[str] = []
-    sink = logger.add(lambda m: lines.append(m.record["message"]), filter=lambda r: r["extra"].get("event") == "tape")
-    yield lines
-    logger.remove(sink)
 
 
 class Harness:

@@ -30,6 +30,8 @@ from kbot.messages import (
     PortfolioState,
     Position,
     Quote,
+    QuoteAction,
+    QuoteTarget,
     Reconciliation,
     SeriesInfo,
     SpotTick,
@@ -165,6 +167,13 @@ def all_records() -> list:
         ),  # fmt: skip
         Reconciliation(ts=v.ts(), mode="live", kind="position", ticker="KXBTCD-25NOV2117-T98000", status="mismatch",
                        ledger="5.00", venue="3.00", detail="differs in two passes"),  # fmt: skip
+        QuoteTarget(ts=v.ts(), ticker="KXBTC15M-26MAY131445-45", series_ticker="KXBTC15M", yes_bid=v.d(),
+                    no_bid=v.d(), size=v.d(), fair=v.f(), reservation=v.f(), half_spread=v.f(), inventory=-v.d(),
+                    time_to_close_s=v.f(), close_ts=v.ts(), best_yes_bid=v.d(), best_yes_ask=v.d(),
+                    reasons=(), yes_reasons=("max_position",), no_reasons=()),  # fmt: skip
+        QuoteAction(ts=v.ts(), ticker="KXBTC15M-26MAY131445-45", side="no", action="replace",
+                    client_order_id="kb-mq1.2-n-KXBTC15M-26MAY131445-45", price=v.d(), prev_price=v.d(), count=v.d(),
+                    reason="requote", mode="paper", fair=v.f()),  # fmt: skip
         HealthSnapshot(ts=v.ts(), actor="pricer:X", inbox_depth=3, inbox_peak=17, msgs_in=1000, msgs_out=990,
                        last_msg_age_s=v.f(), restarts=2, errors=5, state="running"),  # fmt: skip
         LatencySample(ts=v.ts(), scope="tick_to_decision", interval_s=v.f(), n=1234, mean_ms=v.f(), p50_ms=v.f(),
