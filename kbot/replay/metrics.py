@@ -10,10 +10,11 @@ Per series (and ``ALL``):
 - ``pnl``: dollars after fees over settled TAKEs (payout - cost - fees); ``return_on_cost``:
   pnl / (cost + fees); ``max_drawdown``: the largest fall of cumulative pnl from its running peak,
   TAKEs ordered by settlement time (dollars, >= 0).
-- ``brier`` / ``log_loss``: of the model probability at decision times, over decisions on settled
-  markets; ``market_brier`` / ``market_log_loss``: of the market mid at the same moments (the
-  decisions that had one); ``brier_advantage`` = market_brier - brier over the decisions that have
-  both (> 0: the model beat the market).
+- ``brier`` / ``log_loss``: of the model probability, and ``market_brier`` /
+  ``market_log_loss``: of the market mid, over the same decisions: those on settled markets that
+  have both (``n_scored`` of them; paired, so the two columns compare like with like: a decision
+  without a market mid would score the model on moments the market is not scored on);
+  ``brier_advantage`` = market_brier - brier (> 0: the model beat the market).
 """
 
 from __future__ import annotations
@@ -130,15 +131,15 @@ def _row(series: str, ds: Sequence[DecisionRow], by_decision: dict[str, list[Fil
     scored = [(d, 1 if results[d.ticker][0] == "yes" else 0) for d in ds
               if d.prob_yes is not None and d.ticker in results and results[d.ticker][0] in ("yes", "no")]
     both = [(d, o) for d, o in scored if d.market_mid is not None]
-    b = [brier(d.prob_yes, o) for d, o in scored]  # type: ignore[arg-type]
+    b = [brier(d.prob_yes, o) for d, o in both]  # type: ignore[arg-type]
     mb = [brier(d.market_mid, o) for d, o in both]  # type: ignore[arg-type]
     adv = [brier(d.market_mid, o) - brier(d.prob_yes, o) for d, o in both]  # type: ignore[arg-type]
     return SeriesRow(
         series=series, decisions=len(ds), takes=len(takes), contracts=contracts, settled=len(settled), open=n_open,
         hit_rate=_mean([1.0 if x[3] else 0.0 for x in settled]), pnl=pnl, cost=cost_total,
         return_on_cost=float(pnl / cost_total) if cost_total > 0 else None,
-        max_drawdown=max_drawdown(x[2] for x in settled), n_scored=len(scored), brier=_mean(b),
-        log_loss=_mean([log_loss(d.prob_yes, o) for d, o in scored]),  # type: ignore[arg-type]
+        max_drawdown=max_drawdown(x[2] for x in settled), n_scored=len(both), brier=_mean(b),
+        log_loss=_mean([log_loss(d.prob_yes, o) for d, o in both]),  # type: ignore[arg-type]
         n_market=len(both), market_brier=_mean(mb),
         market_log_loss=_mean([log_loss(d.market_mid, o) for d, o in both]),  # type: ignore[arg-type]
         brier_advantage=_mean(adv),

@@ -37,6 +37,17 @@ def test_rows_per_series_and_all():
     assert a.takes == 3 and a.pnl == s.pnl + t.pnl
 
 
+def test_model_and_market_are_scored_on_the_same_decisions():
+    """A decision without a market mid scored the model on a moment the market was not scored on
+    (a replay of a kbot recording showed model Brier 0.3209 below the market's 0.3308 and yet a
+    negative advantage)."""
+    ds = [dec(1, "PASS", None, 0.7, 0.6), dec(2, "PASS", None, 0.1, None)]
+    [s] = series_rows(ds, [], {"A": ("yes", 100.0)})
+    assert (s.n_scored, s.n_market) == (1, 1)
+    assert s.brier == pytest.approx(brier(0.7, 1)) and s.brier_advantage == pytest.approx(brier(0.6, 1) - brier(0.7, 1))
+    assert s.market_brier - s.brier == pytest.approx(s.brier_advantage)
+
+
 def test_max_drawdown_is_peak_to_trough_of_cumulative_pnl():
     assert max_drawdown([D(1), D(-3), D(2), D(-1)]) == D(3)
     assert max_drawdown([]) == D(0) and max_drawdown([D(-2)]) == D(2)
