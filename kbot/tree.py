@@ -425,7 +425,7 @@ class Tree:
                 orders = queries.client_order_ids_since(conn, mode=cfg.mode, since=prev.started_ts)
             return StartHistory(since=prev.started_ts, known_fills=frozenset(fills), known_orders=frozenset(orders))
 
-        return await trio.to_thread.run_sync(q)
+        return await self.io(q)
 
     def _chaos_kill(self, o: ManagedOrder) -> None:
         """Test hook (``chaos.kill_after_orders``): SIGKILL this process right after the venue

@@ -141,16 +141,6 @@ def band_index(horizon_s: float, bands_s: Sequence[float]) -> int:
     return i
 
 
-def band_label(i: int, bands_s: Sequence[float]) -> str:
-    def fmt(s: float) -> str:
-        return f"{s / 3600:g}h" if s >= 3600 and s % 3600 == 0 else f"{s / 60:g}m"
-
-    edges = [0.0, *bands_s]
-    if i >= len(bands_s):
-        return f"{fmt(edges[-1])}+"
-    return f"{fmt(edges[i]) if i else '0'}-{fmt(edges[i + 1])}"
-
-
 @attrs.frozen(kw_only=True)
 class BlendParams:
     fit_id: str

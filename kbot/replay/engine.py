@@ -35,7 +35,6 @@ from typing import Any, cast
 import attrs
 import trio
 import trio.testing
-from loguru import logger
 
 from kbot import __version__
 from kbot.actorkit import BadInputSink, StatsRegistry, bad_inputs_to
@@ -238,8 +237,6 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     else:
         tree.executor = DelayedShadow(clock, latency_s)
     tree.ledger_state.pending.append(("out", tree.ledger_state.book.deposit(t0)))
-    bad_sink = contextlib.ExitStack()  # logged bad inputs -> the replay's bad_inputs table
-    bad_sink.enter_context(bad_inputs_to(BadInputSink(recorder.send_nowait, clock)))
 
     done = trio.Event()
     progress = Progress()
@@ -280,28 +277,29 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     freeze_startup_objects()
     gave_up: list[str] = []
     wall0 = time.perf_counter()
-    async with trio.open_nursery() as n:
-        async def supervise() -> None:
-            try:
-                await root.run()
-            except SupervisorGaveUp as exc:
-                gave_up.append(str(exc))
-                done.set()
+    # logged bad inputs -> the replay's bad_inputs table, until the run's row is closed
+    with bad_inputs_to(BadInputSink(recorder.send_nowait, clock)):
+        async with trio.open_nursery() as n:
+            async def supervise() -> None:
+                try:
+                    await root.run()
+                except SupervisorGaveUp as exc:
+                    gave_up.append(str(exc))
+                    done.set()
 
-        n.start_soon(supervise)
-        await done.wait()
-        if not failure and not gave_up:
-            # after the last record: fills due after their latency, settlements, the last
-            # timers; then stop the tree the way kbot run does
-            await clock.sleep_until(last[0] + cfg.replay.tail_s)
-        n.cancel_scope.cancel()
-    await settle_after_stop(tree)
-    score_all(engine, rid, cfg)  # the scorer's last round may predate the last settlements
-    wall = time.perf_counter() - wall0
-    end_t = clock.now()
-    end_run(engine, rid, now=end_t, status="error" if (failure or gave_up) else "ok",
-            reason=(repr(failure[0]) if failure else gave_up[0] if gave_up else None))
-    bad_sink.close()
+            n.start_soon(supervise)
+            await done.wait()
+            if not failure and not gave_up:
+                # after the last record: fills due after their latency, settlements, the last
+                # timers; then stop the tree the way kbot run does
+                await clock.sleep_until(last[0] + cfg.replay.tail_s)
+            n.cancel_scope.cancel()
+        await settle_after_stop(tree)
+        score_all(engine, rid, cfg)  # the scorer's last round may predate the last settlements
+        wall = time.perf_counter() - wall0
+        end_t = clock.now()
+        end_run(engine, rid, now=end_t, status="error" if (failure or gave_up) else "ok",
+                reason=(repr(failure[0]) if failure else gave_up[0] if gave_up else None))
     if failure:
         engine.dispose()
         raise failure[0]
@@ -389,7 +387,3 @@ async def _drain(box: Any) -> None:
     session inputs already say what the live session watched)."""
     while True:
         await box.receive_batch()
-
-
-def log_summary(r: ReplayResult) -> None:
-    logger.bind(event="replay").info("replay {}: {:,} events in {:.1f}s", r.run_id, r.events, r.wall_s)

@@ -115,8 +115,3 @@ def kalshi_channel(text: str) -> str:
         if 9 < end < 60:
             return text[9:end]
     return ""
-
-
-def rest_payload(method: str, path: str, params: dict[str, Any], status: int, body: str) -> str:
-    return json.dumps({"method": method, "path": path, "params": params, "status": status, "body": body},
-                      separators=(",", ":"))
