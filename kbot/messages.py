@@ -17,8 +17,9 @@ Nothing past a feed actor sees raw JSON; parse functions in ``kbot.venues`` prod
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, TypeVar
 
 import attrs
 
@@ -28,6 +29,7 @@ Mode = Literal["shadow", "paper", "live"]
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+_T = TypeVar("_T")
 
 
 
@@ -206,6 +208,39 @@ class Quote:
     stale: bool = False
     recv_ts: float
     mono: float = 0.0
+
+
+def fast_builder(cls: type[_T]) -> Callable[..., _T]:
+    """A constructor of the frozen slotted attrs class ``cls`` taking every field positionally,
+    in ``attrs.fields`` order, that sets the slots directly instead of going through the frozen
+    ``__init__`` (which sets each field by name through ``object.__setattr__``): about twice as
+    fast, for the one message built per book delta (``Quote``). It builds exactly what
+    ``cls(**fields)`` builds, so it refuses a class whose ``__init__`` does more than assign:
+    validators, converters, ``__attrs_post_init__``, a non-slotted class or ``init=False`` fields
+    (a test compares the two on generated values)."""
+    if not attrs.has(cls):
+        raise TypeError(f"{cls.__name__}: fast_builder needs a slotted attrs class whose __init__ only assigns")
+    fields = attrs.fields(cls)
+    if "__slots__" not in cls.__dict__ or hasattr(cls, "__attrs_post_init__") or any(
+            f.validator is not None or f.converter is not None or not f.init or f.alias != f.name for f in fields):
+        raise TypeError(f"{cls.__name__}: fast_builder needs a slotted attrs class whose __init__ only assigns")
+    names = [f.name for f in fields]
+    setters = {f"_set_{n}": cls.__dict__[n].__set__ for n in names}
+    body = "\n".join(f"    _set_{n}(o, {n})" for n in names)
+    src = f"def build({', '.join(names)}):\n    o = _new(_cls)\n{body}\n    return o\n"
+    scope: dict[str, object] = {"_new": object.__new__, "_cls": cls, **setters}
+    exec(src, scope)  # generated from the class's own field names, as attrs does
+    build = scope["build"]
+    assert callable(build)
+    return build
+
+
+new_quote: Callable[[float, str, Decimal | None, Decimal | None, Decimal | None, Decimal | None, Decimal | None,
+                     Decimal | None, Decimal | None, Decimal | None, Decimal | None, Levels, Levels, str, bool, float,
+                     float], Quote] = fast_builder(Quote)
+"""``Quote(...)`` with every field positional, in declaration order: ts, ticker, yes_bid, yes_ask,
+no_bid, no_ask, yes_bid_size, yes_ask_size, last_price, volume, open_interest, yes_asks, no_asks,
+source, stale, recv_ts, mono (``fast_builder``)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -25,7 +25,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from decimal import Decimal
 
-from kbot.messages import BookSnapshot, Levels, Quote
+from kbot.messages import BookSnapshot, Levels, Quote, new_quote
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -246,22 +246,19 @@ class OrderBook:
         yb, nb = tops if tops is not None else (self._yes.best(), self._no.best())
         yes_asks, no_asks = asks if asks is not None else self.depth_key(depth)
         mm = _MIRRORED  # (a falsy 0 only takes the slower way to the same value)
-        return Quote(
-            ts=ts,
-            ticker=self.ticker,
-            yes_bid=None if yb is None else yb[0],
-            yes_ask=None if nb is None else (mm.get(nb[0]) or _mirror(nb[0])),
-            no_bid=None if nb is None else nb[0],
-            no_ask=None if yb is None else (mm.get(yb[0]) or _mirror(yb[0])),
-            yes_bid_size=None if yb is None else yb[1],
-            yes_ask_size=None if nb is None else nb[1],
-            yes_asks=yes_asks,
-            no_asks=no_asks,
-            source=source,
-            stale=False,
-            recv_ts=recv_ts,
-            mono=mono,
-        )
+        if yb is None:
+            yes_bid = no_ask = yes_bid_size = None
+        else:
+            yes_bid, yes_bid_size = yb
+            no_ask = mm.get(yes_bid) or _mirror(yes_bid)
+        if nb is None:
+            no_bid = yes_ask = yes_ask_size = None
+        else:
+            no_bid, yes_ask_size = nb
+            yes_ask = mm.get(no_bid) or _mirror(no_bid)
+        # ``Quote(ts=..., ...)`` field by field in declaration order (``messages.new_quote``: per book delta)
+        return new_quote(ts, self.ticker, yes_bid, yes_ask, no_bid, no_ask, yes_bid_size, yes_ask_size, None, None, None,
+                         yes_asks, no_asks, source, False, recv_ts, mono)
 
     def snapshot(self, *, ts: float, recv_ts: float, depth: int, seq: int | None = None) -> BookSnapshot:
         return BookSnapshot(
