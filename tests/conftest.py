@@ -5,6 +5,10 @@
   tests using it skip cleanly when it is absent.
 - ``loguru_lines``: every loguru line (DEBUG and up) logged during the test, as text.
 - The run fails when no test passed (CI must not go green on an empty or all-skipped run).
+- Property tests (hypothesis) are derandomized by default: the same examples on every run, so a
+  CI run cannot fail on a draw no earlier run saw. To explore new examples:
+  ``pytest --hypothesis-profile explore`` (random draws; 500 examples where a test does not set
+  its own number); a failure prints the example and a blob to reproduce it.
 """
 
 from __future__ import annotations
@@ -13,10 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from loguru import logger
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+
+settings.register_profile("kbot", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True, max_examples=500)
+settings.load_profile("kbot")  # ``--hypothesis-profile explore`` (hypothesis's own option) overrides
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
