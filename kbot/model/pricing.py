@@ -199,8 +199,11 @@ def price_market(
 
 
 def positive_side(e: Edge) -> str | None:
-    best = max(((e.ev_yes, "yes"), (e.ev_no, "no")), key=lambda t: -1e9 if t[0] is None else t[0])
-    return best[1] if best[0] is not None and best[0] > 0 else None
+    """The side whose EV is the larger and positive (YES on a tie; a missing EV counts as -1e9)."""
+    y, n = e.ev_yes, e.ev_no
+    if (-1e9 if n is None else n) > (-1e9 if y is None else y):
+        return "no" if n is not None and n > 0 else None
+    return "yes" if y is not None and y > 0 else None
 
 
 def edge_top(e: Edge) -> tuple[Decimal | None, ...]:
