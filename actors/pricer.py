@@ -113,6 +113,7 @@ class PricerCore:
         # decision's bar is held back): what a skipped edge would have been is this one moved to p.
         self._last: Edge | None = None
         self._priced: tuple[IndexUpdate | None, float | None] = (None, None)  # its index and implied sigma
+        self._curve_held: tuple[Any, ...] | None = None  # (index, predictor, market, quote top + iv, curve)
 
     def _observer(self, market: MarketInfo) -> WindowObserver | None:
         end = horizon_end(market)
@@ -191,16 +192,24 @@ class PricerCore:
 
     def _curve(self) -> Callable[[float, float], float | None] | None:
         """The final probability as a function of (spot, horizon) with everything else as when
-        the last edge was priced (``Predictor.curve``)."""
+        the last edge was priced (``Predictor.curve``). Kept while its inputs stay the same (the
+        index and implied volatility of the last edge, the quote's top, the market, the model
+        in force): the index-only skips between two edges reuse one curve."""
         idx, iv = self._priced
         q = self.quote()
         if idx is None or q is None:
             return None
         yes_size = q.yes_asks[0][1] if q.yes_asks else q.yes_ask_size
         no_size = q.no_asks[0][1] if q.no_asks else q.yes_bid_size
-        return self.model.predictor.curve(self.market, index=idx, yes_bid=q.yes_bid, yes_ask=q.yes_ask,
-                                          yes_depth=no_size, no_depth=yes_size, implied_sigma=iv,
-                                          window_s=self.config.window_s)
+        predictor, market = self.model.predictor, self.market
+        key = (q.yes_bid, q.yes_ask, yes_size, no_size, iv)
+        held = self._curve_held
+        if held is not None and held[0] is idx and held[1] is predictor and held[2] is market and held[3] == key:
+            return held[4]
+        f = predictor.curve(market, index=idx, yes_bid=q.yes_bid, yes_ask=q.yes_ask, yes_depth=no_size,
+                            no_depth=yes_size, implied_sigma=iv, window_s=self.config.window_s)
+        self._curve_held = (idx, predictor, market, key, f)
+        return f
 
     # Reasons that a fresh index, or time alone, can change: an edge carrying one is always rebuilt.
     _VOLATILE = frozenset(("stale_spot", "closed", "window_unobserved"))

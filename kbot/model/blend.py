@@ -69,6 +69,22 @@ def logit(p: float, eps: float) -> float:
     return math.log(p / (1.0 - p))
 
 
+def dot(th: Sequence[float], x: Sequence[float]) -> float:
+    """``sum(a * b for a, b in zip(th, x, strict=True))`` added left to right in plain double
+    arithmetic, written out for the blend's ``K`` features (every edge, and ~10 times per quiet
+    band: ``Predictor.curve`` repeats these terms inline and must give the same bits; the
+    builtin ``sum`` compensates its rounding from Python 3.12 on)."""
+    if len(th) != K or len(x) != K:
+        if len(th) != len(x):
+            raise ValueError(f"blend coefficients for {len(th)} features, {len(x)} given")
+        z = 0.0
+        for a, b in zip(th, x, strict=True):
+            z += a * b
+        return z
+    return (th[0] * x[0] + th[1] * x[1] + th[2] * x[2] + th[3] * x[3] + th[4] * x[4] + th[5] * x[5]
+            + th[6] * x[6] + th[7] * x[7])
+
+
 def sigmoid(z: float) -> float:
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -171,8 +187,7 @@ class BlendParams:
 
     def predict_x(self, series: str, horizon_s: float, x: tuple[float, ...]) -> float:
         """The final probability of a feature vector (``features``)."""
-        th = self.coef(series, horizon_s)
-        z = sum(a * b for a, b in zip(th, x, strict=True))
+        z = dot(self.coef(series, horizon_s), x)
         return min(1.0 - self.eps, max(self.eps, sigmoid(z)))
 
     # ------------------------------------------------------------------ persistence

@@ -36,9 +36,14 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy.special import ndtr, stdtr
+from scipy.special import cython_special, ndtr, stdtr
 
 from kbot.model.prob import settlement_params, strike_bounds
+
+# The scalar t cdf for ``Tail.sf``: scipy's typed entry point to the same routine as the ``stdtr``
+# ufunc (identical results; ~0.2 us a call instead of ~0.6 us for the ufunc's dispatch on
+# Python floats, and a pricer's edge and quiet band make 10-20 such calls).
+_stdtr_scalar = cython_special.stdtr
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -74,7 +79,7 @@ class Tail:
         """P(e >= d)."""
         if self.nu is None:
             return 0.5 * math.erfc(d / _SQRT2)
-        return float(stdtr(self.nu, -d * self._c))
+        return float(_stdtr_scalar(self.nu, -d * self._c))
 
     def pdf(self, d: float) -> float:
         if self.nu is None:

@@ -95,6 +95,30 @@ def taker_evs(
     return one("yes", prob_yes, yes_ask), one("no", 1.0 - prob_yes, no_ask)
 
 
+def taker_ev_values(
+    prob_yes: float,
+    yes_ask: Decimal | None,
+    no_ask: Decimal | None,
+    count: Decimal,
+    multiplier: Decimal | None,
+    rounding: FeeRounding,
+) -> tuple[float | None, float | None, float | None, float | None]:
+    """``(ev_yes, fee_yes, ev_no, fee_no)`` per contract: the ``ev`` and ``fee_per_contract`` of
+    ``taker_evs`` (same arithmetic, same None for a side without a usable ask) without building
+    the ``SideEV`` records (every edge a pricer builds)."""
+    if count <= 0:
+        raise ValueError(f"count must be > 0, got {count}")
+    mult = ONE if multiplier is None else multiplier
+    ev_yes = fee_yes = ev_no = fee_no = None
+    if yes_ask is not None and ZERO < yes_ask < ONE:
+        fee_yes = _fee(count, yes_ask, mult, False, rounding)[1]
+        ev_yes = prob_yes - float(yes_ask) - fee_yes
+    if no_ask is not None and ZERO < no_ask < ONE:
+        fee_no = _fee(count, no_ask, mult, False, rounding)[1]
+        ev_no = (1.0 - prob_yes) - float(no_ask) - fee_no
+    return ev_yes, fee_yes, ev_no, fee_no
+
+
 def maker_ev(
     side: str,
     prob_side: float,

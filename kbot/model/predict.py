@@ -25,7 +25,7 @@ from decimal import Decimal
 import attrs
 
 from kbot.messages import IndexUpdate, MarketInfo
-from kbot.model.blend import BlendParams, band_index, features, logit, market_prob, sigmoid
+from kbot.model.blend import BlendParams, K, features, logit, market_prob
 from kbot.model.config import SignalConfig
 from kbot.model.dist import prob_slope_reason, tail
 from kbot.model.models import rv_source
@@ -47,6 +47,11 @@ class Prediction:
     funding: float | None = None
     imbalance: float | None = None
     vol_regime: int | None = None
+
+
+def _no_probability(spot: float, horizon_s: float) -> float | None:
+    """The curve of a market without a probability (no volatility, no usable strikes)."""
+    return None
 
 
 class Predictor:
@@ -171,35 +176,61 @@ class Predictor:
         lm = None if mp is None else logit(mp, eps)
         rate = None if sigma is None else sigma * sigma / YEAR_S
         coefs: dict[int, tuple[float, ...]] = {}
-
-        def ge(k: float | None, spot: float, v: float, sd: float) -> tuple[float, float]:
-            if k is None:
-                return 1.0, 0.0
-            d = (math.log(k / spot) + 0.5 * v) / sd
-            return tl.sf(d), tl.pdf(d)
+        if rate is None or isinstance(bounds, str):
+            return _no_probability
+        k_lo, k_hi = bounds
+        sf, pdf, bands = tl.sf, tl.pdf, params.bands_s
+        lo_eps, hi_eps = eps, 1.0 - eps
+        w23 = 2.0 * window_s / 3.0
 
         # The same arithmetic, in the same order, as ``prob_slope_reason`` (before the window:
-        # effective strike = strike) and ``BlendParams.predict``, without their records.
+        # effective strike = strike), ``logit``, ``features``, ``dot`` and ``sigmoid`` of
+        # ``BlendParams.predict``, written out without their calls and records: a quiet band
+        # evaluates this ~10 times (``max(a, b)`` is ``b if b > a else a``, ``min(a, b)`` is
+        # ``b if b < a else a``: the same choices, ties and NaN included).
         def f(spot: float, horizon_s: float) -> float | None:
-            if rate is None or isinstance(bounds, str) or not spot > 0 or horizon_s < window_s:
+            if not spot > 0 or horizon_s < window_s:
                 return None
-            v = rate * (horizon_s - 2.0 * window_s / 3.0)
+            v = rate * (horizon_s - w23)
             if not v > 0:
                 return None
             sd = math.sqrt(v)
-            g_lo, f_lo = ge(bounds[0], spot, v, sd)
-            g_hi, f_hi = (0.0, 0.0) if bounds[1] is None else ge(bounds[1], spot, v, sd)
-            p = min(1.0, max(0.0, g_lo - g_hi))
-            lg = logit(p, eps)
+            if k_lo is None:
+                g_lo, f_lo = 1.0, 0.0
+            else:
+                d = (math.log(k_lo / spot) + 0.5 * v) / sd
+                g_lo, f_lo = sf(d), pdf(d)
+            if k_hi is None:
+                g_hi, f_hi = 0.0, 0.0
+            else:
+                d = (math.log(k_hi / spot) + 0.5 * v) / sd
+                g_hi, f_hi = sf(d), pdf(d)
+            p = g_lo - g_hi
+            p = p if p > 0.0 else 0.0
+            p = p if p < 1.0 else 1.0
+            pc = p if p > lo_eps else lo_eps
+            pc = pc if pc < hi_eps else hi_eps
+            lg = math.log(pc / (1.0 - pc))
             lmv = lg if lm is None else lm
-            pc = min(1.0 - eps, max(eps, p))
             d = (f_lo - f_hi) / (pc * (1.0 - pc))
-            x = (1.0, lmv, lg, mom * d, mr * d, fund * d, imb0, regime * (lg - lmv))
-            band = band_index(horizon_s, params.bands_s)
+            band = 0
+            for b in bands:
+                if horizon_s < b:
+                    break
+                band += 1
             th = coefs.get(band)
             if th is None:
                 th = coefs[band] = params.coef(series, horizon_s)
-            z = sum(a * b for a, b in zip(th, x, strict=True))
-            return min(1.0 - eps, max(eps, sigmoid(z)))
+                if len(th) != K:
+                    raise ValueError(f"blend coefficients for {len(th)} features, {K} given")
+            z = (th[0] * 1.0 + th[1] * lmv + th[2] * lg + th[3] * (mom * d) + th[4] * (mr * d) + th[5] * (fund * d)
+                 + th[6] * imb0 + th[7] * (regime * (lg - lmv)))
+            if z >= 0:
+                q = 1.0 / (1.0 + math.exp(-z))
+            else:
+                e = math.exp(z)
+                q = e / (1.0 + e)
+            q = q if q > lo_eps else lo_eps
+            return q if q < hi_eps else hi_eps
 
         return f

@@ -25,7 +25,7 @@ from decimal import Decimal
 from kbot.messages import Edge, IndexUpdate, MarketInfo, Quote
 from kbot.model.blend import market_prob, shipped
 from kbot.model.config import PricerConfig
-from kbot.model.ev import taker_evs
+from kbot.model.ev import taker_ev_values
 from kbot.model.predict import Prediction, Predictor
 from kbot.model.prob import strike_bounds
 from kbot.model.settlement import WindowObservation
@@ -145,13 +145,9 @@ def price_market(
 
     ev_yes = ev_no = fee_yes = fee_no = None
     if prob is not None:
-        y, n = taker_evs(
-            prob, yes_ask, no_ask, cfg.reference_count, multiplier=market.fee_multiplier, rounding=cfg.fee_rounding
+        ev_yes, fee_yes, ev_no, fee_no = taker_ev_values(
+            prob, yes_ask, no_ask, cfg.reference_count, market.fee_multiplier, cfg.fee_rounding
         )
-        if y is not None:
-            ev_yes, fee_yes = y.ev, y.fee_per_contract
-        if n is not None:
-            ev_no, fee_no = n.ev, n.fee_per_contract
 
     mid = pred.market if pred is not None else market_prob(yes_bid, yes_ask)
     return Edge(
@@ -203,8 +199,11 @@ def price_market(
 
 
 def positive_side(e: Edge) -> str | None:
-    best = max(((e.ev_yes, "yes"), (e.ev_no, "no")), key=lambda t: -1e9 if t[0] is None else t[0])
-    return best[1] if best[0] is not None and best[0] > 0 else None
+    """The side whose EV is the larger and positive (YES on a tie; a missing EV counts as -1e9)."""
+    y, n = e.ev_yes, e.ev_no
+    if (-1e9 if n is None else n) > (-1e9 if y is None else y):
+        return "no" if n is not None and n > 0 else None
+    return "yes" if y is not None and y > 0 else None
 
 
 def edge_top(e: Edge) -> tuple[Decimal | None, ...]:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from kbot.fees import FeeRounding
 from kbot.model.config import SizingConfig
-from kbot.model.ev import maker_ev, side_ev, taker_evs
+from kbot.model.ev import maker_ev, side_ev, taker_ev_values, taker_evs
 from kbot.model.sizing import kelly_full, ramp, size_order
 
 
@@ -147,3 +147,21 @@ def test_size_never_breaches_a_cap(p, cents, balance, exposure, depth):
         assert D(exposure) + r.count * price <= cfg.max_total_exposure
         assert r.count * (price + D("0.02")) <= D(balance) + D("0.000001")
         assert r.count <= D(depth) / 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.floats(0.0, 1.0),
+    st.one_of(st.none(), st.integers(-5, 105).map(lambda c: D(c) / 100),
+              st.integers(0, 10000).map(lambda c: D(c) / 10000)),
+    st.one_of(st.none(), st.integers(-5, 105).map(lambda c: D(c) / 100)),
+    st.integers(1, 500).map(D),
+    st.sampled_from([None, D("0.5"), D(1), D("1.75")]),
+    st.sampled_from(list(FeeRounding)),
+)
+def test_taker_ev_values_are_taker_evs_to_the_bit(p, yes_ask, no_ask, count, mult, rounding):
+    """The pricers' record-free EVs give exactly what ``taker_evs`` gives (``ev``, ``fee_per_contract``)."""
+    y, n = taker_evs(p, yes_ask, no_ask, count, multiplier=mult, rounding=rounding)
+    assert taker_ev_values(p, yes_ask, no_ask, count, mult, rounding) == (
+        None if y is None else y.ev, None if y is None else y.fee_per_contract,
+        None if n is None else n.ev, None if n is None else n.fee_per_contract)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy.special import stdtr
 
 from kbot.model.dist import prob_ladder, prob_slope_reason, tail
 from kbot.model.models import GBM_AVG60, ModelInputs, SettlementModel, model_from_spec, rv_source
@@ -128,3 +129,13 @@ def test_the_pricers_curve_is_exactly_the_prediction(kind, spot, horizon, nu, mo
     p = pred.predict(m, spot, horizon, index=ix, yes_bid=yb, yes_ask=ya, yes_depth=D(30), no_depth=D(10)).prob
     f = pred.curve(m, index=ix, yes_bid=yb, yes_ask=ya, yes_depth=D(30), no_depth=D(10))
     assert p is not None and f(spot, horizon) == p
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([2.5, 3.0, 4.0, 10.0, 30.0]),
+       st.one_of(st.floats(-50.0, 50.0), st.sampled_from([0.0, -0.0, math.inf, -math.inf, 1e-300, -1e300])))
+def test_the_scalar_t_tail_is_the_ufuncs_to_the_bit(nu, d):
+    """``Tail.sf`` calls scipy's typed ``stdtr`` (cheaper on Python floats): the same numbers as
+    the ``stdtr`` ufunc it replaced, so probabilities did not move by a bit."""
+    t = tail(nu)
+    assert t.sf(d) == float(stdtr(nu, -d * t._c))

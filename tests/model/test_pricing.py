@@ -6,12 +6,14 @@ from decimal import Decimal as D
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kbot.model import prob_yes
 from kbot.model.config import PricerConfig
-from kbot.model.pricing import EdgeThrottle, price_market
+from kbot.model.pricing import EdgeThrottle, positive_side, price_market
 from kbot.model.settlement import WindowObservation
-from tests.model.factories import GBM, MARKET, T0, index, market, quote
+from tests.model.factories import GBM, MARKET, T0, edge, index, market, quote
 
 CFG = PricerConfig()
 
@@ -123,3 +125,14 @@ def test_throttle_material_changes_and_snapshots():
 def test_sigma_source_and_reason_travel_with_the_edge():
     e = price_market(market(), index(sigma_source="fallback_last", sigma_reason="ewma_above_max"), quote(), T0, CFG)
     assert (e.sigma_source, e.sigma_reason) == ("fallback_last", "ewma_above_max")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.none(), st.floats(), st.sampled_from([0.0, -0.0, -1e9, 1e-12])),
+       st.one_of(st.none(), st.floats(), st.sampled_from([0.0, -0.0, -1e9, 1e-12])))
+def test_positive_side_is_the_better_positive_ev(ev_yes, ev_no):
+    """``positive_side`` (every edge routed) answers as its first definition did: the larger EV,
+    YES on ties, a missing EV counting as -1e9, and only when it is positive."""
+    e = attrs.evolve(edge(), ev_yes=ev_yes, ev_no=ev_no)
+    best = max(((ev_yes, "yes"), (ev_no, "no")), key=lambda t: -1e9 if t[0] is None else t[0])
+    assert positive_side(e) == (best[1] if best[0] is not None and best[0] > 0 else None)
