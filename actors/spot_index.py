@@ -221,6 +221,8 @@ async def run_spot_index(
             else:
                 with trio.move_on_after(max(0.0, next_grid - clock.now()) / clock.speed):
                     batch = await inbox.receive_batch()
+                if not batch:  # the grid timer: what arrived since it fired is taken too, as a replay does
+                    batch = inbox.take_ready()
                 now = clock.now()  # (the batch is applied as of when it was taken)
                 if announce:
                     wakes.mark("spot_index", "", now, "")  # type: ignore[union-attr]

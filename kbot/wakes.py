@@ -41,7 +41,8 @@ class WakeCounts:
     delivered: int = 0
     unmatched: int = 0
     differed: int = 0
-    samples: list[str] = attrs.field(factory=list)
+    samples: list[str] = attrs.field(factory=list)  # the first marks that differed
+    missing: list[str] = attrs.field(factory=list)  # the first marks of an actor not running
 
     def compare(self, who: str, live: str, here: str) -> None:
         """What the live actor acted on against what the replay's holds at the same mark."""
@@ -92,6 +93,8 @@ class Wakes:
         box = self.box(name) if running else None
         if box is None:
             self.counts.unmatched += 1
+            if len(self.counts.missing) < 10:
+                self.counts.missing.append(f"{name} at {t!r}")
             return
         self.counts.delivered += 1
         await deliver(box, (t, what))
