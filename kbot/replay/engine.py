@@ -231,15 +231,16 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     spot = SpotReplay(cfg.spot, tree.router, {s: stats.get(s) for s in ("coinbase", "binance", "kraken")})
     rest = RestReplay(clock, tolerance_s=cfg.replay.rest_tolerance_s * source.speed, wait_s=cfg.replay.rest_wait_s)
     latency_s = cfg.replay.latency_ms / 1000.0 * source.speed  # real ms -> the recording's clock
+    follow_marks = source.marks and cfg.replay.wake_marks
     if cfg.maker.enabled:
         pass  # the tree's own maker executor on the paper venue (maker_replay_config)
     elif cfg.replay.fills == "book":
         tree.executor = ReplayTakerExecutor(kalshi, clock, BookWalk(cfg.pricer.fee_rounding),
                                             latency_s=latency_s, mode=cfg.mode)  # type: ignore[arg-type]
-    elif not source.marks:
+    elif not follow_marks:
         tree.executor = DelayedShadow(clock, latency_s)
-    # else: shadow fills where the live executor made them (its wake marks): the tree's own
-    if source.marks:
+    # (shadow fills following wake marks: the tree's own executor, where the live one made them)
+    if follow_marks:
         tree.wakes.follow(follow_kinds(cfg))
     tree.ledger_state.pending.append(("out", tree.ledger_state.book.deposit(t0)))
 
@@ -266,7 +267,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
             await tree.wakes.deliver(rec.source, rec.t, rec.payload)
         await trio.testing.wait_all_tasks_blocked()
 
-    marks = follow if source.marks else None
+    marks = follow if follow_marks else None
 
     async def feed() -> None:
         try:
@@ -328,7 +329,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
         unfilled=dict(getattr(ex, "unfilled", {})),
         rest={"served": rest.served, "skipped": rest.skipped, "unanswered": rest.unanswered},
         gave_up=gave_up[0] if gave_up else None, notes=dict(source.notes),
-        marks=attrs.asdict(tree.wakes.counts) if source.marks else {},
+        marks=attrs.asdict(tree.wakes.counts) if follow_marks else {},
     )
     engine.dispose()
     return result

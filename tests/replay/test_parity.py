@@ -69,7 +69,9 @@ def test_replay_of_a_recorded_sim_run_makes_its_takes(tmp_path, speed, minutes):
     p = compare(str(tmp_path / "data" / "kbot.sqlite"), str(tmp_path / "replay.sqlite"))
     print(f"\nparity at {speed:g}x: {p.same} of {p.live} live TAKEs made by the replay ({p.share:.1%}); replay TAKEs "
           f"{p.replay}; replayed {summary['events']:,} events in {summary['wall_s']} s; wake marks followed "
-          f"{marks['delivered']:,}, inputs differed at {marks['differed']:,}, actor not running at {marks['unmatched']:,}")
+          f"{marks['delivered']:,}, inputs differed at {marks['differed']:,}, actor not running at {marks['unmatched']:,}; "
+          f"all decisions (TAKE and PASS): {p.decisions_same} of {p.decisions_live} live ids in the replay "
+          f"(replay {p.decisions_replay})")
     for line in explain(p, speed) + marks["samples"] + [f"not running: {m}" for m in marks["missing"]]:
         print("  " + line)
     assert p.live >= 10, "the live run made too few TAKEs to measure parity"

@@ -136,3 +136,20 @@ async def test_spot_index_and_decision_following_marks_act_only_there(autojump_c
     (d,) = dec_out.of(Decision)
     # decided at the mark (3 s after the edge arrived: stale by then), not when the edge came
     assert u.price == 80_000.0 and d.ts == at and "stale_edge" in d.reasons
+
+
+def test_which_actors_follow_their_marks():
+    """Shadow fills: every marked actor (the live run's own fills, where its executor made them);
+    book fills: the executor and ledger run on their own (the fill model's latency); the maker
+    replaces the decision actor, which is then not followed either."""
+    import attrs
+
+    from kbot.config import AppConfig
+    from kbot.replay.engine import follow_kinds
+    from kbot.wakes import ACTORS
+
+    cfg = AppConfig()
+    shadow = attrs.evolve(cfg, replay=attrs.evolve(cfg.replay, fills="shadow"))
+    assert follow_kinds(shadow) == ACTORS
+    assert follow_kinds(cfg) == {"pricer", "spot_index", "decision"}
+    assert follow_kinds(attrs.evolve(cfg, maker=attrs.evolve(cfg.maker, enabled=True))) == {"pricer", "spot_index"}
