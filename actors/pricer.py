@@ -85,7 +85,7 @@ _GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float r
 
 
 def pricing_mark(core: PricerCore) -> str:
-    """What a pricer priced on, for its ``P`` record: the index's event time and price, the
+    """What a pricer priced on, for its wake mark (``kbot.wakes``): the index's event time and price, the
     quote's source and event time and its top of book (``PricerCore.top``). Not needed to
     replay (the inputs are in the recording): it lets a replay check that it priced on the same."""
     idx, q = core.index, core.quote()
@@ -450,7 +450,7 @@ async def run_pricer(
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")
     idle = config.idle_reprice_s / clock.speed
-    announce = wakes is not None and wakes.announce is not None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
 
     def step(batch: list[Any], at: float | None = None, live: str | None = None) -> list[tuple[Outbox, Edge]]:
         """Apply a batch and send what it produced without waiting; returns the sends that
@@ -496,8 +496,8 @@ async def run_pricer(
             if at is None and not board_woke and not market_changed and top_same and core.unchanged_by_index(now):
                 return []  # nothing this batch could send: skip building the edge
         edge = core.edge(now, mono)
-        if announce:
-            wakes.mark("pricer", ticker, now, pricing_mark(core))  # type: ignore[union-attr]
+        if wake_mark is not None:
+            wake_mark("pricer", ticker, now, pricing_mark(core))
         elif live is not None and wakes is not None:
             wakes.counts.compare(f"pricer:{ticker}", live, pricing_mark(core))
         to_decision, to_record = core.route(edge)
