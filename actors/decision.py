@@ -322,7 +322,7 @@ async def run_decision(
         stats.state = f"kill: {book.kill_reason()}" if book.kill_reason() else "ok"
 
     follow = wakes.box("decision") if wakes is not None else None
-    announce = wakes is not None and wakes.announce is not None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
 
     async def main_loop() -> None:
         last_prune = clock.now()
@@ -333,8 +333,8 @@ async def run_decision(
             else:
                 batch = await inbox.receive_batch()
                 now = clock.now()
-                if announce:
-                    wakes.mark("decision", "", now, "")  # type: ignore[union-attr]
+                if wake_mark is not None:
+                    wake_mark("decision", "", now, "")
             edges: list[Edge] = []
             portfolios: list[PortfolioState] = []
             with inbox.processing(batch) as work:  # a failure puts back what was not handled yet

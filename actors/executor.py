@@ -88,7 +88,7 @@ async def run_executor(
     stats.state = executor.mode
     await _flush(outq, out, stats, executor, clock)  # what a crashed incarnation produced but did not send
     follow = wakes.box("executor") if wakes is not None else None
-    announce = wakes is not None and wakes.announce is not None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
     while True:
         now = clock.now()
         wake = executor.next_wake(now)
@@ -105,8 +105,8 @@ async def run_executor(
             with trio.move_on_after((wake - now) / clock.speed):
                 batch = await inbox.receive_batch()
         now = clock.now()
-        if announce:
-            wakes.mark("executor", "", now, str(len(batch)))  # type: ignore[union-attr]
+        if wake_mark is not None:
+            wake_mark("executor", "", now, str(len(batch)))
         if batch:
             stats.msgs_in += len(batch)
             stats.last_msg_ts = now

@@ -234,7 +234,7 @@ async def run_ledger(
     state.pending.append(("portfolio", pf))
     await _deliver(state, out, portfolio_out, stats)
     follow = wakes.box("ledger") if wakes is not None else None
-    announce = wakes is not None and wakes.announce is not None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
     while True:
         batch: list[Any] = []
         if follow is not None:  # a replay of wake marks: wake where the live actor did, take what it took
@@ -244,8 +244,8 @@ async def run_ledger(
             with trio.move_on_after(publish_every_s / clock.speed):
                 batch = await inbox.receive_batch()
         now = clock.now()
-        if announce:
-            wakes.mark("ledger", "", now, str(len(batch)))  # type: ignore[union-attr]
+        if wake_mark is not None:
+            wake_mark("ledger", "", now, str(len(batch)))
         if batch:
             stats.msgs_in += len(batch)
             stats.last_msg_ts = now

@@ -210,7 +210,7 @@ async def run_spot_index(
     next_persist = clock.now() + vol_config.persist_interval_s
     late = 0
     follow = wakes.box("spot_index") if wakes is not None else None
-    announce = wakes is not None and wakes.announce is not None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
     task_status.started()
     try:
         while True:
@@ -224,8 +224,8 @@ async def run_spot_index(
                 if not batch:  # the grid timer: what arrived since it fired is taken too, as a replay does
                     batch = inbox.take_ready()
                 now = clock.now()  # (the batch is applied as of when it was taken)
-                if announce:
-                    wakes.mark("spot_index", "", now, "")  # type: ignore[union-attr]
+                if wake_mark is not None:
+                    wake_mark("spot_index", "", now, "")
             mono = 0.0
             received = float("-inf")  # newest receipt time of a tick taken in this batch
             for tick in batch:
