@@ -12,8 +12,10 @@ Applies (pure, ``kbot.model``)
     the scorer publishes in the shared ``ModelState`` (none yet: every candidate PASSes);
     exactly one decision per edge with every failing reason (the Decision object of a
     suppressed repeat PASS is not built). ``RiskBook`` holds exposure, daily PnL,
-    open orders, pending TAKEs, cooldowns and the kill switch; ``ImpliedVolBook`` the
-    per-event implied volatility for the ``vol_divergence`` gate.
+    open orders, pending TAKEs, cooldowns and the kill switch; ``PeriodStartImpliedBook`` the
+    per-event implied volatility for the ``vol_divergence`` gate (the fit of the edge's
+    ``implied_refresh_s`` period as of its start: a function of the edges' event times, not of
+    how this actor's inbox batched them, so a replay gets the live run's fit).
 
 Sends
     To ``out`` (bounded, lossless: the lead tees it to the executor and the recorder) every
@@ -22,6 +24,10 @@ Sends
     and per unusual PASS (``is_unusual_pass``: a trade was on the table and a non-routine gate
     stopped it; once per change, not on timed repeats), bound with ``event="tape"``.
     Kill-switch trips/resets go to the tape and, as ``Alert``, to ``alerts`` when given.
+
+Wake marks (``kbot.wakes``)
+    Recording, each batch taken is announced; a replay following the marks takes a batch
+    exactly there (at the mark's time, what the inbox holds then) and at no other time.
 
 Restart safety
     The risk state (kill switch, TAKE history, pending TAKEs) is persisted in the
@@ -53,10 +59,11 @@ from kbot.model import killswitch
 from kbot.model.config import EvidenceConfig, GateConfig, PricerConfig, RiskConfig, SizingConfig, config_digest
 from kbot.model.decide import build_decision, evaluate, is_unusual_pass
 from kbot.model.evidence import EMPTY
-from kbot.model.implied import ImpliedVolBook
+from kbot.model.implied import PeriodStartImpliedBook
 from kbot.model.risk import RiskBook
 from kbot.model.state import ModelState
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
+from kbot.wakes import Wakes, next_mark
 from supervision import Batch
 
 tape = logger.bind(event="tape")
@@ -113,7 +120,7 @@ class DecisionCore:
         self.risk_config = risk
         self.rounding = pricer.fee_rounding
         self.book = RiskBook(gates, risk)
-        self.implied = ImpliedVolBook(gates, window_s=pricer.window_s)
+        self.implied = PeriodStartImpliedBook(gates, window_s=pricer.window_s)
         self.digest = config_digest(gates, sizing, risk, pricer, self.evidence_config)
         self._last_pass: dict[str, tuple[float, tuple[Any, ...]]] = {}
         self._last_id: dict[str, tuple[str, int]] = {}  # ticker -> (last decision id, repeats)
@@ -123,7 +130,7 @@ class DecisionCore:
         """Evaluate one edge; build its Decision only when it goes out (a suppressed repeat
         PASS is never built). Returns ``(decision, emission)``, both None when suppressed."""
         self.implied.update(edge)
-        fit = self.implied.implied(edge.event_ticker, now)
+        fit = self.implied.implied(edge.event_ticker, edge.ts)
         implied = fit.sigma if fit is not None else None
         risk = self.book.view(edge.ticker, now)
         ev = evaluate(
@@ -220,6 +227,7 @@ async def run_decision(
     io: BlockingIO = in_thread,
     evidence: EvidenceConfig | None = None,
     model: ModelState | None = None,
+    wakes: Wakes | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until cancelled. ``pricer`` supplies the fee rounding and settlement window used by
@@ -271,10 +279,9 @@ async def run_decision(
             await clock.sleep(risk.kill_poll_s)
             await check_kill_file()
 
-    async def handle(work: Batch[Any], edges: list[Edge], portfolios: list[PortfolioState]) -> None:
-        """``work``: the batch being processed; each portfolio and edge is marked done as it is
-        handled, so a failure puts back exactly the ones not yet handled."""
-        now = clock.now()
+    async def handle(work: Batch[Any], edges: list[Edge], portfolios: list[PortfolioState], now: float) -> None:
+        """``work``: the batch being processed (taken at ``now``); each portfolio and edge is
+        marked done as it is handled, so a failure puts back exactly the ones not yet handled."""
         tripped = False
         for ps in work.each(sorted(portfolios, key=lambda p: p.ts)):
             tripped |= book.on_portfolio(ps, now)
@@ -314,10 +321,20 @@ async def run_decision(
                 tape.info(tape_line(d))
         stats.state = f"kill: {book.kill_reason()}" if book.kill_reason() else "ok"
 
+    follow = wakes.box("decision") if wakes is not None else None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
+
     async def main_loop() -> None:
         last_prune = clock.now()
         while True:
-            batch = await inbox.receive_batch()
+            if follow is not None:  # a replay of wake marks: take a batch where the live actor did
+                now = (await next_mark(follow))[0]
+                batch = inbox.take_ready()
+            else:
+                batch = await inbox.receive_batch()
+                now = clock.now()
+                if wake_mark is not None:
+                    wake_mark("decision", "", now, "")
             edges: list[Edge] = []
             portfolios: list[PortfolioState] = []
             with inbox.processing(batch) as work:  # a failure puts back what was not handled yet
@@ -330,8 +347,8 @@ async def run_decision(
                     else:
                         bad.record("unexpected_message", msg)
                         work.done(msg)
-                stats.last_msg_ts = clock.now()
-                await handle(work, edges, portfolios)
+                stats.last_msg_ts = now
+                await handle(work, edges, portfolios, now)
             if stats.last_msg_ts - last_prune > 60.0:
                 core.prune(stats.last_msg_ts)
                 last_prune = stats.last_msg_ts

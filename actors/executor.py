@@ -38,6 +38,7 @@ from kbot.clock import Clock
 from kbot.execution import Executor
 from kbot.execution.shadow import ShadowExecutor, shadow_events
 from kbot.messages import Decision, MarketInfo, PortfolioState, Quote
+from kbot.wakes import Wakes, next_mark, take
 from supervision import LatestMailbox, Mailbox
 
 __all__ = ["Executor", "ShadowExecutor", "executor_inbox_key", "final_drain", "run_executor", "shadow_events"]
@@ -70,24 +71,32 @@ async def run_executor(
     executed: set[str],
     latest: LatestMailbox[Any] | None = None,
     outq: deque[Any] | None = None,
+    wakes: Wakes | None = None,
 ) -> None:
-    """``executed``: decision ids already executed, and ``outq``: outputs not yet sent, both
+    """``wakes``: wake marks (``kbot.wakes``): recording, each wake-up is announced with the
+    number of inbox messages taken; a replay following them wakes exactly there and takes as many.
+    ``executed``: decision ids already executed, and ``outq``: outputs not yet sent, both
     owned by the tree (they survive restarts). An executor with its own ``pending`` queue puts
     its outputs there itself (what its methods return is then only informative)."""
     own: deque[Any] | None = getattr(executor, "pending", None)
     outq = own if own is not None else (outq if outq is not None else deque())
 
-    def take(produced: list[Any]) -> None:
+    def keep(produced: list[Any]) -> None:
         if own is None:
             outq.extend(produced)
 
     stats.state = executor.mode
     await _flush(outq, out, stats, executor, clock)  # what a crashed incarnation produced but did not send
+    follow = wakes.box("executor") if wakes is not None else None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
     while True:
         now = clock.now()
         wake = executor.next_wake(now)
         batch: list[Any] = []
-        if wake is None:
+        if follow is not None:  # a replay of wake marks: wake where the live actor did, take what it took
+            _, took = await next_mark(follow)
+            batch = take(inbox, int(took))
+        elif wake is None:
             batch = await inbox.receive_batch()
         elif wake <= now:
             await trio.lowlevel.checkpoint()
@@ -96,20 +105,22 @@ async def run_executor(
             with trio.move_on_after((wake - now) / clock.speed):
                 batch = await inbox.receive_batch()
         now = clock.now()
+        if wake_mark is not None:
+            wake_mark("executor", "", now, str(len(batch)))
         if batch:
             stats.msgs_in += len(batch)
             stats.last_msg_ts = now
         if latest is not None and len(latest):
             for msg in latest.take_ready():
-                take(await executor.on_input(msg, now))
+                keep(await executor.on_input(msg, now))
         for i, msg in enumerate(batch):
             try:
                 if isinstance(msg, Decision):
                     if msg.action == "TAKE" and msg.decision_id not in executed:
-                        take(await executor.execute(msg, clock.now()))
+                        keep(await executor.execute(msg, clock.now()))
                         executed.add(msg.decision_id)
                 else:
-                    take(await executor.on_input(msg, now))
+                    keep(await executor.on_input(msg, now))
                 await _flush(outq, out, stats, executor, clock)
             except BaseException as exc:
                 # Hand this input and the rest on to the next incarnation. What was produced is
@@ -119,7 +130,7 @@ async def run_executor(
                     stats.errors += 1
                 raise
         try:
-            take(await executor.tick(clock.now()))
+            keep(await executor.tick(clock.now()))
         except Exception:
             stats.errors += 1
             raise
@@ -136,7 +147,7 @@ async def final_drain(inbox: Mailbox[Any], executed: set[str], out: Outbox, *, e
     own: deque[Any] | None = getattr(executor, "pending", None)
     queued: deque[Any] = own if own is not None else (outq if outq is not None else deque())
 
-    def take(produced: list[Any]) -> None:
+    def keep(produced: list[Any]) -> None:
         if own is None:
             queued.extend(produced)
 
@@ -144,17 +155,17 @@ async def final_drain(inbox: Mailbox[Any], executed: set[str], out: Outbox, *, e
     for msg in pending:
         if not isinstance(msg, Decision):
             if not shadow:
-                take(await executor.on_input(msg, now))  # venue fills still waiting: applied
+                keep(await executor.on_input(msg, now))  # venue fills still waiting: applied
             continue
         if msg.action != "TAKE" or msg.decision_id in executed:
             continue
         if not shadow:
             logger.warning("decision {} not executed: stopped before the executor took it", msg.decision_id)
             continue
-        take(await executor.execute(msg, now))
+        keep(await executor.execute(msg, now))
         executed.add(msg.decision_id)
     if not shadow:
-        take(await executor.stop(now))
+        keep(await executor.stop(now))
     while queued:
         out.send_nowait(queued.popleft())
     return len(pending)

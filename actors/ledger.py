@@ -41,6 +41,7 @@ from kbot.clock import Clock
 from kbot.execution.reconcile import LedgerAdjustment
 from kbot.ledger import Book
 from kbot.messages import Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState, Position, Quote
+from kbot.wakes import Wakes, next_mark, take
 from storage import queries
 from supervision import LatestMailbox, Mailbox
 
@@ -217,9 +218,12 @@ async def run_ledger(
     stats: ActorStats,
     publish_every_s: float = 10.0,
     opening: Callable[[], Awaitable[Carry | None]] | None = None,
+    wakes: Wakes | None = None,
 ) -> None:
     """``opening``: where the run's book opens from (``carry_loader``); None leaves the book
-    as the caller set it up."""
+    as the caller set it up. ``wakes``: wake marks (``kbot.wakes``): recording, each wake-up is
+    announced with the number of inbox messages taken; a replay following them wakes exactly
+    there and takes as many."""
     bad = BadInputLog("ledger")
     stats.state = state.book.mode
     if opening is not None and not state.opened:
@@ -229,11 +233,19 @@ async def run_ledger(
     pf = state.portfolio(clock.now())
     state.pending.append(("portfolio", pf))
     await _deliver(state, out, portfolio_out, stats)
+    follow = wakes.box("ledger") if wakes is not None else None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
     while True:
         batch: list[Any] = []
-        with trio.move_on_after(publish_every_s / clock.speed):
-            batch = await inbox.receive_batch()
+        if follow is not None:  # a replay of wake marks: wake where the live actor did, take what it took
+            _, took = await next_mark(follow)
+            batch = take(inbox, int(took))
+        else:
+            with trio.move_on_after(publish_every_s / clock.speed):
+                batch = await inbox.receive_batch()
         now = clock.now()
+        if wake_mark is not None:
+            wake_mark("ledger", "", now, str(len(batch)))
         if batch:
             stats.msgs_in += len(batch)
             stats.last_msg_ts = now
@@ -242,7 +254,8 @@ async def run_ledger(
                 apply(state, msg, bad)
         if len(marks):
             # Marks change equity; positions are recorded with the periodic snapshot, not per quote.
-            for q in await marks.receive_batch():
+            # (Taken without a scheduler pass: what this wake-up sends depends on nothing later.)
+            for q in marks.take_ready():
                 if not q.stale:
                     state.book.mark(q.ticker, q.yes_bid, q.no_bid, q.ts)
         stats.errors = bad.total

@@ -36,6 +36,12 @@ Sends
     every 1/300 of the horizon (at most ``snapshot_interval_s``). Once the market is
     closed one final edge (reason ``closed``) is sent and then nothing more.
 
+Wake marks (``kbot.wakes``)
+    Recording, every edge built is announced with what it was priced on (``pricing_mark``). A
+    replay following the marks builds an edge exactly at each of this pricer's marks (at the
+    mark's time, on what the inbox holds by then, never skipped) and at no other time (no own
+    wake-ups, no idle re-prices), so it prices between the same two inputs as the live one did.
+
 Fails
     Messages for another ticker or of an unknown type are counted and logged once per kind;
     an out-of-order message (older than the one held) is dropped. ``price_market`` never
@@ -68,6 +74,7 @@ from kbot.model.pricing import (
 )
 from kbot.model.settlement import WindowObserver
 from kbot.model.state import ModelState
+from kbot.wakes import Wakes, next_mark
 
 # Idle re-price cadence far from the close, as a share of the horizon (kbot run at 60-120x spent
 # half its CPU re-pricing every market every simulated second: hourly markets an hour out change
@@ -75,6 +82,17 @@ from kbot.model.state import ModelState
 IDLE_PER_HORIZON = 1.0 / 300.0
 
 _GUARD = 1e-9  # margin kept from exact EV bars by the scalar fast path (float rounding)
+
+
+def pricing_mark(core: PricerCore) -> str:
+    """What a pricer priced on, for its wake mark (``kbot.wakes``): the index's event time and price, the
+    quote's source and event time and its top of book (``PricerCore.top``). Not needed to
+    replay (the inputs are in the recording): it lets a replay check that it priced on the same."""
+    idx, q = core.index, core.quote()
+    head = f"{idx.ts!r} {idx.price!r}" if idx is not None else "- -"
+    if q is None:
+        return head + " - -"
+    return f"{head} {q.source} {q.ts!r} " + " ".join(map(str, core.top() or ()))
 
 
 def pricer_inbox_key(msg: Any) -> Hashable:
@@ -426,6 +444,7 @@ async def run_pricer(
     min_ev: float | None = None,
     model: ModelState | None = None,
     price_range: tuple[Decimal, Decimal] | None = None,
+    wakes: Wakes | None = None,
 ) -> None:
     """Run until cancelled (the market registry stops it when the market is gone).
     ``publish(ticker, band, index)``: where to publish the quiet band after each edge (the
@@ -433,17 +452,20 @@ async def run_pricer(
     without it every index update wakes the pricer. ``min_ev``, ``price_range``: the decision's
     ``gates.min_ev`` and ``min_price``/``max_price`` (see ``EdgeThrottle``); the tree passes them.
     ``model``: the model in force (the tree's ``ModelState``, replaced by the scorer's refits);
-    None: the shipped parameters."""
+    None: the shipped parameters. ``wakes``: wake marks (module docstring, ``kbot.wakes``)."""
     config = config or PricerConfig()
     core = PricerCore(market, config, min_ev, model, price_range)
     ticker = market.ticker
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")
     idle = config.idle_reprice_s / clock.speed
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
 
-    def step(batch: list[Any]) -> list[tuple[Outbox, Edge]]:
+    def step(batch: list[Any], at: float | None = None, live: str | None = None) -> list[tuple[Outbox, Edge]]:
         """Apply a batch and send what it produced without waiting; returns the sends that
-        must wait (a full outbox), for the loop to make outside its timeout scope."""
+        must wait (a full outbox), for the loop to make outside its timeout scope. ``at``: a
+        pricing mark's time (build the edge then, never skip); ``live``: what the live pricer
+        priced on there."""
         mono = 0.0
         # the top of book before the batch (only a quote can change it)
         top_before = core.top() if any(type(m) is not IndexUpdate for m in batch) else None
@@ -472,7 +494,7 @@ async def run_pricer(
                 bad.record("unexpected_message", msg)
                 continue
             mono = max(mono, getattr(msg, "mono", 0.0))
-        now = clock.now()
+        now = clock.now() if at is None else at
         if batch:
             stats.last_msg_ts = now
             # With a board, a batch of index updates alone reached us because the board's
@@ -480,9 +502,14 @@ async def run_pricer(
             # running it again would only cost a scalar probability (outputs are the same).
             board_woke = publish is not None and only_index
             top_same = only_index or core.top() == top_before
-            if not board_woke and not market_changed and top_same and core.unchanged_by_index(now):
+            if at is None and not board_woke and not market_changed and top_same and core.unchanged_by_index(now):
                 return []  # nothing this batch could send: skip building the edge
-        to_decision, to_record = core.route(core.edge(now, mono))
+        edge = core.edge(now, mono)
+        if wake_mark is not None:
+            wake_mark("pricer", ticker, now, pricing_mark(core))
+        elif live is not None and wakes is not None:
+            wakes.counts.compare(f"pricer:{ticker}", live, pricing_mark(core))
+        to_decision, to_record = core.route(edge)
         if publish is not None:
             band = core.quiet_band(now)
             quiet_until[0] = band[2] if band is not None else 0.0
@@ -516,6 +543,13 @@ async def run_pricer(
         if end is not None:
             every = min(max(config.idle_reprice_s, (end - now) * IDLE_PER_HORIZON), cap_idle) / clock.speed
         return max(every, (quiet_until[0] - now) / clock.speed)
+
+    marks = wakes.box(f"pricer:{ticker}") if wakes is not None else None
+    if marks is not None:  # a replay of wake marks: price where the live pricer did, nowhere else
+        while True:
+            at, live = await next_mark(marks)
+            for out, e in step(inbox.take_ready(), at, live):
+                await out.send(e)
 
     # The idle timer: an input pushes the moment of the next idle re-price to ``due``; the timeout
     # scope is re-armed only when it fires early (an input came meanwhile), not moved on every

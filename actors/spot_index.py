@@ -20,6 +20,10 @@ Sends
     price moved ``min_move_bps``, or the stale flag, source set or method changed). Every
     update carries sigma with its source and reason, and the latest signals (``signals``).
 
+Wake marks (``kbot.wakes``)
+    Recording, each wake-up is announced; a replay following the marks wakes this actor exactly
+    there (at the mark's time, on the ticks its inbox holds then) and at no other time.
+
 Fails
     A message that is not a usable ``SpotTick`` is counted and logged once per kind
     (``BadInputLog``), never passed on. The volatility state is persisted through the
@@ -47,6 +51,7 @@ from kbot.model.index import IndexValue, SpotIndex, TrailingAverage
 from kbot.model.signals import spot_signals
 from kbot.model.vol import EwmaVol, RealizedVol
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
+from kbot.wakes import Wakes, next_mark
 
 # Grid points the actor back-fills (sample-and-hold) after it was busy or descheduled.
 MAX_BACKFILL = 5
@@ -188,6 +193,7 @@ async def run_spot_index(
     state_key: str = "vol",
     stats: ActorStats | None = None,
     io: BlockingIO = in_thread,
+    wakes: Wakes | None = None,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run until cancelled. ``inbox``: a mailbox of ``SpotTick`` (``LatestMailbox(spot_tick_key)``).
@@ -203,12 +209,23 @@ async def run_spot_index(
     next_grid = math.floor(clock.now() / grid + 1e-9) * grid + grid
     next_persist = clock.now() + vol_config.persist_interval_s
     late = 0
+    follow = wakes.box("spot_index") if wakes is not None else None
+    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
     task_status.started()
     try:
         while True:
             batch: list[Any] = []
-            with trio.move_on_after(max(0.0, next_grid - clock.now()) / clock.speed):
-                batch = await inbox.receive_batch()
+            if follow is not None:  # a replay of wake marks: wake where the live actor did
+                now = (await next_mark(follow))[0]
+                batch = inbox.take_ready()
+            else:
+                with trio.move_on_after(max(0.0, next_grid - clock.now()) / clock.speed):
+                    batch = await inbox.receive_batch()
+                if not batch:  # the grid timer: what arrived since it fired is taken too, as a replay does
+                    batch = inbox.take_ready()
+                now = clock.now()  # (the batch is applied as of when it was taken)
+                if wake_mark is not None:
+                    wake_mark("spot_index", "", now, "")
             mono = 0.0
             received = float("-inf")  # newest receipt time of a tick taken in this batch
             for tick in batch:
@@ -229,7 +246,6 @@ async def run_spot_index(
                     continue
                 mono = max(mono, tick.mono)
                 received = max(received, tick.recv_ts)
-            now = clock.now()
             if batch:
                 stats.last_msg_ts = now
             # An update is stamped with its event time, not the moment this task got to it: the

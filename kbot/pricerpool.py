@@ -10,6 +10,9 @@ through (``running``/``start``/``stop``/``update``). Two route destinations belo
   started later begins with it.
 
 Both are conflating (``LatestMailbox``): a slow pricer sees the newest inputs, never a backlog.
+
+Wake marks (``kbot.wakes``): recording, every pricer announces each edge it builds; a replay
+following them hands each pricer its marks (``priced``) and it prices only there.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from kbot.messages import IndexUpdate, MarketInfo
 from kbot.model.board import PricingBoard
 from kbot.model.pricing import horizon_end
 from kbot.model.state import ModelState
+from kbot.wakes import Wakes
 from supervision import Backoff, ChildSpec, LatestMailbox, Registry, Restart, Supervisor
 
 Wrap = Callable[[str, Callable[[], Awaitable[None]]], Callable[[], Awaitable[None]]]
@@ -102,7 +106,7 @@ class PricerPool:
 
     def __init__(self, cfg: AppConfig, *, clock: Clock, registry: Registry, stats: StatsRegistry,
                  decisions: Outbox, record: Outbox, freshness: Freshness, supervisor: Supervisor,
-                 wrap: Wrap, model: ModelState | None = None) -> None:
+                 wrap: Wrap, model: ModelState | None = None, wakes: Wakes | None = None) -> None:
         self.cfg = cfg
         self.model = model
         self.clock = clock
@@ -117,6 +121,13 @@ class PricerPool:
         self.board = PricingBoard(cfg.pricer.window_s)
         self.by_ticker = _ByTicker(self.boxes)
         self.fanout = _Fanout(self.boxes, self.board)
+        self.wakes = wakes if wakes is not None else Wakes()
+
+    async def priced(self, ticker: str, t: float, what: str) -> None:
+        """A live pricer built an edge at ``t`` on ``what`` (a wake mark, ``kbot.wakes``): this
+        market's pricer builds one there too."""
+        name = f"pricer:{ticker}"
+        await self.wakes.deliver(name, t, what, running=self.supervisor.has_child(name))
 
     @property
     def last_index(self) -> IndexUpdate | None:
@@ -144,6 +155,7 @@ class PricerPool:
             run_pricer, market, box, self.decisions, self.record, clock=self.clock, config=self.cfg.pricer,
             stats=self.stats.get(name), publish=self.board.publish, min_ev=None if maker else self.cfg.gates.min_ev,
             model=self.model, price_range=None if maker else (self.cfg.gates.min_price, self.cfg.gates.max_price),
+            wakes=self.wakes,
         )
         await self.supervisor.start_child(ChildSpec(
             name, self.wrap("pricer", run), restart=Restart.PERMANENT, shutdown_s=2.0,
@@ -155,6 +167,7 @@ class PricerPool:
         if self.supervisor.has_child(name):
             await self.supervisor.terminate_child(name)
         self.boxes.pop(ticker, None)
+        self.wakes.drop(name)
         self.board.remove(ticker)
         self.registry.unregister(name)
         self.stats.drop(name)

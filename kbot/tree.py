@@ -97,6 +97,7 @@ from kbot.venues.config import KalshiEndpoints
 from kbot.venues.kalshi.auth import Credentials
 from kbot.venues.kalshi.rest import KalshiRestClient
 from kbot.venues.wslink import LinkHealth
+from kbot.wakes import Wakes
 from storage import queries
 from supervision import (
     Backoff,
@@ -226,18 +227,19 @@ class Tree:
         self.watch_state = WatchState()
         self.ws_health = LinkHealth()
         self.store: StateStore = JsonFileStateStore(cfg.state_dir)
-        self.recording: Any = None  # kbot run --record: the RecordingWriter the network feeds tap
+        self._recording: Any = None  # kbot run --record: the RecordingWriter (``recording``)
         self.recent_decisions: list[Any] = []
         self.freshness = Freshness(clock)
         # the model in force: pricers and the decision read it, the scorer refits and publishes
         self.model = ModelState(Predictor(load_params(cfg.model.params_file), cfg.signals), gates=cfg.gates,
                                 window_s=cfg.pricer.window_s)
+        self.wakes = Wakes()  # wake marks: announced when recording, followed in a replay of them
         self.pricers = PricerPool(
             cfg, clock=clock, registry=self.registry, stats=self.stats, decisions=self.decision_in, model=self.model,
             record=self.record, freshness=self.freshness,
             supervisor=Supervisor("pricers", [], Strategy.ONE_FOR_ONE, max_restarts=tc.pricers_max_restarts,
                                   within_s=tc.pricers_within_s, on_event=self.on_event, now=clock.now),
-            wrap=self._maybe_chaotic,
+            wrap=self._maybe_chaotic, wakes=self.wakes,
         )
         # feed receipt -> Decision (``mono`` -> emission): per health interval (the health actor
         # logs and resets it) and over the whole run (logged at the end; benchmarks read it)
@@ -263,6 +265,17 @@ class Tree:
         self.executor_drain_out = routes.Router(routes.EXECUTOR_DRAIN_ROUTES, self.destinations)
 
     # ------------------------------------------------------------------ views kept for readers
+
+    @property
+    def recording(self) -> Any:
+        """``kbot run --record``: the ``RecordingWriter`` the network feeds tap and the actors
+        announce their wake-ups to (``kbot.wakes``); None: not recording."""
+        return self._recording
+
+    @recording.setter
+    def recording(self, writer: Any) -> None:
+        self._recording = writer
+        self.wakes.announce = writer.wake if writer is not None else None
 
     @property
     def pricer_boxes(self) -> dict[str, LatestMailbox[Any]]:
@@ -515,14 +528,14 @@ class Tree:
                       backoff=Backoff(initial_s=1.0, max_s=30.0)),
             self._spec("ledger", run_ledger, self.ledger_in, self.ledger_marks, rec, portfolio_out,
                        self.ledger_state, clock=clock, stats=st.get("ledger"),
-                       publish_every_s=cfg.ledger.publish_every_s, opening=opening),
+                       publish_every_s=cfg.ledger.publish_every_s, opening=opening, wakes=self.wakes),
             self._spec("executor", run_executor, self.executor_in, self.executor_out, self.executor,
                        clock=clock, stats=st.get("executor"), executed=self.executed,
-                       latest=self.executor_latest if trading else None, outq=self.executor_outq),
+                       latest=self.executor_latest if trading else None, outq=self.executor_outq, wakes=self.wakes),
             self._decision_or_maker(decision_out),
             self._spec("spot_index", run_spot_index, self.spot_in, self.index_out, clock=clock,
                        config=cfg.index, vol_config=cfg.vol, signal_config=cfg.signals, store=self.store,
-                       stats=st.get("spot_index"), io=self.io),
+                       stats=st.get("spot_index"), io=self.io, wakes=self.wakes),
             # Pricers fail alone (bad data for one market must not restart the others); many
             # restarts are tolerated because there are many children.
             ChildSpec("pricers", self.pricers.supervisor.run, restart=Restart.PERMANENT, shutdown_s=30.0,
@@ -557,7 +570,7 @@ class Tree:
         return self._spec("decision", run_decision, self.decision_in, decision_out, clock=clock, gates=cfg.gates,
                           sizing=cfg.sizing, risk=cfg.risk, pricer=cfg.pricer, store=self.store,
                           recent_decisions=self.recent_decisions, alerts=self.alerts_out, stats=st.get("decision"),
-                          evidence=cfg.evidence, model=self.model, io=self.io)
+                          evidence=cfg.evidence, model=self.model, io=self.io, wakes=self.wakes)
 
     # ------------------------------------------------------------------ after the stop
 

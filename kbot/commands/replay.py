@@ -167,6 +167,7 @@ def summarize(r: Any) -> dict[str, Any]:
         "market_time_s": round(r.market_s, 1), "x_real_time": round(r.market_s / r.wall_s, 1) if r.wall_s > 0 else None,
         "decisions": r.decisions, "takes": r.takes, "fills": r.fills, "unfilled_takes": len(r.unfilled),
         "unfilled_reasons": _count_values(r.unfilled), "rest": r.rest, "gave_up": r.gave_up,
+        "wake_marks": r.marks,
         "series": run_rows(r.db_url, r.run_id),
         "fill_quality": run_report(r.db_url, r.run_id),
     }
@@ -204,6 +205,10 @@ def render(s: dict[str, Any]) -> str:
     if s["rest"]["served"] or s["rest"]["unanswered"]:
         lines.append(f"  REST responses served from the recording: {s['rest']['served']:,} "
                      f"(not found: {s['rest']['unanswered']:,})")
+    pm = s.get("wake_marks")
+    if pm:
+        lines.append(f"  wake marks followed: {pm['delivered']:,} (inputs differed from the live actor's at "
+                     f"{pm['differed']:,}; marks of an actor not running: {pm['unmatched']:,})")
     if "recording" in s and (s["recording"]["truncated_files"] or s["recording"]["bad_lines"]):
         lines.append(f"  recording: {s['recording']['truncated_files']} file(s) cut short, "
                      f"{s['recording']['bad_lines']} unreadable line(s) skipped")

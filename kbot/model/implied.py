@@ -156,6 +156,10 @@ class ImpliedVolBook:
         if not points:
             return None
         fresh: Sequence[_Point] = [p for p in points.values() if now - p.ts <= self.config.implied_max_age_s]
+        return self._fit_points(fresh, now)
+
+    def _fit_points(self, fresh: Sequence[_Point], now: float) -> ImpliedFit | None:
+        """The fit to these points at ``now`` (spot and close time of the newest one)."""
         if not fresh:
             return None
         latest = max(fresh, key=lambda p: p.ts)
@@ -182,3 +186,80 @@ class ImpliedVolBook:
         for ev in [ev for ev, pts in self._events.items() if all(p.close_ts <= now for p in pts.values())]:
             self._events.pop(ev, None)
             self._fits.pop(ev, None)
+
+
+class PeriodStartImpliedBook(ImpliedVolBook):
+    """An ``ImpliedVolBook`` whose fit for each ``refresh_s`` period is taken *as of the period's
+    start*: from each market's newest point observed before it, with the horizon and the age
+    limit at it. What the fit is no longer depends on which edges reached the book first within
+    the period (how a decision actor's inbox happened to batch them), only on their event
+    times: a replay of a recording gets the live run's fit.
+
+    A point observed after its period's fit was taken (an edge priced before the period began,
+    delivered after one priced within it) drops that fit, so the next request refits with it;
+    ``late`` counts them. Each market keeps the points that fits of the current and the previous
+    period can still need."""
+
+    def __init__(self, config: GateConfig, *, window_s: float = 60.0, sigma_lo: float = 0.02, sigma_hi: float = 5.0,
+                 nu: float | None = None):
+        super().__init__(config, window_s=window_s, sigma_lo=sigma_lo, sigma_hi=sigma_hi, nu=nu)
+        self._hist: dict[str, dict[str, list[tuple[float, _Point | None]]]] = {}
+        self._period_fits: dict[str, dict[float, ImpliedFit | None]] = {}
+        self.late = 0
+
+    def _start(self, t: float) -> float:
+        step = self.refresh_s
+        return math.floor(t / step) * step if step > 0 else t
+
+    def observe(self, event_ticker: str, ticker: str, ts: float, strike_type: str | None, floor: float | None,
+                cap: float | None, yes_bid: Decimal | None, yes_ask: Decimal | None, spot: float | None,
+                close_ts: float | None, *, ok: bool = True) -> None:
+        point = self._point(ts, strike_type, floor, cap, yes_bid, yes_ask, spot, close_ts) if ok else None
+        hist = self._hist.setdefault(event_ticker, {}).setdefault(ticker, [])
+        i = len(hist)
+        while i and hist[i - 1][0] > ts:
+            i -= 1
+        hist.insert(i, (ts, point))  # (None: the market is not informative from ts on)
+        # keep the newest point before the previous period's start and everything after it
+        keep_from = self._start(hist[-1][0]) - max(self.refresh_s, 0.0)
+        k = 0
+        while k + 1 < len(hist) and hist[k + 1][0] < keep_from:
+            k += 1
+        if k:
+            del hist[:k]
+        fits = self._period_fits.get(event_ticker)
+        if fits:
+            stale = [s for s in fits if ts < s]
+            if stale:
+                self.late += 1
+                for s in stale:
+                    del fits[s]
+
+    def implied(self, event_ticker: str, now: float) -> ImpliedFit | None:
+        """The fit of the period holding ``now``, as of the period's start (see the class doc)."""
+        start = self._start(now)
+        fits = self._period_fits.setdefault(event_ticker, {})
+        if start in fits:
+            return fits[start]
+        fit = self._fit_as_of(event_ticker, start)
+        fits[start] = fit
+        for s in sorted(fits)[:-2]:  # the current and the previous period
+            del fits[s]
+        return fit
+
+    def _fit_as_of(self, event_ticker: str, start: float) -> ImpliedFit | None:
+        fresh: list[_Point] = []
+        for _, hist in sorted(self._hist.get(event_ticker, {}).items()):  # (a fixed order: the same sums)
+            before = [p for ts, p in hist if ts < start]
+            p = before[-1] if before else None
+            if p is not None and start - p.ts <= self.config.implied_max_age_s:
+                fresh.append(p)
+        return self._fit_points(fresh, start)
+
+    def prune(self, now: float) -> None:
+        """Forget events whose markets have all closed."""
+        for ev, markets in list(self._hist.items()):
+            if all(p is None or p.close_ts <= now for hist in markets.values() for _, p in hist):
+                self._hist.pop(ev, None)
+                self._period_fits.pop(ev, None)
+        super().prune(now)

@@ -50,6 +50,10 @@ class ReplayConfig:
     rest_tolerance_s: float = 5.0
     rest_wait_s: float = 900.0  # clock seconds a request waits for its recorded response
     seed: int = 0  # Trio's scheduler order (a replay is deterministic for a given seed)
+    # A recording with wake marks (kbot's own, format version 2): its actors act where the live ones
+    # did (the live run's decisions, at its moments: docs/REPLAY.md, parity). false: as if kbot took
+    # no time, each actor acting as soon as the virtual clock brings it input (version 1 behaviour).
+    wake_marks: bool = True
     tail_s: float = 120.0  # clock seconds the replay runs on after the last record (latency fills, settlements)
 
     def __attrs_post_init__(self) -> None:

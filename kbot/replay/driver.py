@@ -11,7 +11,9 @@
 - ``SpotReplay``: each exchange's frames through that exchange's protocol parser.
 - ``RestReplay`` + ``ReplayTransport``: the real REST feed actor and ``KalshiRestClient`` run in
   the replay; their HTTP requests are answered from the recording (see ``RestReplay.answer``).
-- ``drive``: the feeds child. Sends each event when the virtual clock reaches its time.
+- ``drive``: the feeds child. Sends each event when the virtual clock reaches its time; a
+  wake mark (``A``: a live actor acted there) goes to ``marks``, which makes the replay's
+  actor act there (``kbot.wakes``).
 
 Nothing here reads the wall clock: times come from the records, the virtual clock and Trio's
 (virtual) time.
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -303,9 +305,11 @@ class Progress:
 
 
 async def drive(events: Iterable[Event], clock: Clock, out: Outbox, *, kalshi: KalshiReplay | None,
-                spot: SpotReplay | None, rest: RestReplay | None, progress: Progress, done: trio.Event) -> None:
+                spot: SpotReplay | None, rest: RestReplay | None, progress: Progress, done: trio.Event,
+                marks: Callable[[fmt.Rec], Awaitable[None]] | None = None) -> None:
     """Send each event when ``clock`` reaches its time (the replay's feeds child), then set
-    ``done`` and wait to be cancelled. Records of sources without a handler are skipped."""
+    ``done`` and wait to be cancelled. Records of sources without a handler are skipped (wake
+    marks without ``marks``)."""
     now = clock.now
     n = 0
     try:
@@ -324,6 +328,9 @@ async def drive(events: Iterable[Event], clock: Clock, out: Outbox, *, kalshi: K
                 elif src == "kalshi_rest":
                     if rest is not None and ev.kind == fmt.REST:
                         rest.push(ev)
+                elif ev.kind == fmt.WAKE:
+                    if marks is not None:
+                        await marks(ev)
                 elif ev.kind == fmt.FRAME and spot is not None:
                     await spot.apply(ev)
             n += 1

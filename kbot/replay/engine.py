@@ -68,6 +68,7 @@ class ReplaySource:
     notes: dict[str, Any] = attrs.field(factory=dict)  # importer facts (markets without a result...)
     config: dict[str, Any] = attrs.field(factory=dict)  # settings the data needs (applied over the user's)
     span: tuple[float, float] | None = None  # first and last event time, when known without reading it all
+    marks: bool = False  # wake marks recorded (format version 2, ``kbot.wakes``): actors act only there
 
 
 @attrs.frozen(kw_only=True)
@@ -84,6 +85,7 @@ class ReplayResult:
     unfilled: dict[str, str]
     rest: dict[str, int]
     gave_up: str | None
+    marks: dict[str, Any]  # wake marks followed (delivered, unmatched, differed, samples); empty without
     notes: dict[str, Any]
 
     @property
@@ -214,7 +216,7 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     from storage.runs import end_run, start_run
 
     engine = open_database(cfg.db_url, cfg.storage)
-    clock = ScaledClock(epoch0=t0, speed=source.speed)
+    clock = ReplayClock(epoch0=t0, speed=source.speed)
     rid = _free_run_id(engine, run_id)
     start_run(engine, now=t0, mode=cfg.mode, venue="replay", config_digest=config_digest(cfg), version=__version__,
               run_id=rid)
@@ -229,13 +231,17 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
     spot = SpotReplay(cfg.spot, tree.router, {s: stats.get(s) for s in ("coinbase", "binance", "kraken")})
     rest = RestReplay(clock, tolerance_s=cfg.replay.rest_tolerance_s * source.speed, wait_s=cfg.replay.rest_wait_s)
     latency_s = cfg.replay.latency_ms / 1000.0 * source.speed  # real ms -> the recording's clock
+    follow_marks = source.marks and cfg.replay.wake_marks
     if cfg.maker.enabled:
         pass  # the tree's own maker executor on the paper venue (maker_replay_config)
     elif cfg.replay.fills == "book":
         tree.executor = ReplayTakerExecutor(kalshi, clock, BookWalk(cfg.pricer.fee_rounding),
                                             latency_s=latency_s, mode=cfg.mode)  # type: ignore[arg-type]
-    else:
+    elif not follow_marks:
         tree.executor = DelayedShadow(clock, latency_s)
+    # (shadow fills following wake marks: the tree's own executor, where the live one made them)
+    if follow_marks:
+        tree.wakes.follow(follow_kinds(cfg))
     tree.ledger_state.pending.append(("out", tree.ledger_state.book.deposit(t0)))
 
     done = trio.Event()
@@ -251,10 +257,22 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
                 on_progress(progress)
             yield ev
 
+    async def follow(rec: Any) -> None:
+        """A live actor acted here: the replay's acts here too, at exactly the mark's time, and
+        everything it sets off runs before the next input."""
+        clock.pin(rec.t)
+        if rec.source == "pricer":
+            await tree.pricers.priced(rec.channel, rec.t, rec.payload)
+        else:
+            await tree.wakes.deliver(rec.source, rec.t, rec.payload)
+        await trio.testing.wait_all_tasks_blocked()
+
+    marks = follow if follow_marks else None
+
     async def feed() -> None:
         try:
             await drive(events(), clock, tree.router, kalshi=kalshi, spot=spot, rest=rest if source.has_rest else None,
-                        progress=progress, done=done)
+                        progress=progress, done=done, marks=marks)
         except Exception as exc:  # a bug: end the replay with it rather than restart from the top
             failure.append(exc)
             done.set()
@@ -311,9 +329,41 @@ async def _main(source: ReplaySource, cfg: AppConfig, run_id: str, t0: float, t_
         unfilled=dict(getattr(ex, "unfilled", {})),
         rest={"served": rest.served, "skipped": rest.skipped, "unanswered": rest.unanswered},
         gave_up=gave_up[0] if gave_up else None, notes=dict(source.notes),
+        marks=attrs.asdict(tree.wakes.counts) if follow_marks else {},
     )
     engine.dispose()
     return result
+
+
+def follow_kinds(cfg: AppConfig) -> frozenset[str]:
+    """The actors that act at their wake marks in a replay of a recording that has them: all
+    marked ones with shadow fills (the live run's own fills, made when its executor got to
+    them); the executor and the ledger run on their own with book fills (a fill model with its
+    own latency) and the decision too under the maker strategy (not marked)."""
+    from kbot.wakes import ACTORS
+
+    if cfg.maker.enabled:
+        return frozenset(("pricer", "spot_index"))
+    if cfg.replay.fills == "book":
+        return frozenset(("pricer", "spot_index", "decision"))
+    return ACTORS
+
+
+class ReplayClock(ScaledClock):
+    """The replay's ``ScaledClock``, which can be pinned: while Trio's (virtual) time stays
+    where it was when ``pin(t)`` was called, ``now()`` reads exactly ``t`` (a wake mark's time:
+    the live actor's clock reading, which the scaled conversion would otherwise round)."""
+
+    _pin: tuple[float, float] | None = None
+
+    def pin(self, t: float) -> None:
+        self._pin = (trio.current_time(), t)
+
+    def now(self) -> float:
+        pin = self._pin
+        if pin is not None and pin[0] == trio.current_time():
+            return pin[1]
+        return super().now()
 
 
 def score_all(engine: Any, run_id: str, cfg: AppConfig) -> int:

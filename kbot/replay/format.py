@@ -1,4 +1,4 @@
-"""kbot's recording format, version 1 (the spec: ``docs/RECORDING.md``). Pure: no I/O.
+"""kbot's recording format, version 2 (the spec: ``docs/RECORDING.md``). Pure: no I/O.
 
 A recording is a directory of files ``rec-<UTC start>-<run id>-<NNNN>.tsv.gz``. Each file is a
 gzip stream of one or more gzip *members* (one per flush: a crash loses at most the member being
@@ -21,7 +21,10 @@ Kinds: ``H`` header (first record of every file; PAYLOAD a JSON object), ``F`` a
 tickers), ``T`` the Kalshi WS session's housekeeping tick, ``D`` frames dropped before the
 session saw them (PAYLOAD the count), ``Q`` one REST response (PAYLOAD a JSON object: method,
 path, params, status, body), ``L`` records lost by the recorder itself (PAYLOAD the count),
-``B`` a feed began handling a batch of frames (``T``: when; its frames follow).
+``B`` a feed began handling a batch of frames (``T``: when; its frames follow), ``A`` an actor
+woke and acted (version 2: a wake mark, ``kbot.wakes``; SOURCE: the actor, CHANNEL: the pricer's
+ticker, ``T``: the actor's clock, PAYLOAD: what it acted on): a replay of a version 2 recording
+makes each actor act exactly there.
 
 The ``W``/``U``/``T``/``D``/``O``/``C`` records of ``kalshi_ws`` are the inputs of kbot's
 Kalshi WebSocket session besides its frames: with them a replay drives the same session
@@ -34,13 +37,14 @@ import json
 from typing import Any, NamedTuple
 
 FORMAT = "kbot-recording"
-VERSION = 1
+VERSION = 2
+READS = frozenset((1, 2))  # versions this kbot replays (1: no wake marks)
 SUFFIX = ".tsv.gz"
 PREFIX = "rec-"
 
-HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST, BATCH = (
-    "H", "F", "O", "C", "W", "U", "T", "D", "Q", "L", "B")
-KINDS = frozenset((HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST, BATCH))
+HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST, BATCH, WAKE = (
+    "H", "F", "O", "C", "W", "U", "T", "D", "Q", "L", "B", "A")
+KINDS = frozenset((HEADER, FRAME, OPEN, CLOSE, WATCH, UNWATCH, TICK, DROPPED, REST, LOST, BATCH, WAKE))
 
 
 class Rec(NamedTuple):
@@ -102,8 +106,9 @@ def parse_header(rec: Rec) -> dict[str, Any]:
     h = json.loads(rec.payload)
     if not isinstance(h, dict) or h.get("format") != FORMAT:
         raise FormatError("not a kbot recording")
-    if h.get("version") != VERSION:
-        raise FormatError(f"recording format version {h.get('version')!r} (this kbot reads version {VERSION})")
+    if h.get("version") not in READS:
+        raise FormatError(f"recording format version {h.get('version')!r} (this kbot reads versions "
+                          f"{', '.join(map(str, sorted(READS)))})")
     return h
 
 

@@ -35,6 +35,10 @@ class Parity:
     same: int
     live_only: list[Take]
     replay_only: list[Take]
+    # every decision (TAKE and PASS): how many each run recorded and how many ids both have
+    decisions_live: int = 0
+    decisions_replay: int = 0
+    decisions_same: int = 0
 
     @property
     def share(self) -> float:
@@ -52,11 +56,21 @@ def takes(db_path: str) -> list[Take]:
                  index_ts=r[7]) for r in rows]
 
 
+def decision_ids(db_path: str) -> set[str]:
+    con = sqlite3.connect(db_path)
+    try:
+        return {r[0] for r in con.execute("select decision_id from decisions")}
+    finally:
+        con.close()
+
+
 def compare(live_db: str, replay_db: str) -> Parity:
     lt, rt = takes(live_db), takes(replay_db)
     li, ri = {t.decision_id for t in lt}, {t.decision_id for t in rt}
+    ld, rd = decision_ids(live_db), decision_ids(replay_db)
     return Parity(live=len(lt), replay=len(rt), same=len(li & ri), live_only=[t for t in lt if t.decision_id not in ri],
-                  replay_only=[t for t in rt if t.decision_id not in li])
+                  replay_only=[t for t in rt if t.decision_id not in li], decisions_live=len(ld),
+                  decisions_replay=len(rd), decisions_same=len(ld & rd))
 
 
 def explain(p: Parity, speed: float = 1.0) -> list[str]:
@@ -90,4 +104,5 @@ def explain(p: Parity, speed: float = 1.0) -> list[str]:
 
 def report(p: Parity, speed: float = 1.0) -> dict[str, Any]:
     return {"live_takes": p.live, "replay_takes": p.replay, "same_ids": p.same, "share": p.share,
+            "decisions": {"live": p.decisions_live, "replay": p.decisions_replay, "same_ids": p.decisions_same},
             "differences": explain(p, speed)}

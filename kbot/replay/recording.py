@@ -5,6 +5,8 @@ The taps (called on the Trio thread, never blocking):
 - ``RecordingWriter.frame_hook``: the ``wslink`` raw-frame hook of the spot feeds
   (``recorder(source, recv_ts, text)``); also the Kalshi REST client's response hook (its text is
   the ``{"method", "path", "params", "status", "body"}`` envelope).
+- ``RecordingWriter.wake``: an actor woke and acted (``A``, a wake mark: where it acted among
+  the inputs, so a replay acts there too; ``kbot.wakes``).
 - ``RecordingSession``: wraps the Kalshi WebSocket session (``KalshiWsSession``) and records
   every input it gets (frames, connects, disconnects, watch/unwatch, ticks, dropped frames), so
   a replay can drive an identical session through identical states.
@@ -117,6 +119,10 @@ class RecordingWriter:
             self.add(fmt.REST, recv_ts, trio.current_time(), source, 0, channel, text)
         else:
             self.add(fmt.FRAME, recv_ts, trio.current_time(), source, 0, "", text)
+
+    def wake(self, actor: str, channel: str, t: float, what: str) -> None:
+        """An actor woke and acted at ``t`` (its clock) on ``what`` (a wake mark, ``kbot.wakes``)."""
+        self.add(fmt.WAKE, t, trio.current_time(), actor, 0, channel, what)
 
     def wrap_session(self, session: Any, source: str = "kalshi_ws") -> RecordingSession:
         return RecordingSession(session, self, source)

@@ -77,3 +77,57 @@ def test_book_fits_filters_and_caches():
     assert book.implied("EV", T0 + 100) is None
     book.prune(T0 + 10_000)
     assert book.implied("missing", T0) is None
+
+
+def _at(e, ts):
+    import attrs
+
+    return attrs.evolve(e, ts=ts)
+
+
+def test_period_start_fit_uses_the_points_before_the_period_whatever_their_arrival_order():
+    """The decision's book: the fit of a period is taken as of its start, from each market's
+    newest point before it, so the order edges reached the book in (how the actor's inbox
+    batched them) cannot change it, and points of the period itself wait for the next one."""
+    from kbot.model.implied import PeriodStartImpliedBook
+
+    cfg = GateConfig(implied_refresh_s=5.0, implied_min_mid=0.05)
+    start = (T0 // 5.0 + 1) * 5.0  # a period start after T0
+    before = [_at(e, start - 1.0 + 0.01 * i) for i, e in enumerate(ladder_edges(0.6))]
+    within = [_at(e, start + 0.5) for e in ladder_edges(0.9)]
+    fits = []
+    for order in (before + within, within[::-1] + before[::-1], before[::2] + within + before[1::2]):
+        book = PeriodStartImpliedBook(cfg)
+        got = None
+        for e in order:
+            book.update(e)
+            if got is None and e.ts >= start:
+                got = book.implied("EV", e.ts)  # the first edge of the period asks
+        fits.append(book.implied("EV", start + 1.0))
+    assert fits[0] is not None and fits[0].sigma == pytest.approx(0.6, rel=0.02)
+    assert all(f == fits[0] for f in fits)  # byte for byte the same fit
+    # the next period's fit has the points of this one
+    book = PeriodStartImpliedBook(cfg)
+    for e in before + within:
+        book.update(e)
+    assert book.implied("EV", start + 5.0).sigma == pytest.approx(0.9, rel=0.02)
+    assert book.implied("EV", start - 2.0) is None  # nothing before the previous period
+
+
+def test_period_start_fit_redone_when_a_point_of_before_arrives_late():
+    from kbot.model.implied import PeriodStartImpliedBook
+
+    cfg = GateConfig(implied_refresh_s=5.0, implied_min_mid=0.05)
+    start = (T0 // 5.0 + 1) * 5.0
+    edges = [_at(e, start - 1.0) for e in ladder_edges(0.6)]
+    book = PeriodStartImpliedBook(cfg)
+    book.update(edges[4])  # the market at the money
+    first = book.implied("EV", start + 0.1)
+    assert first is not None and first.n == 1
+    for e in edges[:4] + edges[5:]:
+        book.update(e)  # priced before the period, delivered after its fit was taken: the fit is dropped
+    assert book.late == 1
+    again = book.implied("EV", start + 0.2)
+    assert again is not None and again.n > 1 and again.sigma == pytest.approx(0.6, rel=0.02)
+    book.prune(start + 10_000)
+    assert book._hist == {} and book.implied("EV", start + 10_000) is None

@@ -2,21 +2,22 @@
 decisions: the replay must make the live run's TAKEs (same decision ids) for at least 99% of
 them; the rest is printed with what differed.
 
-The live run is a real process against the in-process simulated venue at 3x real time (a small
-market set; volatility warm after one minute), so its own timing matters as little as it can:
-at 15x every millisecond the live tree takes is 15 ms of market time (docs/REPLAY.md). The
-replay's shadow fills arrive as late as the live run's did (the median TAKE-to-fill time of the
-live run), since the decision actor treats a market as pending until its fill shows in the ledger.
+The live run is a real process against the in-process simulated venue (a small market set;
+volatility warm after one minute), at 3x real time for three minutes and at 15x (every real
+millisecond the live tree takes is 15 ms of market time) for a minute and a half. Its recording
+holds the wake marks (``kbot.wakes``): where each pricer, the spot index, the decision actor, the
+executor and the ledger acted among the inputs. The replay follows them with ``--fills shadow``
+(fills where the live executor made them), so it acts on the live run's inputs at the live run's
+moments; the test also prints how many marks it followed and at how many the replay's pricer held
+other inputs than the live one (none expected).
 
-Three minutes of wall time: opt-in with ``--soak``.
+Minutes of wall time: opt-in with ``--soak``.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import sqlite3
-import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -26,10 +27,9 @@ import pytest
 from kbot.replay.parity import compare, explain
 
 ROOT = Path(__file__).resolve().parents[2]
-SPEED = 3.0
-CONFIG = f"""
+CONFIG = """
 [sim]
-speed = {SPEED}
+speed = {speed}
 seed = 7
 mispricing = 0.08
 ladder_strikes = 6
@@ -56,26 +56,23 @@ def kbot(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedPro
 
 
 @pytest.mark.soak
-@pytest.mark.xfail(strict=False, reason=(
-    "measured 85-100% at 3x (24/24, 17/20 on 2026-12-03; before: 20/20, 17/19, 17/20) and 86% at 15x (19/22): the "
-    "live run decides some TAKEs on another state of the same inputs (a pricer priced between two book batches of one "
-    "simulated second live but not in the replay, or the other way round; the decision's implied-volatility fit "
-    "taken at another moment of its period): live task scheduling, not in any recording; see docs/REPLAY.md"))
-def test_replay_of_a_recorded_sim_run_makes_its_takes(tmp_path):
-    (tmp_path / "kbot.toml").write_text(CONFIG)
-    live = kbot(tmp_path, "run", "--venue", "sim", "--minutes", "3", "--record")
+@pytest.mark.parametrize(("speed", "minutes"), [(3.0, "3"), (15.0, "1.5")])
+def test_replay_of_a_recorded_sim_run_makes_its_takes(tmp_path, speed, minutes):
+    (tmp_path / "kbot.toml").write_text(CONFIG.format(speed=speed))
+    live = kbot(tmp_path, "run", "--venue", "sim", "--minutes", minutes, "--record")
     assert live.returncode == 0, live.stderr[-3000:]
-    con = sqlite3.connect(tmp_path / "data" / "kbot.sqlite")
-    lags = [r[0] for r in con.execute("select f.ts - d.ts from fills f join decisions d using (decision_id)")]
-    latency_ms = statistics.median(lags) / SPEED * 1000 if lags else 0.0
-    rep = kbot(tmp_path, "replay", "data/recordings", "--fills", "shadow", "--latency-ms", f"{latency_ms:.1f}",
-               "--db", "sqlite:///replay.sqlite", "--output", "json")
+    rep = kbot(tmp_path, "replay", "data/recordings", "--fills", "shadow", "--db", "sqlite:///replay.sqlite",
+               "--output", "json")
     assert rep.returncode == 0, rep.stderr[-3000:]
     summary = json.loads(rep.stdout)
+    marks = summary["wake_marks"]
     p = compare(str(tmp_path / "data" / "kbot.sqlite"), str(tmp_path / "replay.sqlite"))
-    print(f"\nparity: {p.same} of {p.live} live TAKEs made by the replay ({p.share:.1%}); replay TAKEs {p.replay}; "
-          f"replayed {summary['events']:,} events in {summary['wall_s']} s; shadow fill latency {latency_ms:.1f} ms")
-    for line in explain(p, SPEED):
+    print(f"\nparity at {speed:g}x: {p.same} of {p.live} live TAKEs made by the replay ({p.share:.1%}); replay TAKEs "
+          f"{p.replay}; replayed {summary['events']:,} events in {summary['wall_s']} s; wake marks followed "
+          f"{marks['delivered']:,}, inputs differed at {marks['differed']:,}, actor not running at {marks['unmatched']:,}; "
+          f"all decisions (TAKE and PASS): {p.decisions_same} of {p.decisions_live} live ids in the replay "
+          f"(replay {p.decisions_replay})")
+    for line in explain(p, speed) + marks["samples"] + [f"not running: {m}" for m in marks["missing"]]:
         print("  " + line)
     assert p.live >= 10, "the live run made too few TAKEs to measure parity"
     assert p.share >= 0.99
