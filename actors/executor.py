@@ -95,7 +95,7 @@ async def run_executor(
         batch: list[Any] = []
         if follow is not None:  # a replay of wake marks: wake where the live actor did, take what it took
             _, took = await next_mark(follow)
-            batch = take(inbox, int(took))
+            batch = take(inbox, took)
         elif wake is None:
             batch = await inbox.receive_batch()
         elif wake <= now:

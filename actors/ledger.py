@@ -239,7 +239,7 @@ async def run_ledger(
         batch: list[Any] = []
         if follow is not None:  # a replay of wake marks: wake where the live actor did, take what it took
             _, took = await next_mark(follow)
-            batch = take(inbox, int(took))
+            batch = take(inbox, took)
         else:
             with trio.move_on_after(publish_every_s / clock.speed):
                 batch = await inbox.receive_batch()

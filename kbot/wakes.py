@@ -28,11 +28,12 @@ from collections.abc import Callable
 
 import attrs
 
-from kbot.actorkit import deliver
+from kbot.actorkit import BadInputLog, deliver
 from supervision import Mailbox
 
 ACTORS = frozenset(("pricer", "spot_index", "decision", "executor", "ledger"))  # the actors marked
 Announce = Callable[[str, str, float, str], None]  # (actor, channel, time, what)
+_BAD = BadInputLog("wakes")
 Mark = tuple[float, str]  # (the live actor's clock, what it acted on)
 
 
@@ -105,10 +106,16 @@ async def next_mark(box: Mailbox[Mark]) -> Mark:
     return await box.receive()
 
 
-def take(inbox: Mailbox[object], n: int) -> list[object]:
-    """The first ``n`` messages of a lossless FIFO inbox (fewer if it holds fewer): what the live
-    actor took at this mark; the rest stays for the next one."""
+def take(inbox: Mailbox[object], took: str) -> list[object]:
+    """The first ``took`` (a mark's count) messages of a lossless FIFO inbox (fewer if it holds
+    fewer): what the live actor took at this mark; the rest stays for the next one. A count that
+    is not one (a damaged record) takes everything, logged once."""
     got = inbox.take_ready()
+    try:
+        n = int(took)
+    except ValueError:
+        _BAD.record("bad_wake_count", took)
+        return got
     if len(got) > n:
         inbox.requeue(got[n:])
         del got[n:]

@@ -39,7 +39,9 @@ async def test_deliver_counts_and_take_leaves_the_rest():
     box: Mailbox[int] = Mailbox(10)
     for i in range(5):
         box.send_nowait(i)
-    assert take(box, 3) == [0, 1, 2] and take(box, 9) == [3, 4] and take(box, 1) == []
+    assert take(box, "3") == [0, 1, 2] and take(box, "9") == [3, 4] and take(box, "1") == []
+    box.send_nowait(5)
+    assert take(box, "x") == [5]  # a damaged count: everything (counted as bad input)
 
 
 def test_a_wake_record_round_trips_and_both_versions_are_read(tmp_path):
