@@ -63,7 +63,7 @@ from kbot.model.implied import PeriodStartImpliedBook
 from kbot.model.risk import RiskBook
 from kbot.model.state import ModelState
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
-from kbot.wakes import Wakes, next_mark
+from kbot.wakes import Wakes, announcer, marks_of, next_mark
 from supervision import Batch
 
 tape = logger.bind(event="tape")
@@ -321,8 +321,8 @@ async def run_decision(
                 tape.info(tape_line(d))
         stats.state = f"kill: {book.kill_reason()}" if book.kill_reason() else "ok"
 
-    follow = wakes.box("decision") if wakes is not None else None
-    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
+    follow = marks_of(wakes, "decision")
+    wake_mark = announcer(wakes)
 
     async def main_loop() -> None:
         last_prune = clock.now()

@@ -38,7 +38,7 @@ from kbot.clock import Clock
 from kbot.execution import Executor
 from kbot.execution.shadow import ShadowExecutor, shadow_events
 from kbot.messages import Decision, MarketInfo, PortfolioState, Quote
-from kbot.wakes import Wakes, next_mark, take
+from kbot.wakes import Wakes, announcer, marks_of, next_mark, take
 from supervision import LatestMailbox, Mailbox
 
 __all__ = ["Executor", "ShadowExecutor", "executor_inbox_key", "final_drain", "run_executor", "shadow_events"]
@@ -87,8 +87,8 @@ async def run_executor(
 
     stats.state = executor.mode
     await _flush(outq, out, stats, executor, clock)  # what a crashed incarnation produced but did not send
-    follow = wakes.box("executor") if wakes is not None else None
-    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
+    follow = marks_of(wakes, "executor")
+    wake_mark = announcer(wakes)
     while True:
         now = clock.now()
         wake = executor.next_wake(now)

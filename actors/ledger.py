@@ -41,7 +41,7 @@ from kbot.clock import Clock
 from kbot.execution.reconcile import LedgerAdjustment
 from kbot.ledger import Book
 from kbot.messages import Fill, LedgerUpdate, MarketSettled, OrderEvent, PortfolioState, Position, Quote
-from kbot.wakes import Wakes, next_mark, take
+from kbot.wakes import Wakes, announcer, marks_of, next_mark, take
 from storage import queries
 from supervision import LatestMailbox, Mailbox
 
@@ -233,8 +233,8 @@ async def run_ledger(
     pf = state.portfolio(clock.now())
     state.pending.append(("portfolio", pf))
     await _deliver(state, out, portfolio_out, stats)
-    follow = wakes.box("ledger") if wakes is not None else None
-    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
+    follow = marks_of(wakes, "ledger")
+    wake_mark = announcer(wakes)
     while True:
         batch: list[Any] = []
         if follow is not None:  # a replay of wake marks: wake where the live actor did, take what it took

@@ -74,7 +74,7 @@ from kbot.model.pricing import (
 )
 from kbot.model.settlement import WindowObserver
 from kbot.model.state import ModelState
-from kbot.wakes import Wakes, next_mark
+from kbot.wakes import Wakes, announcer, marks_of, next_mark
 
 # Idle re-price cadence far from the close, as a share of the horizon (kbot run at 60-120x spent
 # half its CPU re-pricing every market every simulated second: hourly markets an hour out change
@@ -459,7 +459,7 @@ async def run_pricer(
     stats = stats or ActorStats(f"pricer:{ticker}")
     bad = BadInputLog(f"pricer:{ticker}")
     idle = config.idle_reprice_s / clock.speed
-    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
+    wake_mark = announcer(wakes)
 
     def step(batch: list[Any], at: float | None = None, live: str | None = None) -> list[tuple[Outbox, Edge]]:
         """Apply a batch and send what it produced without waiting; returns the sends that
@@ -544,7 +544,7 @@ async def run_pricer(
             every = min(max(config.idle_reprice_s, (end - now) * IDLE_PER_HORIZON), cap_idle) / clock.speed
         return max(every, (quiet_until[0] - now) / clock.speed)
 
-    marks = wakes.box(f"pricer:{ticker}") if wakes is not None else None
+    marks = marks_of(wakes, f"pricer:{ticker}")
     if marks is not None:  # a replay of wake marks: price where the live pricer did, nowhere else
         while True:
             at, live = await next_mark(marks)

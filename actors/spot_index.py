@@ -51,7 +51,7 @@ from kbot.model.index import IndexValue, SpotIndex, TrailingAverage
 from kbot.model.signals import spot_signals
 from kbot.model.vol import EwmaVol, RealizedVol
 from kbot.statestore import BlockingIO, StateStore, StateStoreError, in_thread
-from kbot.wakes import Wakes, next_mark
+from kbot.wakes import Wakes, announcer, marks_of, next_mark
 
 # Grid points the actor back-fills (sample-and-hold) after it was busy or descheduled.
 MAX_BACKFILL = 5
@@ -209,8 +209,8 @@ async def run_spot_index(
     next_grid = math.floor(clock.now() / grid + 1e-9) * grid + grid
     next_persist = clock.now() + vol_config.persist_interval_s
     late = 0
-    follow = wakes.box("spot_index") if wakes is not None else None
-    wake_mark = wakes.mark if wakes is not None and wakes.announce is not None else None
+    follow = marks_of(wakes, "spot_index")
+    wake_mark = announcer(wakes)
     task_status.started()
     try:
         while True:

@@ -82,10 +82,6 @@ class Wakes:
         if self.boxes is not None:
             self.boxes.pop(name, None)
 
-    def mark(self, name: str, channel: str, t: float, what: str) -> None:
-        if self.announce is not None:
-            self.announce(name, channel, t, what)
-
     async def deliver(self, name: str, t: float, what: str, running: bool = True) -> None:
         """``name``'s live incarnation acted at ``t`` on ``what``: so does this one (counted as
         unmatched when it is not running; ignored when it does not follow marks)."""
@@ -99,6 +95,17 @@ class Wakes:
             return
         self.counts.delivered += 1
         await deliver(box, (t, what))
+
+
+def announcer(wakes: Wakes | None) -> Announce | None:
+    """Where an actor announces its wake-ups (the recording's tap, bound once per actor run),
+    or None when nothing is recorded: the hot path's whole cost is then one None check."""
+    return None if wakes is None else wakes.announce
+
+
+def marks_of(wakes: Wakes | None, name: str) -> Mailbox[Mark] | None:
+    """``name``'s marks when it follows them in a replay (``Wakes.box``), else None."""
+    return None if wakes is None else wakes.box(name)
 
 
 async def next_mark(box: Mailbox[Mark]) -> Mark:

@@ -33,7 +33,7 @@ def kbot_recording(paths: Sequence[str | Path]) -> ReplaySource:
             if rec.kind not in _SKIP:
                 yield rec
 
-    # Pricing marks (version 2) are followed only when every file has them: a pricer following
+    # Wake marks (version 2) are followed only when every file has them: a pricer following
     # marks prices nowhere else, so a stretch without them would price nothing.
     marks = all(int(h.get("version", 1)) >= 2 for _, h in files)
     runs = sorted({str(h.get("run_id")) for _, h in files})
@@ -42,5 +42,5 @@ def kbot_recording(paths: Sequence[str | Path]) -> ReplaySource:
         name=f"kbot recording ({len(files)} file(s), run {', '.join(runs)})", identity=ident.hexdigest(),
         events=events, speed=speeds.pop(), has_rest=True, marks=marks,
         notes={"format": "kbot", "files": len(files), "runs": runs, "venues": venues, "read": stats,
-               "pricing_marks": marks},
+               "wake_marks": marks},
     )

@@ -27,7 +27,6 @@ from typing import Annotated, Literal
 import msgspec
 
 from kbot.venues import wire
-from kbot.venues.kalshi.ws_parse import BookDelta
 
 ONE = Decimal(1)
 MEMO_MAX = 50_000  # entries per memo (a few MB at most); past it, strings are parsed each time
@@ -139,11 +138,3 @@ def decode_delta(text: str, *, use_yes_price: bool, recv_ts: float) -> Fast | No
     coid = m.client_order_id
     return f.sid, f.seq, ticker, side, price, delta, ts, (None if coid is None else wire.loose_str(coid))
 
-
-def orderbook_delta(text: str, *, use_yes_price: bool, recv_ts: float) -> tuple[int | None, int | None, BookDelta] | None:
-    """``(sid, seq, delta)`` for a well-formed current-shape delta frame, else None."""
-    f = decode_delta(text, use_yes_price=use_yes_price, recv_ts=recv_ts)
-    if f is None:
-        return None
-    sid, seq, ticker, side, price, delta, ts, coid = f
-    return sid, seq, BookDelta(ticker=ticker, side=side, price=price, delta=delta, ts=ts, client_order_id=coid)

@@ -389,7 +389,7 @@ class KalshiWsSession:
         ``<type>:internal_error``, logged with its traceback (once per type) and survived, so that
         no frame can restart the connection. A book frame that fails either way resyncs the books."""
         self.counters.frames += 1
-        if text.find("orderbook_delta", 8, 40) >= 0:  # ``fastparse.maybe_delta``: the bulk of a book stream
+        if fastparse.maybe_delta(text):  # the bulk of a book stream: typed decode, same rules
             fast = fastparse.decode_delta(text, use_yes_price=self.cfg.use_yes_price, recv_ts=recv_ts)
             if fast is not None:
                 self._fast_delta(fast, recv_ts, rt, mono)
@@ -446,7 +446,11 @@ class KalshiWsSession:
         return True
 
     def _sub_for(self, env: wp.Envelope, channel: str) -> _Sub | None:
-        sub = self._by_sid.get(env.sid) if env.sid is not None else None
+        return self._sub_of(env.sid, channel)
+
+    def _sub_of(self, sid: int | None, channel: str) -> _Sub | None:
+        """The subscription of ``sid`` on ``channel``, else None (counted as a stale sid)."""
+        sub = self._by_sid.get(sid) if sid is not None else None
         if sub is None or sub.channel != channel:
             self.counters.stale_sid += 1
             return None
@@ -561,9 +565,8 @@ class KalshiWsSession:
 
     def _fast_delta(self, f: fastparse.Fast, now: float, rt: float, mono: float) -> None:
         """``_h_delta`` for a delta the fast path already parsed (``fastparse.decode_delta``)."""
-        sub = self._by_sid.get(f[0])
-        if sub is None or sub.channel != "orderbook_delta":
-            self.counters.stale_sid += 1
+        sub = self._sub_of(f[0], "orderbook_delta")
+        if sub is None:
             return
         last, seq = sub.last_seq, f[1]
         if last is not None and seq == last + 1:
